@@ -1,0 +1,320 @@
+// Package sqlstore implements the botrelay storage contracts on database/sql,
+// with one set of queries for two engines: SQLite (modernc.org/sqlite, pure
+// Go, the default) and PostgreSQL (pgx/v5).
+//
+// Queries are written once, PostgreSQL-style with $N placeholders; on SQLite
+// they are rewritten to ?N, which SQLite binds by number (its own $N would be
+// a named parameter bound by first appearance). Times are stored as Unix
+// milliseconds in BIGINT columns so both engines scan them alike. Driver
+// errors are classified here and turned into botrelay errors, so no driver
+// text reaches callers.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/botrelay/botrelay"
+)
+
+var _ botrelay.Store = (*Store)(nil)
+
+// Dialect names an SQL engine.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Options configure Open.
+type Options struct {
+	// Dialect selects the engine: SQLite or Postgres.
+	Dialect Dialect
+	// DSN is a file path for SQLite, or a postgres:// URL for PostgreSQL.
+	DSN string
+	// Now returns the current time; tests inject a clock. Default: time.Now.
+	Now func() time.Time
+	// Logger receives migration progress. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a botrelay.Store on an SQL database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// Open connects to the database, checks the connection and applies every
+// pending migration. The returned Store must be closed.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	var (
+		db  *sql.DB
+		err error
+	)
+	switch o.Dialect {
+	case SQLite:
+		db, err = sql.Open("sqlite", sqliteDSN(o.DSN))
+		if err == nil {
+			// SQLite has one writer at a time; a few connections let reads
+			// proceed while a write waits on the busy timeout.
+			db.SetMaxOpenConns(4)
+			db.SetMaxIdleConns(4)
+			db.SetConnMaxLifetime(0)
+		}
+	case Postgres:
+		db, err = sql.Open("pgx", o.DSN)
+		if err == nil {
+			db.SetMaxOpenConns(16)
+			db.SetMaxIdleConns(8)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown dialect %q", o.Dialect)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", o.Dialect, err)
+	}
+	s := &Store{db: db, dialect: o.Dialect, now: o.Now, log: o.Logger}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", o.Dialect, redactDriverError(err))
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a file path into a modernc.org/sqlite DSN with the settings
+// botrelay relies on: WAL journal, synchronous=FULL so a commit survives a
+// power loss, foreign keys on, a busy timeout instead of immediate "database
+// is locked" errors, and IMMEDIATE transactions so a writer never has to
+// upgrade a read lock (the usual cause of deadlocked writers).
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Dialect reports the engine in use.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB exposes the connection pool for packages that keep their own tables in
+// the same database (they must use Rebind for their queries).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close waits for in-flight queries and closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Rebind rewrites a PostgreSQL-style query for the store's engine.
+func (s *Store) Rebind(query string) string {
+	if s.dialect == SQLite {
+		return rebindSQLite(query)
+	}
+	return query
+}
+
+// rebindSQLite turns $N into ?N outside quoted strings and identifiers.
+func rebindSQLite(q string) string {
+	if !strings.Contains(q, "$") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q))
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
+			c = '?'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// querier is what both *sql.DB and *sql.Tx offer; the table code runs on
+// either through a conn.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs rebound queries on a querier.
+type conn struct {
+	q querier
+	s *Store
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.q.ExecContext(ctx, c.s.Rebind(query), args...)
+}
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.q.QueryContext(ctx, c.s.Rebind(query), args...)
+}
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.q.QueryRowContext(ctx, c.s.Rebind(query), args...)
+}
+
+// pool returns a conn on the connection pool.
+func (s *Store) pool() conn { return conn{q: s.db, s: s} }
+
+// inTx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(conn{q: tx, s: s}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// violation is the kind of constraint a driver error reports.
+type violation int
+
+const (
+	noViolation violation = iota
+	uniqueViolation
+	foreignKeyViolation
+	checkViolation
+)
+
+// classify reads the constraint kind out of a driver error, for either engine.
+func classify(err error) violation {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return uniqueViolation
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return foreignKeyViolation
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return checkViolation
+		}
+		return noViolation
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return uniqueViolation
+		case "23503":
+			return foreignKeyViolation
+		case "23514", "23502":
+			return checkViolation
+		}
+	}
+	return noViolation
+}
+
+// normalize turns a driver error into a botrelay error: sql.ErrNoRows becomes
+// ENOTFOUND with notFound's text, a unique violation ECONFLICT with
+// conflict's text, a foreign-key or check violation EINVALID with invalid's
+// text. Anything else is wrapped with op and stays internal.
+func normalize(err error, op string, notFound, conflict, invalid string) error {
+	if err == nil {
+		return nil
+	}
+	var be *botrelay.Error
+	if errors.As(err, &be) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) && notFound != "" {
+		return botrelay.Errorf(botrelay.ENOTFOUND, "%s", notFound)
+	}
+	switch classify(err) {
+	case uniqueViolation:
+		if conflict != "" {
+			return botrelay.Errorf(botrelay.ECONFLICT, "%s", conflict)
+		}
+	case foreignKeyViolation, checkViolation:
+		if invalid != "" {
+			return botrelay.Errorf(botrelay.EINVALID, "%s", invalid)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// redactDriverError keeps a connection error's meaning without the DSN, which
+// may carry a password. pgx errors name host and user, never the password, so
+// only the type is checked here.
+func redactDriverError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s (SQLSTATE %s)", pe.Message, pe.Code)
+	}
+	return err
+}
+
+// millis converts a time to stored Unix milliseconds; the zero time is 0.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis converts stored Unix milliseconds back; 0 is the zero time.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// newUUID returns a random (version 4) UUID string.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// nowMillis returns the store clock's time, truncated to what is stored.
+func (s *Store) nowTime() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
