@@ -13,6 +13,10 @@ type Skill struct {
 	AccountID   AccountID
 	Name        string // unique within the account, case-sensitive as in LivePerson
 	Description string
+	// PostSurvey tells the hub that closing a conversation's main dialog on
+	// this skill opens a post-conversation survey dialog (PCS), which survey
+	// bots of the skill answer.
+	PostSurvey bool
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

@@ -83,7 +83,7 @@ type SkillStore interface {
 	SkillByName(ctx context.Context, account AccountID, name string) (*Skill, error)
 	// Skills lists an account's skills ordered by id.
 	Skills(ctx context.Context, account AccountID) ([]*Skill, error)
-	// UpdateSkill replaces name and description. ENOTFOUND, ECONFLICT.
+	// UpdateSkill replaces name, description and PostSurvey. ENOTFOUND, ECONFLICT.
 	UpdateSkill(ctx context.Context, s *Skill) error
 	// DeleteSkill removes a skill and every user's membership in it, or ENOTFOUND.
 	DeleteSkill(ctx context.Context, id SkillID) error

@@ -7,12 +7,12 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
-const skillColumns = `id, account_id, name, description, created_at, updated_at`
+const skillColumns = `id, account_id, name, description, post_survey, created_at, updated_at`
 
 func scanSkill(row interface{ Scan(...any) error }) (*botrelay.Skill, error) {
 	sk := &botrelay.Skill{}
 	var created, updated int64
-	if err := row.Scan(&sk.ID, &sk.AccountID, &sk.Name, &sk.Description, &created, &updated); err != nil {
+	if err := row.Scan(&sk.ID, &sk.AccountID, &sk.Name, &sk.Description, &sk.PostSurvey, &created, &updated); err != nil {
 		return nil, err
 	}
 	sk.CreatedAt, sk.UpdatedAt = fromMillis(created), fromMillis(updated)
@@ -30,9 +30,9 @@ func (s *Store) insertSkill(ctx context.Context, c conn, sk *botrelay.Skill) err
 	}
 	sk.CreatedAt = s.nowTime()
 	sk.UpdatedAt = sk.CreatedAt
-	err := c.queryRow(ctx, `INSERT INTO skills (account_id, name, description, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4) RETURNING id`,
-		string(sk.AccountID), sk.Name, sk.Description, millis(sk.CreatedAt)).Scan(&sk.ID)
+	err := c.queryRow(ctx, `INSERT INTO skills (account_id, name, description, post_survey, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
+		string(sk.AccountID), sk.Name, sk.Description, sk.PostSurvey, millis(sk.CreatedAt)).Scan(&sk.ID)
 	return normalize(err, "insert skill", "", fmt.Sprintf("a skill named %q already exists", sk.Name),
 		fmt.Sprintf("account %q does not exist", sk.AccountID))
 }
@@ -74,8 +74,8 @@ func (s *Store) UpdateSkill(ctx context.Context, sk *botrelay.Skill) error {
 		return err
 	}
 	sk.UpdatedAt = s.nowTime()
-	res, err := s.pool().exec(ctx, `UPDATE skills SET name = $1, description = $2, updated_at = $3 WHERE id = $4`,
-		sk.Name, sk.Description, millis(sk.UpdatedAt), int64(sk.ID))
+	res, err := s.pool().exec(ctx, `UPDATE skills SET name = $1, description = $2, post_survey = $3, updated_at = $4 WHERE id = $5`,
+		sk.Name, sk.Description, sk.PostSurvey, millis(sk.UpdatedAt), int64(sk.ID))
 	if err := mustAffect(res, err, "update skill", fmt.Sprintf("skill %d not found", sk.ID),
 		fmt.Sprintf("a skill named %q already exists", sk.Name)); err != nil {
 		return err

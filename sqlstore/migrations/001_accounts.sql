@@ -31,6 +31,7 @@ CREATE TABLE skills (
 	account_id  TEXT NOT NULL REFERENCES accounts (id),
 	name        TEXT NOT NULL,
 	description TEXT NOT NULL DEFAULT '',
+	post_survey BOOLEAN NOT NULL DEFAULT FALSE,
 	created_at  BIGINT NOT NULL,
 	updated_at  BIGINT NOT NULL,
 	UNIQUE (account_id, name)

@@ -169,7 +169,7 @@ func testSkills(t *testing.T, newDB NewDB) {
 	}
 	got, err := s.Skill(ctx, sk.ID)
 	must(t, err)
-	if got.Name != "billing" || got.Description != "Billing questions" || got.AccountID != acct {
+	if got.Name != "billing" || got.Description != "Billing questions" || got.AccountID != acct || got.PostSurvey {
 		t.Fatalf("Skill = %+v", got)
 	}
 	byName, err := s.SkillByName(ctx, acct, "billing")
@@ -182,11 +182,11 @@ func testSkills(t *testing.T, newDB NewDB) {
 	wantCode(t, s.CreateSkill(ctx, &botrelay.Skill{AccountID: acct, Name: "billing"}), botrelay.ECONFLICT)
 	wantCode(t, s.CreateSkill(ctx, &botrelay.Skill{AccountID: acct, Name: " "}), botrelay.EINVALID)
 
-	sk.Name, sk.Description = "payments", "Payments"
+	sk.Name, sk.Description, sk.PostSurvey = "payments", "Payments", true
 	must(t, s.UpdateSkill(ctx, sk))
 	got, err = s.Skill(ctx, sk.ID)
 	must(t, err)
-	if got.Name != "payments" || got.Description != "Payments" {
+	if got.Name != "payments" || got.Description != "Payments" || !got.PostSurvey {
 		t.Fatalf("after update: %+v", got)
 	}
 	wantCode(t, s.UpdateSkill(ctx, &botrelay.Skill{ID: sk.ID, Name: botrelay.SkillNameHuman}), botrelay.ECONFLICT)
