@@ -27,12 +27,14 @@ type AccountStore interface {
 
 // Bootstrap is what the first start of an empty store creates: the account,
 // its profiles and skills, and an administrator. Admin gets the first profile
-// whose role is RoleAdmin; all records get their IDs filled in.
+// whose role is RoleAdmin and the skills of Skills named in AdminSkills; all
+// records get their IDs filled in.
 type Bootstrap struct {
 	Account           *Account
 	Profiles          []*Profile
 	Skills            []*Skill
 	Admin             *User
+	AdminSkills       []string
 	AdminPasswordHash string
 }
 

@@ -70,6 +70,14 @@ func (s *Store) Bootstrap(ctx context.Context, b *botrelay.Bootstrap) (bool, err
 			}
 			b.Admin.AccountID = b.Account.ID
 			b.Admin.ProfileID = adminProfile
+			b.Admin.SkillIDs = nil
+			for _, name := range b.AdminSkills {
+				for _, sk := range b.Skills {
+					if sk.Name == name {
+						b.Admin.SkillIDs = append(b.Admin.SkillIDs, sk.ID)
+					}
+				}
+			}
 			if err := s.insertUser(ctx, c, b.Admin); err != nil {
 				return err
 			}

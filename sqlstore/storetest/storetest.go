@@ -76,6 +76,7 @@ func newBootstrap() *botrelay.Bootstrap {
 		Profiles:          botrelay.BuiltInProfiles(),
 		Skills:            []*botrelay.Skill{{Name: botrelay.SkillNameBot}, {Name: botrelay.SkillNameHuman}},
 		Admin:             &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", Enabled: true, ChatSlots: 1, MessagingSlots: 1},
+		AdminSkills:       []string{botrelay.SkillNameHuman},
 		AdminPasswordHash: "hash-of-admin",
 	}
 }
@@ -133,6 +134,11 @@ func testBootstrap(t *testing.T, newDB NewDB) {
 	must(t, err)
 	if prof.Role != botrelay.RoleAdmin || !prof.Has(botrelay.PermBotCreate) {
 		t.Fatalf("admin profile = %+v, want the Admin profile", prof)
+	}
+	human, err := s.SkillByName(ctx, acct, botrelay.SkillNameHuman)
+	must(t, err)
+	if !slices.Equal(admin.SkillIDs, []botrelay.SkillID{human.ID}) {
+		t.Fatalf("admin skills = %v, want [%d] (human)", admin.SkillIDs, human.ID)
 	}
 	cr, err := s.Credentials(ctx, acct, "ADMIN")
 	must(t, err)
@@ -341,8 +347,8 @@ func testUsers(t *testing.T, newDB NewDB) {
 	}
 	onHuman, err := s.Users(ctx, acct, botrelay.UserFilter{SkillID: human.ID})
 	must(t, err)
-	if len(onHuman) != 1 || onHuman[0].ID != u.ID {
-		t.Fatalf("users on skill human = %+v", onHuman)
+	if len(onHuman) != 2 || onHuman[1].ID != u.ID { // the seeded admin and Carol
+		t.Fatalf("users on skill human = %d, want the admin and Carol", len(onHuman))
 	}
 
 	got.LoginName = "carol2"

@@ -1,0 +1,43 @@
+// Command botrelay is the botrelay bot connector platform: the server
+// (serve) and its command-line clients.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/botrelay/botrelay/internal/app"
+)
+
+const usage = `botrelay — a self-hosted bot connector platform
+
+Usage:
+  botrelay serve [flags]    run the server (hub, connector, management)
+  botrelay version          print the version
+
+Run 'botrelay <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return app.ServeCommand(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "botrelay", app.Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "botrelay: unknown command %q; run 'botrelay help' for the commands\n", args[0])
+	return 2
+}
