@@ -17,8 +17,8 @@ type Skill struct {
 	// this skill opens a post-conversation survey dialog (PCS), which survey
 	// bots of the skill answer.
 	PostSurvey bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Validate normalises s and reports the first rule it breaks.

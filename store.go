@@ -112,7 +112,8 @@ type ProfileStore interface {
 // BotStore keeps the bot records the account model needs (the binding of a
 // bot user to a bot).
 type BotStore interface {
-	// CreateBot stores b and assigns its ID when empty. EINVALID when the user
+	// CreateBot stores b (after b.Validate) and assigns its ID when empty.
+	// EINVALID when the user
 	// is missing from the account or is not a bot user; ECONFLICT when the
 	// user is already bound to another bot.
 	CreateBot(ctx context.Context, b *Bot) error
@@ -120,8 +121,11 @@ type BotStore interface {
 	Bot(ctx context.Context, id BotID) (*Bot, error)
 	// Bots lists an account's bots ordered by creation.
 	Bots(ctx context.Context, account AccountID) ([]*Bot, error)
-	// UpdateBot replaces name and bound user, with CreateBot's rules.
+	// UpdateBot replaces name, bound user, settings and secrets, with
+	// CreateBot's rules; type, conversation type and vendor never change.
 	UpdateBot(ctx context.Context, b *Bot) error
+	// SetBotStarted records whether the operator started the bot.
+	SetBotStarted(ctx context.Context, id BotID, started bool) error
 	// DeleteBot removes a bot and so releases its user, or ENOTFOUND.
 	DeleteBot(ctx context.Context, id BotID) error
 }
@@ -133,6 +137,8 @@ type Store interface {
 	SkillStore
 	ProfileStore
 	BotStore
+	ConversationStore
+	RelayStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

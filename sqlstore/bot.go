@@ -3,23 +3,33 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/botrelay/botrelay"
 )
 
-const botColumns = `id, account_id, name, user_id, created_at, updated_at`
+const botColumns = `id, account_id, name, user_id, type, conversation_type, vendor, settings, secrets, started, created_at, updated_at`
 
 func scanBot(row interface{ Scan(...any) error }) (*botrelay.Bot, error) {
 	b := &botrelay.Bot{}
 	var created, updated int64
-	if err := row.Scan(&b.ID, &b.AccountID, &b.Name, &b.UserID, &created, &updated); err != nil {
+	var settings string
+	if err := row.Scan(&b.ID, &b.AccountID, &b.Name, &b.UserID, &b.Type, &b.ConversationType, &b.Vendor,
+		&settings, &b.Secrets, &b.Started, &created, &updated); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(settings), &b.Settings); err != nil {
+		return nil, fmt.Errorf("decode settings of bot %s: %w", b.ID, err)
 	}
 	b.CreatedAt, b.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return b, nil
+}
+
+func encodeSettings(b *botrelay.Bot) (string, error) {
+	raw, err := json.Marshal(b.Settings)
+	return string(raw), err
 }
 
 // checkBotUser enforces that a bot's user exists in its account and is a bot
@@ -45,9 +55,12 @@ func botUserTaken(b *botrelay.Bot) string {
 
 // CreateBot implements botrelay.BotStore.
 func (s *Store) CreateBot(ctx context.Context, b *botrelay.Bot) error {
-	b.Name = strings.TrimSpace(b.Name)
-	if b.Name == "" {
-		return botrelay.Errorf(botrelay.EINVALID, "name is required")
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	settings, err := encodeSettings(b)
+	if err != nil {
+		return err
 	}
 	if b.ID == "" {
 		b.ID = botrelay.BotID(newUUID())
@@ -58,8 +71,9 @@ func (s *Store) CreateBot(ctx context.Context, b *botrelay.Bot) error {
 		}
 		b.CreatedAt = s.nowTime()
 		b.UpdatedAt = b.CreatedAt
-		_, err := c.exec(ctx, `INSERT INTO bots (`+botColumns+`) VALUES ($1, $2, $3, $4, $5, $5)`,
-			string(b.ID), string(b.AccountID), b.Name, int64(b.UserID), millis(b.CreatedAt))
+		_, err := c.exec(ctx, `INSERT INTO bots (`+botColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+			string(b.ID), string(b.AccountID), b.Name, int64(b.UserID), string(b.Type), string(b.ConversationType), b.Vendor,
+			settings, b.Secrets, b.Started, millis(b.CreatedAt))
 		return normalize(err, "insert bot", "", botUserTaken(b), fmt.Sprintf("account %q does not exist", b.AccountID))
 	})
 }
@@ -90,19 +104,23 @@ func (s *Store) Bots(ctx context.Context, account botrelay.AccountID) ([]*botrel
 
 // UpdateBot implements botrelay.BotStore.
 func (s *Store) UpdateBot(ctx context.Context, b *botrelay.Bot) error {
-	b.Name = strings.TrimSpace(b.Name)
-	if b.Name == "" {
-		return botrelay.Errorf(botrelay.EINVALID, "name is required")
-	}
 	err := s.inTx(ctx, func(c conn) error {
-		if err := c.queryRow(ctx, `SELECT account_id FROM bots WHERE id = $1`, string(b.ID)).Scan(&b.AccountID); err != nil {
+		if err := c.queryRow(ctx, `SELECT account_id, type, conversation_type, vendor FROM bots WHERE id = $1`, string(b.ID)).
+			Scan(&b.AccountID, &b.Type, &b.ConversationType, &b.Vendor); err != nil {
 			return normalize(err, "get bot", fmt.Sprintf("bot %s not found", b.ID), "", "")
+		}
+		if err := b.Validate(); err != nil {
+			return err
+		}
+		settings, err := encodeSettings(b)
+		if err != nil {
+			return err
 		}
 		if err := s.checkBotUser(ctx, c, b); err != nil {
 			return err
 		}
-		_, err := c.exec(ctx, `UPDATE bots SET name = $1, user_id = $2, updated_at = $3 WHERE id = $4`,
-			b.Name, int64(b.UserID), millis(s.nowTime()), string(b.ID))
+		_, err = c.exec(ctx, `UPDATE bots SET name = $1, user_id = $2, settings = $3, secrets = $4, updated_at = $5 WHERE id = $6`,
+			b.Name, int64(b.UserID), settings, b.Secrets, millis(s.nowTime()), string(b.ID))
 		return normalize(err, "update bot", "", botUserTaken(b), "")
 	})
 	if err != nil {
@@ -113,6 +131,12 @@ func (s *Store) UpdateBot(ctx context.Context, b *botrelay.Bot) error {
 		*b = *cur
 	}
 	return err
+}
+
+// SetBotStarted implements botrelay.BotStore.
+func (s *Store) SetBotStarted(ctx context.Context, id botrelay.BotID, started bool) error {
+	res, err := s.pool().exec(ctx, `UPDATE bots SET started = $1 WHERE id = $2`, started, string(id))
+	return mustAffect(res, err, "set bot started", fmt.Sprintf("bot %s not found", id), "")
 }
 
 // DeleteBot implements botrelay.BotStore.

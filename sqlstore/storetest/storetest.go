@@ -41,6 +41,14 @@ func Run(t *testing.T, newDB NewDB) {
 		{"BotBinding", testBotBinding},
 		{"BotBindingConcurrent", testBotBindingConcurrent},
 		{"Restart", testRestart},
+		{"BotSettings", testBotSettings},
+		{"BotConversations", testBotConversations},
+		{"BotStateEvents", testBotStateEvents},
+		{"BotErrors", testBotErrors},
+		{"Conversations", testConversations},
+		{"ConversationEvents", testConversationEvents},
+		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
+		{"ConversationRestart", testConversationRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
@@ -493,7 +501,7 @@ func testBotBinding(t *testing.T, newDB NewDB) {
 	bu2 := newUser(t, s, "bot-user-2", botrelay.UserBot)
 	h := newUser(t, s, "grace", botrelay.UserHuman)
 
-	first := &botrelay.Bot{AccountID: acct, Name: "First", UserID: bu.ID}
+	first := &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "First", UserID: bu.ID}
 	must(t, s.CreateBot(ctx, first))
 	if first.ID == "" {
 		t.Fatal("bot id not assigned")
@@ -504,14 +512,14 @@ func testBotBinding(t *testing.T, newDB NewDB) {
 		t.Fatalf("Bot = %+v", got)
 	}
 	// The same bot user cannot serve two bots.
-	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: "Second", UserID: bu.ID}), botrelay.ECONFLICT)
+	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "Second", UserID: bu.ID}), botrelay.ECONFLICT)
 	// Only bot users can be bound, and they must exist.
-	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: "Human", UserID: h.ID}), botrelay.EINVALID)
-	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: "Ghost", UserID: 999999}), botrelay.EINVALID)
-	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: "Admin", UserID: b.Admin.ID}), botrelay.EINVALID)
-	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: " ", UserID: bu2.ID}), botrelay.EINVALID)
+	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "Human", UserID: h.ID}), botrelay.EINVALID)
+	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "Ghost", UserID: 999999}), botrelay.EINVALID)
+	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "Admin", UserID: b.Admin.ID}), botrelay.EINVALID)
+	wantCode(t, s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Vendor: "function", Name: " ", UserID: bu2.ID}), botrelay.EINVALID)
 
-	second := &botrelay.Bot{AccountID: acct, Name: "Second", UserID: bu2.ID}
+	second := &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "Second", UserID: bu2.ID}
 	must(t, s.CreateBot(ctx, second))
 	second.UserID = bu.ID
 	wantCode(t, s.UpdateBot(ctx, second), botrelay.ECONFLICT)
@@ -545,7 +553,7 @@ func testBotBindingConcurrent(t *testing.T, newDB NewDB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: fmt.Sprintf("racer %d", i), UserID: bu.ID})
+			errs[i] = s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Vendor: "function", Name: fmt.Sprintf("racer %d", i), UserID: bu.ID})
 		}()
 	}
 	wg.Wait()
@@ -574,7 +582,7 @@ func testRestart(t *testing.T, newDB NewDB) {
 		t.Fatal(err)
 	}
 	u := newUser(t, s, "persisted", botrelay.UserBot)
-	bot := &botrelay.Bot{AccountID: acct, Name: "Keeper", UserID: u.ID}
+	bot := &botrelay.Bot{AccountID: acct, Vendor: "function", Name: "Keeper", UserID: u.ID}
 	must(t, s.CreateBot(ctx, bot))
 	must(t, s.Close())
 

@@ -1,0 +1,108 @@
+package botrelay
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// The platform contract: how a started bot meets its messaging platform. The
+// one implementation, platforms/liveperson, speaks the LivePerson agent
+// protocol to the embedded hub and to real LivePerson accounts alike.
+
+// PlatformAdapter is one bot user's live session on a platform. Run holds
+// the session; the other methods act on conversations and may be called
+// concurrently while Run runs.
+type PlatformAdapter interface {
+	// Run logs in, sets the agent ONLINE, subscribes to conversations and
+	// routing tasks, and delivers events to in until ctx ends. Transient
+	// failures (a dropped websocket) are retried inside Run and reported
+	// through in.PlatformState; Run returns an error only when it cannot go
+	// on (bad credentials, the platform refuses the session), and nil when
+	// ctx ends. It may be called again after it returns.
+	Run(ctx context.Context, in Inbound) error
+	// Skills returns the account's skills by name (F2, F26).
+	Skills(ctx context.Context) (map[string]SkillID, error)
+	// Publish sends one message into the conversation's open dialog and
+	// returns its sequence.
+	Publish(ctx context.Context, conv ConversationRef, m *Message) (int64, error)
+	// SetTyping shows (COMPOSING) or hides (ACTIVE) the typing indicator.
+	SetTyping(ctx context.Context, conv ConversationRef, on bool) error
+	// Transfer moves the conversation to a skill (agentID empty) or suggests
+	// an agent on that skill, and removes the bot from it.
+	Transfer(ctx context.Context, conv ConversationRef, skill SkillID, agentID string) error
+	// Close closes the conversation, or only its main dialog so that a
+	// post-conversation survey can run (withoutPCS false, F28).
+	Close(ctx context.Context, conv ConversationRef, withoutPCS bool) error
+	// SetTTR changes the conversation's time to response (F29).
+	SetTTR(ctx context.Context, conv ConversationRef, ttr string) error
+	// Accept accepts a ring offered through EventRing (F33).
+	Accept(ctx context.Context, ringID string) error
+	// History returns the message events of a dialog with a sequence above
+	// after, oldest first: the consumer's (EventConsumerMessage) and this
+	// bot's own (EventBotMessage, with the metadata it was published with),
+	// so the relay can catch up after a restart without answering twice.
+	History(ctx context.Context, conv ConversationRef, after int64) ([]*PlatformEvent, error)
+}
+
+// Inbound is the relay surface a platform adapter talks to.
+type Inbound interface {
+	// HandleEvent hands over one event. It returns once the relay has taken
+	// responsibility for it (queued in memory: the platform keeps the message,
+	// so a lost queue is rebuilt from History after a restart).
+	HandleEvent(ctx context.Context, ev *PlatformEvent)
+	// PlatformState reports the session's health: nil when connected, the
+	// cause otherwise.
+	PlatformState(err error)
+}
+
+// PlatformEventKind tells what happened.
+type PlatformEventKind string
+
+// The platform event kinds.
+const (
+	// EventRing offers a conversation to the bot (RingID set).
+	EventRing PlatformEventKind = "RING"
+	// EventAssigned: the bot became the conversation's assigned agent (a new
+	// conversation, a transfer into the bot, or a resubscription after a
+	// restart). Conversation.Sequence-less; the relay catches up through
+	// History.
+	EventAssigned PlatformEventKind = "ASSIGNED"
+	// EventConsumerMessage: the consumer sent text, rich content or a file.
+	EventConsumerMessage PlatformEventKind = "MESSAGE"
+	// EventConsumerTyping: the consumer started (Typing) or stopped typing.
+	EventConsumerTyping PlatformEventKind = "TYPING"
+	// EventUnassigned: the bot no longer holds the conversation (transferred
+	// away, closed, or the dialog moved to a survey it does not serve).
+	EventUnassigned PlatformEventKind = "UNASSIGNED"
+	// EventSurveyStarted: a post-conversation survey dialog opened on a skill
+	// a survey bot serves.
+	EventSurveyStarted PlatformEventKind = "SURVEY"
+	// EventBotMessage is a message this bot published; History returns them
+	// (live notifications of the bot's own messages are not delivered).
+	EventBotMessage PlatformEventKind = "BOT_MESSAGE"
+)
+
+// PlatformEvent is one thing the platform told the bot.
+type PlatformEvent struct {
+	Kind         PlatformEventKind
+	Conversation ConversationRef
+	RingID       string
+	// Sequence orders a dialog's messages; the relay de-duplicates by it.
+	Sequence int64
+	// Text, RichContent and File carry EventConsumerMessage content (one of
+	// them); Metadata is the message's metadata array.
+	Text        string
+	RichContent json.RawMessage
+	File        *File
+	Metadata    json.RawMessage
+	// Typing is set for EventConsumerTyping.
+	Typing bool
+	// Closed is set for EventUnassigned when the conversation closed.
+	Closed bool
+	// Raw is the platform's event, forwarded to vendors as lpEvent (F14).
+	Raw json.RawMessage
+	// Context is the conversation's consumer context (conversationContext).
+	Context json.RawMessage
+	At      time.Time
+}

@@ -1,0 +1,292 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/botrelay/botrelay"
+)
+
+var _ botrelay.ConversationStore = (*Store)(nil)
+
+const conversationColumns = `id, account_id, consumer_id, skill_id, state, ttr_type, manual_ettr, close_reason, context,
+	created_at, updated_at, closed_at`
+
+func scanConversation(row interface{ Scan(...any) error }) (*botrelay.Conversation, error) {
+	c := &botrelay.Conversation{}
+	var ettr, created, updated, closed int64
+	var context string
+	if err := row.Scan(&c.ID, &c.AccountID, &c.ConsumerID, &c.SkillID, &c.State, &c.TTR, &ettr, &c.CloseReason, &context,
+		&created, &updated, &closed); err != nil {
+		return nil, err
+	}
+	if context != "" {
+		c.Context = json.RawMessage(context)
+	}
+	c.ManualETTR, c.CreatedAt, c.UpdatedAt, c.ClosedAt = fromMillis(ettr), fromMillis(created), fromMillis(updated), fromMillis(closed)
+	return c, nil
+}
+
+// CreateConversation implements botrelay.ConversationStore.
+func (s *Store) CreateConversation(ctx context.Context, cv *botrelay.Conversation) error {
+	if err := cv.Validate(); err != nil {
+		return err
+	}
+	now := s.nowTime()
+	return s.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `INSERT INTO conversations (`+conversationColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)`,
+			string(cv.ID), string(cv.AccountID), string(cv.ConsumerID), int64(cv.SkillID), string(cv.State), string(cv.TTR),
+			millis(cv.ManualETTR), cv.CloseReason, string(cv.Context), millis(now), millis(cv.ClosedAt))
+		if err != nil {
+			return normalize(err, "insert conversation", "", fmt.Sprintf("conversation %s already exists", cv.ID),
+				fmt.Sprintf("account %q does not exist", cv.AccountID))
+		}
+		if err := s.writeConversationParts(ctx, c, cv); err != nil {
+			return err
+		}
+		cv.CreatedAt, cv.UpdatedAt = now, now
+		return nil
+	})
+}
+
+// UpdateConversation implements botrelay.ConversationStore.
+func (s *Store) UpdateConversation(ctx context.Context, cv *botrelay.Conversation) error {
+	if err := cv.Validate(); err != nil {
+		return err
+	}
+	now := s.nowTime()
+	return s.inTx(ctx, func(c conn) error {
+		res, err := c.exec(ctx, `UPDATE conversations SET consumer_id = $1, skill_id = $2, state = $3, ttr_type = $4,
+				manual_ettr = $5, close_reason = $6, context = $7, updated_at = $8, closed_at = $9
+			WHERE id = $10`,
+			string(cv.ConsumerID), int64(cv.SkillID), string(cv.State), string(cv.TTR), millis(cv.ManualETTR),
+			cv.CloseReason, string(cv.Context), millis(now), millis(cv.ClosedAt), string(cv.ID))
+		if err := mustAffect(res, err, "update conversation", fmt.Sprintf("conversation %s not found", cv.ID), ""); err != nil {
+			return err
+		}
+		if err := s.writeConversationParts(ctx, c, cv); err != nil {
+			return err
+		}
+		cv.UpdatedAt = now
+		return nil
+	})
+}
+
+// writeConversationParts replaces the participants and upserts the dialogs;
+// a dialog's last_sequence is left alone.
+func (s *Store) writeConversationParts(ctx context.Context, c conn, cv *botrelay.Conversation) error {
+	if _, err := c.exec(ctx, `DELETE FROM conversation_participants WHERE conversation_id = $1`, string(cv.ID)); err != nil {
+		return fmt.Errorf("clear participants: %w", err)
+	}
+	for i, p := range cv.Participants {
+		_, err := c.exec(ctx, `INSERT INTO conversation_participants
+				(conversation_id, position, user_id, consumer_id, role, state, joined_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			string(cv.ID), i, int64(p.UserID), string(p.ConsumerID), string(p.Role), string(p.State), millis(p.JoinedAt))
+		if err != nil {
+			return normalize(err, "insert participant", "", "", "participant is malformed")
+		}
+	}
+	for i, d := range cv.Dialogs {
+		_, err := c.exec(ctx, `INSERT INTO conversation_dialogs
+				(id, conversation_id, position, type, state, closed_by, last_sequence, created_at, closed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+			ON CONFLICT (id) DO UPDATE SET position = excluded.position, type = excluded.type, state = excluded.state,
+				closed_by = excluded.closed_by, closed_at = excluded.closed_at
+			WHERE conversation_dialogs.conversation_id = excluded.conversation_id`,
+			string(d.ID), string(cv.ID), i, string(d.Type), string(d.State), d.ClosedBy, millis(d.CreatedAt), millis(d.ClosedAt))
+		if err != nil {
+			return normalize(err, "upsert dialog", "", "", "dialog is malformed")
+		}
+	}
+	return nil
+}
+
+// Conversation implements botrelay.ConversationStore.
+func (s *Store) Conversation(ctx context.Context, id botrelay.ConversationID) (*botrelay.Conversation, error) {
+	c := s.pool()
+	cv, err := scanConversation(c.queryRow(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = $1`, string(id)))
+	if err != nil {
+		return nil, normalize(err, "get conversation", fmt.Sprintf("conversation %s not found", id), "", "")
+	}
+	if err := s.loadConversationParts(ctx, c, []*botrelay.Conversation{cv}); err != nil {
+		return nil, err
+	}
+	return cv, nil
+}
+
+// Conversations implements botrelay.ConversationStore.
+func (s *Store) Conversations(ctx context.Context, account botrelay.AccountID, f botrelay.ConversationFilter) ([]*botrelay.Conversation, error) {
+	c := s.pool()
+	q := `SELECT ` + conversationColumns + ` FROM conversations WHERE account_id = $1`
+	args := []any{string(account)}
+	if f.State != "" {
+		args = append(args, string(f.State))
+		q += fmt.Sprintf(" AND state = $%d", len(args))
+	}
+	if f.ConsumerID != "" {
+		args = append(args, string(f.ConsumerID))
+		q += fmt.Sprintf(" AND consumer_id = $%d", len(args))
+	}
+	q += " ORDER BY created_at DESC, id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	var out []*botrelay.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan conversation: %w", err)
+		}
+		out = append(out, cv)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	slices.Reverse(out)
+	if err := s.loadConversationParts(ctx, c, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadConversationParts fills the dialogs and participants of cvs, in
+// batches so a long list needs few queries.
+func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrelay.Conversation) error {
+	const batch = 200
+	for start := 0; start < len(cvs); start += batch {
+		part := cvs[start:min(start+batch, len(cvs))]
+		byID := make(map[botrelay.ConversationID]*botrelay.Conversation, len(part))
+		args := make([]any, len(part))
+		marks := make([]string, len(part))
+		for i, cv := range part {
+			byID[cv.ID] = cv
+			cv.Participants, cv.Dialogs = []botrelay.Participant{}, []botrelay.Dialog{}
+			args[i] = string(cv.ID)
+			marks[i] = fmt.Sprintf("$%d", i+1)
+		}
+		in := strings.Join(marks, ", ")
+		rows, err := c.query(ctx, `SELECT conversation_id, id, type, state, closed_by, created_at, closed_at
+			FROM conversation_dialogs WHERE conversation_id IN (`+in+`) ORDER BY conversation_id, position`, args...)
+		if err != nil {
+			return fmt.Errorf("list dialogs: %w", err)
+		}
+		for rows.Next() {
+			var cid botrelay.ConversationID
+			var d botrelay.Dialog
+			var created, closed int64
+			if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed); err != nil {
+				rows.Close()
+				return fmt.Errorf("scan dialog: %w", err)
+			}
+			d.CreatedAt, d.ClosedAt = fromMillis(created), fromMillis(closed)
+			byID[cid].Dialogs = append(byID[cid].Dialogs, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list dialogs: %w", err)
+		}
+		rows, err = c.query(ctx, `SELECT conversation_id, user_id, consumer_id, role, state, joined_at
+			FROM conversation_participants WHERE conversation_id IN (`+in+`) ORDER BY conversation_id, position`, args...)
+		if err != nil {
+			return fmt.Errorf("list participants: %w", err)
+		}
+		for rows.Next() {
+			var cid botrelay.ConversationID
+			var p botrelay.Participant
+			var joined int64
+			if err := rows.Scan(&cid, &p.UserID, &p.ConsumerID, &p.Role, &p.State, &joined); err != nil {
+				rows.Close()
+				return fmt.Errorf("scan participant: %w", err)
+			}
+			p.JoinedAt = fromMillis(joined)
+			byID[cid].Participants = append(byID[cid].Participants, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list participants: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendEvent implements botrelay.ConversationStore.
+func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error {
+	if len(e.Event) == 0 || !json.Valid(e.Event) {
+		return botrelay.Errorf(botrelay.EINVALID, "event must be JSON")
+	}
+	if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
+	}
+	now := s.nowTime()
+	return s.inTx(ctx, func(c conn) error {
+		var seq int64
+		err := c.queryRow(ctx, `UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
+			WHERE id = $1 AND conversation_id = $2 RETURNING last_sequence`,
+			string(e.DialogID), string(e.ConversationID)).Scan(&seq)
+		if err != nil {
+			return normalize(err, "next sequence",
+				fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID), "", "")
+		}
+		_, err = c.exec(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
+				originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			string(e.DialogID), seq, string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
+			string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
+			millis(now))
+		if err != nil {
+			return normalize(err, "insert event", "", "", "")
+		}
+		e.Sequence, e.CreatedAt = seq, now
+		return nil
+	})
+}
+
+// Events implements botrelay.ConversationStore.
+func (s *Store) Events(ctx context.Context, conversation botrelay.ConversationID, dialog botrelay.DialogID, afterSequence int64, limit int) ([]*botrelay.MessageEvent, error) {
+	q := `SELECT e.dialog_id, e.sequence, e.conversation_id, e.type, e.originator_id, e.originator_pid, e.originator_role,
+			e.originator_name, e.originator_type, e.audience, e.event, e.metadata, e.encoded_metadata, e.created_at
+		FROM conversation_events e JOIN conversation_dialogs d ON d.id = e.dialog_id
+		WHERE e.conversation_id = $1 AND e.sequence > $2`
+	args := []any{string(conversation), afterSequence}
+	if dialog != "" {
+		args = append(args, string(dialog))
+		q += " AND e.dialog_id = $3"
+	}
+	q += " ORDER BY d.position, e.sequence"
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.pool().query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	out := []*botrelay.MessageEvent{}
+	for rows.Next() {
+		e := &botrelay.MessageEvent{}
+		var event, metadata string
+		var created int64
+		if err := rows.Scan(&e.DialogID, &e.Sequence, &e.ConversationID, &e.Type, &e.OriginatorID, &e.OriginatorPID,
+			&e.OriginatorRole, &e.OriginatorName, &e.OriginatorType, &e.Audience, &event, &metadata, &e.EncodedMetadata, &created); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		e.Event = json.RawMessage(event)
+		if metadata != "" {
+			e.Metadata = json.RawMessage(metadata)
+		}
+		e.CreatedAt = fromMillis(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
