@@ -1,0 +1,208 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/ums"
+)
+
+// outboundQueue is how many frames may wait for a slow client before its
+// websocket is closed with CloseTooSlow.
+const outboundQueue = 512
+
+// writeTimeout bounds one frame write.
+const writeTimeout = 15 * time.Second
+
+// conn is one websocket: an agent's (sess set) or a consumer's (consumer
+// set). One goroutine reads and handles requests in order; another writes
+// the outbound queue. The subscription fields are guarded by Hub.mu.
+type conn struct {
+	h        *Hub
+	ws       *websocket.Conn
+	host     string // the public host the client connected to
+	out      chan []byte
+	done     chan struct{}
+	doneOnce sync.Once
+
+	// Agent side.
+	sess       *session
+	convSubs   map[string]*convSub
+	routingSub string
+	stateSub   string
+
+	// Consumer side.
+	consumer botrelay.ConsumerID
+	msgSubs  map[botrelay.ConversationID]bool
+}
+
+// convSub is one conversation subscription (agent or consumer).
+type convSub struct {
+	id       string
+	states   []string // empty: every state
+	agentIDs []botrelay.UserID
+	consumer botrelay.ConsumerID
+}
+
+// send encodes a frame and queues it without blocking. When the queue is
+// full the connection is closed with CloseTooSlow. Safe with h.mu held.
+func (c *conn) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.h.log.Error("encode frame", "err", err)
+		return
+	}
+	select {
+	case <-c.done:
+	case c.out <- b:
+	default:
+		c.close(CloseTooSlow, "outbound queue full; reconnect and query missed messages")
+	}
+}
+
+// close ends the connection with the code and reason; later calls do
+// nothing. It does not wait for the close handshake (which may take seconds
+// with an unresponsive peer), so it is safe to call from request handlers.
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.doneOnce.Do(func() {
+		close(c.done)
+		go func() { _ = c.ws.Close(code, reason) }()
+	})
+}
+
+// serve runs the connection until it ends. handle answers one request.
+func (c *conn) serve(ctx context.Context, handle func(ctx context.Context, req *ums.Request) (any, error)) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go c.writeLoop(ctx)
+	defer c.close(websocket.StatusNormalClosure, "")
+	for {
+		typ, data, err := c.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			c.sendError(&ums.Error{Status: http.StatusBadRequest, Code: botrelay.EINVALID, Message: "frames must be text"})
+			continue
+		}
+		req, err := ums.Decode(data)
+		if err != nil {
+			c.sendError(err)
+			continue
+		}
+		body, err := handle(ctx, req)
+		if err != nil {
+			var ue *ums.Error
+			if errors.As(err, &ue) && ue.ReqID == "" {
+				ue.ReqID = req.ID
+			}
+			c.sendErrorFor(req, err)
+			continue
+		}
+		if _, ok := body.(answered); ok {
+			continue
+		}
+		c.send(ums.OK(req, body))
+	}
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ctx.Done():
+			return
+		case b := <-c.out:
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := c.ws.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				c.close(websocket.StatusGoingAway, "write failed")
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				c.close(websocket.StatusGoingAway, "ping timed out")
+				return
+			}
+		}
+	}
+}
+
+// sendError answers with an error response built from err.
+func (c *conn) sendError(err error) { c.sendErrorFor(nil, err) }
+
+func (c *conn) sendErrorFor(req *ums.Request, err error) {
+	ue := toUMSError(err)
+	if req != nil {
+		ue.ReqID = req.ID
+	}
+	if ue.Status >= 500 {
+		c.h.log.Error("request failed", "err", err)
+	}
+	c.send(ue.Response())
+}
+
+// toUMSError maps any error to a protocol error; internal errors keep their
+// text out of the response.
+func toUMSError(err error) *ums.Error {
+	var ue *ums.Error
+	if errors.As(err, &ue) {
+		cp := *ue
+		return &cp
+	}
+	code := botrelay.ErrorCode(err)
+	return &ums.Error{Status: httpStatus(code), Code: code, Message: botrelay.ErrorMessage(err)}
+}
+
+// httpStatus maps a botrelay error code to its HTTP status.
+func httpStatus(code string) int {
+	switch code {
+	case botrelay.EINVALID:
+		return http.StatusBadRequest
+	case botrelay.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case botrelay.EFORBIDDEN:
+		return http.StatusForbidden
+	case botrelay.ENOTFOUND:
+		return http.StatusNotFound
+	case botrelay.ECONFLICT:
+		return http.StatusConflict
+	case botrelay.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case botrelay.ENOTIMPLEMENTED:
+		return http.StatusBadRequest
+	case botrelay.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// accept upgrades the request to a websocket registered with the hub.
+func (h *Hub) accept(w http.ResponseWriter, r *http.Request) (*conn, error) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(ums.MaxFrameSize)
+	c := &conn{
+		h: h, ws: ws, host: h.o.PublicHost(r),
+		out:      make(chan []byte, outboundQueue),
+		done:     make(chan struct{}),
+		convSubs: map[string]*convSub{}, msgSubs: map[botrelay.ConversationID]bool{},
+	}
+	return c, nil
+}

@@ -1,0 +1,164 @@
+package hub
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/ums"
+)
+
+// details renders a conversation as the protocol's conversationDetails.
+// participants carries legacy ids ("<account>.<userId>", the consumer id),
+// participantsPId the PIDs; suggested agents appear only in the dialogs'
+// participantsDetails, after the active ones. The caller holds h.mu (for
+// the user cache).
+func (h *Hub) details(c *botrelay.Conversation) ums.ConversationDetails {
+	skill := strconv.FormatInt(int64(c.SkillID), 10)
+	d := ums.ConversationDetails{
+		ConvID: string(c.ID), SkillID: skill, BrandID: string(h.o.Account), State: string(c.State),
+		Stage: string(c.State), CloseReason: c.CloseReason, StartTs: ms(c.CreatedAt), EndTs: ms(c.ClosedAt),
+		MetaDataLastUpdateTs: ms(c.UpdatedAt), FirstConversation: false,
+		TTR:                        ums.TTR{TTRType: string(c.TTR), Value: ttrSeconds(c.TTR)},
+		ManualETTR:                 ms(c.ManualETTR),
+		ConversationHandlerDetails: ums.HandlerDetails{AccountID: string(h.o.Account), SkillID: skill},
+		Participants:               map[string][]string{"CONSUMER": {}, "ASSIGNED_AGENT": {}, "AGENT": {}, "MANAGER": {}, "READER": {}},
+		ParticipantsPID:            map[string][]string{"CONSUMER": {}, "ASSIGNED_AGENT": {}, "AGENT": {}, "MANAGER": {}, "READER": {}},
+		ParticipantNames:           map[string]string{},
+	}
+	if len(c.Context) > 0 {
+		d.Context = c.Context
+	} else {
+		d.Context = json.RawMessage(`{"type":"SharkContext","lang":"en-US","clientProperties":{}}`)
+	}
+	var active, suggested []ums.ParticipantDetails
+	for _, p := range c.Participants {
+		legacy, pid := string(p.ConsumerID), string(p.ConsumerID)
+		if p.UserID != 0 {
+			legacy = h.legacyID(p.UserID)
+			pid = legacy
+			if u := h.users[p.UserID]; u != nil {
+				pid = u.PID
+				d.ParticipantNames[pid] = u.Nickname
+			}
+		}
+		role := string(p.Role)
+		if p.State == botrelay.ParticipantStateSuggested {
+			suggested = append(suggested, ums.ParticipantDetails{ID: pid, Role: role, State: string(p.State)})
+			continue
+		}
+		d.Participants[role] = append(d.Participants[role], legacy)
+		d.ParticipantsPID[role] = append(d.ParticipantsPID[role], pid)
+		active = append(active, ums.ParticipantDetails{ID: pid, Role: role, State: string(p.State)})
+	}
+	parts := append(active, suggested...)
+	for _, dl := range c.Dialogs {
+		d.Dialogs = append(d.Dialogs, ums.DialogDetails{
+			DialogID: string(dl.ID), DialogType: string(dl.Type), ChannelType: "MESSAGING", State: string(dl.State),
+			CreationTs: ms(dl.CreatedAt), EndTs: ms(dl.ClosedAt), ClosedBy: dl.ClosedBy, MetaData: map[string]any{},
+			ParticipantsDetails: append([]ums.ParticipantDetails{}, parts...),
+		})
+	}
+	return d
+}
+
+func ttrSeconds(t botrelay.TTRType) int64 {
+	switch t {
+	case botrelay.TTRUrgent:
+		return 300
+	case botrelay.TTRPrioritized:
+		return 600
+	}
+	return 3600
+}
+
+// change renders one conversation change.
+func (h *Hub) change(typ string, c *botrelay.Conversation) ums.ConversationChange {
+	d := h.details(c)
+	return ums.ConversationChange{Type: typ, Result: ums.ConversationResult{
+		ConvID: string(c.ID), EffectiveTTR: ms(c.CreatedAt) + ttrSeconds(c.TTR)*1000, LastUpdateTime: ms(c.UpdatedAt),
+		NumberOfUnreadMessages: map[string]int{}, ConversationDetails: d,
+	}}
+}
+
+// agentEvent renders a stored event for agents (OnlineEventDistribution,
+// QueryMessages).
+func agentEvent(e *botrelay.MessageEvent) ums.MessagingEvent {
+	return ums.MessagingEvent{
+		Sequence: e.Sequence, ConversationID: string(e.ConversationID), DialogID: string(e.DialogID),
+		ServerTimestamp: ms(e.CreatedAt), OriginatorID: e.OriginatorID, OriginatorPID: e.OriginatorPID,
+		OriginatorMetadata: ums.OriginatorMetadata{ID: e.OriginatorPID, Role: string(e.OriginatorRole), Name: e.OriginatorName,
+			UserType: string(e.OriginatorType)},
+		Event: e.Event, MessageAudience: e.Audience, Metadata: e.Metadata, EncodedMetadata: e.EncodedMetadata,
+	}
+}
+
+// consumerEvent renders a stored event for the consumer: originatorId is the
+// agent's PID or the consumer id.
+func consumerEvent(e *botrelay.MessageEvent) ums.MessagingEvent {
+	ev := agentEvent(e)
+	ev.OriginatorID = e.OriginatorPID
+	ev.OriginatorPID = ""
+	ev.MessageAudience = ""
+	ev.EncodedMetadata = ""
+	return ev
+}
+
+// subMatches reports whether a conversation subscription sees c. The caller
+// holds h.mu.
+func (h *Hub) subMatches(c *conn, sub *convSub, conv *botrelay.Conversation) bool {
+	if conv == nil {
+		return false
+	}
+	if len(sub.states) > 0 {
+		ok := false
+		for _, s := range sub.states {
+			if s == string(conv.State) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if c.consumer != "" {
+		return conv.ConsumerID == c.consumer
+	}
+	if sub.consumer != "" && conv.ConsumerID != sub.consumer {
+		return false
+	}
+	if len(sub.agentIDs) > 0 {
+		for _, u := range sub.agentIDs {
+			if conv.HasUser(u) {
+				return true
+			}
+		}
+		return false
+	}
+	return c.sess.viewAll || conv.HasUser(c.sess.user.ID)
+}
+
+// notify sends conversation changes for the move from old to new (either
+// may be nil) to every subscription that saw or sees the conversation, and
+// to consumers. The caller holds h.mu.
+func (h *Hub) notify(old, new *botrelay.Conversation) {
+	for c := range h.conns {
+		for _, sub := range c.convSubs {
+			was, is := h.subMatches(c, sub, old), h.subMatches(c, sub, new)
+			if !was && !is {
+				continue
+			}
+			typ, conv := "UPSERT", new
+			if !is {
+				typ = "DELETE"
+			}
+			ntype := ums.NotifyExConversationChange
+			if c.consumer != "" {
+				ntype = ums.NotifyConsumerConversationChange
+			}
+			c.send(ums.NewNotification(ntype, ums.ConversationChangeBody{
+				SubscriptionID: sub.id, Changes: []ums.ConversationChange{h.change(typ, conv)},
+			}))
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package hub
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// MaxUploadSize bounds an uploaded file.
+const MaxUploadSize = 10 << 20
+
+// fileTypes maps the accepted extensions to the fileType of hosted-file
+// events and the content type the file is served with.
+var fileTypes = map[string]struct{ fileType, mime string }{
+	"png":  {"PNG", "image/png"},
+	"jpg":  {"JPG", "image/jpeg"},
+	"jpeg": {"JPEG", "image/jpeg"},
+	"gif":  {"GIF", "image/gif"},
+	"pdf":  {"PDF", "application/pdf"},
+	"txt":  {"TXT", "text/plain; charset=utf-8"},
+}
+
+// relativePath is "<consumerId>/<random>.<ext>".
+var relativePathPattern = regexp.MustCompile(`^([0-9a-f-]{36})/([A-Za-z0-9_-]{16,64})\.(png|jpg|jpeg|gif|pdf|txt)$`)
+
+// fileOwner returns the consumer that uploaded a file, from its path.
+func fileOwner(rel string) (botrelay.ConsumerID, bool) {
+	m := relativePathPattern.FindStringSubmatch(rel)
+	if m == nil {
+		return "", false
+	}
+	return botrelay.ConsumerID(m[1]), true
+}
+
+// handleUpload stores a consumer's file under DataDir/files.
+func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
+	if !h.checkAccount(w, r) {
+		return
+	}
+	consumer, err := h.consumerFromRequest(r)
+	if err != nil {
+		unauthorized(w, "a valid consumer token is required")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadSize+64<<10)
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, botrelay.Errorf(botrelay.EINVALID, "the file is larger than 10 MB"))
+			return
+		}
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "multipart field \"file\" is required"))
+		return
+	}
+	defer f.Close()
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(hdr.Filename), "."))
+	ft, ok := fileTypes[ext]
+	if !ok {
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "file type must be png, jpg, jpeg, gif, pdf or txt"))
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxUploadSize+1))
+	if err != nil {
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "the upload could not be read"))
+		return
+	}
+	if len(data) > MaxUploadSize {
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "the file is larger than 10 MB"))
+		return
+	}
+	sniffed := http.DetectContentType(data)
+	want := strings.SplitN(ft.mime, ";", 2)[0]
+	if !strings.HasPrefix(sniffed, want) {
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "the file's content does not match its .%s extension", ext))
+		return
+	}
+	rel := string(consumer) + "/" + newToken() + "." + ext
+	if _, ok := fileOwner(rel); !ok {
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "consumer id is not usable for files"))
+		return
+	}
+	dir := filepath.Join(h.files, string(consumer))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		h.log.Error("create file folder", "err", err)
+		writeError(w, err)
+		return
+	}
+	if err := writeFileSync(filepath.Join(h.files, filepath.FromSlash(rel)), data); err != nil {
+		h.log.Error("store upload", "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": ft.fileType})
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func newToken() string {
+	return strings.ReplaceAll(newID(), "-", "")
+}
+
+// handleDownload serves a file to the consumer that uploaded it, to agents
+// with a session, and to holders of a signed URL.
+func (h *Hub) handleDownload(w http.ResponseWriter, r *http.Request) {
+	if !h.checkAccount(w, r) {
+		return
+	}
+	rel := r.PathValue("path")
+	owner, ok := fileOwner(rel)
+	if !ok {
+		writeError(w, botrelay.Errorf(botrelay.ENOTFOUND, "file not found"))
+		return
+	}
+	allowed := false
+	if c, err := h.consumerFromRequest(r); err == nil && c == owner {
+		allowed = true
+	}
+	if !allowed {
+		tok := bearerFromHeader(r)
+		if tok == "" {
+			tok = r.URL.Query().Get("token")
+		}
+		allowed = h.bearerSession(tok) != nil
+	}
+	if !allowed {
+		q := r.URL.Query()
+		exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+		allowed = err == nil && exp > h.now().Unix() && hmac.Equal([]byte(q.Get("sig")), []byte(h.sign("file|"+rel+"|"+q.Get("exp"))))
+	}
+	if !allowed {
+		unauthorized(w, "a consumer token, an agent bearer or a signed URL is required")
+		return
+	}
+	ext := rel[strings.LastIndexByte(rel, '.')+1:]
+	f, err := os.Open(filepath.Join(h.files, filepath.FromSlash(rel)))
+	if err != nil {
+		writeError(w, botrelay.Errorf(botrelay.ENOTFOUND, "file not found"))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", fileTypes[ext].mime)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// downloadURL answers GenerateURLForDownloadFile with a URL signed for one
+// hour.
+func (h *Hub) downloadURL(host, rel string) (any, error) {
+	if _, ok := fileOwner(rel); !ok {
+		return nil, botrelay.Errorf(botrelay.ENOTFOUND, "file %q not found", rel)
+	}
+	exp := strconv.FormatInt(h.now().Add(time.Hour).Unix(), 10)
+	sig := h.sign("file|" + rel + "|" + exp)
+	path := "/api/account/" + string(h.o.Account) + "/files/" + rel
+	q := url.Values{"exp": {exp}, "sig": {sig}}
+	return map[string]any{
+		"relativePath": path,
+		"queryParams":  map[string]string{"exp": exp, "sig": sig},
+		"url":          "https://" + host + path + "?" + q.Encode(),
+	}, nil
+}

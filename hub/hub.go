@@ -1,0 +1,351 @@
+// Package hub is botrelay's embedded messaging platform. It speaks the
+// LivePerson-compatible agent messaging protocol (domain lookup, agent login,
+// the UMS websocket) so that the liveperson platform adapter and LivePerson's
+// own node-agent-sdk can connect to it, and a consumer protocol with the
+// same frame format for the web messaging page. docs/protocol.md describes
+// both sides.
+//
+// Conversations, dialogs, participants and message events live in the store;
+// routing (agent states, waiting conversations, rings) and agent sessions
+// live in memory and are rebuilt by Run: a restart keeps open conversations
+// and their messages, and agents log in again.
+//
+// Locking: Hub.mu guards every in-memory map and every conn's subscription
+// state; it is never held during I/O. convState.op serialises the writes of
+// one conversation (store write, then state change and notifications under
+// Hub.mu). Lock order: convState.op, then Hub.createMu, then Hub.mu.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/hub/web"
+)
+
+// Close codes the hub uses on websockets (see docs/protocol.md).
+const (
+	// CloseGoingAway: the server is shutting down; reconnect later.
+	CloseGoingAway = websocket.StatusGoingAway // 1001
+	// CloseSessionEnded: the agent session was logged out or has expired;
+	// log in again.
+	CloseSessionEnded websocket.StatusCode = 4401
+	// CloseSessionReplaced: another login or connection of the same user
+	// took over; this one must not reconnect on its own.
+	CloseSessionReplaced websocket.StatusCode = 4409
+	// CloseTooSlow: the client did not read its notifications fast enough
+	// and its outbound queue filled up; reconnect and QueryMessages.
+	CloseTooSlow websocket.StatusCode = 4429
+)
+
+// Options configure a Hub.
+type Options struct {
+	// Store keeps users, skills, API keys and conversations.
+	Store botrelay.Store
+	// Account is the one account the hub serves.
+	Account botrelay.AccountID
+	// DataDir is the data folder; uploaded files go under DataDir/files.
+	DataDir string
+	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
+	// least 32 bytes.
+	SigningKey []byte
+	// Logger receives the hub's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// PublicHost returns the host[:port] this server is reachable at, for
+	// baseURI.json and file URLs. Default: the request's Host header.
+	PublicHost func(r *http.Request) string
+	// RingTimeout is how long a ring waits for the agent to accept before
+	// it moves on to the next agent. Default: 60s.
+	RingTimeout time.Duration
+	// SessionTTL is how long an agent session lives without a refresh.
+	// Default: 8h (LivePerson's sessionTTl).
+	SessionTTL time.Duration
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// Hub is the embedded messaging platform. Create it with New, register its
+// routes with Routes, and run it with Run.
+type Hub struct {
+	o     Options
+	log   *slog.Logger
+	store botrelay.Store
+	files string // DataDir/files
+	web   fs.FS
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	createMu sync.Mutex // serialises conversation creation
+	connWG   sync.WaitGroup
+
+	mu           sync.Mutex
+	convs        map[botrelay.ConversationID]*convState
+	dialogs      map[botrelay.DialogID]botrelay.ConversationID
+	consumerOpen map[botrelay.ConsumerID]botrelay.ConversationID
+	waiting      []botrelay.ConversationID // FIFO of conversations without an agent
+	rings        map[string]*ring
+	sessions     map[string]*session // by bearer
+	cookies      map[string]*session // by Session_id cookie
+	userSession  map[botrelay.UserID]*session
+	conns        map[*conn]struct{}
+	load         map[botrelay.UserID]int // open conversations assigned to a user
+	users        map[botrelay.UserID]*botrelay.User
+	nextID       uint64
+	closing      bool
+}
+
+// convState is the in-memory state of one open conversation.
+type convState struct {
+	op        sync.Mutex // serialises writes of this conversation
+	c         *botrelay.Conversation
+	ring      *ring
+	tried     map[botrelay.UserID]bool
+	suggested botrelay.UserID
+	waitSince time.Time
+}
+
+// ring offers a waiting conversation to one agent.
+type ring struct {
+	id      string
+	conv    botrelay.ConversationID
+	user    botrelay.UserID
+	expires time.Time
+	timer   *time.Timer
+}
+
+// New checks the options and returns a Hub. It does no I/O.
+func New(o Options) (*Hub, error) {
+	if o.Store == nil {
+		return nil, errors.New("hub: Store is required")
+	}
+	if err := o.Account.Validate(); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	if o.DataDir == "" {
+		return nil, errors.New("hub: DataDir is required")
+	}
+	if len(o.SigningKey) < 32 {
+		return nil, errors.New("hub: SigningKey must be at least 32 bytes")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RingTimeout <= 0 {
+		o.RingTimeout = 60 * time.Second
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 8 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PublicHost == nil {
+		o.PublicHost = func(r *http.Request) string { return r.Host }
+	}
+	o.SigningKey = append([]byte(nil), o.SigningKey...)
+	return &Hub{
+		o:            o,
+		log:          o.Logger.With("component", "hub"),
+		store:        o.Store,
+		files:        o.DataDir + "/files",
+		web:          web.FS,
+		ready:        make(chan struct{}),
+		closed:       make(chan struct{}),
+		convs:        map[botrelay.ConversationID]*convState{},
+		dialogs:      map[botrelay.DialogID]botrelay.ConversationID{},
+		consumerOpen: map[botrelay.ConsumerID]botrelay.ConversationID{},
+		rings:        map[string]*ring{},
+		sessions:     map[string]*session{},
+		cookies:      map[string]*session{},
+		userSession:  map[botrelay.UserID]*session{},
+		conns:        map[*conn]struct{}{},
+		load:         map[botrelay.UserID]int{},
+		users:        map[botrelay.UserID]*botrelay.User{},
+	}, nil
+}
+
+// Run loads the open conversations from the store (those without an
+// assigned agent wait on their skill again), then sweeps expired agent
+// sessions until ctx ends. Requests that need conversations wait until the
+// load is done. Run returns ctx's error, or the load's error.
+func (h *Hub) Run(ctx context.Context) error {
+	list, err := h.store.Conversations(ctx, h.o.Account, botrelay.ConversationFilter{State: botrelay.ConversationOpen})
+	if err != nil {
+		return fmt.Errorf("hub: load open conversations: %w", err)
+	}
+	h.ensureUsers(ctx, list...)
+	h.mu.Lock()
+	for _, c := range list {
+		h.install(nil, c)
+	}
+	h.dispatch()
+	h.mu.Unlock()
+	h.log.Info("hub ready", "open_conversations", len(list))
+	h.readyOnce.Do(func() { close(h.ready) })
+
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.closed:
+			return nil
+		case <-t.C:
+			h.sweepSessions()
+		}
+	}
+}
+
+// Close closes every websocket with 1001 (going away) and stops the ring
+// timers. Conversations stay in the store.
+func (h *Hub) Close() error {
+	h.closeOnce.Do(func() { close(h.closed) })
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	for _, r := range h.rings {
+		r.timer.Stop()
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close(CloseGoingAway, "server shutting down")
+	}
+	// Give the close handshakes a moment so clients see 1001.
+	done := make(chan struct{})
+	go func() { h.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+	}
+	return nil
+}
+
+// waitReady blocks until Run has loaded the conversations.
+func (h *Hub) waitReady(ctx context.Context) error {
+	select {
+	case <-h.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.closed:
+		return errors.New("hub closed")
+	}
+}
+
+// newID returns a random UUID (version 4).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (h *Hub) now() time.Time { return h.o.Now().UTC() }
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// install makes c the current state of its conversation; old is the state
+// it replaces (nil for a new or loaded conversation). It keeps the indexes,
+// the agents' load and the waiting queue in step, and cancels a ring that no
+// longer applies. The caller holds h.mu and calls notify and dispatch after.
+func (h *Hub) install(old, c *botrelay.Conversation) *convState {
+	cs := h.convs[c.ID]
+	if cs == nil {
+		cs = &convState{tried: map[botrelay.UserID]bool{}}
+		h.convs[c.ID] = cs
+	}
+	if old != nil && old.State == botrelay.ConversationOpen {
+		if a := old.AssignedAgent(); a != 0 {
+			h.load[a]--
+		}
+	}
+	cs.c = c
+	if c.State != botrelay.ConversationOpen {
+		h.cancelRing(cs, "CANCELLED")
+		h.unwait(c.ID)
+		delete(h.convs, c.ID)
+		for _, d := range c.Dialogs {
+			delete(h.dialogs, d.ID)
+		}
+		if h.consumerOpen[c.ConsumerID] == c.ID {
+			delete(h.consumerOpen, c.ConsumerID)
+		}
+		return cs
+	}
+	for _, d := range c.Dialogs {
+		h.dialogs[d.ID] = c.ID
+	}
+	h.consumerOpen[c.ConsumerID] = c.ID
+	cs.suggested = 0
+	for _, p := range c.Participants {
+		if p.State == botrelay.ParticipantStateSuggested && p.UserID != 0 {
+			cs.suggested = p.UserID
+			break
+		}
+	}
+	if a := c.AssignedAgent(); a != 0 {
+		h.load[a]++
+		h.cancelRing(cs, "CANCELLED")
+		h.unwait(c.ID)
+		return cs
+	}
+	// Waiting: a new conversation, one loaded at start, or one whose agent
+	// left or whose skill changed starts a fresh round of rings.
+	requeue := old == nil || old.AssignedAgent() != 0 || old.SkillID != c.SkillID || (cs.suggested != 0 && !cs.tried[cs.suggested] && (cs.ring == nil || cs.ring.user != cs.suggested))
+	if requeue {
+		h.cancelRing(cs, "CANCELLED")
+		cs.tried = map[botrelay.UserID]bool{}
+		h.unwait(c.ID)
+		cs.waitSince = h.now()
+		h.waiting = append(h.waiting, c.ID)
+	}
+	return cs
+}
+
+func (h *Hub) unwait(id botrelay.ConversationID) {
+	for i, w := range h.waiting {
+		if w == id {
+			h.waiting = append(h.waiting[:i], h.waiting[i+1:]...)
+			return
+		}
+	}
+}
+
+// DropConnections closes every websocket with 1001 (going away) and keeps
+// the hub running: sessions, conversations and routing stay, and clients
+// may connect again. Tests use it to simulate a network outage, since
+// http.Server.Close does not close hijacked (websocket) connections.
+func (h *Hub) DropConnections() {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close(CloseGoingAway, "connection dropped")
+	}
+}

@@ -1,0 +1,189 @@
+package hub
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/ums"
+)
+
+// Agent availability states.
+const (
+	StateOnline   = "ONLINE"
+	StateAway     = "AWAY"
+	StateOccupied = "OCCUPIED"
+)
+
+// dispatch rings an agent for every waiting conversation that has no ring
+// yet and has an agent available. A conversation with a suggested agent
+// rings that agent first. Among the agents of the skill who are ONLINE,
+// connected, subscribed to routing tasks and have a free messaging slot, the
+// least loaded one is rung, and among equals the one rung longest ago. An
+// agent that let a ring expire or rejected it is not rung again for that
+// conversation until every candidate was tried. The caller holds h.mu.
+func (h *Hub) dispatch() {
+	if h.closing {
+		return
+	}
+	for _, id := range h.waiting {
+		cs := h.convs[id]
+		if cs == nil || cs.ring != nil {
+			continue
+		}
+		cands := h.candidates(cs)
+		if len(cands) == 0 && len(cs.tried) > 0 {
+			cs.tried = map[botrelay.UserID]bool{} // start over with everyone
+			cands = h.candidates(cs)
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		var pick *session
+		if cs.suggested != 0 && !cs.tried[cs.suggested] {
+			for _, s := range cands {
+				if s.user.ID == cs.suggested {
+					pick = s
+				}
+			}
+		}
+		if pick == nil {
+			slices.SortFunc(cands, func(a, b *session) int {
+				la, lb := h.busy(a.user.ID), h.busy(b.user.ID)
+				if la != lb {
+					return la - lb
+				}
+				return a.lastRing.Compare(b.lastRing)
+			})
+			pick = cands[0]
+		}
+		h.startRing(cs, pick)
+	}
+}
+
+// busy is a user's assigned open conversations plus the rings it has.
+func (h *Hub) busy(u botrelay.UserID) int {
+	n := h.load[u]
+	for _, r := range h.rings {
+		if r.user == u {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Hub) candidates(cs *convState) []*session {
+	var out []*session
+	for _, s := range h.userSession {
+		c := s.conn
+		if c == nil || c.routingSub == "" || s.state != StateOnline || cs.tried[s.user.ID] {
+			continue
+		}
+		if !slices.Contains(s.user.SkillIDs, cs.c.SkillID) && s.user.ID != cs.suggested {
+			continue
+		}
+		if h.busy(s.user.ID) >= s.user.MessagingSlots {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (h *Hub) startRing(cs *convState, s *session) {
+	h.nextID++
+	r := &ring{
+		id:      fmt.Sprintf("%s_%d", cs.c.ID, h.nextID),
+		conv:    cs.c.ID,
+		user:    s.user.ID,
+		expires: h.now().Add(h.o.RingTimeout),
+	}
+	r.timer = time.AfterFunc(h.o.RingTimeout, func() { h.expireRing(r.id) })
+	cs.ring = r
+	h.rings[r.id] = r
+	s.lastRing = h.now()
+	h.log.Debug("ring", "conversation_id", string(cs.c.ID), "ring_id", r.id, "user_id", int64(s.user.ID))
+	h.sendRing(s.conn, cs.c, r, "UPSERT", "WAITING")
+}
+
+// sendRing sends a routing task notification about r to c.
+func (h *Hub) sendRing(c *conn, conv *botrelay.Conversation, r *ring, changeType, state string) {
+	if c == nil || c.routingSub == "" {
+		return
+	}
+	skill := strconv.FormatInt(int64(conv.SkillID), 10)
+	res := ums.RoutingTaskResult{
+		RoutingTaskID:  r.id,
+		BrandID:        string(h.o.Account),
+		ConversationID: string(conv.ID),
+		ConsumerID:     string(conv.ConsumerID),
+		SkillID:        skill,
+		RingsDetails: []ums.RingDetails{{
+			RingID: r.id, RingState: state, RingExpirationTs: ms(r.expires), Weight: 1,
+			BrandID: string(h.o.Account), ConvID: string(conv.ID), ConsumerID: string(conv.ConsumerID), SkillID: skill,
+		}},
+	}
+	if state == "ACCEPTED" {
+		res.AssignedAgentID = h.legacyID(r.user)
+	}
+	c.send(ums.NewNotification(ums.NotifyRoutingTask, ums.RoutingTaskBody{
+		SubscriptionID: c.routingSub,
+		Changes:        []ums.RoutingTaskChange{{Type: changeType, Result: res}},
+	}))
+}
+
+// cancelRing withdraws the conversation's ring, telling the agent with
+// state (CANCELLED, EXPIRED, REJECTED). The caller holds h.mu.
+func (h *Hub) cancelRing(cs *convState, state string) {
+	r := cs.ring
+	if r == nil {
+		return
+	}
+	r.timer.Stop()
+	delete(h.rings, r.id)
+	cs.ring = nil
+	if s := h.userSession[r.user]; s != nil {
+		h.sendRing(s.conn, cs.c, r, "DELETE", state)
+	}
+}
+
+// expireRing moves an unanswered ring on to the next agent.
+func (h *Hub) expireRing(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rings[id]
+	if r == nil {
+		return
+	}
+	cs := h.convs[r.conv]
+	if cs == nil || cs.ring != r {
+		delete(h.rings, id)
+		return
+	}
+	h.log.Info("ring expired", "conversation_id", string(r.conv), "ring_id", id, "user_id", int64(r.user))
+	cs.tried[r.user] = true
+	h.cancelRing(cs, "EXPIRED")
+	h.dispatch()
+}
+
+// reroute takes the rings of a user away (its websocket closed or it left
+// ONLINE) and rings other agents. The caller holds h.mu.
+func (h *Hub) reroute(u botrelay.UserID) {
+	for _, r := range h.rings {
+		if r.user != u {
+			continue
+		}
+		if cs := h.convs[r.conv]; cs != nil && cs.ring == r {
+			cs.tried[u] = true
+			h.cancelRing(cs, "CANCELLED")
+		}
+	}
+	h.dispatch()
+}
+
+// legacyID is a user's id in the protocol's legacy form "<account>.<userId>".
+func (h *Hub) legacyID(u botrelay.UserID) string {
+	return string(h.o.Account) + "." + strconv.FormatInt(int64(u), 10)
+}

@@ -1,0 +1,607 @@
+// The agent console. A human agent logs in (agentVep login), goes ONLINE,
+// accepts incoming conversations (routing rings), reads and answers them
+// (texts, quick replies, private notes, typing), transfers them to a skill
+// and closes them — over the same agent messaging protocol as node-agent-sdk.
+//
+// Query parameter: ?account=<id> (else GET /api/hub/config, else "1000").
+"use strict";
+
+(function () {
+  const { el, UMS, renderQuickReplies, renderStructured, formatTime, isImageFile } = window.Botrelay;
+
+  const params = new URLSearchParams(location.search);
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    loginForm: $("login-form"), username: $("login-username"), password: $("login-password"), loginError: $("login-error"),
+    console: $("console"), agentName: $("agent-name"), status: $("status"), availability: $("availability"), logout: $("logout"),
+    rings: $("rings"), ringsEmpty: $("rings-empty"), convs: $("conversations"), convsEmpty: $("convs-empty"),
+    placeholder: $("placeholder"), panel: $("conversation"), title: $("conv-title"),
+    transferSkill: $("transfer-skill"), transfer: $("transfer"), close: $("close-conversation"),
+    messages: $("agent-messages"), typing: $("consumer-typing"),
+    composer: $("agent-composer"), input: $("agent-input"), quickReplies: $("quick-replies-input"), privateNote: $("private-note"),
+  };
+
+  const SESSION_KEY = "botrelay.agent.session";
+  const state = {
+    account: "1000",
+    session: null, // {bearer, csrf, userId, userPid, loginName}
+    legacyId: "",
+    availability: "ONLINE",
+    rings: new Map(), // ringId → {conversationId, consumerId, skillId, node}
+    convs: new Map(), // conversationId → conversation record (see ensureConv)
+    dialogToConv: new Map(),
+    current: "",
+    openOnArrival: new Set(),
+    skills: [],
+  };
+  let ums = null;
+
+  // ---- login ----
+
+  async function resolveAccount() {
+    if (params.get("account")) return params.get("account");
+    try {
+      const r = await fetch("/api/hub/config", { headers: { Accept: "application/json" } });
+      if (r.ok) {
+        const cfg = await r.json();
+        if (cfg && cfg.account) return String(cfg.account);
+      }
+    } catch (e) { /* fall back */ }
+    return "1000";
+  }
+
+  ui.loginForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    ui.loginError.textContent = "";
+    const submit = $("login-submit");
+    submit.disabled = true;
+    try {
+      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/login?v=1.3", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: ui.username.value.trim(), password: ui.password.value }),
+      });
+      if (r.status === 401 || r.status === 403) throw new Error("Wrong login name or password.");
+      if (!r.ok) throw new Error("Login failed (HTTP " + r.status + ").");
+      const body = await r.json();
+      const cfg = body.config || {};
+      startSession({ bearer: body.bearer, csrf: body.csrf, userId: String(cfg.userId), userPid: String(cfg.userPid || ""), loginName: cfg.loginName || ui.username.value.trim() });
+      ui.password.value = "";
+    } catch (err) {
+      ui.loginError.textContent = err.message;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  function startSession(session) {
+    state.session = session;
+    state.legacyId = state.account + "." + session.userId;
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ account: state.account, session, availability: state.availability }));
+    ui.loginForm.hidden = true;
+    ui.console.hidden = false;
+    ui.agentName.textContent = session.loginName;
+    renderAvailability();
+    loadSkills();
+    ums = new UMS(() => {
+      const proto = location.protocol === "https:" ? "wss:" : "ws:";
+      return proto + "//" + location.host + "/ws_api/account/" + encodeURIComponent(state.account) +
+        "/messaging/brand/" + encodeURIComponent(session.bearer) + "?v=2.1";
+    });
+    ums.onstate = (s) => {
+      ui.status.dataset.state = s;
+      ui.status.textContent = s === "connected" ? "Connected" : s === "connecting" ? "Connecting…" : "Reconnecting…";
+    };
+    ums.onclose = (ev) => {
+      if (ev.code === 4401 || ev.code === 4407 || ev.code === 1008) {
+        endSession("Your session has expired. Please log in again.");
+        return false;
+      }
+      return true;
+    };
+    ums.onopen = onOpen;
+    ums.on(".ams.routing.RoutingTaskNotification", onRouting);
+    ums.on(".ams.aam.ExConversationChangeNotification", onConversations);
+    ums.on(".ams.ms.OnlineEventDistribution", (body) => onEvent(body, false));
+    ums.connect();
+  }
+
+  function endSession(message) {
+    if (ums) ums.close();
+    ums = null;
+    sessionStorage.removeItem(SESSION_KEY);
+    state.session = null;
+    state.rings.clear();
+    state.convs.clear();
+    state.dialogToConv.clear();
+    state.current = "";
+    ui.rings.replaceChildren();
+    ui.convs.replaceChildren();
+    ui.messages.replaceChildren();
+    updateEmpty();
+    showPanel(false);
+    ui.console.hidden = true;
+    ui.loginForm.hidden = false;
+    ui.loginError.textContent = message || "";
+    ui.username.focus();
+  }
+
+  ui.logout.addEventListener("click", () => {
+    const s = state.session;
+    if (s) {
+      fetch("/api/account/" + encodeURIComponent(state.account) + "/logout?v=1.3", {
+        method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + s.bearer },
+        body: JSON.stringify({ csrf: s.csrf }),
+      }).catch(() => {});
+    }
+    endSession("");
+  });
+
+  async function onOpen() {
+    try {
+      await ums.request(".ams.routing.SetAgentState", { availability: state.availability, channels: ["MESSAGING"], agentUserId: state.session.userPid });
+      await ums.request(".ams.routing.SubscribeRoutingTasks", {});
+      await ums.request(".ams.aam.SubscribeExConversations", { agentIds: [state.legacyId], convState: ["OPEN"] });
+      for (const conv of state.convs.values()) if (!conv.ended) loadHistory(conv);
+    } catch (e) {
+      console.error(e);
+      ui.status.textContent = "Error: " + e.message;
+    }
+  }
+
+  async function loadSkills() {
+    try {
+      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/skills", {
+        headers: { Authorization: "Bearer " + state.session.bearer, Accept: "application/json" },
+      });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      const list = await r.json();
+      state.skills = Array.isArray(list) ? list : (list.skills || []);
+    } catch (e) {
+      state.skills = [];
+    }
+    ui.transferSkill.replaceChildren(...state.skills.map((s) => el("option", { value: s.id, text: s.name })));
+    ui.transfer.disabled = state.skills.length === 0;
+  }
+
+  function skillName(id) {
+    const s = state.skills.find((x) => String(x.id) === String(id));
+    return s ? s.name : (id !== undefined && id !== null && id !== "" ? "skill " + id : "");
+  }
+
+  // ---- availability ----
+
+  function renderAvailability() {
+    const online = state.availability === "ONLINE";
+    ui.availability.textContent = online ? "Online" : "Away";
+    ui.availability.dataset.state = state.availability;
+    ui.availability.setAttribute("aria-pressed", online ? "true" : "false");
+    ui.availability.title = online ? "You receive new conversations. Click to go away." : "You receive no new conversations. Click to go online.";
+  }
+
+  ui.availability.addEventListener("click", async () => {
+    const next = state.availability === "ONLINE" ? "AWAY" : "ONLINE";
+    try {
+      await ums.request(".ams.routing.SetAgentState", { availability: next, channels: ["MESSAGING"], agentUserId: state.session.userPid });
+      state.availability = next;
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ account: state.account, session: state.session, availability: next }));
+      renderAvailability();
+    } catch (e) {
+      ui.status.textContent = "Could not change state: " + e.message;
+    }
+  });
+
+  // ---- rings ----
+
+  function onRouting(body) {
+    for (const ch of (body && body.changes) || []) {
+      const res = ch.result || {};
+      const rings = res.ringsDetails || [];
+      if (ch.type === "DELETE") {
+        for (const [id, r] of state.rings) if (r.conversationId === res.conversationId) removeRing(id);
+        for (const r of rings) removeRing(r.ringId);
+        continue;
+      }
+      for (const r of rings) {
+        if (r.ringState === "WAITING") addRing(r, res);
+        else removeRing(r.ringId);
+      }
+    }
+  }
+
+  function addRing(r, res) {
+    if (state.rings.has(r.ringId)) return;
+    const accept = el("button", { type: "button", "data-testid": "accept-ring", text: "Accept" });
+    const node = el("li", { class: "ring", "data-testid": "ring", "data-ring-id": r.ringId, "data-conversation-id": res.conversationId },
+      el("span", { class: "who", text: "New conversation" + (res.skillId ? " · " + skillName(res.skillId) : "") }), accept);
+    accept.setAttribute("aria-label", "Accept conversation from consumer " + String(res.consumerId || "").slice(0, 8));
+    accept.addEventListener("click", async () => {
+      accept.disabled = true;
+      state.openOnArrival.add(res.conversationId);
+      try {
+        await ums.request(".ams.routing.UpdateRingState", { ringId: r.ringId, ringState: "ACCEPTED" });
+        removeRing(r.ringId);
+      } catch (e) {
+        accept.disabled = false;
+        state.openOnArrival.delete(res.conversationId);
+        node.querySelector(".who").textContent = "Could not accept: " + e.message;
+      }
+    });
+    state.rings.set(r.ringId, { conversationId: res.conversationId, node });
+    if (r.ringExpirationTs) {
+      const wait = Number(r.ringExpirationTs) - Date.now();
+      if (wait > 0) setTimeout(() => removeRing(r.ringId), wait);
+    }
+    ui.rings.append(node);
+    updateEmpty();
+  }
+
+  function removeRing(ringId) {
+    const r = state.rings.get(ringId);
+    if (!r) return;
+    r.node.remove();
+    state.rings.delete(ringId);
+    updateEmpty();
+  }
+
+  function updateEmpty() {
+    ui.ringsEmpty.hidden = state.rings.size > 0;
+    ui.convsEmpty.hidden = state.convs.size > 0;
+  }
+
+  // ---- conversations ----
+
+  function amAssigned(d) {
+    const p = d.participants || {};
+    const pid = d.participantsPId || {};
+    return (p.ASSIGNED_AGENT || []).includes(state.legacyId) || (pid.ASSIGNED_AGENT || []).includes(state.session.userPid);
+  }
+
+  function onConversations(body) {
+    for (const ch of (body && body.changes) || []) {
+      const res = ch.result || {};
+      const d = res.conversationDetails || {};
+      const id = res.convId || d.convId;
+      if (!id) continue;
+      const conv = state.convs.get(id);
+      // DELETE means the conversation left this subscription (closed,
+      // transferred, agent removed); its details tell which.
+      if (ch.type !== "DELETE" && d.state === "OPEN" && amAssigned(d)) {
+        upsertConv(id, d);
+      } else if (conv && !conv.ended) {
+        let why = "Conversation closed.";
+        if (d.state === "OPEN") {
+          const before = conv.details && conv.details.skillId;
+          why = d.skillId !== undefined && String(d.skillId) !== String(before)
+            ? "Conversation transferred to " + skillName(d.skillId) + "."
+            : "You are no longer assigned to this conversation.";
+        }
+        endConv(conv, why);
+      }
+    }
+  }
+
+  function upsertConv(id, d) {
+    let conv = state.convs.get(id);
+    const isNew = !conv || conv.ended;
+    if (!conv || conv.ended) {
+      if (conv) conv.node.remove();
+      const label = el("span", { class: "label" });
+      const badge = el("span", { class: "badge", hidden: true });
+      const node = el("li", {}, el("button", { type: "button", class: "conv-item", "data-testid": "conversation", "data-conversation-id": id }, label, badge));
+      node.firstChild.addEventListener("click", () => openConv(id));
+      conv = { id, details: d, events: new Map(), order: [], unread: 0, ended: false, typing: "", node, label, badge, historyLoaded: false, read: new Set() };
+      state.convs.set(id, conv);
+      state.dialogToConv.set(id, id);
+      ui.convs.append(node);
+    }
+    conv.details = d;
+    for (const dlg of d.dialogs || []) if (dlg.dialogId) state.dialogToConv.set(dlg.dialogId, id);
+    const consumers = (d.participants || {}).CONSUMER || [];
+    conv.consumer = consumers[0] || "";
+    conv.consumerName = (d.participantNames || {})[conv.consumer] || "Consumer " + String(conv.consumer).slice(0, 8);
+    conv.label.textContent = conv.consumerName + (d.skillId !== undefined && d.skillId !== "" ? " · " + skillName(d.skillId) : "");
+    updateEmpty();
+    if (isNew) {
+      for (const [ringId, r] of state.rings) if (r.conversationId === id) removeRing(ringId);
+      loadHistory(conv);
+      if (state.openOnArrival.has(id) || !state.current) {
+        state.openOnArrival.delete(id);
+        openConv(id);
+      }
+    }
+    if (state.current === id) renderHeader(conv);
+  }
+
+  function endConv(conv, why) {
+    conv.ended = true;
+    conv.typing = "";
+    conv.node.firstChild.classList.add("closed");
+    addEvent(conv, { system: why });
+    if (state.current !== conv.id) {
+      conv.node.remove();
+      state.convs.delete(conv.id);
+      updateEmpty();
+    } else {
+      renderHeader(conv);
+    }
+  }
+
+  async function loadHistory(conv) {
+    if (!ums || !ums.connected) return;
+    try {
+      const body = await ums.request(".ams.ms.QueryMessages", { dialogId: mainDialog(conv), newerThanSequence: -1 });
+      const list = Array.isArray(body) ? body : (body && (body.messages || body.changes)) || [];
+      for (const ev of list) onEvent(Object.assign({ dialogId: mainDialog(conv) }, ev), true);
+      conv.historyLoaded = true;
+    } catch (e) {
+      addEvent(conv, { system: "Could not load history: " + e.message });
+    }
+  }
+
+  function mainDialog(conv) {
+    for (const dlg of (conv.details && conv.details.dialogs) || []) {
+      if (dlg.dialogType === "MAIN" && dlg.dialogId) return dlg.dialogId;
+    }
+    return conv.id;
+  }
+
+  function isMine(ev) {
+    const meta = ev.originatorMetadata || {};
+    const ids = [ev.originatorId, ev.originatorPId, meta.id];
+    return ids.includes(state.legacyId) || (state.session.userPid && ids.includes(state.session.userPid));
+  }
+
+  function onEvent(ev, fromHistory) {
+    if (!ev || !ev.event) return;
+    const convId = state.dialogToConv.get(ev.dialogId) || ev.conversationId || ev.dialogId;
+    const conv = state.convs.get(convId);
+    if (!conv) return;
+    const e = ev.event;
+    const meta = ev.originatorMetadata || {};
+    if (e.type === "ChatStateEvent") {
+      if (meta.role === "CONSUMER" && !fromHistory) {
+        conv.typing = e.chatState === "COMPOSING" ? "Consumer is typing…" : "";
+        if (state.current === conv.id) ui.typing.textContent = conv.typing;
+      }
+      return;
+    }
+    if (e.type === "AcceptStatusEvent") {
+      if (meta.role === "CONSUMER" && e.status === "READ") {
+        for (const s of e.sequenceList || []) conv.read.add(String(s));
+        if (state.current === conv.id) markRead(conv);
+      }
+      return;
+    }
+    if (e.type !== "ContentEvent" && e.type !== "RichContentEvent") return;
+    if (meta.role === "CONSUMER") {
+      conv.typing = "";
+      if (state.current === conv.id) ui.typing.textContent = "";
+    }
+    addEvent(conv, ev, fromHistory);
+  }
+
+  function addEvent(conv, ev, quiet) {
+    const key = ev.system ? "sys:" + conv.order.length : ev.dialogId + ":" + ev.sequence;
+    if (conv.events.has(key)) return;
+    conv.events.set(key, ev);
+    conv.order.push(key);
+    if (state.current === conv.id) {
+      ui.messages.append(renderEvent(conv, ev));
+      ui.messages.scrollTop = ui.messages.scrollHeight;
+    } else if (!quiet && !ev.system) {
+      conv.unread++;
+      conv.badge.hidden = false;
+      conv.badge.textContent = String(conv.unread);
+    }
+  }
+
+  function renderEvent(conv, ev) {
+    if (ev.system) {
+      return el("li", { class: "msg", "data-testid": "message", "data-kind": "system" }, el("span", { class: "body", text: ev.system }));
+    }
+    const e = ev.event;
+    const meta = ev.originatorMetadata || {};
+    const mine = isMine(ev);
+    const note = ev.messageAudience === "AGENTS_AND_MANAGERS";
+    const kind = note ? "note" : meta.role === "CONSUMER" ? "consumer" : meta.userType === "BOT" ? "bot" : "agent";
+    let author = meta.role === "CONSUMER" ? "Consumer" : mine ? "You" : (meta.name || (kind === "bot" ? "Bot" : "Agent"));
+    if (note) author = "Private note · " + author;
+    const body = el("div", { class: "body" });
+    const li = el("li", {
+      class: "msg" + (mine && !note ? " mine" : ""), "data-testid": "message", "data-kind": kind,
+      "data-seq": ev.sequence, "data-mine": mine ? "true" : "false",
+    }, el("span", { class: "author", text: author }), body);
+    if (e.type === "RichContentEvent") {
+      body.append(renderStructured(e.content, null));
+    } else if (e.contentType === "hosted/file") {
+      const f = (typeof e.message === "object" && e.message) || {};
+      const path = String(f.relativePath || "").split("/").map(encodeURIComponent).join("/");
+      const href = "/api/account/" + encodeURIComponent(state.account) + "/files/" + path + "?token=" + encodeURIComponent(state.session.bearer);
+      body.append(el("a", { href, target: "_blank", rel: "noopener", "data-testid": "file-link", text: f.caption || f.relativePath || "file" }));
+      if (isImageFile(f.fileType)) body.append(el("img", { class: "file-thumb", src: href, alt: f.caption || "image" }));
+    } else {
+      body.textContent = typeof e.message === "string" ? e.message : "";
+      if (e.quickReplies) {
+        const row = renderQuickReplies(e.quickReplies, null);
+        if (row) li.append(row);
+      }
+    }
+    const metaLine = el("span", { class: "meta" });
+    if (ev.serverTimestamp) metaLine.append(el("time", { datetime: new Date(ev.serverTimestamp).toISOString(), text: formatTime(ev.serverTimestamp) }));
+    if (mine && !note) metaLine.append(el("span", { class: "read-mark", "data-testid": "read-mark", hidden: !conv.read.has(String(ev.sequence)), text: " · Read" }));
+    li.append(metaLine);
+    return li;
+  }
+
+  function markRead(conv) {
+    for (const li of ui.messages.querySelectorAll("li[data-mine=true]")) {
+      if (conv.read.has(li.dataset.seq)) {
+        const m = li.querySelector(".read-mark");
+        if (m) m.hidden = false;
+      }
+    }
+  }
+
+  function renderHeader(conv) {
+    ui.title.textContent = (conv.consumerName || "Consumer") + (conv.ended ? " (ended)" : "");
+    for (const c of [ui.transfer, ui.close, ui.input, $("agent-send"), ui.quickReplies, ui.privateNote, ui.transferSkill]) {
+      c.disabled = conv.ended || (c === ui.transfer && state.skills.length === 0);
+    }
+  }
+
+  function showPanel(show) {
+    ui.panel.hidden = !show;
+    ui.placeholder.hidden = show;
+  }
+
+  function openConv(id) {
+    const conv = state.convs.get(id);
+    if (!conv) return;
+    // Drop ended conversations the agent navigates away from.
+    const prev = state.convs.get(state.current);
+    if (prev && prev.ended && prev.id !== id) {
+      prev.node.remove();
+      state.convs.delete(prev.id);
+      updateEmpty();
+    }
+    state.current = id;
+    for (const c of state.convs.values()) c.node.firstChild.setAttribute("aria-current", c.id === id ? "true" : "false");
+    conv.unread = 0;
+    conv.badge.hidden = true;
+    showPanel(true);
+    renderHeader(conv);
+    ui.messages.replaceChildren(...conv.order.map((k) => renderEvent(conv, conv.events.get(k))));
+    ui.messages.scrollTop = ui.messages.scrollHeight;
+    ui.typing.textContent = conv.typing;
+    if (!conv.ended) ui.input.focus();
+  }
+
+  // ---- sending ----
+
+  function currentConv() {
+    const conv = state.convs.get(state.current);
+    return conv && !conv.ended ? conv : null;
+  }
+
+  /** parseQuickReplies turns "Yes, No" into a LivePerson quickReplies object, or null. */
+  function parseQuickReplies(text) {
+    const titles = String(text || "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (titles.length === 0) return null;
+    return {
+      type: "quickReplies",
+      itemsPerRow: 8,
+      replies: titles.map((t, i) => ({
+        type: "button",
+        title: t.slice(0, 128),
+        click: { actions: [{ type: "publishText", text: t }], metadata: [{ type: "ExternalId", id: "qr-" + (i + 1) }] },
+      })),
+    };
+  }
+
+  ui.composer.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const conv = currentConv();
+    const text = ui.input.value.trim();
+    if (!conv || !text) return;
+    const note = ui.privateNote.checked;
+    const event = { type: "ContentEvent", contentType: "text/plain", message: text };
+    const qr = note ? null : parseQuickReplies(ui.quickReplies.value);
+    if (qr) event.quickReplies = qr;
+    const req = { dialogId: mainDialog(conv), event };
+    if (note) req.messageAudience = "AGENTS_AND_MANAGERS";
+    ui.input.value = "";
+    ui.quickReplies.value = "";
+    ui.privateNote.checked = false;
+    stopComposing();
+    try {
+      const body = await ums.request(".ams.ms.PublishEvent", req);
+      if (body && body.sequence !== undefined) {
+        onEvent({
+          sequence: body.sequence, dialogId: req.dialogId, event, serverTimestamp: Date.now(),
+          originatorId: state.legacyId, originatorMetadata: { id: state.legacyId, role: "ASSIGNED_AGENT" },
+          messageAudience: req.messageAudience,
+        }, false);
+      }
+    } catch (err) {
+      addEvent(conv, { system: "Not sent: " + err.message });
+      ui.input.value = text;
+    }
+    ui.input.focus();
+  });
+
+  ui.input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      ui.composer.requestSubmit();
+    }
+  });
+
+  let composingConv = "";
+  let composeTimer = null;
+  ui.input.addEventListener("input", () => {
+    const conv = currentConv();
+    if (!conv || !ums || !ums.connected || ui.privateNote.checked) return;
+    if (composingConv !== conv.id) {
+      stopComposing();
+      composingConv = conv.id;
+      ums.request(".ams.ms.PublishEvent", { dialogId: mainDialog(conv), event: { type: "ChatStateEvent", chatState: "COMPOSING" } }).catch(() => {});
+    }
+    clearTimeout(composeTimer);
+    composeTimer = setTimeout(stopComposing, 4000);
+  });
+
+  function stopComposing() {
+    clearTimeout(composeTimer);
+    const conv = state.convs.get(composingConv);
+    composingConv = "";
+    if (conv && !conv.ended && ums && ums.connected) {
+      ums.request(".ams.ms.PublishEvent", { dialogId: mainDialog(conv), event: { type: "ChatStateEvent", chatState: "ACTIVE" } }).catch(() => {});
+    }
+  }
+
+  ui.transfer.addEventListener("click", async () => {
+    const conv = currentConv();
+    const skill = ui.transferSkill.value;
+    if (!conv || !skill) return;
+    try {
+      await ums.request(".ams.cm.UpdateConversationField", {
+        conversationId: conv.id,
+        conversationField: [
+          { field: "ParticipantsChange", type: "REMOVE", role: "ASSIGNED_AGENT", userId: state.legacyId },
+          { field: "Skill", type: "UPDATE", skill: String(skill) },
+        ],
+      });
+      if (!conv.ended) endConv(conv, "Conversation transferred to " + skillName(skill) + ".");
+    } catch (e) {
+      addEvent(conv, { system: "Transfer failed: " + e.message });
+    }
+  });
+
+  ui.close.addEventListener("click", async () => {
+    const conv = currentConv();
+    if (!conv) return;
+    try {
+      await ums.request(".ams.cm.UpdateConversationField", {
+        conversationId: conv.id,
+        conversationField: [{ field: "ConversationStateField", conversationState: "CLOSE" }],
+      });
+      if (!conv.ended) endConv(conv, "Conversation closed.");
+    } catch (e) {
+      addEvent(conv, { system: "Close failed: " + e.message });
+    }
+  });
+
+  (async function start() {
+    state.account = await resolveAccount();
+    updateEmpty();
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"); } catch (e) { saved = null; }
+    if (saved && saved.session && saved.account === state.account) {
+      state.availability = saved.availability || "ONLINE";
+      startSession(saved.session);
+    } else {
+      ui.username.focus();
+    }
+  })();
+})();
