@@ -14,6 +14,8 @@ const usage = `botrelay — a self-hosted bot connector platform
 
 Usage:
   botrelay serve [flags]    run the server (hub, connector, management)
+  botrelay chat [flags]     chat as a consumer from a terminal or a script
+  botrelay vendors          list the vendor connector ids
   botrelay version          print the version
 
 Run 'botrelay <command> -h' for a command's flags.
@@ -30,7 +32,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return app.ServeCommand(args[1:], stdout, stderr)
+		return app.ServeCommand(args[1:], stdout, stderr, newRegistry())
+	case "chat":
+		return chatCommand(args[1:], os.Stdin, stdout, stderr)
+	case "vendors":
+		for _, id := range newRegistry().VendorIDs() {
+			fmt.Fprintln(stdout, id)
+		}
+		return 0
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "botrelay", app.Version)
 		return 0

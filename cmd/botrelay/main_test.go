@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,7 +69,14 @@ type proc struct {
 // start runs `botrelay args...` with extra environment variables.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startWithInput(t, nil, env, args...)
+}
+
+// startWithInput is start with standard input read from stdin.
+func startWithInput(t *testing.T, stdin io.Reader, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stdin = stdin
 	cmd.Env = append(cleanEnv(), "BOTRELAY_TEST_EXEC_MAIN=1")
 	cmd.Env = append(cmd.Env, env...)
 	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
@@ -195,8 +203,9 @@ func TestServeHealthMetricsAndSIGTERM(t *testing.T) {
 	for _, rec := range p.logLines(t) {
 		msgs = append(msgs, rec["msg"].(string))
 	}
-	if got := strings.Join(msgs, "|"); !strings.Contains(got, "shutting down|stopped") {
-		t.Fatalf("log records = %v, want a clean shutdown", msgs)
+	down := slices.Index(msgs, "shutting down")
+	if down < 0 || msgs[len(msgs)-1] != "stopped" {
+		t.Fatalf("log records = %v, want a clean shutdown ending with \"stopped\"", msgs)
 	}
 }
 
@@ -264,8 +273,8 @@ func TestServeRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("user created between starts is gone: %v", err)
 	}
 	users, _ := s.Users(ctx, "1000", botrelay.UserFilter{})
-	if len(users) != 2 {
-		t.Fatalf("users after restart = %d, want 2 (nothing seeded twice)", len(users))
+	if len(users) != 3 { // admin, the demo bot's user, kept-bot
+		t.Fatalf("users after restart = %d, want 3 (nothing seeded twice)", len(users))
 	}
 }
 
@@ -413,7 +422,7 @@ func TestServeOnPostgres(t *testing.T) {
 		}
 	}
 	var users int
-	if err := db.QueryRow("SELECT COUNT(*) FROM " + schema + ".users").Scan(&users); err != nil || users != 1 {
-		t.Fatalf("users in PostgreSQL = %d, %v; want 1", users, err)
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + schema + ".users").Scan(&users); err != nil || users != 2 {
+		t.Fatalf("users in PostgreSQL = %d, %v; want 2 (admin and the demo bot's user)", users, err)
 	}
 }

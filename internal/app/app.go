@@ -25,7 +25,10 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/config"
+	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
@@ -45,6 +48,8 @@ type Main struct {
 	Logs io.Writer
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// Registry lists the vendor connectors; cmd/botrelay fills it.
+	Registry *botrelay.Registry
 
 	log     *slog.Logger
 	store   *sqlstore.Store
@@ -54,6 +59,7 @@ type Main struct {
 	mu      sync.Mutex
 	ready   chan struct{}
 	account botrelay.AccountID
+	relay   *relay.Relay
 }
 
 func (m *Main) defaults() {
@@ -139,10 +145,22 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
+	signer, err := jwtsign.LoadOrCreate(m.Config.Data)
+	if err != nil {
+		return fmt.Errorf("JWT signing key: %w", err)
+	}
+	h, err := hub.New(hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
+		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now})
+	if err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	m.routes(mux)
 	met := newMetrics()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /.well-known/jwks.json", signer.Handler())
+	h.Routes(mux)
 
 	tlsConf, err := m.tlsConfig()
 	if err != nil {
@@ -157,6 +175,18 @@ func (m *Main) Run(ctx context.Context) error {
 		ln = tls.NewListener(ln, tlsConf)
 		scheme = "https"
 	}
+	signer.SetJWKSURL(scheme + "://" + ln.Addr().String() + "/.well-known/jwks.json")
+	self, err := newSelfEndpoint(ln.Addr(), tlsConf)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	registry := m.Registry
+	if registry == nil {
+		registry = botrelay.NewRegistry()
+	}
+	m.relay = relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now})
 	m.mu.Lock()
 	m.ln = ln
 	m.srv = &http.Server{
@@ -169,17 +199,41 @@ func (m *Main) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.srv.Serve(ln) }()
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- h.Run(hubCtx) }()
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRelay()
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
 	m.log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "account", string(m.account))
 	close(m.ready)
 
 	select {
 	case err := <-serveErr:
+		stopRelay()
+		<-relayDone
+		stopHub()
+		h.Close()
+		<-hubDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	m.log.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.Config.ShutdownTimeout))
 	defer cancel()
+	// Bots stop first (their conversations stay open and resume on the next
+	// start), then the hub closes its websockets, then HTTP drains.
+	stopRelay()
+	select {
+	case <-relayDone:
+	case <-sctx.Done():
+		m.log.Warn("bots did not stop within the shutdown timeout")
+	}
+	stopHub()
+	h.Close()
+	<-hubDone
 	if err := m.srv.Shutdown(sctx); err != nil {
 		m.log.Warn("shutdown timed out; closing open connections", "err", err)
 		m.srv.Close()
@@ -259,6 +313,9 @@ func (m *Main) seed(ctx context.Context) error {
 		return nil
 	}
 	admin := b.Admin
+	if err := m.seedDemoBot(ctx, b); err != nil {
+		return err
+	}
 	m.log.Info("seeded new account", "account", string(m.account), "admin", admin.LoginName,
 		"password_source", map[bool]string{true: "generated", false: "BOTRELAY_ADMIN_PASSWORD"}[generated])
 	if generated {

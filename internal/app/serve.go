@@ -11,13 +11,14 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/config"
 )
 
 // ServeCommand runs `botrelay serve` with args (after the command name) and
 // returns the process exit status. Every error is one line on stderr that
 // says what is wrong and how to fix it.
-func ServeCommand(args []string, stdout, stderr io.Writer) int {
+func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Registry) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -74,7 +75,7 @@ func ServeCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Config: cfg, Stdout: stdout, Logs: stderr}
+	m := &Main{Config: cfg, Stdout: stdout, Logs: stderr, Registry: registry}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "botrelay serve: "+trimLine(err.Error()))
 		return 1

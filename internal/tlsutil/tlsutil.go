@@ -24,10 +24,10 @@ import (
 
 // File names in the data folder.
 const (
-	CAFile   = "tls-ca.pem"       // the CA certificate clients trust
-	caKey    = "tls-ca-key.pem"   // the CA private key (0600)
-	CertFile = "tls-cert.pem"     // the server certificate
-	KeyFile  = "tls-key.pem"      // the server private key (0600)
+	CAFile   = "tls-ca.pem"     // the CA certificate clients trust
+	caKey    = "tls-ca-key.pem" // the CA private key (0600)
+	CertFile = "tls-cert.pem"   // the server certificate
+	KeyFile  = "tls-key.pem"    // the server private key (0600)
 	validFor = 825 * 24 * time.Hour
 )
 

@@ -1,0 +1,5 @@
+package app
+
+import "crypto/rand"
+
+var randRead = rand.Read

@@ -1,0 +1,637 @@
+package relay_test
+
+// End-to-end tests of the connector's runtime features, named after their
+// F-numbers in spec/third-party-bots.md. Each runs the real hub, the real
+// liveperson adapter over the websocket protocol, the relay and a real
+// vendor connector (JavaScript functions, or Custom Endpoint against a fake
+// of its published wire format).
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/customendpoint"
+	"github.com/botrelay/botrelay/connectors/function"
+	"github.com/botrelay/botrelay/internal/testrig"
+)
+
+const wait = 15 * time.Second
+
+func newRig(t *testing.T) *testrig.Rig {
+	return testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{function.Connector{}, customendpoint.Connector{}},
+		Skills: []string{"survey-skill"}})
+}
+
+// fnBot adds a function bot running code, with edit applied.
+func fnBot(r *testrig.Rig, name, code string, edit func(*botrelay.Bot)) *botrelay.Bot {
+	return r.AddBot(name, testrig.BotOptions{Vendor: "function", Settings: map[string]any{"code": code, "timeoutMs": 2000}, Edit: edit})
+}
+
+const echoBot = `function lambda(input, cb) {
+  var p = input.payload, s = p.context.session;
+  s.turns = (s.turns || 0) + 1;
+  cb(null, {messages: ["echo: " + p.message + " #" + s.turns]});
+}`
+
+func stateHistory(t *testing.T, r *testrig.Rig, b *botrelay.Bot) []botrelay.BotState {
+	evs, err := r.Store.BotStateEvents(context.Background(), b.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []botrelay.BotState
+	for i := len(evs) - 1; i >= 0; i-- {
+		out = append(out, evs[i].State)
+	}
+	return out
+}
+
+func TestF1_F2_LifecycleAndStartUp(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "life", echoBot, nil)
+	if got := r.Relay.State(b.ID); got != botrelay.BotOffline {
+		t.Fatalf("state before start = %s, want OFFLINE", got)
+	}
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	c.WaitTexts(wait, "echo: hello #1")
+	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Relay.State(b.ID); got != botrelay.BotOffline {
+		t.Fatalf("state after stop = %s, want OFFLINE", got)
+	}
+	if h := stateHistory(t, r, b); !slices.Equal(h, []botrelay.BotState{botrelay.BotStarting, botrelay.BotOnline, botrelay.BotOffline}) {
+		t.Fatalf("state history = %v", h)
+	}
+	stored, _ := r.Store.Bot(context.Background(), b.ID)
+	if stored.Started {
+		t.Fatal("a stopped bot is still marked started")
+	}
+}
+
+func TestF2_BadBotCredentialsGiveServiceInterruption(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "badkey", echoBot, func(b *botrelay.Bot) {
+		b.Settings.Limits.RestartIntervalSeconds = 1
+	})
+	// Break the bot user's key: the platform refuses the login.
+	keys, _ := r.Store.APIKeys(context.Background(), b.UserID)
+	if err := r.Store.DeleteAPIKey(context.Background(), keys[0].AppKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Relay.Start(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitState(b, botrelay.BotServiceInterruption, wait)
+	evs, _ := r.Store.BotStateEvents(context.Background(), b.ID, 1)
+	if len(evs) != 1 || evs[0].Code == "" || evs[0].ErrorID == "" || !strings.Contains(evs[0].Message, "401") {
+		t.Fatalf("state event = %+v, want a code, an error id and the cause", evs)
+	}
+}
+
+func TestF3_ServiceInterruptionAndRecovery(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "si", echoBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	r.StopPlatform()
+	r.WaitState(b, botrelay.BotServiceInterruption, wait)
+	r.StartPlatform()
+	r.WaitState(b, botrelay.BotOnline, wait)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("back?")
+	c.WaitTexts(wait, "echo: back? #1")
+}
+
+// endpointFake is a Custom Endpoint service (spec §4) whose state and
+// behaviour the test switches.
+type endpointFake struct {
+	state  atomic.Value // "online", "offline"
+	mode   atomic.Value // "ok", "hang", "500", "garbage", "empty"
+	events atomic.Int32
+	srv    *httptest.Server
+}
+
+func newEndpointFake(t *testing.T) *endpointFake {
+	f := &endpointFake{}
+	f.state.Store("online")
+	f.mode.Store("ok")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/bots/{bot}/environments/{env}/state", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"state": f.state.Load().(string)})
+	})
+	mux.HandleFunc("PUT /v1/bots/{bot}/environments/{env}/conversations/{conv}", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	})
+	mux.HandleFunc("POST /v1/bots/{bot}/environments/{env}/conversations/{conv}/events", func(w http.ResponseWriter, r *http.Request) {
+		f.events.Add(1)
+		// Reading the body lets the server notice a client that gives up.
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		switch f.mode.Load().(string) {
+		case "hang":
+			<-r.Context().Done()
+		case "500":
+			w.WriteHeader(http.StatusInternalServerError)
+		case "garbage":
+			w.Write([]byte("<html>not json"))
+		case "empty":
+			w.Write([]byte(`{"response":[]}`))
+		default:
+			w.Write([]byte(`{"response":[{"type":"TEXT","data":{"message":"endpoint says hi"}}]}`))
+		}
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func endpointBot(r *testrig.Rig, f *endpointFake, name string, edit func(*botrelay.Bot)) *botrelay.Bot {
+	return r.AddBot(name, testrig.BotOptions{Vendor: "custom_endpoint",
+		Settings: map[string]any{"baseUrl": f.srv.URL, "botId": "b1"}, Edit: edit})
+}
+
+func TestF4_VendorInterruption(t *testing.T) {
+	r := newRig(t)
+	f := newEndpointFake(t)
+	b := endpointBot(r, f, "vi", func(b *botrelay.Bot) { b.Settings.Limits.HealthIntervalSeconds = 1 })
+	r.Start(b, botrelay.BotOnline)
+
+	f.state.Store("maintenance")
+	start := time.Now()
+	r.WaitState(b, botrelay.BotVendorInterruption, 3*time.Second) // one interval plus the check itself
+	t.Logf("vendor interruption after %v", time.Since(start))
+
+	// New conversations are escalated without calling the vendor.
+	before := f.events.Load()
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("anyone there?")
+	c.WaitTexts(wait, "Let me get you a human.")
+	r.WaitSkill(c.ConvID, "human", wait)
+	if f.events.Load() != before {
+		t.Fatal("the vendor was called during Vendor Interruption")
+	}
+	if errs := r.Errors(b); len(errs) == 0 || !strings.HasSuffix(errs[0], "vendor-interruption.escalated") {
+		t.Fatalf("error log = %v", errs)
+	}
+
+	f.state.Store("online")
+	r.WaitState(b, botrelay.BotOnline, 3*time.Second)
+}
+
+func TestF5_OpenConversationCap(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "cap", echoBot, func(b *botrelay.Bot) { b.Settings.Limits.MaxOpenConversations = 1 })
+	r.Start(b, botrelay.BotOnline)
+	first := testrig.NewConsumer(t, r.URL, "1000")
+	first.Open("bot")
+	first.Say("one")
+	first.WaitTexts(wait, "echo: one #1")
+
+	second := testrig.NewConsumer(t, r.URL, "1000")
+	second.Open("bot")
+	second.Say("two")
+	second.WaitTexts(wait, "Let me get you a human.")
+	r.WaitSkill(second.ConvID, "human", wait)
+	if slices.Contains(second.AgentTexts(), "echo: two #1") {
+		t.Fatal("the vendor answered a conversation over the cap")
+	}
+	if errs := r.Errors(b); len(errs) == 0 || errs[0] != botrelay.ErrorCodePrefix+"pipes.conversation-limit-checker.max-conv-limit-reached" {
+		t.Fatalf("error log = %v", errs)
+	}
+}
+
+const contextBot = `function lambda(input, cb) {
+  var p = input.payload, ev = p.context.lpEvent || {};
+  var kind = ev.event ? ev.event.type : "?";
+  var extra = "";
+  if (ev.event && ev.event.content) extra = " content=" + ev.event.content.type;
+  if (ev.event && ev.event.contentType === "hosted/file") extra = " file=" + ev.event.message.fileType;
+  cb(null, {messages: [p.message + " | conv=" + (p.convId === ev.conversationId) + " | " + kind + extra]});
+}`
+
+func TestF6_F14_TextAndContext(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "ctx", contextBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("what time is it")
+	c.WaitTexts(wait, "what time is it | conv=true | ContentEvent")
+}
+
+func TestF7_ConsumerRichContent(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "rich", contextBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Publish(map[string]any{"type": "RichContentEvent", "content": map[string]any{"type": "vertical",
+		"elements": []any{map[string]any{"type": "map", "la": 49.82, "lo": 2.02}}}})
+	c.WaitTexts(wait, botrelay.EventConsumerRichContent+" | conv=true | RichContentEvent content=vertical")
+}
+
+func TestF8_ConsumerFile(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "file", contextBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	path := testrig.Upload(t, c, "note.txt", []byte("hello file"))
+	c.Publish(map[string]any{"type": "ContentEvent", "contentType": "hosted/file",
+		"message": map[string]any{"relativePath": path, "fileType": "TXT", "caption": "a note"}})
+	c.WaitTexts(wait, botrelay.EventConsumerFile+" | conv=true | ContentEvent file=TXT")
+}
+
+func TestF9_OtherEventsAreNotForwarded(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "other", echoBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Publish(map[string]any{"type": "ChatStateEvent", "chatState": "COMPOSING"})
+	seq := c.Say("first")
+	c.Publish(map[string]any{"type": "AcceptStatusEvent", "status": "READ", "sequenceList": []int64{seq}})
+	c.Say("second")
+	// The session counter shows exactly two vendor calls: typing and read
+	// receipts never reached the vendor.
+	c.WaitTexts(wait, "echo: first #1", "echo: second #2")
+}
+
+func TestF10_CombineMessages(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "combine", echoBot, func(b *botrelay.Bot) {
+		b.Settings.Messaging.Combine = botrelay.CombineSetting{Enabled: true, MaxMessages: 3, WindowSeconds: 1}
+	})
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	// Three quick messages reach the maximum: one query at once.
+	c.Say("a")
+	c.Say("b")
+	c.Say("c")
+	c.WaitTexts(wait, "echo: a b c #1")
+	// Two messages then silence: one query after the window.
+	c.Say("d")
+	c.Say("e")
+	c.WaitTexts(wait, "echo: d e #2")
+	if n := len(c.AgentTexts()); n != 2 {
+		t.Fatalf("the bot answered %d times, want 2: %q", n, c.AgentTexts())
+	}
+}
+
+func TestF12_WelcomeMessage(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var p = input.payload;
+  if (p.event && p.event.name === "WELCOME") return cb(null, {messages: ["welcome! last=" + p.context.lpEvent.lastConsumerMessage]});
+  cb(null, {messages: ["got " + p.message]});
+}`
+	b := fnBot(r, "welcome", code, func(b *botrelay.Bot) { b.Settings.Messaging.WelcomeMessage = true })
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hi there")
+	c.WaitTexts(wait, "welcome! last=hi there", "got hi there")
+}
+
+func TestF16_ReplyValidation(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var m = input.payload.message;
+  if (m === "nothing") return cb(null, {messages: []});
+  if (m === "pause") return cb(null, {messages: [{delay: 1, typing: false}]});
+  cb(null, {messages: ["ok " + m]});
+}`
+	b := fnBot(r, "validate", code, nil)
+	r.Start(b, botrelay.BotOnline)
+
+	// A pure delay is the documented way not to answer: no escalation.
+	quiet := testrig.NewConsumer(t, r.URL, "1000")
+	quiet.Open("bot")
+	quiet.Say("pause")
+	quiet.Say("after")
+	quiet.WaitTexts(wait, "ok after")
+	if slices.Contains(quiet.AgentTexts(), "Let me get you a human.") {
+		t.Fatal("a delay-only reply was escalated")
+	}
+
+	// No messages and no action: escalation.
+	empty := testrig.NewConsumer(t, r.URL, "1000")
+	empty.Open("bot")
+	empty.Say("nothing")
+	empty.WaitTexts(wait, "Let me get you a human.")
+	r.WaitSkill(empty.ConvID, "human", wait)
+	if errs := r.Errors(b); len(errs) == 0 || errs[0] != botrelay.ErrorCodePrefix+"pipes.verify-ai-response.missing-action-and-messages" {
+		t.Fatalf("error log = %v", errs)
+	}
+}
+
+const outputsBot = `function lambda(input, cb) {
+  cb(null, {
+    messages: [
+      "first",
+      {structuredContent: {type: "vertical", elements: [{type: "text", text: "card"}]}, metadata: [{type: "ExternalId", id: "card-1"}]},
+      {structuredContent: {message: "pick one", quickReplies: {type: "quickReplies", itemsPerRow: 8,
+        replies: [{type: "button", title: "Yes", click: {actions: [{type: "publishText", text: "yes"}]}}]}}},
+      {delay: 1, typing: true},
+      {text: "for agents only", messageAudience: "AGENTS_AND_MANAGERS"},
+      "last"
+    ],
+    context: {encodedMetadata: "ZW5jb2RlZA=="}
+  });
+}`
+
+func TestF17_F23_Outputs(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "outputs", outputsBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("show me")
+	start := time.Now()
+	c.WaitTexts(wait, "first", "pick one", "last")
+	var card, quick *testrig.Event
+	var lastAt, pickAt int
+	for i, e := range c.Events() {
+		switch {
+		case e.Type() == "RichContentEvent":
+			card = e
+		case e.Text() == "pick one":
+			quick, pickAt = e, i
+		case e.Text() == "last":
+			lastAt = i
+		case strings.Contains(string(e.Event), "for agents only"):
+			t.Fatal("the consumer received a private message")
+		}
+	}
+	if card == nil || !strings.Contains(string(card.Event), `"card"`) || !strings.Contains(string(card.Metadata), "card-1") {
+		t.Fatalf("structured content = %+v", card)
+	}
+	if quick == nil || !strings.Contains(string(quick.Event), "quickReplies") || lastAt < pickAt {
+		t.Fatalf("quick replies = %+v", quick)
+	}
+	if time.Since(start) < time.Second {
+		t.Fatal("the 1 s delay was not waited")
+	}
+	// What the hub stored: the private note for agents, encoded metadata on
+	// every message of the reply.
+	evs, err := r.Store.Events(context.Background(), botrelay.ConversationID(c.ConvID), "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, encoded := false, 0
+	for _, e := range evs {
+		if e.Audience == botrelay.AudienceAgentsAndManagers && strings.Contains(string(e.Event), "for agents only") {
+			private = true
+		}
+		if e.EncodedMetadata == "ZW5jb2RlZA==" {
+			encoded++
+		}
+	}
+	if !private || encoded != 5 {
+		t.Fatalf("stored: private note %v, %d messages with encoded metadata (want 5)", private, encoded)
+	}
+}
+
+func TestF24_F26_TransferAfterMessages(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  cb(null, {messages: ["one moment", "transferring"], context: {action: "TRANSFER", actionParameters: {skill: "human"}}});
+}`
+	b := fnBot(r, "transfer", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("agent please")
+	c.WaitTexts(wait, "one moment", "transferring")
+	r.WaitSkill(c.ConvID, "human", wait)
+	testrig.Eventually(t, wait, "the bot to let the conversation go", func() bool {
+		st, err := r.Store.BotConversation(context.Background(), b.ID, botrelay.ConversationID(c.ConvID))
+		return err == nil && !st.Open
+	})
+}
+
+func TestF25_OneActionPerReply(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  cb(null, {messages: ["bye"], context: {action: ["CHANGE_TTR", "CLOSE_CONVERSATION"], actionParameters: [{ttrType: "URGENT"}, {}]}});
+}`
+	b := fnBot(r, "oneaction", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("x")
+	c.WaitTexts(wait, "bye")
+	testrig.Eventually(t, wait, "TTR URGENT", func() bool { return r.Conversation(c.ConvID).TTR == botrelay.TTRUrgent })
+	if r.Conversation(c.ConvID).State != botrelay.ConversationOpen {
+		t.Fatal("the second action ran too")
+	}
+}
+
+func TestF26_UnknownSkillEscalates(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) { cb(null, {messages: [], context: {action: "TRANSFER", actionParameters: {skill: "Human"}}}); }`
+	b := fnBot(r, "noskill", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("x")
+	c.WaitTexts(wait, "Let me get you a human.")
+	r.WaitSkill(c.ConvID, "human", wait)
+	if errs := r.Errors(b); len(errs) == 0 || !strings.HasSuffix(errs[0], "transfer-skill-not-existing") {
+		t.Fatalf("error log = %v", errs)
+	}
+}
+
+func TestF27_TransferToAgent(t *testing.T) {
+	r := newRig(t)
+	admin, err := r.Store.UserByLogin(context.Background(), testrig.Account, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := `function lambda(input, cb) {
+  cb(null, {messages: ["to a person"], context: {action: "TRANSFER", actionParameters: {skill: "human", agentId: "` + itoa(int64(admin.ID)) + `"}}});
+}`
+	b := fnBot(r, "toagent", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("x")
+	conv := r.WaitSkill(c.ConvID, "human", wait)
+	suggested := false
+	for _, p := range conv.Participants {
+		if p.UserID == admin.ID && p.State == botrelay.ParticipantStateSuggested {
+			suggested = true
+		}
+	}
+	if !suggested {
+		t.Fatalf("participants = %+v, want the admin suggested", conv.Participants)
+	}
+}
+
+func TestF28_Close(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  cb(null, {messages: ["goodbye"], context: {action: "CLOSE_CONVERSATION", actionParameters: {withoutPcs: input.payload.message === "nopcs"}}});
+}`
+	b := fnBot(r, "closer", code, nil)
+	r.Start(b, botrelay.BotOnline)
+
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("nopcs")
+	c.WaitTexts(wait, "goodbye")
+	testrig.Eventually(t, wait, "the conversation to close", func() bool {
+		return r.Conversation(c.ConvID).State == botrelay.ConversationClose
+	})
+
+	// Without withoutPcs on a skill with a survey, the main dialog closes
+	// into a post-conversation survey dialog.
+	sk, _ := r.Store.Skill(context.Background(), r.Skills["bot"])
+	sk.PostSurvey = true
+	if err := r.Store.UpdateSkill(context.Background(), sk); err != nil {
+		t.Fatal(err)
+	}
+	c2 := testrig.NewConsumer(t, r.URL, "1000")
+	c2.Open("bot")
+	c2.Say("with survey")
+	c2.WaitTexts(wait, "goodbye")
+	testrig.Eventually(t, wait, "a survey dialog", func() bool {
+		d := r.Conversation(c2.ConvID).OpenDialog()
+		return d != nil && d.Type == botrelay.DialogPostSurvey
+	})
+}
+
+func TestF29_ChangeTTR(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) { cb(null, {messages: ["hurrying"], context: {action: "CHANGE_TTR", actionParameters: {ttrType: "PRIORITIZED"}}}); }`
+	b := fnBot(r, "ttr", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("x")
+	testrig.Eventually(t, wait, "TTR PRIORITIZED", func() bool { return r.Conversation(c.ConvID).TTR == botrelay.TTRPrioritized })
+}
+
+func TestF30_InvokeFunctionFailOnError(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  cb(null, {messages: [], context: {action: "INVOCATION", actionParameters: {lambdaUuid: "f-1", failOnError: input.payload.message === "strict"}}});
+}`
+	b := fnBot(r, "invoke", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("strict")
+	c.WaitTexts(wait, "Let me get you a human.")
+	r.WaitSkill(c.ConvID, "human", wait)
+}
+
+func TestF31_F37_EscalationSequence(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "broken", `function lambda(input, cb) { throw new Error("boom"); }`, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("help")
+	c.WaitTexts(wait, "Let me get you a human.")
+	r.WaitSkill(c.ConvID, "human", wait)
+	// The agent gets the private note; the consumer never does.
+	evs, _ := r.Store.Events(context.Background(), botrelay.ConversationID(c.ConvID), "", 0, 0)
+	note := false
+	for _, e := range evs {
+		note = note || (e.Audience == botrelay.AudienceAgentsAndManagers && strings.Contains(string(e.Event), "Escalated by the bot."))
+	}
+	if !note {
+		t.Fatal("no private message for the agent")
+	}
+	errs, err := r.Store.BotErrors(context.Background(), b.ID, botrelay.ConversationID(c.ConvID), 0)
+	if err != nil || len(errs) != 1 || errs[0].Code != botrelay.ErrorCodePrefix+"aivendor.faas.invoke-lambda" || errs[0].ID == "" {
+		t.Fatalf("error log = %+v, %v", errs, err)
+	}
+}
+
+func TestF31_TransferFailureMessage(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "nowhere", `function lambda(input, cb) { throw new Error("boom"); }`, func(b *botrelay.Bot) {
+		b.Settings.ErrorHandling.EscalationSkill = "no-such-skill"
+	})
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("help")
+	c.WaitTexts(wait, "Let me get you a human.", "Sorry, nobody can help right now.")
+}
+
+// TestF42_FailingVendorEscalatesInTime is acceptance point 3: a vendor that
+// times out, answers 500, answers garbage or answers nothing escalates
+// within the vendor timeout plus 2 s.
+func TestF42_FailingVendorEscalatesInTime(t *testing.T) {
+	for _, mode := range []string{"hang", "500", "garbage", "empty"} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRig(t)
+			f := newEndpointFake(t)
+			f.mode.Store(mode)
+			b := endpointBot(r, f, "failing-"+mode, func(b *botrelay.Bot) { b.Settings.Limits.VendorTimeoutSeconds = 2 })
+			r.Start(b, botrelay.BotOnline)
+			c := testrig.NewConsumer(t, r.URL, "1000")
+			c.Open("bot")
+			start := time.Now()
+			c.Say("hello?")
+			c.WaitTexts(2*time.Second+2*time.Second, "Let me get you a human.")
+			r.WaitSkill(c.ConvID, "human", 4*time.Second-time.Since(start))
+			t.Logf("escalated after %v", time.Since(start))
+		})
+	}
+}
+
+func TestF42_FunctionTimeLimit(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "loop", `function lambda(input, cb) { while (true) {} }`, nil) // timeoutMs 2000
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	start := time.Now()
+	c.Say("spin")
+	c.WaitTexts(4*time.Second, "Let me get you a human.")
+	t.Logf("escalated after %v", time.Since(start))
+}
+
+func TestF46_VendorStatePerConversation(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "state", echoBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	var wg sync.WaitGroup
+	for _, name := range []string{"x", "y"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := testrig.NewConsumer(t, r.URL, "1000")
+			c.Open("bot")
+			c.Say(name + "1")
+			c.WaitTexts(wait, "echo: "+name+"1 #1")
+			c.Say(name + "2")
+			c.WaitTexts(wait, "echo: "+name+"2 #2")
+		}()
+	}
+	wg.Wait()
+}
+
+func itoa(n int64) string { return strings.TrimSpace(strings.Replace(jsonNum(n), "\n", "", -1)) }
+
+func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -1,0 +1,5 @@
+package relay
+
+import "crypto/rand"
+
+var randRead = rand.Read

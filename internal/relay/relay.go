@@ -1,0 +1,234 @@
+// Package relay runs bots: for each started bot a runner logs the bot user
+// in to its platform, takes the conversations routed to it, sends consumer
+// turns to the vendor in order, carries out the replies and actions, and
+// escalates on every kind of failure (spec F1–F46).
+//
+// The relay owns ordering (one worker per conversation), persistence (the
+// per-conversation state in the store), timeouts, retries and escalation.
+// Vendor connectors only translate; platform adapters only speak their
+// protocol.
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// Credentials is the bot user's API key set, kept sealed in Bot.Secrets.
+type Credentials struct {
+	Username          string `json:"-"`
+	AppKey            string `json:"appKey"`
+	Secret            string `json:"secret"`
+	AccessToken       string `json:"accessToken"`
+	AccessTokenSecret string `json:"accessTokenSecret"`
+}
+
+// Secrets is the JSON object sealed into Bot.Secrets.
+type Secrets struct {
+	// Vendor holds the vendor's secret settings (VendorInfo.Secrets keys).
+	Vendor map[string]any `json:"vendor,omitempty"`
+	// APIKey is the bot user's key set.
+	APIKey Credentials `json:"apiKey"`
+}
+
+// Sealer opens and seals Bot.Secrets.
+type Sealer interface {
+	SealString(plaintext, additionalData string) (string, error)
+	OpenString(encoded, additionalData string) (string, error)
+}
+
+// SecretsAD is the additional data that binds a bot's sealed secrets to it.
+func SecretsAD(id botrelay.BotID) string { return "bot-secrets:" + string(id) }
+
+// OpenSecrets decodes a bot's sealed secrets; an empty blob is no secrets.
+func OpenSecrets(box Sealer, b *botrelay.Bot) (*Secrets, error) {
+	s := &Secrets{}
+	if b.Secrets == "" {
+		return s, nil
+	}
+	plain, err := box.OpenString(b.Secrets, SecretsAD(b.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open secrets of bot %s: %w", b.ID, err)
+	}
+	if err := json.Unmarshal([]byte(plain), s); err != nil {
+		return nil, fmt.Errorf("decode secrets of bot %s: %w", b.ID, err)
+	}
+	return s, nil
+}
+
+// SealSecrets encodes and seals s for b.
+func SealSecrets(box Sealer, b *botrelay.Bot, s *Secrets) (string, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	return box.SealString(string(raw), SecretsAD(b.ID))
+}
+
+// PlatformFactory makes the platform adapter for a bot: the embedded hub
+// unless the bot's settings name a LivePerson account.
+type PlatformFactory func(b *botrelay.Bot, user *botrelay.User, creds Credentials) (botrelay.PlatformAdapter, error)
+
+// Options configure a Relay.
+type Options struct {
+	Store       botrelay.Store
+	Registry    *botrelay.Registry
+	Box         Sealer
+	NewPlatform PlatformFactory
+	Logger      *slog.Logger
+	HTTPClient  *http.Client
+	Signer      botrelay.TokenSigner
+	Now         func() time.Time
+	// ConnectTimeout bounds the wait for the platform session at start.
+	// Default: 30s.
+	ConnectTimeout time.Duration
+}
+
+// Relay runs the started bots of one account.
+type Relay struct {
+	o       Options
+	mu      sync.Mutex
+	runners map[botrelay.BotID]*runner
+	ctx     context.Context // the Run context; bots started later live in it
+	wg      sync.WaitGroup
+}
+
+// New returns a relay; it starts nothing until Run.
+func New(o Options) *Relay {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 30 * time.Second
+	}
+	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}}
+}
+
+// Run starts every bot the operator left started and blocks until ctx ends;
+// then it stops all bots (their conversations stay open on the platform and
+// resume on the next start).
+func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
+	r.mu.Lock()
+	r.ctx = ctx
+	r.mu.Unlock()
+	bots, err := r.o.Store.Bots(ctx, account)
+	if err != nil {
+		return fmt.Errorf("relay: list bots: %w", err)
+	}
+	for _, b := range bots {
+		if b.Started {
+			if err := r.launch(b); err != nil {
+				r.o.Logger.Error("start bot", "bot_id", string(b.ID), "err", err)
+			}
+		}
+	}
+	<-ctx.Done()
+	r.wg.Wait()
+	return nil
+}
+
+// Start marks the bot started and runs it. ECONFLICT when it runs already.
+func (r *Relay) Start(ctx context.Context, id botrelay.BotID) error {
+	b, err := r.o.Store.Bot(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	_, running := r.runners[id]
+	r.mu.Unlock()
+	if running {
+		return botrelay.Errorf(botrelay.ECONFLICT, "bot %s is already started", id)
+	}
+	if err := r.o.Store.SetBotStarted(ctx, id, true); err != nil {
+		return err
+	}
+	b.Started = true
+	return r.launch(b)
+}
+
+// Stop stops the bot and waits for it to go Offline.
+func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
+	if err := r.o.Store.SetBotStarted(ctx, id, false); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	rn := r.runners[id]
+	r.mu.Unlock()
+	if rn == nil {
+		return nil
+	}
+	rn.cancel()
+	select {
+	case <-rn.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// State returns the bot's current state (Offline when not running).
+func (r *Relay) State(id botrelay.BotID) botrelay.BotState {
+	r.mu.Lock()
+	rn := r.runners[id]
+	r.mu.Unlock()
+	if rn == nil {
+		return botrelay.BotOffline
+	}
+	return rn.currentState()
+}
+
+func (r *Relay) launch(b *botrelay.Bot) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil {
+		return botrelay.Errorf(botrelay.EUNAVAILABLE, "the connector is not running")
+	}
+	if _, ok := r.runners[b.ID]; ok {
+		return botrelay.Errorf(botrelay.ECONFLICT, "bot %s is already started", b.ID)
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	rn := newRunner(r, b, cancel)
+	r.runners[b.ID] = rn
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		rn.run(ctx)
+		r.mu.Lock()
+		delete(r.runners, b.ID)
+		r.mu.Unlock()
+		close(rn.done)
+	}()
+	return nil
+}
+
+// errorID makes the unique id shown with an error (F1, F37).
+func errorID() string {
+	var b [8]byte
+	if _, err := randRead(b[:]); err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// classify returns the error-log code of err (without the prefix).
+func classify(err error, fallback string) string {
+	var ve *botrelay.VendorError
+	if errors.As(err, &ve) && ve.Code != "" {
+		return ve.Code
+	}
+	return fallback
+}

@@ -1,0 +1,412 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// runner is one started bot: its lifecycle (F1–F4) and its conversations.
+type runner struct {
+	r      *Relay
+	bot    *botrelay.Bot
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	vendor            botrelay.VendorBot
+	platform          botrelay.PlatformAdapter
+	retriesInternally bool
+
+	mu          sync.Mutex
+	state       botrelay.BotState
+	vendorDown  bool // the vendor failed its health check
+	platformErr error
+	connected   chan struct{} // closed at the first PlatformState(nil) of a session
+	changed     chan struct{} // signalled on platform state changes
+	skills      map[string]botrelay.SkillID
+	convs       map[botrelay.ConversationID]*worker
+	workers     sync.WaitGroup
+	runCtx      context.Context
+}
+
+func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
+	return &runner{
+		r: r, bot: b, cancel: cancel, done: make(chan struct{}),
+		log:   r.o.Logger.With("bot_id", string(b.ID), "vendor", b.Vendor),
+		state: botrelay.BotOffline,
+		convs: map[botrelay.ConversationID]*worker{},
+	}
+}
+
+func (rn *runner) currentState() botrelay.BotState {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.state
+}
+
+// setState records a state change (F1, F38); repeated states are not
+// recorded twice.
+func (rn *runner) setState(s botrelay.BotState, code, msg string) {
+	rn.mu.Lock()
+	if rn.state == s {
+		rn.mu.Unlock()
+		return
+	}
+	rn.state = s
+	rn.mu.Unlock()
+	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.r.o.Now()}
+	if code != "" {
+		ev.Code = botrelay.ErrorCodePrefix + code
+		ev.ErrorID = errorID()
+	}
+	// The history outlives the run context: record it even while stopping.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rn.r.o.Store.AddBotStateEvent(ctx, ev); err != nil {
+		rn.log.Error("record bot state", "err", err)
+	}
+	rn.log.Info("bot state", "state", string(s), "code", ev.Code, "detail", msg)
+}
+
+// run is the bot's life until ctx ends (Stop or shutdown).
+func (rn *runner) run(ctx context.Context) {
+	if err := rn.r.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
+		rn.log.Warn("clear state history", "err", err)
+	}
+	for {
+		rn.setState(botrelay.BotStarting, "", "starting")
+		err := rn.session(ctx)
+		if ctx.Err() != nil {
+			rn.setState(botrelay.BotOffline, "", "stopped")
+			return
+		}
+		var be *botrelay.Error
+		code := "connector.service-interruption"
+		if errors.As(err, &be) && be.Code == botrelay.EINVALID {
+			code = "connector.configuration"
+		}
+		rn.setState(botrelay.BotServiceInterruption, code, err.Error())
+		select {
+		case <-ctx.Done():
+			rn.setState(botrelay.BotOffline, "", "stopped")
+			return
+		case <-time.After(rn.bot.Settings.Limits.RestartInterval()):
+		}
+		// Reload the bot: an operator may have fixed its configuration.
+		if b, err := rn.r.o.Store.Bot(ctx, rn.bot.ID); err == nil {
+			rn.bot = b
+		}
+	}
+}
+
+// session is one start: build the vendor and platform clients, connect, and
+// serve until ctx ends or the platform session fails for good.
+func (rn *runner) session(ctx context.Context) error {
+	if err := rn.build(ctx); err != nil {
+		return err
+	}
+	defer rn.closeVendor()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rn.mu.Lock()
+	rn.connected = make(chan struct{})
+	rn.changed = make(chan struct{}, 1)
+	rn.platformErr = nil
+	rn.runCtx = sctx
+	rn.mu.Unlock()
+
+	// F2: the vendor connection test runs before the bot takes conversations;
+	// a failing vendor makes the bot start in Vendor Interruption (F4).
+	vendorErr := rn.checkVendor(sctx)
+	rn.setVendorDown(vendorErr != nil)
+
+	platformDone := make(chan error, 1)
+	go func() { platformDone <- rn.platform.Run(sctx, (*inbound)(rn)) }()
+
+	select {
+	case <-rn.connected:
+	case err := <-platformDone:
+		rn.stopWorkers()
+		if err == nil {
+			err = errors.New("the platform session ended")
+		}
+		return fmt.Errorf("log in to the platform: %w", err)
+	case <-time.After(rn.r.o.ConnectTimeout):
+		cancel()
+		<-platformDone
+		rn.stopWorkers()
+		return fmt.Errorf("log in to the platform: no session within %v: %v", rn.r.o.ConnectTimeout, rn.lastPlatformErr())
+	case <-ctx.Done():
+		<-platformDone
+		rn.stopWorkers()
+		return nil
+	}
+	skills, err := rn.platform.Skills(sctx)
+	if err != nil {
+		cancel()
+		<-platformDone
+		rn.stopWorkers()
+		return fmt.Errorf("list skills: %w", err)
+	}
+	rn.mu.Lock()
+	rn.skills = skills
+	rn.mu.Unlock()
+	rn.publishState(vendorErr)
+
+	health := time.NewTicker(rn.bot.Settings.Limits.HealthInterval())
+	defer health.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cancel()
+			<-platformDone
+			rn.stopWorkers()
+			return nil
+		case err := <-platformDone:
+			rn.stopWorkers()
+			if err == nil {
+				err = errors.New("the platform session ended")
+			}
+			return err
+		case <-rn.changed:
+			rn.publishState(nil)
+		case <-health.C:
+			err := rn.checkVendor(sctx)
+			rn.setVendorDown(err != nil)
+			rn.publishState(err)
+		}
+	}
+}
+
+// publishState derives the state from the platform session and the vendor.
+func (rn *runner) publishState(vendorErr error) {
+	rn.mu.Lock()
+	pErr, down := rn.platformErr, rn.vendorDown
+	rn.mu.Unlock()
+	switch {
+	case pErr != nil:
+		rn.setState(botrelay.BotServiceInterruption, "connector.service-interruption", pErr.Error())
+	case down:
+		msg := "the vendor health check failed"
+		if vendorErr != nil {
+			msg = vendorErr.Error()
+		}
+		rn.setState(botrelay.BotVendorInterruption, classify(vendorErr, "aivendor.test-connection"), msg)
+	default:
+		rn.setState(botrelay.BotOnline, "", "online")
+	}
+}
+
+func (rn *runner) setVendorDown(down bool) {
+	rn.mu.Lock()
+	rn.vendorDown = down
+	rn.mu.Unlock()
+}
+
+func (rn *runner) isVendorDown() bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.vendorDown
+}
+
+func (rn *runner) lastPlatformErr() error {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.platformErr == nil {
+		return errors.New("no answer")
+	}
+	return rn.platformErr
+}
+
+// checkVendor runs the vendor's health check, if it has one, within the
+// vendor timeout.
+func (rn *runner) checkVendor(ctx context.Context) error {
+	hc, ok := rn.vendor.(botrelay.HealthChecker)
+	if !ok {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, rn.bot.Settings.Limits.VendorTimeout())
+	defer cancel()
+	return hc.CheckHealth(cctx)
+}
+
+// build makes the vendor client and the platform adapter from the stored
+// configuration and secrets.
+func (rn *runner) build(ctx context.Context) error {
+	b := rn.bot
+	conn, err := rn.r.o.Registry.Vendor(b.Vendor)
+	if err != nil {
+		return err
+	}
+	sec, err := OpenSecrets(rn.r.o.Box, b)
+	if err != nil {
+		return err
+	}
+	cfg, err := mergeVendorConfig(b.Settings.Vendor, sec.Vendor)
+	if err != nil {
+		return err
+	}
+	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.log,
+		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer})
+	if err != nil {
+		return err
+	}
+	user, err := rn.r.o.Store.User(ctx, b.UserID)
+	if err != nil {
+		closeIfCloser(vb)
+		return fmt.Errorf("bot user: %w", err)
+	}
+	creds := sec.APIKey
+	creds.Username = user.LoginName
+	pa, err := rn.r.o.NewPlatform(b, user, creds)
+	if err != nil {
+		closeIfCloser(vb)
+		return err
+	}
+	rn.vendor, rn.platform = vb, pa
+	rn.retriesInternally = conn.Info().RetriesInternally
+	return nil
+}
+
+func (rn *runner) closeVendor() { closeIfCloser(rn.vendor) }
+
+func closeIfCloser(v any) {
+	if c, ok := v.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+}
+
+// mergeVendorConfig joins the non-secret settings and the secrets into the
+// one JSON object the vendor connector reads.
+func mergeVendorConfig(settings json.RawMessage, secrets map[string]any) (json.RawMessage, error) {
+	m := map[string]any{}
+	if len(settings) > 0 {
+		if err := json.Unmarshal(settings, &m); err != nil {
+			return nil, botrelay.Errorf(botrelay.EINVALID, "vendor settings must be a JSON object")
+		}
+	}
+	maps.Copy(m, secrets)
+	return json.Marshal(m)
+}
+
+// skillID resolves a skill name, refreshing the cache once on a miss (F26).
+func (rn *runner) skillID(ctx context.Context, name string) (botrelay.SkillID, bool) {
+	rn.mu.Lock()
+	id, ok := rn.skills[name]
+	rn.mu.Unlock()
+	if ok {
+		return id, true
+	}
+	skills, err := rn.platform.Skills(ctx)
+	if err != nil {
+		return 0, false
+	}
+	rn.mu.Lock()
+	rn.skills = skills
+	rn.mu.Unlock()
+	id, ok = skills[name]
+	return id, ok
+}
+
+// inbound is the runner seen as the platform's Inbound.
+type inbound runner
+
+// PlatformState implements botrelay.Inbound.
+func (in *inbound) PlatformState(err error) {
+	rn := (*runner)(in)
+	rn.mu.Lock()
+	rn.platformErr = err
+	connected, changed := rn.connected, rn.changed
+	rn.mu.Unlock()
+	if err == nil && connected != nil {
+		select {
+		case <-connected:
+		default:
+			close(connected)
+		}
+	}
+	if changed != nil {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// HandleEvent implements botrelay.Inbound. It never blocks on the vendor:
+// events go to the conversation's worker queue.
+func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) {
+	rn := (*runner)(in)
+	switch ev.Kind {
+	case botrelay.EventRing:
+		// Bots accept what is routed to them (F33); limits apply once the
+		// conversation is theirs, so that it can be escalated (F5).
+		if rn.currentState() == botrelay.BotServiceInterruption {
+			return
+		}
+		go func() {
+			actx, cancel := context.WithTimeout(rn.ctx(), 10*time.Second)
+			defer cancel()
+			if err := rn.platform.Accept(actx, ev.RingID); err != nil {
+				rn.log.Warn("accept ring", "ring_id", ev.RingID, "err", err)
+			}
+		}()
+	case botrelay.EventAssigned, botrelay.EventSurveyStarted, botrelay.EventConsumerMessage,
+		botrelay.EventConsumerTyping, botrelay.EventUnassigned:
+		w := rn.worker(ev.Conversation, ev.Kind != botrelay.EventUnassigned)
+		if w != nil {
+			w.push(ev)
+		}
+	}
+}
+
+func (rn *runner) ctx() context.Context {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.runCtx == nil {
+		return context.Background()
+	}
+	return rn.runCtx
+}
+
+// worker returns the conversation's worker, creating it when create is set.
+func (rn *runner) worker(ref botrelay.ConversationRef, create bool) *worker {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	w := rn.convs[ref.ID]
+	if w != nil || !create || rn.runCtx == nil || rn.runCtx.Err() != nil {
+		return w
+	}
+	w = newWorker(rn, ref)
+	rn.convs[ref.ID] = w
+	rn.workers.Add(1)
+	go func() {
+		defer rn.workers.Done()
+		w.run(rn.runCtx)
+		rn.mu.Lock()
+		if rn.convs[ref.ID] == w {
+			delete(rn.convs, ref.ID)
+		}
+		rn.mu.Unlock()
+	}()
+	return w
+}
+
+// stopWorkers waits for every conversation worker to end (their context is
+// the session's, already cancelled or about to be).
+func (rn *runner) stopWorkers() {
+	rn.mu.Lock()
+	for _, w := range rn.convs {
+		w.stop()
+	}
+	rn.mu.Unlock()
+	rn.workers.Wait()
+}

@@ -1,0 +1,672 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// worker processes one conversation's events in order (F24). Different
+// conversations have different workers and run concurrently.
+type worker struct {
+	rn  *runner
+	ref botrelay.ConversationRef
+
+	mu     sync.Mutex
+	queue  []*botrelay.PlatformEvent
+	signal chan struct{}
+	quit   chan struct{}
+	once   sync.Once
+
+	st    *botrelay.BotConversation // loaded on the first event
+	buf   []*botrelay.PlatformEvent // combine buffer (F10)
+	timer *time.Timer
+}
+
+func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
+	return &worker{rn: rn, ref: ref, signal: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+func (w *worker) push(ev *botrelay.PlatformEvent) {
+	w.mu.Lock()
+	w.queue = append(w.queue, ev)
+	w.mu.Unlock()
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
+
+func (w *worker) run(ctx context.Context) {
+	defer func() {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}()
+	for {
+		var timerC <-chan time.Time
+		if w.timer != nil {
+			timerC = w.timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.quit:
+			return
+		case <-timerC:
+			w.timer = nil
+			w.flush(ctx)
+		case <-w.signal:
+			w.mu.Lock()
+			evs := w.queue
+			w.queue = nil
+			w.mu.Unlock()
+			for _, ev := range evs {
+				if done := w.handle(ctx, ev); done {
+					return
+				}
+			}
+		}
+	}
+}
+
+// handle processes one event; it reports true when the bot no longer holds
+// the conversation.
+func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
+	if ev.Conversation.DialogID != "" {
+		w.ref.DialogID = ev.Conversation.DialogID
+	}
+	if ev.Conversation.SkillID != 0 {
+		w.ref.SkillID = ev.Conversation.SkillID
+	}
+	switch ev.Kind {
+	case botrelay.EventAssigned, botrelay.EventSurveyStarted:
+		w.assigned(ctx, ev)
+	case botrelay.EventConsumerMessage:
+		if w.st == nil {
+			w.assigned(ctx, ev)
+			return w.st == nil || !w.st.Open
+		}
+		if !w.st.Open || ev.Sequence <= w.st.LastSequence {
+			return false
+		}
+		w.message(ctx, ev)
+	case botrelay.EventConsumerTyping:
+		c := w.rn.bot.Settings.Messaging.Combine
+		if ev.Typing && len(w.buf) > 0 && c.AfterTypingSeconds > 0 {
+			w.resetTimer(time.Duration(c.AfterTypingSeconds) * time.Second)
+		}
+	case botrelay.EventUnassigned:
+		w.unassigned(ctx, ev)
+		return true
+	}
+	return w.st != nil && !w.st.Open
+}
+
+// assigned loads or creates the conversation's state, applies the checks of
+// a new conversation (F5, F4), welcomes (F12), finishes a reply a restart
+// interrupted, and processes the consumer messages that arrived meanwhile.
+func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
+	rn := w.rn
+	st, err := rn.r.o.Store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
+	isNew := errors.Is(err, botrelay.ErrNotFound)
+	if err != nil && !isNew {
+		rn.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
+		return
+	}
+	if isNew || !st.Open {
+		// A new conversation, or one that comes back to the bot after a
+		// transfer: a fresh assignment.
+		if isNew {
+			st = &botrelay.BotConversation{BotID: rn.bot.ID, ConversationID: w.ref.ID}
+		}
+		st.Open, st.Welcomed, st.Outbox = true, false, nil
+		st.DialogID, st.ConsumerID, st.SkillID = w.ref.DialogID, w.ref.ConsumerID, w.ref.SkillID
+		w.st = st
+		open, err := rn.r.o.Store.CountOpenBotConversations(ctx, rn.bot.ID)
+		if err != nil {
+			rn.log.Error("count open conversations", "err", err)
+		}
+		if err := w.save(ctx); err != nil {
+			return
+		}
+		if open >= rn.bot.Settings.Limits.MaxOpen() {
+			w.escalate(ctx, "pipes.conversation-limit-checker.max-conv-limit-reached",
+				fmt.Sprintf("the bot already holds %d open conversations (limit %d)", open, rn.bot.Settings.Limits.MaxOpen()), nil)
+			return
+		}
+		if rn.isVendorDown() {
+			w.escalate(ctx, "pipes.vendor-interruption.escalated",
+				"the bot is in Vendor Interruption: new conversations are escalated without calling the vendor", nil)
+			return
+		}
+	} else {
+		w.st = st
+		if w.ref.DialogID == "" {
+			w.ref.DialogID = st.DialogID
+		}
+	}
+	if len(w.st.Outbox) > 0 {
+		w.finishOutbox(ctx, true)
+		if !w.st.Open {
+			return
+		}
+	}
+	history, err := rn.platform.History(ctx, w.ref, w.st.LastSequence)
+	if err != nil {
+		rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
+	}
+	if w.needsWelcome(ev) {
+		w.st.Welcomed = true
+		turn := w.turn(botrelay.TurnStart, ev)
+		if ev.Kind == botrelay.EventSurveyStarted {
+			turn.Kind = botrelay.TurnSurvey
+		}
+		turn.LastConsumerMessage = lastConsumerText(history, ev)
+		w.process(ctx, turn, w.st.LastSequence, "w")
+		if !w.st.Open {
+			return
+		}
+	}
+	for _, h := range history {
+		if h.Kind == botrelay.EventConsumerMessage && h.Sequence > w.st.LastSequence {
+			w.message(ctx, h)
+			if !w.st.Open {
+				return
+			}
+		}
+	}
+	if ev.Kind == botrelay.EventConsumerMessage && ev.Sequence > w.st.LastSequence && w.st.Open {
+		w.message(ctx, ev)
+	}
+}
+
+func (w *worker) needsWelcome(ev *botrelay.PlatformEvent) bool {
+	if w.st.Welcomed {
+		return false
+	}
+	b := w.rn.bot
+	return ev.Kind == botrelay.EventSurveyStarted || b.ConversationType == botrelay.Chat || b.Settings.Messaging.WelcomeMessage
+}
+
+func lastConsumerText(history []*botrelay.PlatformEvent, ev *botrelay.PlatformEvent) string {
+	last := ""
+	for _, h := range history {
+		if h.Kind == botrelay.EventConsumerMessage && h.Text != "" {
+			last = h.Text
+		}
+	}
+	if last == "" && ev.Kind == botrelay.EventConsumerMessage {
+		last = ev.Text
+	}
+	return last
+}
+
+// message handles one consumer message: combined (F10) or at once.
+func (w *worker) message(ctx context.Context, ev *botrelay.PlatformEvent) {
+	c := w.rn.bot.Settings.Messaging.Combine
+	if !c.Enabled || ev.Text == "" || ev.RichContent != nil || ev.File != nil {
+		w.flush(ctx)
+		w.process(ctx, w.consumerTurn(ev), ev.Sequence, "s")
+		return
+	}
+	for _, b := range w.buf {
+		if b.Sequence == ev.Sequence {
+			return
+		}
+	}
+	w.buf = append(w.buf, ev)
+	if len(w.buf) >= c.MaxMessages {
+		w.flush(ctx)
+		return
+	}
+	w.resetTimer(time.Duration(c.WindowSeconds) * time.Second)
+}
+
+func (w *worker) resetTimer(d time.Duration) {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.timer = time.NewTimer(d)
+}
+
+// flush sends the combined messages as one turn.
+func (w *worker) flush(ctx context.Context) {
+	if len(w.buf) == 0 {
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	buf := w.buf
+	w.buf = nil
+	last := buf[len(buf)-1]
+	texts := make([]string, len(buf))
+	for i, b := range buf {
+		texts[i] = b.Text
+	}
+	turn := w.consumerTurn(last)
+	turn.Text = strings.Join(texts, " ")
+	w.process(ctx, turn, last.Sequence, "s")
+}
+
+func (w *worker) consumerTurn(ev *botrelay.PlatformEvent) *botrelay.Turn {
+	t := w.turn(botrelay.TurnText, ev)
+	t.Text = ev.Text
+	t.Metadata = ev.Metadata
+	switch {
+	case ev.RichContent != nil:
+		t.Kind, t.Text, t.RichContent = botrelay.TurnRichContent, botrelay.EventConsumerRichContent, ev.RichContent
+	case ev.File != nil:
+		t.Kind, t.Text, t.File = botrelay.TurnFile, botrelay.EventConsumerFile, ev.File
+	}
+	return t
+}
+
+func (w *worker) turn(kind botrelay.TurnKind, ev *botrelay.PlatformEvent) *botrelay.Turn {
+	ref := w.ref
+	ref.Type = w.rn.bot.ConversationType
+	return &botrelay.Turn{Kind: kind, Conversation: ref, LPEvent: ev.Raw, SDEs: json.RawMessage(`{}`),
+		VendorState: w.st.VendorState}
+}
+
+// outbox is a reply being published, stored so that a restart finishes it
+// instead of asking the vendor again. Key names the turn ("s<seq>" for a
+// consumer message, "w<seq>" for a welcome); Next is the next item.
+type outbox struct {
+	Key   string          `json:"key"`
+	Seq   int64           `json:"seq"`
+	Next  int             `json:"next"`
+	Reply *botrelay.Reply `json:"reply"`
+}
+
+// process runs one turn through the pipeline (F15): vendor call with retries
+// within the vendor timeout, validation, then publishing.
+func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, kind string) {
+	rn := w.rn
+	reply, err := w.converse(ctx, turn)
+	if err == nil {
+		err = w.validate(reply)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping: the message is processed after the restart
+		}
+		w.st.LastSequence = max(w.st.LastSequence, seq)
+		w.escalate(ctx, classify(err, "events-queue.not-catched-pipeline-error"), err.Error(), turn)
+		return
+	}
+	if reply.VendorState != nil {
+		w.st.VendorState = reply.VendorState
+	}
+	ob := &outbox{Key: fmt.Sprintf("%s%d", kind, seq), Seq: seq, Reply: reply}
+	raw, err := json.Marshal(ob)
+	if err != nil {
+		rn.log.Error("encode outbox", "err", err)
+		return
+	}
+	w.st.Outbox = raw
+	if err := w.save(ctx); err != nil {
+		return
+	}
+	w.finishOutbox(ctx, false)
+}
+
+// converse calls the vendor, retrying unavailability within the timeout (F42).
+func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.Reply, error) {
+	timeout := w.rn.bot.Settings.Limits.VendorTimeout()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		reply, err := w.rn.vendor.Converse(cctx, turn)
+		if err == nil {
+			if reply == nil {
+				reply = &botrelay.Reply{}
+			}
+			return reply, nil
+		}
+		if cctx.Err() != nil {
+			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, vendorCode(w.rn.bot.Vendor),
+				"the vendor did not answer within %v", timeout)
+		}
+		deadline, _ := cctx.Deadline()
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || attempt >= 3 || w.rn.retriesInternally ||
+			time.Until(deadline) < backoff {
+			return nil, err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-cctx.Done():
+			return nil, err
+		}
+		backoff *= 2
+	}
+}
+
+// vendorCode is the error-log code of a vendor call failure.
+func vendorCode(vendor string) string {
+	switch vendor {
+	case "function":
+		return "aivendor.faas.invoke-lambda"
+	case "dialogflow_es":
+		return "aivendor.dialogflowv2.send-query"
+	case "dialogflow_cx":
+		return "aivendor.dialogflowcx.send-request"
+	case "watson_v1":
+		return "aivendor.watson.send-query"
+	case "watson_v2":
+		return "aivendor.watsonv2.send-query"
+	case "lex_v1", "lex_v2":
+		return "aivendor.lex.send-query"
+	case "directline":
+		return "aivendor.microsoft.send-query"
+	}
+	return "aivendor." + vendor + ".send-query"
+}
+
+// validate applies F16 and drops blank texts (F17).
+func (w *worker) validate(r *botrelay.Reply) error {
+	items := r.Items[:0:0]
+	messages, delays := 0, 0
+	for _, it := range r.Items {
+		switch {
+		case it.Message != nil:
+			m := it.Message
+			if strings.TrimSpace(m.Text) == "" && len(m.StructuredContent) == 0 {
+				continue
+			}
+			if len(m.QuickReplies) > 0 && w.rn.bot.ConversationType == botrelay.Chat {
+				return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.quick-replies-not-supported",
+					"quick replies are not supported in chat conversations")
+			}
+			messages++
+		case it.Delay != nil:
+			delays++
+		default:
+			continue
+		}
+		items = append(items, it)
+	}
+	r.Items = items
+	if messages == 0 && r.Action == nil && delays == 0 {
+		if len(r.Skipped) > 0 {
+			return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.no-messages-and-not-supported-action",
+				"the reply has no messages and only unsupported actions: %s", strings.Join(r.Skipped, ", "))
+		}
+		return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.missing-action-and-messages",
+			"the reply has neither messages nor an action")
+	}
+	return nil
+}
+
+// marker tags each published item so that a restart can tell what was
+// already published (exactly-once as the consumer sees it).
+func marker(key string, i int) string { return fmt.Sprintf("botrelay:%s:%d", key, i) }
+
+func withMarker(m *botrelay.Message, id string) *botrelay.Message {
+	cp := *m
+	var meta []json.RawMessage
+	if len(m.Metadata) > 0 {
+		if err := json.Unmarshal(m.Metadata, &meta); err != nil {
+			meta = []json.RawMessage{m.Metadata}
+		}
+	}
+	tag, _ := json.Marshal(map[string]string{"type": "ExternalId", "id": id})
+	meta = append(meta, tag)
+	cp.Metadata, _ = json.Marshal(meta)
+	return &cp
+}
+
+// published reports the highest item index of key already in the history.
+func (w *worker) published(ctx context.Context, key string, after int64) int {
+	history, err := w.rn.platform.History(ctx, w.ref, after)
+	if err != nil {
+		return -1
+	}
+	prefix := "botrelay:" + key + ":"
+	done := -1
+	for _, h := range history {
+		if h.Kind != botrelay.EventBotMessage || len(h.Metadata) == 0 {
+			continue
+		}
+		var meta []struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}
+		if json.Unmarshal(h.Metadata, &meta) != nil {
+			continue
+		}
+		for _, m := range meta {
+			var i int
+			if m.Type == "ExternalId" && strings.HasPrefix(m.ID, prefix) {
+				if _, err := fmt.Sscanf(m.ID[len(prefix):], "%d", &i); err == nil && i > done {
+					done = i
+				}
+			}
+		}
+	}
+	return done
+}
+
+// finishOutbox publishes the stored reply from its next item, then carries
+// out its action (F24).
+func (w *worker) finishOutbox(ctx context.Context, recovering bool) {
+	rn := w.rn
+	var ob outbox
+	if err := json.Unmarshal(w.st.Outbox, &ob); err != nil || ob.Reply == nil {
+		rn.log.Error("decode outbox; dropping it", "conversation_id", string(w.ref.ID), "err", err)
+		w.st.Outbox = nil
+		_ = w.save(ctx)
+		return
+	}
+	if recovering {
+		if done := w.published(ctx, ob.Key, ob.Seq); done+1 > ob.Next {
+			ob.Next = done + 1
+		}
+	}
+	for i := ob.Next; i < len(ob.Reply.Items); i++ {
+		it := ob.Reply.Items[i]
+		switch {
+		case it.Message != nil:
+			if _, err := rn.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i))); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				w.finish(ctx, ob.Seq)
+				w.escalate(ctx, "connector.messaging.send-message", "publish a message: "+err.Error(), nil)
+				return
+			}
+		case it.Delay != nil:
+			if !w.pause(ctx, it.Delay) {
+				return
+			}
+		}
+		ob.Next = i + 1
+		raw, _ := json.Marshal(&ob)
+		w.st.Outbox = raw
+		if err := w.save(ctx); err != nil {
+			return
+		}
+	}
+	action := ob.Reply.Action
+	w.finish(ctx, ob.Seq)
+	if action != nil {
+		w.act(ctx, action)
+	}
+}
+
+// finish clears the outbox and marks the turn's message handled.
+func (w *worker) finish(ctx context.Context, seq int64) {
+	w.st.Outbox = nil
+	w.st.LastSequence = max(w.st.LastSequence, seq)
+	_ = w.save(ctx)
+}
+
+// pause waits out a delay with the typing indicator (F20); false when
+// stopping.
+func (w *worker) pause(ctx context.Context, d *botrelay.Delay) bool {
+	if d.Typing {
+		if err := w.rn.platform.SetTyping(ctx, w.ref, true); err != nil {
+			w.rn.log.Debug("typing indicator", "err", err)
+		}
+	}
+	t := time.NewTimer(d.Duration)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	if d.Typing {
+		_ = w.rn.platform.SetTyping(ctx, w.ref, false)
+	}
+	return true
+}
+
+// act carries out a reply's action (F26–F30).
+func (w *worker) act(ctx context.Context, a *botrelay.Action) {
+	rn := w.rn
+	switch a.Kind {
+	case botrelay.ActionTransfer:
+		skill := w.ref.SkillID
+		if a.Skill != "" {
+			id, ok := rn.skillID(ctx, a.Skill)
+			if !ok {
+				w.escalate(ctx, "pipes.messaging-handle-bot-action.transfer-skill-not-existing",
+					fmt.Sprintf("skill %q does not exist (names are case-sensitive)", a.Skill), nil)
+				return
+			}
+			skill = id
+		}
+		if err := rn.platform.Transfer(ctx, w.ref, skill, a.AgentID); err != nil {
+			w.logError(ctx, "connector.messaging.transfer-to-skill", "transfer: "+err.Error(), nil)
+			w.say(ctx, rn.bot.Settings.ErrorHandling.TransferFailureMessage, botrelay.AudienceAll)
+			return
+		}
+		w.close(ctx)
+	case botrelay.ActionClose:
+		if err := rn.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
+			w.logError(ctx, "connector.messaging.end-conversation", "close: "+err.Error(), nil)
+			return
+		}
+		w.close(ctx)
+	case botrelay.ActionChangeTTR:
+		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR); err != nil {
+			w.logError(ctx, "connector.messaging.change-ttr", "change TTR: "+err.Error(), nil)
+		}
+	case botrelay.ActionInvokeFunction:
+		msg := "invoking functions from a reply is not supported by this connector yet"
+		w.logError(ctx, "aivendor.faas.invoke-lambda", msg, nil)
+		if a.FailOnError {
+			w.escalate(ctx, "aivendor.faas.invoke-lambda", msg, nil)
+		}
+	}
+}
+
+// escalate runs the default escalation (F31): log, tell the consumer and the
+// agent, transfer to the escalation skill, and say so if that fails.
+func (w *worker) escalate(ctx context.Context, code, msg string, turn *botrelay.Turn) {
+	rn := w.rn
+	eh := rn.bot.Settings.ErrorHandling
+	w.logError(ctx, code, msg, turn)
+	w.say(ctx, eh.MessageToConsumer, botrelay.AudienceAll)
+	w.say(ctx, eh.MessageToAgent, botrelay.AudienceAgentsAndManagers)
+	skill, ok := rn.skillID(ctx, eh.EscalationSkill)
+	if eh.EscalationSkill == "" || !ok {
+		w.logError(ctx, "connector.messaging.transfer-to-skill",
+			fmt.Sprintf("escalation skill %q does not exist", eh.EscalationSkill), nil)
+		w.say(ctx, eh.TransferFailureMessage, botrelay.AudienceAll)
+		return
+	}
+	w.st.Escalations++
+	if skill == w.ref.SkillID && w.st.Escalations > 3 {
+		// F32: the escalation skill is the bot's own and the conversation
+		// keeps coming back; stop the loop and leave it idle.
+		w.logError(ctx, "connector.messaging.transfer-loop", "escalation loop stopped: the escalation skill is the conversation's skill", nil)
+		_ = w.save(ctx)
+		return
+	}
+	if err := rn.platform.Transfer(ctx, w.ref, skill, ""); err != nil {
+		w.logError(ctx, "connector.messaging.transfer-to-skill", "escalation transfer: "+err.Error(), nil)
+		w.say(ctx, eh.TransferFailureMessage, botrelay.AudienceAll)
+		_ = w.save(ctx)
+		return
+	}
+	w.close(ctx)
+}
+
+// say publishes a configured text, if any.
+func (w *worker) say(ctx context.Context, text, audience string) {
+	if strings.TrimSpace(text) == "" {
+		return
+	}
+	if _, err := w.rn.platform.Publish(ctx, w.ref, &botrelay.Message{Text: text, Audience: audience}); err != nil {
+		w.rn.log.Warn("publish configured message", "conversation_id", string(w.ref.ID), "err", err)
+	}
+}
+
+// logError records a conversation error (F37).
+func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.Turn) {
+	rn := w.rn
+	var details json.RawMessage
+	if turn != nil {
+		details, _ = json.Marshal(map[string]any{"turn": turn.Kind, "text": turn.Text})
+	}
+	e := &botrelay.BotError{BotID: rn.bot.ID, ConversationID: w.ref.ID, Code: botrelay.ErrorCodePrefix + code,
+		Message: msg, Details: details, At: rn.r.o.Now()}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := rn.r.o.Store.AddBotError(sctx, e); err != nil {
+		rn.log.Error("record conversation error", "err", err)
+	}
+	rn.log.Warn("conversation error", "conversation_id", string(w.ref.ID), "code", e.Code, "error_id", e.ID, "detail", msg)
+}
+
+// close marks the conversation as no longer the bot's.
+func (w *worker) close(ctx context.Context) {
+	w.st.Open = false
+	w.st.Outbox = nil
+	_ = w.save(ctx)
+}
+
+// unassigned ends the bot's part in the conversation (F26, F28).
+func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
+	w.buf = nil
+	if w.st == nil {
+		st, err := w.rn.r.o.Store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID)
+		if err != nil {
+			return
+		}
+		w.st = st
+	}
+	if w.st.Open {
+		w.close(ctx)
+	}
+	if e, ok := w.rn.vendor.(botrelay.Ender); ok {
+		ectx, cancel := context.WithTimeout(ctx, w.rn.bot.Settings.Limits.VendorTimeout())
+		defer cancel()
+		if err := e.EndConversation(ectx, w.ref, w.st.VendorState); err != nil {
+			w.rn.log.Debug("end vendor conversation", "err", err)
+		}
+	}
+}
+
+func (w *worker) save(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.rn.r.o.Store.SaveBotConversation(sctx, w.st); err != nil {
+		w.rn.log.Error("save conversation state", "conversation_id", string(w.ref.ID), "err", err)
+		return err
+	}
+	return nil
+}

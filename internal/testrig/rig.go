@@ -1,0 +1,297 @@
+package testrig
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/hub"
+	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/platforms/liveperson"
+	"github.com/botrelay/botrelay/secretbox"
+	"github.com/botrelay/botrelay/sqlstore"
+)
+
+// Account is the rig's account id.
+const Account botrelay.AccountID = "1000"
+
+// Rig is a whole botrelay in one test process: an SQLite store, the hub on a
+// loopback HTTP server, and the relay whose bots log in to that hub through
+// the liveperson adapter over the real websocket protocol.
+type Rig struct {
+	T        testing.TB
+	Store    *sqlstore.Store
+	Hub      *hub.Hub
+	Relay    *relay.Relay
+	Box      *secretbox.Box
+	Registry *botrelay.Registry
+	URL      string
+	Skills   map[string]botrelay.SkillID
+	Log      *slog.Logger
+	Signer   *jwtsign.Signer
+
+	addr    string
+	mux     *http.ServeMux
+	mu      sync.Mutex
+	srv     *http.Server
+	stopped bool
+}
+
+// RigOptions configure NewRig.
+type RigOptions struct {
+	// Vendors are registered in the rig's registry.
+	Vendors []botrelay.VendorConnector
+	// Skills are created besides bot and human.
+	Skills []string
+	// DataDir is the data folder; default t.TempDir().
+	DataDir string
+}
+
+// NewRig starts a rig; everything stops when the test ends.
+func NewRig(t testing.TB, o RigOptions) *Rig {
+	t.Helper()
+	auth.PasswordParams = auth.Params{Memory: 64, Iterations: 1, Threads: 1}
+	dir := o.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("BOTRELAY_TEST_VERBOSE") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(dir, "botrelay.db"), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Rig{T: t, Store: store, Skills: map[string]botrelay.SkillID{}, Log: logger, Registry: botrelay.NewRegistry()}
+	r.Registry.RegisterVendor(o.Vendors...)
+	boot := &botrelay.Bootstrap{
+		Account:     &botrelay.Account{ID: Account, Name: "Rig"},
+		Profiles:    botrelay.BuiltInProfiles(),
+		Skills:      []*botrelay.Skill{{Name: botrelay.SkillNameBot}, {Name: botrelay.SkillNameHuman}},
+		Admin:       &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", MessagingSlots: 10, Enabled: true},
+		AdminSkills: []string{botrelay.SkillNameHuman},
+	}
+	for _, s := range o.Skills {
+		boot.Skills = append(boot.Skills, &botrelay.Skill{Name: s})
+	}
+	if _, err := store.Bootstrap(ctx, boot); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range boot.Skills {
+		r.Skills[s.Name] = s.ID
+	}
+	key := make([]byte, 32)
+	r.Box, _ = secretbox.New(key)
+	r.Hub, err = hub.New(hub.Options{Store: store, Account: Account, DataDir: dir, SigningKey: key, Logger: logger,
+		RingTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mux = http.NewServeMux()
+	r.Hub.Routes(r.mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = ln.Addr().String()
+	r.URL = "http://" + r.addr
+	r.serve(ln)
+	hubDone := make(chan struct{})
+	go func() { r.Hub.Run(ctx); close(hubDone) }()
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Signer, err = jwtsign.New(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Relay = relay.New(relay.Options{Store: store, Registry: r.Registry, Box: r.Box, Logger: logger,
+		ConnectTimeout: 10 * time.Second, Signer: r.Signer,
+		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
+			return liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
+				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
+				liveperson.Options{Logger: logger, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
+					SurveyBot: b.Type == botrelay.BotSurvey})
+		}})
+	relayDone := make(chan struct{})
+	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
+	t.Cleanup(func() {
+		cancel()
+		<-relayDone
+		r.Hub.Close()
+		<-hubDone
+		r.mu.Lock()
+		if r.srv != nil {
+			r.srv.Close()
+		}
+		r.mu.Unlock()
+		store.Close()
+	})
+	return r
+}
+
+func (r *Rig) serve(ln net.Listener) {
+	srv := &http.Server{Handler: r.mux}
+	r.mu.Lock()
+	r.srv = srv
+	r.mu.Unlock()
+	go srv.Serve(ln)
+}
+
+// StopPlatform closes the hub's listener and every connection, as if the
+// platform went away.
+func (r *Rig) StopPlatform() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.srv.Close()
+	r.srv = nil
+	r.Hub.DropConnections() // websockets are hijacked: the server does not close them
+}
+
+// StartPlatform serves the hub again on the same address.
+func (r *Rig) StartPlatform() {
+	var ln net.Listener
+	Eventually(r.T, 10*time.Second, "the platform address to be free", func() bool {
+		var err error
+		ln, err = net.Listen("tcp", r.addr)
+		return err == nil
+	})
+	r.serve(ln)
+}
+
+// BotOptions shape AddBot's bot.
+type BotOptions struct {
+	Vendor   string
+	Settings any // the vendor settings, JSON-encoded
+	// Secrets are the vendor's secret settings.
+	Secrets map[string]any
+	// Edit changes the bot before it is stored.
+	Edit func(*botrelay.Bot)
+	// Skills of the bot user; default: bot.
+	Skills []string
+}
+
+// AddBot creates a bot user with an API key on skill bot and a bot that
+// logs in as it; it is not started.
+func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
+	t := r.T
+	t.Helper()
+	ctx := context.Background()
+	prof, err := r.Store.ProfileByName(ctx, Account, "Agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	skills := o.Skills
+	if skills == nil {
+		skills = []string{botrelay.SkillNameBot}
+	}
+	var ids []botrelay.SkillID
+	for _, s := range skills {
+		ids = append(ids, r.Skills[s])
+	}
+	u := &botrelay.User{AccountID: Account, Type: botrelay.UserBot, LoginName: name + "-user", MessagingSlots: 1000,
+		ProfileID: prof.ID, Enabled: true, SkillIDs: ids}
+	if err := r.Store.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.NewKeySet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Store.CreateAPIKey(ctx, &botrelay.APIKey{AppKey: keys.AppKey, UserID: u.ID, AccessToken: keys.AccessToken,
+		SecretHash: auth.HashSecret(keys.Secret), AccessTokenSecretHash: auth.HashSecret(keys.AccessTokenSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	settings, err := json.Marshal(o.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &botrelay.Bot{ID: botrelay.BotID("bot-" + name), AccountID: Account, Name: name, UserID: u.ID, Vendor: o.Vendor,
+		Settings: botrelay.BotSettings{Vendor: settings, ErrorHandling: botrelay.ErrorHandling{
+			EscalationSkill: botrelay.SkillNameHuman, MessageToConsumer: "Let me get you a human.",
+			MessageToAgent: "Escalated by the bot.", TransferFailureMessage: "Sorry, nobody can help right now.",
+		}}}
+	if o.Edit != nil {
+		o.Edit(b)
+	}
+	b.Secrets, err = relay.SealSecrets(r.Box, b, &relay.Secrets{Vendor: o.Secrets, APIKey: relay.Credentials{
+		AppKey: keys.AppKey, Secret: keys.Secret, AccessToken: keys.AccessToken, AccessTokenSecret: keys.AccessTokenSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Store.CreateBot(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Start starts a bot and waits until it is in want.
+func (r *Rig) Start(b *botrelay.Bot, want botrelay.BotState) {
+	r.T.Helper()
+	if err := r.Relay.Start(context.Background(), b.ID); err != nil {
+		r.T.Fatal(err)
+	}
+	r.WaitState(b, want, 15*time.Second)
+}
+
+// WaitState waits until the bot is in want.
+func (r *Rig) WaitState(b *botrelay.Bot, want botrelay.BotState, d time.Duration) {
+	r.T.Helper()
+	Eventually(r.T, d, "bot state "+string(want)+" (now "+string(r.Relay.State(b.ID))+")", func() bool {
+		return r.Relay.State(b.ID) == want
+	})
+}
+
+// Conversation reads a conversation from the store.
+func (r *Rig) Conversation(id string) *botrelay.Conversation {
+	r.T.Helper()
+	c, err := r.Store.Conversation(context.Background(), botrelay.ConversationID(id))
+	if err != nil {
+		r.T.Fatal(err)
+	}
+	return c
+}
+
+// WaitSkill waits until the conversation is routed to skill with no agent
+// assigned (a transfer landed) and returns it.
+func (r *Rig) WaitSkill(id, skill string, d time.Duration) *botrelay.Conversation {
+	r.T.Helper()
+	var c *botrelay.Conversation
+	Eventually(r.T, d, "conversation on skill "+skill, func() bool {
+		var err error
+		c, err = r.Store.Conversation(context.Background(), botrelay.ConversationID(id))
+		return err == nil && c.SkillID == r.Skills[skill] && c.AssignedAgent() == 0
+	})
+	return c
+}
+
+// Errors returns the bot's conversation error codes, newest first.
+func (r *Rig) Errors(b *botrelay.Bot) []string {
+	errs, err := r.Store.BotErrors(context.Background(), b.ID, "", 0)
+	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
+		r.T.Fatal(err)
+	}
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Code)
+	}
+	return out
+}

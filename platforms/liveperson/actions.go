@@ -1,0 +1,256 @@
+package liveperson
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/botrelay/botrelay"
+)
+
+func invalidf(format string, args ...any) error {
+	return botrelay.Errorf(botrelay.EINVALID, "liveperson: "+format, args...)
+}
+
+func dialogOf(conv botrelay.ConversationRef) string {
+	if conv.DialogID != "" {
+		return string(conv.DialogID)
+	}
+	return string(conv.ID)
+}
+
+// metadataArray normalises message metadata to a JSON array (an object
+// becomes a one-element array, F23); nil when empty.
+func metadataArray(raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	switch raw[0] {
+	case '[':
+		if !json.Valid(raw) {
+			return nil, invalidf("metadata is not valid JSON")
+		}
+		return raw, nil
+	case '{':
+		if !json.Valid(raw) {
+			return nil, invalidf("metadata is not valid JSON")
+		}
+		return append(append(json.RawMessage{'['}, raw...), ']'), nil
+	}
+	return nil, invalidf("metadata must be a JSON array or object")
+}
+
+// Publish sends m into the conversation's dialog: a ContentEvent
+// (text/plain, with m.QuickReplies attached) for text, a RichContentEvent
+// for structured content; m.Audience AGENTS_AND_MANAGERS makes it a private
+// note. m.Metadata and m.EncodedMetadata ride on the request. It returns
+// the event's sequence.
+func (a *Adapter) Publish(ctx context.Context, conv botrelay.ConversationRef, m *botrelay.Message) (int64, error) {
+	if m == nil {
+		return 0, invalidf("publish: no message")
+	}
+	var event map[string]any
+	switch {
+	case len(bytes.TrimSpace(m.StructuredContent)) > 0:
+		if !json.Valid(m.StructuredContent) {
+			return 0, invalidf("publish: structured content is not valid JSON")
+		}
+		event = map[string]any{"type": "RichContentEvent", "content": json.RawMessage(m.StructuredContent)}
+	case m.Text != "":
+		event = map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": m.Text}
+		if qr := bytes.TrimSpace(m.QuickReplies); len(qr) > 0 && string(qr) != "null" {
+			if !json.Valid(qr) {
+				return 0, invalidf("publish: quick replies are not valid JSON")
+			}
+			event["quickReplies"] = json.RawMessage(qr)
+		}
+	default:
+		return 0, invalidf("publish: the message has neither text nor structured content")
+	}
+	meta, err := metadataArray(m.Metadata)
+	if err != nil {
+		return 0, err
+	}
+	body := map[string]any{"dialogId": dialogOf(conv), "event": event}
+	if m.Audience != "" && m.Audience != "ALL" {
+		body["messageAudience"] = m.Audience
+	}
+	resp, err := a.request(ctx, ".ams.ms.PublishEvent", body, meta, m.EncodedMetadata)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Sequence int64 `json:"sequence"`
+	}
+	_ = json.Unmarshal(resp, &r)
+	return r.Sequence, nil
+}
+
+// SetTyping publishes a ChatStateEvent: COMPOSING when on, ACTIVE when off.
+func (a *Adapter) SetTyping(ctx context.Context, conv botrelay.ConversationRef, on bool) error {
+	state := "ACTIVE"
+	if on {
+		state = "COMPOSING"
+	}
+	_, err := a.request(ctx, ".ams.ms.PublishEvent", map[string]any{
+		"dialogId": dialogOf(conv),
+		"event":    map[string]any{"type": "ChatStateEvent", "chatState": state},
+	}, nil, "")
+	return err
+}
+
+// transferMetadata marks a transfer as the bot's decision.
+var transferMetadata = json.RawMessage(`[{"type":"ActionReason","reason":"escalated_by_bot","reasonId":"3"}]`)
+
+// Transfer removes the bot as assigned agent and moves the conversation to
+// skill; with agentID it also suggests that agent ("<account>.<id>" or
+// the bare user id). skill 0 keeps the conversation's skill.
+func (a *Adapter) Transfer(ctx context.Context, conv botrelay.ConversationRef, skill botrelay.SkillID, agentID string) error {
+	if skill == 0 {
+		skill = conv.SkillID
+	}
+	if skill == 0 {
+		return invalidf("transfer: no target skill")
+	}
+	fields := []map[string]any{
+		// Without userId the platform removes the caller itself.
+		{"field": "ParticipantsChange", "type": "REMOVE", "role": "ASSIGNED_AGENT"},
+	}
+	if agentID = strings.TrimSpace(agentID); agentID != "" {
+		if !strings.Contains(agentID, ".") {
+			agentID = a.cfg.Account + "." + agentID
+		}
+		fields = append(fields, map[string]any{"field": "ParticipantsChange", "type": "SUGGEST", "role": "ASSIGNED_AGENT", "userId": agentID})
+	}
+	fields = append(fields, map[string]any{"field": "Skill", "type": "UPDATE", "skill": fmt.Sprint(int64(skill))})
+	return a.updateConversation(ctx, conv, fields, transferMetadata)
+}
+
+// Close closes the conversation. withoutPCS closes it outright
+// (ConversationStateField CLOSE); otherwise the main dialog is closed
+// (DialogChange), which lets the platform open a post-conversation survey
+// when the skill has one and closes the conversation when it has none.
+func (a *Adapter) Close(ctx context.Context, conv botrelay.ConversationRef, withoutPCS bool) error {
+	if withoutPCS {
+		return a.updateConversation(ctx, conv, []map[string]any{
+			{"field": "ConversationStateField", "conversationState": "CLOSE"},
+		}, nil)
+	}
+	main := string(conv.ID)
+	a.mu.Lock()
+	if st := a.convs[string(conv.ID)]; st != nil && st.main != "" {
+		main = st.main
+	}
+	a.mu.Unlock()
+	return a.updateConversation(ctx, conv, []map[string]any{
+		{"field": "DialogChange", "type": "UPDATE", "dialog": map[string]string{"dialogId": main, "state": "CLOSE"}},
+	}, nil)
+}
+
+// SetTTR changes the conversation's time to response: URGENT, NORMAL or
+// PRIORITIZED.
+func (a *Adapter) SetTTR(ctx context.Context, conv botrelay.ConversationRef, ttr string) error {
+	t := botrelay.TTRType(strings.ToUpper(strings.TrimSpace(ttr)))
+	if !t.Valid() {
+		return invalidf("ttr %q must be URGENT, NORMAL or PRIORITIZED", ttr)
+	}
+	return a.updateConversation(ctx, conv, []map[string]any{{"field": "TTRField", "ttrType": string(t)}}, nil)
+}
+
+func (a *Adapter) updateConversation(ctx context.Context, conv botrelay.ConversationRef, fields []map[string]any, meta json.RawMessage) error {
+	if conv.ID == "" {
+		return invalidf("no conversation id")
+	}
+	_, err := a.request(ctx, ".ams.cm.UpdateConversationField", map[string]any{
+		"conversationId":    string(conv.ID),
+		"conversationField": fields,
+	}, meta, "")
+	return err
+}
+
+// Accept accepts a ring (RingAcceptManual).
+func (a *Adapter) Accept(ctx context.Context, ringID string) error {
+	if ringID == "" {
+		return invalidf("accept: no ring id")
+	}
+	_, err := a.request(ctx, ".ams.routing.UpdateRingState", map[string]string{"ringId": ringID, "ringState": "ACCEPTED"}, nil, "")
+	return err
+}
+
+// historyPage is how many events History asks for at a time.
+const historyPage = 100
+
+// History returns the consumer's messages in the dialog with a sequence
+// above after, oldest first (typing and receipts left out).
+func (a *Adapter) History(ctx context.Context, conv botrelay.ConversationRef, after int64) ([]*botrelay.PlatformEvent, error) {
+	var out []*botrelay.PlatformEvent
+	dialog := dialogOf(conv)
+	for page := 0; page < 1000; page++ {
+		resp, err := a.request(ctx, ".ams.ms.QueryMessages", map[string]any{
+			"dialogId": dialog, "newerThanSequence": after, "maxQuantity": historyPage,
+		}, nil, "")
+		if err != nil {
+			return out, err
+		}
+		items, err := historyItems(resp)
+		if err != nil {
+			return out, err
+		}
+		last := after
+		for _, raw := range items {
+			var m msgEvent
+			if json.Unmarshal(raw, &m) != nil {
+				continue
+			}
+			if m.Sequence <= after {
+				continue
+			}
+			last = max(last, m.Sequence)
+			if m.DialogID == "" {
+				m.DialogID = dialog
+			}
+			ref := conv
+			ref.DialogID = botrelay.DialogID(m.DialogID)
+			if me := a.UserID(); me != "" && m.OriginatorID == me {
+				// The bot's own message, with the metadata it was published
+				// with: the relay finds its markers here after a restart.
+				out = append(out, &botrelay.PlatformEvent{Kind: botrelay.EventBotMessage, Conversation: ref,
+					Sequence: m.Sequence, Metadata: nonEmpty(m.Metadata), Raw: raw})
+				continue
+			}
+			if ev := a.consumerEvent(&m, raw, ref); ev != nil && ev.Kind == botrelay.EventConsumerMessage {
+				out = append(out, ev)
+			}
+		}
+		if len(items) < historyPage || last == after {
+			break
+		}
+		after = last
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Sequence < out[j].Sequence })
+	return out, nil
+}
+
+// historyItems reads a QueryMessages answer: an array of events, or an
+// object holding one.
+func historyItems(resp json.RawMessage) ([]json.RawMessage, error) {
+	var items []json.RawMessage
+	if json.Unmarshal(resp, &items) == nil {
+		return items, nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(resp, &obj) == nil {
+		for _, k := range []string{"messageEventRecords", "events", "changes", "messages"} {
+			if v, ok := obj[k]; ok && json.Unmarshal(v, &items) == nil {
+				return items, nil
+			}
+		}
+		return nil, nil
+	}
+	return nil, errors.New("liveperson: QueryMessages: the answer is not a list of events")
+}

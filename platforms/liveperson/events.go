@@ -1,0 +1,495 @@
+package liveperson
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// queue hands events to the relay in the order the reader produced them,
+// from one goroutine, so a slow HandleEvent never stalls the reader (which
+// must keep reading for the answers the relay's own calls wait for).
+type queue struct {
+	mu     sync.Mutex
+	items  []*botrelay.PlatformEvent
+	signal chan struct{}
+}
+
+func newQueue() *queue { return &queue{signal: make(chan struct{}, 1)} }
+
+func (q *queue) push(evs ...*botrelay.PlatformEvent) {
+	if len(evs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	q.items = append(q.items, evs...)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) run(ctx context.Context, in botrelay.Inbound) {
+	for {
+		q.mu.Lock()
+		items := q.items
+		q.items = nil
+		q.mu.Unlock()
+		for _, ev := range items {
+			if ctx.Err() != nil {
+				return
+			}
+			in.HandleEvent(ctx, ev)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.signal:
+		}
+	}
+}
+
+// convState is what the adapter knows of one conversation.
+type convState struct {
+	assigned bool   // we reported it assigned (or survey started)
+	gen      uint64 // the subscription that last reported it
+	ref      botrelay.ConversationRef
+	dialogs  map[string]string // dialog id → dialog type
+	main     string            // the main dialog's id
+}
+
+// Notification and event names.
+const (
+	notifyConversations = ".ams.aam.ExConversationChangeNotification"
+	notifyRoutingTask   = ".ams.routing.RoutingTaskNotification"
+	notifyMessage       = ".ams.ms.OnlineEventDistribution"
+
+	dialogMain   = "MAIN"
+	dialogSurvey = "POST_SURVEY"
+)
+
+func (a *Adapter) notification(wc *wsConn, typ string, body json.RawMessage) {
+	switch typ {
+	case notifyConversations:
+		wc.q.push(a.conversationChanges(wc, body)...)
+	case notifyRoutingTask:
+		wc.q.push(a.routingTasks(wc, body)...)
+	case notifyMessage:
+		if ev := a.messageEvent(body); ev != nil {
+			wc.q.push(ev)
+		}
+	}
+}
+
+// convChangeBody is the body of ExConversationChangeNotification.
+type convChangeBody struct {
+	Changes []struct {
+		Type   string `json:"type"`
+		Result struct {
+			ConvID              string      `json:"convId"`
+			ConversationDetails convDetails `json:"conversationDetails"`
+		} `json:"result"`
+	} `json:"changes"`
+}
+
+type convDetails struct {
+	ConvID          string              `json:"convId"`
+	SkillID         json.RawMessage     `json:"skillId"`
+	State           string              `json:"state"`
+	Context         json.RawMessage     `json:"context"`
+	Participants    json.RawMessage     `json:"participants"`
+	ParticipantsPID map[string][]string `json:"participantsPId"`
+	Dialogs         []struct {
+		DialogID   string `json:"dialogId"`
+		DialogType string `json:"dialogType"`
+		State      string `json:"state"`
+	} `json:"dialogs"`
+}
+
+// participants reads participants as LivePerson's legacy map
+// {"ROLE":["id"]} or as a list [{"id","role"}].
+func (d *convDetails) participants() map[string][]string {
+	out := map[string][]string{}
+	raw := bytes.TrimSpace(d.Participants)
+	if len(raw) == 0 {
+		return out
+	}
+	if raw[0] == '{' {
+		_ = json.Unmarshal(raw, &out)
+		return out
+	}
+	var list []struct {
+		ID   string `json:"id"`
+		Role string `json:"role"`
+	}
+	if json.Unmarshal(raw, &list) == nil {
+		for _, p := range list {
+			out[p.Role] = append(out[p.Role], p.ID)
+		}
+	}
+	return out
+}
+
+func parseSkillID(raw json.RawMessage) botrelay.SkillID {
+	n, err := strconv.ParseInt(rawString(raw), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return botrelay.SkillID(n)
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s != "" && s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// conversationChanges turns a conversation change notification into
+// assignment events.
+func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botrelay.PlatformEvent {
+	var b convChangeBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		a.log.Warn("liveperson: ignoring a malformed conversation notification")
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	me, pid := wc.st.legacyID, wc.st.userPID
+	now := a.opts.Now()
+	var out []*botrelay.PlatformEvent
+	for _, ch := range b.Changes {
+		d := ch.Result.ConversationDetails
+		id := ch.Result.ConvID
+		if id == "" {
+			id = d.ConvID
+		}
+		if id == "" {
+			continue
+		}
+		st := a.convs[id]
+		if st == nil {
+			st = &convState{dialogs: map[string]string{}, main: id}
+			st.ref = botrelay.ConversationRef{ID: botrelay.ConversationID(id), DialogID: botrelay.DialogID(id), Type: botrelay.Messaging}
+		}
+		fresh := st.gen != wc.gen
+		st.gen = wc.gen
+		if ch.Type == "DELETE" {
+			if st.assigned {
+				ref := st.ref
+				out = append(out, &botrelay.PlatformEvent{Kind: botrelay.EventUnassigned, Conversation: ref,
+					Closed: d.State == "CLOSE" || d.State == "", At: now})
+			}
+			delete(a.convs, id)
+			continue
+		}
+
+		parts := d.participants()
+		mine := d.State == "OPEN" && (contains(parts["ASSIGNED_AGENT"], me) || contains(parts["ASSIGNED_AGENT"], pid) ||
+			contains(d.ParticipantsPID["ASSIGNED_AGENT"], pid))
+		// The open dialog: a survey dialog wins over the main one.
+		open, openType := "", ""
+		mainOpen := false
+		for _, dl := range d.Dialogs {
+			if dl.DialogID == "" {
+				continue
+			}
+			st.dialogs[dl.DialogID] = dl.DialogType
+			if dl.DialogType == dialogMain {
+				st.main = dl.DialogID
+				mainOpen = dl.State == "OPEN"
+			}
+			if dl.State == "OPEN" && (open == "" || dl.DialogType == dialogSurvey) {
+				open, openType = dl.DialogID, dl.DialogType
+			}
+		}
+		if len(d.Dialogs) == 0 {
+			open, openType, mainOpen = id, dialogMain, true
+		}
+		prevDialog := st.ref.DialogID
+		ref := botrelay.ConversationRef{
+			ID:       botrelay.ConversationID(id),
+			DialogID: botrelay.DialogID(open),
+			Type:     botrelay.Messaging,
+			SkillID:  parseSkillID(d.SkillID),
+		}
+		if ref.DialogID == "" {
+			ref.DialogID = botrelay.DialogID(st.main)
+		}
+		if c := parts["CONSUMER"]; len(c) > 0 {
+			ref.ConsumerID = botrelay.ConsumerID(c[0])
+		} else if c := d.ParticipantsPID["CONSUMER"]; len(c) > 0 {
+			ref.ConsumerID = botrelay.ConsumerID(c[0])
+		}
+		ref.SkillName = a.skillNames[ref.SkillID]
+		st.ref = ref
+		survey := openType == dialogSurvey
+		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
+
+		switch {
+		case mine && survey && !a.opts.SurveyBot:
+			// An agent bot's conversation went on to its survey: not ours.
+			if st.assigned {
+				ev.Kind, ev.Closed = botrelay.EventUnassigned, !mainOpen
+				out = append(out, ev)
+				st.assigned = false
+			}
+		case mine && (!st.assigned || fresh):
+			ev.Kind = botrelay.EventAssigned
+			if survey {
+				ev.Kind = botrelay.EventSurveyStarted
+			}
+			out = append(out, ev)
+			st.assigned = true
+		case mine && survey && prevDialog != ref.DialogID:
+			ev.Kind = botrelay.EventSurveyStarted
+			out = append(out, ev)
+		case !mine && st.assigned:
+			ev.Kind = botrelay.EventUnassigned
+			ev.Closed = d.State == "CLOSE" || (!mainOpen && !survey)
+			out = append(out, ev)
+			st.assigned = false
+		}
+		if d.State == "CLOSE" {
+			delete(a.convs, id)
+		} else {
+			a.convs[id] = st
+		}
+	}
+	return out
+}
+
+func nonEmpty(raw json.RawMessage) json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return append(json.RawMessage(nil), raw...)
+}
+
+// routingTaskBody is the body of RoutingTaskNotification.
+type routingTaskBody struct {
+	Changes []struct {
+		Type   string `json:"type"`
+		Result struct {
+			ConversationID string          `json:"conversationId"`
+			ConsumerID     string          `json:"consumerId"`
+			SkillID        json.RawMessage `json:"skillId"`
+			RingsDetails   []struct {
+				RingID    string `json:"ringId"`
+				RingState string `json:"ringState"`
+			} `json:"ringsDetails"`
+		} `json:"result"`
+	} `json:"changes"`
+}
+
+// routingTasks handles rings: accepted at once under RingAcceptAuto,
+// delivered as EventRing otherwise. Each ring is handled once.
+func (a *Adapter) routingTasks(wc *wsConn, body json.RawMessage) []*botrelay.PlatformEvent {
+	var b routingTaskBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		a.log.Warn("liveperson: ignoring a malformed routing task notification")
+		return nil
+	}
+	now := a.opts.Now()
+	var out []*botrelay.PlatformEvent
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ch := range b.Changes {
+		r := ch.Result
+		for _, ring := range r.RingsDetails {
+			if ring.RingID == "" {
+				continue
+			}
+			if ch.Type == "DELETE" || ring.RingState != "WAITING" {
+				delete(a.rings, ring.RingID)
+				continue
+			}
+			if a.rings[ring.RingID] {
+				continue
+			}
+			if len(a.rings) > 10000 { // rings that never ended; forget them
+				a.rings = map[string]bool{}
+			}
+			a.rings[ring.RingID] = true
+			ref := botrelay.ConversationRef{
+				ID:         botrelay.ConversationID(r.ConversationID),
+				DialogID:   botrelay.DialogID(r.ConversationID),
+				Type:       botrelay.Messaging,
+				ConsumerID: botrelay.ConsumerID(r.ConsumerID),
+				SkillID:    parseSkillID(r.SkillID),
+			}
+			ref.SkillName = a.skillNames[ref.SkillID]
+			if a.opts.RingAccept == RingAcceptManual {
+				out = append(out, &botrelay.PlatformEvent{Kind: botrelay.EventRing, RingID: ring.RingID, Conversation: ref, At: now})
+				continue
+			}
+			ringID := ring.RingID
+			go func() {
+				if _, err := wc.request(wc.ctx, ".ams.routing.UpdateRingState",
+					map[string]string{"ringId": ringID, "ringState": "ACCEPTED"}, nil, ""); err != nil && wc.ctx.Err() == nil {
+					a.log.Warn("liveperson: accepting a ring failed", "ring", ringID, "conversation", ref.ID, "err", err)
+				}
+			}()
+		}
+	}
+	return out
+}
+
+// msgEvent is one message event: the body of OnlineEventDistribution and
+// an item of a QueryMessages answer.
+type msgEvent struct {
+	Sequence           int64  `json:"sequence"`
+	ConversationID     string `json:"conversationId"`
+	DialogID           string `json:"dialogId"`
+	ServerTimestamp    int64  `json:"serverTimestamp"`
+	OriginatorID       string `json:"originatorId"`
+	OriginatorMetadata struct {
+		ID   string `json:"id"`
+		Role string `json:"role"`
+	} `json:"originatorMetadata"`
+	Event    json.RawMessage `json:"event"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+// messageEvent turns a live message notification into an event, for a
+// conversation the bot holds.
+func (a *Adapter) messageEvent(body json.RawMessage) *botrelay.PlatformEvent {
+	var m msgEvent
+	if err := json.Unmarshal(body, &m); err != nil {
+		a.log.Warn("liveperson: ignoring a malformed message notification")
+		return nil
+	}
+	a.mu.Lock()
+	st := a.findConv(m.ConversationID, m.DialogID)
+	var ref botrelay.ConversationRef
+	if st != nil && st.assigned {
+		ref = st.ref
+		ref.DialogID = botrelay.DialogID(m.DialogID)
+	}
+	a.mu.Unlock()
+	if ref.ID == "" {
+		return nil // not (or no longer) ours; History covers any race
+	}
+	return a.consumerEvent(&m, body, ref)
+}
+
+// findConv finds a conversation by id or by one of its dialogs. a.mu is
+// held.
+func (a *Adapter) findConv(convID, dialogID string) *convState {
+	if st := a.convs[convID]; convID != "" && st != nil {
+		return st
+	}
+	if st := a.convs[dialogID]; st != nil {
+		return st
+	}
+	for _, st := range a.convs {
+		if _, ok := st.dialogs[dialogID]; ok {
+			return st
+		}
+	}
+	return nil
+}
+
+// consumerEvent translates a consumer's message event; it returns nil for
+// events of other participants and events the relay does not handle.
+func (a *Adapter) consumerEvent(m *msgEvent, raw json.RawMessage, ref botrelay.ConversationRef) *botrelay.PlatformEvent {
+	role := m.OriginatorMetadata.Role
+	if role == "" && (m.OriginatorID == "" || m.OriginatorID != string(ref.ConsumerID)) {
+		return nil
+	}
+	if role != "" && role != "CONSUMER" {
+		return nil
+	}
+	var e struct {
+		Type        string          `json:"type"`
+		ContentType string          `json:"contentType"`
+		Message     json.RawMessage `json:"message"`
+		Content     json.RawMessage `json:"content"`
+		ChatState   string          `json:"chatState"`
+	}
+	if json.Unmarshal(m.Event, &e) != nil {
+		return nil
+	}
+	at := a.opts.Now()
+	if m.ServerTimestamp > 0 {
+		at = time.UnixMilli(m.ServerTimestamp)
+	}
+	ev := &botrelay.PlatformEvent{
+		Conversation: ref,
+		Sequence:     m.Sequence,
+		Metadata:     nonEmpty(m.Metadata),
+		Raw:          append(json.RawMessage(nil), bytes.TrimSpace(raw)...),
+		At:           at,
+	}
+	switch e.Type {
+	case "ContentEvent":
+		ev.Kind = botrelay.EventConsumerMessage
+		switch e.ContentType {
+		case "hosted/file":
+			var f struct {
+				RelativePath string `json:"relativePath"`
+				FileType     string `json:"fileType"`
+				Caption      string `json:"caption"`
+			}
+			if json.Unmarshal(e.Message, &f) != nil || f.RelativePath == "" {
+				return nil
+			}
+			ev.File = &botrelay.File{RelativePath: f.RelativePath, FileType: f.FileType, Caption: f.Caption}
+		default:
+			var text string
+			if json.Unmarshal(e.Message, &text) != nil {
+				return nil
+			}
+			ev.Text = text
+		}
+	case "RichContentEvent":
+		if len(nonEmpty(e.Content)) == 0 {
+			return nil
+		}
+		ev.Kind = botrelay.EventConsumerMessage
+		ev.RichContent = nonEmpty(e.Content)
+	case "ChatStateEvent":
+		switch e.ChatState {
+		case "COMPOSING":
+			ev.Typing = true
+		case "ACTIVE", "PAUSE", "INACTIVE", "GONE":
+		default:
+			return nil
+		}
+		ev.Kind = botrelay.EventConsumerTyping
+		ev.Sequence = 0
+	default: // AcceptStatusEvent and anything else
+		return nil
+	}
+	return ev
+}
+
+// sweepStale runs once the subscriptions are answered, and so after the
+// subscription's first notification listed the open conversations the bot
+// holds: a conversation the bot held before a reconnect that is not listed
+// any more closed or left the bot meanwhile. It is reported unassigned
+// (Closed false: the adapter cannot tell which).
+func (a *Adapter) sweepStale(wc *wsConn) []*botrelay.PlatformEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*botrelay.PlatformEvent
+	for id, st := range a.convs {
+		if st.gen == wc.gen {
+			continue
+		}
+		if st.assigned {
+			out = append(out, &botrelay.PlatformEvent{Kind: botrelay.EventUnassigned, Conversation: st.ref, At: a.opts.Now()})
+		}
+		delete(a.convs, id)
+	}
+	return out
+}
