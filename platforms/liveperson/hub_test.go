@@ -170,7 +170,8 @@ func conversationFlow(t *testing.T, useTLS bool) {
 		t.Fatalf("SetTTR(SOON) = %v, want EINVALID", err)
 	}
 
-	// History after the first message: the consumer's later messages only.
+	// History after the first message: the consumer's later messages, and
+	// the bot's own with their metadata (the relay's restart markers).
 	c.say("one")
 	c.say("two")
 	rec.waitEvent(t, "message two", func(ev *botrelay.PlatformEvent) bool { return ev.Text == "two" })
@@ -179,8 +180,16 @@ func conversationFlow(t *testing.T, useTLS bool) {
 		t.Fatal(err)
 	}
 	var texts []string
+	own := 0
 	for i, h := range hist {
-		if h.Kind != botrelay.EventConsumerMessage || h.Sequence <= helloSeq || (i > 0 && h.Sequence <= hist[i-1].Sequence) {
+		if h.Sequence <= helloSeq || (i > 0 && h.Sequence <= hist[i-1].Sequence) {
+			t.Fatalf("history item %d = %+v", i, h)
+		}
+		if h.Kind == botrelay.EventBotMessage {
+			own++
+			continue
+		}
+		if h.Kind != botrelay.EventConsumerMessage {
 			t.Fatalf("history item %d = %+v", i, h)
 		}
 		if h.RichContent != nil {
@@ -189,11 +198,18 @@ func conversationFlow(t *testing.T, useTLS bool) {
 		}
 		texts = append(texts, h.Text)
 	}
-	if strings.Join(texts, ",") != "<rich>,one,two" {
-		t.Fatalf("History after %d = %v", helloSeq, texts)
+	if strings.Join(texts, ",") != "<rich>,one,two" || own == 0 {
+		t.Fatalf("History after %d = %v and %d of the bot's own messages", helloSeq, texts, own)
 	}
-	if all, _ := a.History(ctx, ref, 0); len(all) != 4 || all[0].Text != "hello bot" {
-		t.Fatalf("History from 0 = %d events", len(all))
+	history, _ := a.History(ctx, ref, 0)
+	consumer := 0
+	for _, h := range history {
+		if h.Kind == botrelay.EventConsumerMessage {
+			consumer++
+		}
+	}
+	if consumer != 4 || history[0].Text != "hello bot" {
+		t.Fatalf("History from 0 = %d consumer events", consumer)
 	}
 
 	// Errors carry the platform's code and message.
