@@ -9,6 +9,7 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -302,11 +303,41 @@ func TestF12_WelcomeMessage(t *testing.T) {
   cb(null, {messages: ["got " + p.message]});
 }`
 	b := fnBot(r, "welcome", code, func(b *botrelay.Bot) { b.Settings.Messaging.WelcomeMessage = true })
-	r.Start(b, botrelay.BotOnline)
+	// The consumer writes before the bot is online: the welcome carries that
+	// message, then the message itself is answered.
 	c := testrig.NewConsumer(t, r.URL, "1000")
 	c.Open("bot")
 	c.Say("hi there")
+	r.Start(b, botrelay.BotOnline)
 	c.WaitTexts(wait, "welcome! last=hi there", "got hi there")
+}
+
+func TestF13_EngagementAttributes(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var s = input.payload.context.lpSdes;
+  var info = s.unauthenticatedSdes && s.unauthenticatedSdes.customerInfo;
+  cb(null, {messages: ["status=" + (info ? info.customerInfo.customerStatus : "none")]});
+}`
+	b := fnBot(r, "sdes", code, func(b *botrelay.Bot) { b.Settings.Messaging.EngagementAttributes = true })
+	r.Start(b, botrelay.BotOnline)
+	sdes := map[string]any{"unauthenticatedSdes": map[string]any{
+		"customerInfo": map[string]any{"serverTimeStamp": "1", "customerInfo": map[string]any{"customerStatus": "gold"}}}}
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.OpenWith("bot", map[string]any{"type": "SharkContext", "lpSdes": sdes})
+	c.Say("who am I")
+	c.Say("again")
+	c.WaitTexts(wait, "status=gold", "status=gold")
+
+	// Without attributes the conversation goes on with {} and the error is
+	// logged.
+	c2 := testrig.NewConsumer(t, r.URL, "1000")
+	c2.Open("bot")
+	c2.Say("and me")
+	c2.WaitTexts(wait, "status=none")
+	if errs := r.Errors(b); len(errs) == 0 || !strings.HasSuffix(errs[0], "sdes-service.uauth-sdes-entry-is-empty") {
+		t.Fatalf("error log = %v", errs)
+	}
 }
 
 func TestF16_ReplyValidation(t *testing.T) {
@@ -576,6 +607,39 @@ func TestF31_TransferFailureMessage(t *testing.T) {
 	c.Open("bot")
 	c.Say("help")
 	c.WaitTexts(wait, "Let me get you a human.", "Sorry, nobody can help right now.")
+}
+
+// TestF32_TransferLoopProtection escalates to the bot's own skill: the
+// conversation keeps coming back, and after three escalations the bot stops
+// transferring it and leaves it idle.
+func TestF32_TransferLoopProtection(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "looper", `function lambda(input, cb) { throw new Error("always"); }`, func(b *botrelay.Bot) {
+		b.Settings.ErrorHandling.EscalationSkill = "bot"
+	})
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	escalations := func() int {
+		n := 0
+		for _, txt := range c.AgentTexts() {
+			if txt == "Let me get you a human." {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 1; i <= 4; i++ {
+		c.Say(fmt.Sprintf("try %d", i))
+		c.WaitFor(wait, fmt.Sprintf("escalation %d", i), func() bool { return escalations() >= i })
+	}
+	testrig.Eventually(t, wait, "the loop to be stopped", func() bool {
+		errs := r.Errors(b)
+		return len(errs) > 0 && strings.HasSuffix(errs[0], "connector.messaging.transfer-loop")
+	})
+	if escalations() != 4 {
+		t.Fatalf("escalation messages = %d, want 4", escalations())
+	}
 }
 
 // TestF42_FailingVendorEscalatesInTime is acceptance point 3: a vendor that

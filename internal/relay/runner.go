@@ -361,10 +361,7 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 		}()
 	case botrelay.EventAssigned, botrelay.EventSurveyStarted, botrelay.EventConsumerMessage,
 		botrelay.EventConsumerTyping, botrelay.EventUnassigned:
-		w := rn.worker(ev.Conversation, ev.Kind != botrelay.EventUnassigned)
-		if w != nil {
-			w.push(ev)
-		}
+		rn.dispatch(ev, ev.Kind != botrelay.EventUnassigned)
 	}
 }
 
@@ -377,27 +374,45 @@ func (rn *runner) ctx() context.Context {
 	return rn.runCtx
 }
 
-// worker returns the conversation's worker, creating it when create is set.
-func (rn *runner) worker(ref botrelay.ConversationRef, create bool) *worker {
+// dispatch queues ev on its conversation's worker, starting one when create
+// is set. It holds rn.mu while it queues, and a worker leaves the map under
+// rn.mu only with an empty queue, so no event lands on a worker that ended.
+func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
+	ref := ev.Conversation
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	w := rn.convs[ref.ID]
-	if w != nil || !create || rn.runCtx == nil || rn.runCtx.Err() != nil {
-		return w
-	}
-	w = newWorker(rn, ref)
-	rn.convs[ref.ID] = w
-	rn.workers.Add(1)
-	go func() {
-		defer rn.workers.Done()
-		w.run(rn.runCtx)
-		rn.mu.Lock()
-		if rn.convs[ref.ID] == w {
-			delete(rn.convs, ref.ID)
+	if w == nil {
+		if !create || rn.runCtx == nil || rn.runCtx.Err() != nil {
+			return
 		}
-		rn.mu.Unlock()
-	}()
-	return w
+		w = newWorker(rn, ref)
+		rn.convs[ref.ID] = w
+		rn.workers.Add(1)
+		ctx := rn.runCtx
+		go func() {
+			defer rn.workers.Done()
+			w.run(ctx)
+		}()
+	}
+	w.push(ev)
+}
+
+// retire removes a worker that is done with its conversation, unless events
+// arrived meanwhile; it reports whether the worker may end.
+func (rn *runner) retire(w *worker) bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	w.mu.Lock()
+	pending := len(w.queue)
+	w.mu.Unlock()
+	if pending > 0 {
+		return false
+	}
+	if rn.convs[w.ref.ID] == w {
+		delete(rn.convs, w.ref.ID)
+	}
+	return true
 }
 
 // stopWorkers waits for every conversation worker to end (their context is

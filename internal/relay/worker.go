@@ -25,6 +25,7 @@ type worker struct {
 	once   sync.Once
 
 	st    *botrelay.BotConversation // loaded on the first event
+	sdes  json.RawMessage           // engagement attributes, read once at assignment (F13)
 	buf   []*botrelay.PlatformEvent // combine buffer (F10)
 	timer *time.Timer
 }
@@ -58,8 +59,10 @@ func (w *worker) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			w.rn.retire(w)
 			return
 		case <-w.quit:
+			w.rn.retire(w)
 			return
 		case <-timerC:
 			w.timer = nil
@@ -69,9 +72,25 @@ func (w *worker) run(ctx context.Context) {
 			evs := w.queue
 			w.queue = nil
 			w.mu.Unlock()
-			for _, ev := range evs {
-				if done := w.handle(ctx, ev); done {
+			done := false
+			for i, ev := range evs {
+				if done = w.handle(ctx, ev); done {
+					// Events after the one that ended the bot's part go back
+					// to the queue: a transfer back may already be there.
+					w.mu.Lock()
+					w.queue = append(evs[i+1:len(evs):len(evs)], w.queue...)
+					w.mu.Unlock()
+					break
+				}
+			}
+			if done {
+				if w.rn.retire(w) {
 					return
+				}
+				w.st = nil // a later assignment reloads the state
+				select {
+				case w.signal <- struct{}{}:
+				default:
 				}
 			}
 		}
@@ -116,6 +135,7 @@ func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
 // interrupted, and processes the consumer messages that arrived meanwhile.
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
+	w.collectSDEs(ctx, ev)
 	st, err := rn.r.o.Store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
 	isNew := errors.Is(err, botrelay.ErrNotFound)
 	if err != nil && !isNew {
@@ -275,8 +295,34 @@ func (w *worker) consumerTurn(ev *botrelay.PlatformEvent) *botrelay.Turn {
 func (w *worker) turn(kind botrelay.TurnKind, ev *botrelay.PlatformEvent) *botrelay.Turn {
 	ref := w.ref
 	ref.Type = w.rn.bot.ConversationType
-	return &botrelay.Turn{Kind: kind, Conversation: ref, LPEvent: ev.Raw, SDEs: json.RawMessage(`{}`),
-		VendorState: w.st.VendorState}
+	sdes := w.sdes
+	if sdes == nil {
+		sdes = json.RawMessage(`{}`)
+	}
+	return &botrelay.Turn{Kind: kind, Conversation: ref, LPEvent: ev.Raw, SDEs: sdes, VendorState: w.st.VendorState}
+}
+
+// collectSDEs takes the conversation's engagement attributes once, when the
+// bot gets the conversation, if the bot collects them (F13). On the hub
+// they come with the consumer's conversationContext as "lpSdes", already in
+// LivePerson's {unauthenticatedSdes, authenticatedSdes} shape; a missing or
+// empty set is logged and the conversation goes on with {}.
+func (w *worker) collectSDEs(ctx context.Context, ev *botrelay.PlatformEvent) {
+	if !w.rn.bot.Settings.Messaging.EngagementAttributes || w.sdes != nil ||
+		(ev.Kind != botrelay.EventAssigned && ev.Kind != botrelay.EventSurveyStarted) {
+		return
+	}
+	var c struct {
+		SDEs json.RawMessage `json:"lpSdes"`
+	}
+	_ = json.Unmarshal(ev.Context, &c)
+	var m map[string]json.RawMessage
+	if json.Unmarshal(c.SDEs, &m) != nil || len(m) == 0 {
+		w.sdes = json.RawMessage(`{}`)
+		w.logError(ctx, "sdes-service.uauth-sdes-entry-is-empty", "the conversation has no engagement attributes", nil)
+		return
+	}
+	w.sdes = c.SDEs
 }
 
 // outbox is a reply being published, stored so that a restart finishes it

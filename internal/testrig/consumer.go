@@ -225,7 +225,17 @@ func (c *Consumer) Request(typ string, body any) (int, json.RawMessage) {
 // Open requests a conversation on skill and subscribes to it.
 func (c *Consumer) Open(skill string) string {
 	c.t.Helper()
-	code, body := c.Request("cm.ConsumerRequestConversation", map[string]any{"channelType": "MESSAGING", "skill": skill})
+	return c.OpenWith(skill, nil)
+}
+
+// OpenWith is Open with a conversationContext.
+func (c *Consumer) OpenWith(skill string, conversationContext map[string]any) string {
+	c.t.Helper()
+	req := map[string]any{"channelType": "MESSAGING", "skill": skill}
+	if conversationContext != nil {
+		req["conversationContext"] = conversationContext
+	}
+	code, body := c.Request("cm.ConsumerRequestConversation", req)
 	if code != 200 {
 		c.t.Fatalf("ConsumerRequestConversation: %d %s", code, body)
 	}
