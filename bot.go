@@ -62,6 +62,7 @@ type BotSettings struct {
 	Vendor        json.RawMessage   `json:"vendor,omitempty"`
 	ErrorHandling ErrorHandling     `json:"errorHandling"`
 	Messaging     MessagingSettings `json:"messaging"`
+	Chat          ChatSettings      `json:"chat"`
 	Survey        SurveySettings    `json:"survey"`
 	Limits        BotLimits         `json:"limits"`
 	// Platform says where the bot user logs in; empty means the embedded hub.
@@ -82,6 +83,17 @@ type MessagingSettings struct {
 	WelcomeMessage       bool           `json:"welcomeMessage"`
 	Combine              CombineSetting `json:"combine"`
 	EngagementAttributes bool           `json:"engagementAttributes"`
+}
+
+// ChatSettings is the Conversation Type step for chat (§1.6.2, F34): after
+// WarningAfterSeconds without a consumer message the consumer gets
+// WarningMessage (once per quiet period); after CloseAfterSeconds the bot
+// sends CloseMessage and ends the conversation. Zero turns a timer off.
+type ChatSettings struct {
+	WarningAfterSeconds int    `json:"warningAfterSeconds,omitempty"`
+	WarningMessage      string `json:"warningMessage,omitempty"`
+	CloseAfterSeconds   int    `json:"closeAfterSeconds,omitempty"`
+	CloseMessage        string `json:"closeMessage,omitempty"`
 }
 
 // CombineSetting is F10's Combine Messages option.
@@ -189,6 +201,10 @@ func (b *Bot) Validate() error {
 	}
 	if l.VendorTimeoutSeconds > 300 {
 		return Errorf(EINVALID, "limits.vendorTimeoutSeconds must be at most 300")
+	}
+	if ch := b.Settings.Chat; ch.WarningAfterSeconds < 0 || ch.CloseAfterSeconds < 0 ||
+		(ch.WarningAfterSeconds > 0 && ch.CloseAfterSeconds > 0 && ch.WarningAfterSeconds >= ch.CloseAfterSeconds) {
+		return Errorf(EINVALID, "chat: warningAfterSeconds must be below closeAfterSeconds, and neither negative")
 	}
 	c := b.Settings.Messaging.Combine
 	if c.Enabled && (c.MaxMessages < 1 || c.WindowSeconds < 1 || c.AfterTypingSeconds < 0) {

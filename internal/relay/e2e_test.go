@@ -295,6 +295,60 @@ func TestF10_CombineMessages(t *testing.T) {
 	}
 }
 
+// chatBot makes a bot of conversation type chat. The hub's conversations
+// are messaging ones; a chat bot on them keeps chat's rules: it speaks first,
+// it may not send quick replies, and it closes inactive conversations.
+func chatBot(b *botrelay.Bot) { b.ConversationType = botrelay.Chat }
+
+func TestF11_ChatWelcome(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var p = input.payload;
+  if (p.event && p.event.name === "WELCOME") return cb(null, {messages: ["chat welcome, isWelcomeEvent=" + p.context.lpEvent.isWelcomeEvent]});
+  if (p.message === "menu") return cb(null, {messages: [{structuredContent: {message: "pick", quickReplies: {type: "quickReplies", replies: []}}}]});
+  cb(null, {messages: ["chat got " + p.message]});
+}`
+	b := fnBot(r, "chat", code, chatBot)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot") // no consumer message yet: the bot speaks first
+	c.WaitTexts(wait, "chat welcome, isWelcomeEvent=true")
+	c.Say("hello")
+	c.WaitTexts(wait, "chat got hello")
+	// Quick replies are not for chat (F16): the reply escalates.
+	c.Say("menu")
+	c.WaitTexts(wait, "Let me get you a human.")
+	if errs := r.Errors(b); len(errs) == 0 || !strings.HasSuffix(errs[0], "quick-replies-not-supported") {
+		t.Fatalf("error log = %v", errs)
+	}
+}
+
+func TestF34_ChatInactivity(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "idle", echoBot, func(b *botrelay.Bot) {
+		chatBot(b)
+		b.Settings.Chat = botrelay.ChatSettings{WarningAfterSeconds: 1, WarningMessage: "Are you still there?",
+			CloseAfterSeconds: 2, CloseMessage: "Closing this chat for now."}
+	})
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(wait, "echo: hi #2", "Are you still there?", "Closing this chat for now.") // #1 was the welcome
+	testrig.Eventually(t, wait, "the chat to close", func() bool {
+		return r.Conversation(c.ConvID).State == botrelay.ConversationClose
+	})
+	warnings := 0
+	for _, txt := range c.AgentTexts() {
+		if txt == "Are you still there?" {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Fatalf("warnings = %d, want 1", warnings)
+	}
+}
+
 func TestF12_WelcomeMessage(t *testing.T) {
 	r := newRig(t)
 	code := `function lambda(input, cb) {

@@ -28,6 +28,9 @@ type worker struct {
 	sdes  json.RawMessage           // engagement attributes, read once at assignment (F13)
 	buf   []*botrelay.PlatformEvent // combine buffer (F10)
 	timer *time.Timer
+
+	// Chat inactivity timers (F34), restarted by consumer messages.
+	warnTimer, closeTimer *time.Timer
 }
 
 func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
@@ -48,16 +51,36 @@ func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
 
 func (w *worker) run(ctx context.Context) {
 	defer func() {
-		if w.timer != nil {
-			w.timer.Stop()
+		for _, t := range []*time.Timer{w.timer, w.warnTimer, w.closeTimer} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}()
 	for {
-		var timerC <-chan time.Time
+		var timerC, warnC, closeC <-chan time.Time
 		if w.timer != nil {
 			timerC = w.timer.C
 		}
+		if w.warnTimer != nil {
+			warnC = w.warnTimer.C
+		}
+		if w.closeTimer != nil {
+			closeC = w.closeTimer.C
+		}
 		select {
+		case <-warnC:
+			w.warnTimer = nil
+			if w.st != nil && w.st.Open {
+				w.say(ctx, w.rn.bot.Settings.Chat.WarningMessage, botrelay.AudienceAll)
+			}
+		case <-closeC:
+			w.closeTimer = nil
+			if w.st != nil && w.st.Open && w.inactiveClose(ctx) {
+				if w.rn.retire(w) {
+					return
+				}
+			}
 		case <-ctx.Done():
 			w.rn.retire(w)
 			return
@@ -184,6 +207,7 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	if err != nil {
 		rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
 	}
+	w.resetInactivity()
 	if w.needsWelcome(ev) {
 		w.st.Welcomed = true
 		turn := w.turn(botrelay.TurnStart, ev)
@@ -209,6 +233,39 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	}
 }
 
+// resetInactivity restarts the chat inactivity timers (F34) after consumer
+// activity or an assignment.
+func (w *worker) resetInactivity() {
+	ch := w.rn.bot.Settings.Chat
+	if w.rn.bot.ConversationType != botrelay.Chat {
+		return
+	}
+	for _, t := range []*time.Timer{w.warnTimer, w.closeTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	w.warnTimer, w.closeTimer = nil, nil
+	if ch.WarningAfterSeconds > 0 && ch.WarningMessage != "" {
+		w.warnTimer = time.NewTimer(time.Duration(ch.WarningAfterSeconds) * time.Second)
+	}
+	if ch.CloseAfterSeconds > 0 {
+		w.closeTimer = time.NewTimer(time.Duration(ch.CloseAfterSeconds) * time.Second)
+	}
+}
+
+// inactiveClose sends the close message and ends the chat (F34); it
+// reports whether the bot let the conversation go.
+func (w *worker) inactiveClose(ctx context.Context) bool {
+	w.say(ctx, w.rn.bot.Settings.Chat.CloseMessage, botrelay.AudienceAll)
+	if err := w.rn.platform.Close(ctx, w.ref, true); err != nil {
+		w.logError(ctx, "connector.chat.end-conversation", "close an inactive chat: "+err.Error(), nil)
+		return false
+	}
+	w.close(ctx)
+	return true
+}
+
 func (w *worker) needsWelcome(ev *botrelay.PlatformEvent) bool {
 	if w.st.Welcomed {
 		return false
@@ -232,6 +289,7 @@ func lastConsumerText(history []*botrelay.PlatformEvent, ev *botrelay.PlatformEv
 
 // message handles one consumer message: combined (F10) or at once.
 func (w *worker) message(ctx context.Context, ev *botrelay.PlatformEvent) {
+	w.resetInactivity()
 	c := w.rn.bot.Settings.Messaging.Combine
 	if !c.Enabled || ev.Text == "" || ev.RichContent != nil || ev.File != nil {
 		w.flush(ctx)

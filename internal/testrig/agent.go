@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,16 +15,11 @@ import (
 // Agent is a human agent on the hub's agent protocol, as the agent console
 // uses it: password login, ONLINE, routing tasks and conversations.
 type Agent struct {
-	t      testing.TB
-	conn   *websocket.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
+	*peer
+	t testing.TB
 
 	mu      sync.Mutex
-	next    int
-	waiting map[string]chan frame
-	rings   []string // conversation ids of waiting rings, with their ring ids
-	ringIDs map[string]string
+	ringIDs map[string]string // waiting rings by conversation id
 	changed chan struct{}
 }
 
@@ -57,93 +51,46 @@ func NewAgent(t testing.TB, base, account, username, password string) *Agent {
 		cancel()
 		t.Fatalf("agent websocket: %v", err)
 	}
-	conn.SetReadLimit(4 << 20)
-	a := &Agent{t: t, conn: conn, ctx: ctx, cancel: cancel, waiting: map[string]chan frame{},
-		ringIDs: map[string]string{}, changed: make(chan struct{}, 1)}
-	go a.read()
-	t.Cleanup(func() { cancel(); conn.Close(websocket.StatusNormalClosure, "") })
+	a := &Agent{t: t, ringIDs: map[string]string{}, changed: make(chan struct{}, 1)}
+	a.peer = newPeer(t, ctx, cancel, conn, a.notification)
+	t.Cleanup(a.Close)
 	a.must(".ams.routing.SubscribeRoutingTasks", map[string]any{})
 	a.must(".ams.aam.SubscribeExConversations", map[string]any{"convState": []string{"OPEN"}, "agentIds": []string{account + "." + login.Config.UserID}})
 	a.must(".ams.routing.SetAgentState", map[string]any{"availability": "ONLINE", "channels": []string{"MESSAGING"}, "agentUserId": login.Config.UserPid})
 	return a
 }
 
-func (a *Agent) read() {
-	for {
-		_, data, err := a.conn.Read(a.ctx)
-		if err != nil {
-			return
-		}
-		var f frame
-		if json.Unmarshal(data, &f) != nil {
-			continue
-		}
-		if f.Kind == "resp" {
-			a.mu.Lock()
-			ch := a.waiting[f.ReqID]
-			delete(a.waiting, f.ReqID)
-			a.mu.Unlock()
-			if ch != nil {
-				ch <- f
-			}
-			continue
-		}
-		if f.Type != ".ams.routing.RoutingTaskNotification" {
-			continue
-		}
-		var body struct {
-			Changes []struct {
-				Type   string `json:"type"`
-				Result struct {
-					ConversationID string `json:"conversationId"`
-					Rings          []struct {
-						RingID    string `json:"ringId"`
-						RingState string `json:"ringState"`
-					} `json:"ringsDetails"`
-				} `json:"result"`
-			} `json:"changes"`
-		}
-		if json.Unmarshal(f.Body, &body) != nil {
-			continue
-		}
-		a.mu.Lock()
-		for _, ch := range body.Changes {
-			for _, r := range ch.Result.Rings {
-				if ch.Type == "UPSERT" && r.RingState == "WAITING" {
-					a.ringIDs[ch.Result.ConversationID] = r.RingID
-				}
-			}
-		}
-		a.mu.Unlock()
-		select {
-		case a.changed <- struct{}{}:
-		default:
-		}
+func (a *Agent) notification(f frame) {
+	if f.Type != ".ams.routing.RoutingTaskNotification" {
+		return
 	}
-}
-
-// Request sends one request and returns the response code and body.
-func (a *Agent) Request(typ string, body any) (int, json.RawMessage) {
-	a.t.Helper()
+	var body struct {
+		Changes []struct {
+			Type   string `json:"type"`
+			Result struct {
+				ConversationID string `json:"conversationId"`
+				Rings          []struct {
+					RingID    string `json:"ringId"`
+					RingState string `json:"ringState"`
+				} `json:"ringsDetails"`
+			} `json:"result"`
+		} `json:"changes"`
+	}
+	if json.Unmarshal(f.Body, &body) != nil {
+		return
+	}
 	a.mu.Lock()
-	a.next++
-	id := strconv.Itoa(a.next)
-	ch := make(chan frame, 1)
-	a.waiting[id] = ch
-	a.mu.Unlock()
-	raw, _ := json.Marshal(body)
-	data, _ := json.Marshal(frame{Kind: "req", ID: id, Type: typ, Body: raw})
-	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
-	defer cancel()
-	if err := a.conn.Write(ctx, websocket.MessageText, data); err != nil {
-		a.t.Fatalf("%s: %v", typ, err)
+	for _, ch := range body.Changes {
+		for _, r := range ch.Result.Rings {
+			if ch.Type == "UPSERT" && r.RingState == "WAITING" {
+				a.ringIDs[ch.Result.ConversationID] = r.RingID
+			}
+		}
 	}
+	a.mu.Unlock()
 	select {
-	case f := <-ch:
-		return f.Code, f.Body
-	case <-ctx.Done():
-		a.t.Fatalf("%s: no response within 10s", typ)
-		return 0, nil
+	case a.changed <- struct{}{}:
+	default:
 	}
 }
 

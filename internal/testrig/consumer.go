@@ -66,31 +66,18 @@ func (e *Event) FromAgent() bool { return e.Meta.Role != "" && e.Meta.Role != "C
 
 // Consumer is one anonymous consumer connected to a hub.
 type Consumer struct {
+	*peer
 	t      testing.TB
 	Base   string
 	Token  string
 	ID     string
 	ConvID string
-	conn   *websocket.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	next    int
-	waiting map[string]chan frame
 	events  []*Event
 	convs   []json.RawMessage // conversationDetails of every change, in order
 	seen    map[string]bool
 	changed chan struct{}
-}
-
-type frame struct {
-	Kind  string          `json:"kind"`
-	ID    string          `json:"id,omitempty"`
-	ReqID string          `json:"reqId,omitempty"`
-	Type  string          `json:"type"`
-	Code  int             `json:"code,omitempty"`
-	Body  json.RawMessage `json:"body"`
 }
 
 // NewConsumer gets a consumer token from the hub at base (http://host:port)
@@ -111,50 +98,16 @@ func NewConsumer(t testing.TB, base, account string) *Consumer {
 		t.Fatalf("consumer token: status %d, %v", resp.StatusCode, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Consumer{t: t, Base: base, Token: tok.Token, ID: tok.ConsumerID, ctx: ctx, cancel: cancel,
-		waiting: map[string]chan frame{}, seen: map[string]bool{}, changed: make(chan struct{}, 1)}
+	c := &Consumer{t: t, Base: base, Token: tok.Token, ID: tok.ConsumerID, seen: map[string]bool{}, changed: make(chan struct{}, 1)}
 	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws_api/account/" + account + "/messaging/consumer?v=3&token=" + tok.Token
 	conn, _, err := websocket.Dial(ctx, ws, nil)
 	if err != nil {
 		cancel()
 		t.Fatalf("consumer websocket: %v", err)
 	}
-	conn.SetReadLimit(4 << 20)
-	c.conn = conn
-	go c.read()
+	c.peer = newPeer(t, ctx, cancel, conn, c.notification)
 	t.Cleanup(c.Close)
 	return c
-}
-
-// Close disconnects.
-func (c *Consumer) Close() {
-	c.cancel()
-	c.conn.Close(websocket.StatusNormalClosure, "")
-}
-
-func (c *Consumer) read() {
-	for {
-		_, data, err := c.conn.Read(c.ctx)
-		if err != nil {
-			return
-		}
-		var f frame
-		if json.Unmarshal(data, &f) != nil {
-			continue
-		}
-		switch f.Kind {
-		case "resp":
-			c.mu.Lock()
-			ch := c.waiting[f.ReqID]
-			delete(c.waiting, f.ReqID)
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- f
-			}
-		case "notification":
-			c.notification(f)
-		}
-	}
 }
 
 func (c *Consumer) notification(f frame) {
@@ -194,31 +147,6 @@ func (c *Consumer) notification(f frame) {
 	select {
 	case c.changed <- struct{}{}:
 	default:
-	}
-}
-
-// Request sends a request and waits for its response.
-func (c *Consumer) Request(typ string, body any) (int, json.RawMessage) {
-	c.t.Helper()
-	c.mu.Lock()
-	c.next++
-	id := strconv.Itoa(c.next)
-	ch := make(chan frame, 1)
-	c.waiting[id] = ch
-	c.mu.Unlock()
-	raw, _ := json.Marshal(body)
-	data, _ := json.Marshal(frame{Kind: "req", ID: id, Type: typ, Body: raw})
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, data); err != nil {
-		c.t.Fatalf("%s: write: %v", typ, err)
-	}
-	select {
-	case f := <-ch:
-		return f.Code, f.Body
-	case <-ctx.Done():
-		c.t.Fatalf("%s: no response within 10s", typ)
-		return 0, nil
 	}
 }
 
