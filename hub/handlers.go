@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"strconv"
@@ -24,6 +25,13 @@ func (h *Hub) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/account/{account}/files/{path...}", h.handleDownload)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/brand/{token}", h.handleAgentWS)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/consumer", h.handleConsumerWS)
+	// The pages ask which account this hub serves; the id is public (it is
+	// in every URL above).
+	mux.HandleFunc("GET /api/hub/config", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		_ = json.NewEncoder(w).Encode(map[string]string{"account": string(h.o.Account)})
+	})
 
 	page := func(name string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
