@@ -67,6 +67,10 @@ type BotSettings struct {
 	Limits        BotLimits         `json:"limits"`
 	// Platform says where the bot user logs in; empty means the embedded hub.
 	Platform PlatformSettings `json:"platform"`
+	// Functions are the JavaScript functions replies may invoke by id
+	// (INVOKE_FUNCTION's lambdaUuid, F30): id → source in the shape of
+	// LivePerson Functions.
+	Functions map[string]string `json:"functions,omitempty"`
 }
 
 // ErrorHandling is the Error Handling step (§1.6.3).
@@ -209,6 +213,11 @@ func (b *Bot) Validate() error {
 	c := b.Settings.Messaging.Combine
 	if c.Enabled && (c.MaxMessages < 1 || c.WindowSeconds < 1 || c.AfterTypingSeconds < 0) {
 		return Errorf(EINVALID, "messaging.combine needs maxMessages and windowSeconds of at least 1")
+	}
+	for id, code := range b.Settings.Functions {
+		if trimmed(id) == "" || trimmed(code) == "" {
+			return Errorf(EINVALID, "functions: every function needs an id and code")
+		}
 	}
 	if len(b.Settings.Vendor) > 0 && !json.Valid(b.Settings.Vendor) {
 		return Errorf(EINVALID, "settings.vendor must be a JSON object")

@@ -92,6 +92,14 @@ type Ender interface {
 	EndConversation(ctx context.Context, conv ConversationRef, vendorState json.RawMessage) error
 }
 
+// ScriptRunner runs the JavaScript functions that replies invoke
+// (INVOKE_FUNCTION, F30), in the shape of LivePerson Functions: input is
+// {"headers":[],"payload":…}, the result is what the function called back
+// with.
+type ScriptRunner interface {
+	RunScript(ctx context.Context, code string, input json.RawMessage) (json.RawMessage, error)
+}
+
 // Bots holding connections also implement io.Closer; the relay closes them
 // when the bot stops.
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/jwtsign"
@@ -186,7 +187,8 @@ func (m *Main) Run(ctx context.Context) error {
 		registry = botrelay.NewRegistry()
 	}
 	m.relay = relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now})
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now,
+		Scripts: &function.Runner{Logger: m.log.With("part", "functions")}})
 	m.mu.Lock()
 	m.ln = ln
 	m.srv = &http.Server{

@@ -613,18 +613,48 @@ func TestF29_ChangeTTR(t *testing.T) {
 	testrig.Eventually(t, wait, "TTR PRIORITIZED", func() bool { return r.Conversation(c.ConvID).TTR == botrelay.TTRPrioritized })
 }
 
-func TestF30_InvokeFunctionFailOnError(t *testing.T) {
+func TestF30_InvokeFunction(t *testing.T) {
 	r := newRig(t)
 	code := `function lambda(input, cb) {
-  cb(null, {messages: [], context: {action: "INVOCATION", actionParameters: {lambdaUuid: "f-1", failOnError: input.payload.message === "strict"}}});
+  var m = input.payload.message;
+  if (m.indexOf("call ") === 0) {
+    var parts = m.split(" ");
+    return cb(null, {messages: [], context: {action: "INVOCATION",
+      actionParameters: {lambdaUuid: parts[1], payload: {note: "from the bot"}, failOnError: parts[2] === "strict"}}});
+  }
+  cb(null, {messages: ["answered " + m]});
 }`
-	b := fnBot(r, "invoke", code, nil)
+	b := fnBot(r, "invoke", code, func(b *botrelay.Bot) {
+		b.Settings.Functions = map[string]string{
+			"ok-fn":     `function lambda(input, cb) { cb(null, {seen: input.payload.note}); }`,
+			"broken-fn": `function lambda(input, cb) { throw new Error("broken"); }`,
+		}
+	})
 	r.Start(b, botrelay.BotOnline)
+
+	// A function that works: the conversation goes on, nothing is logged.
 	c := testrig.NewConsumer(t, r.URL, "1000")
 	c.Open("bot")
-	c.Say("strict")
+	c.Say("call ok-fn strict")
+	c.Say("next")
+	c.WaitTexts(wait, "answered next")
+	if errs := r.Errors(b); len(errs) != 0 {
+		t.Fatalf("error log after a working function = %v", errs)
+	}
+	// A failing function without failOnError: logged, no escalation.
+	c.Say("call broken-fn lenient")
+	c.Say("still here")
+	c.WaitTexts(wait, "answered still here")
+	if errs := r.Errors(b); len(errs) != 1 || !strings.HasSuffix(errs[0], "aivendor.faas.invoke-lambda") {
+		t.Fatalf("error log = %v", errs)
+	}
+	// With failOnError, a failing or unknown function escalates.
+	c.Say("call missing-fn strict")
 	c.WaitTexts(wait, "Let me get you a human.")
 	r.WaitSkill(c.ConvID, "human", wait)
+	if errs := r.Errors(b); len(errs) == 0 || !strings.HasSuffix(errs[0], "aivendor.faas.failed-faas-request") {
+		t.Fatalf("error log = %v", errs)
+	}
 }
 
 func TestF31_F37_EscalationSequence(t *testing.T) {

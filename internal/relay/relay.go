@@ -86,7 +86,9 @@ type Options struct {
 	Logger      *slog.Logger
 	HTTPClient  *http.Client
 	Signer      botrelay.TokenSigner
-	Now         func() time.Time
+	// Scripts runs the functions replies invoke (F30); nil refuses them.
+	Scripts botrelay.ScriptRunner
+	Now     func() time.Time
 	// ConnectTimeout bounds the wait for the platform session at start.
 	// Default: 30s.
 	ConnectTimeout time.Duration

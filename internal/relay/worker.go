@@ -669,12 +669,38 @@ func (w *worker) act(ctx context.Context, a *botrelay.Action) {
 			w.logError(ctx, "connector.messaging.change-ttr", "change TTR: "+err.Error(), nil)
 		}
 	case botrelay.ActionInvokeFunction:
-		msg := "invoking functions from a reply is not supported by this connector yet"
-		w.logError(ctx, "aivendor.faas.invoke-lambda", msg, nil)
-		if a.FailOnError {
-			w.escalate(ctx, "aivendor.faas.invoke-lambda", msg, nil)
+		if code, msg := w.invoke(ctx, a); code != "" {
+			// A failed invocation is logged; it escalates only when the
+			// reply asked for that (failOnError, F30).
+			w.logError(ctx, code, msg, nil)
+			if a.FailOnError {
+				w.escalate(ctx, code, msg, nil)
+			}
 		}
 	}
+}
+
+// invoke runs the function an INVOKE_FUNCTION action names (F30) with the
+// action's payload; it returns an error code and message when it failed.
+func (w *worker) invoke(ctx context.Context, a *botrelay.Action) (code, msg string) {
+	rn := w.rn
+	src, ok := rn.bot.Settings.Functions[a.FunctionID]
+	if !ok || rn.r.o.Scripts == nil {
+		return "aivendor.faas.failed-faas-request", fmt.Sprintf("function %q is not defined for this bot", a.FunctionID)
+	}
+	payload := a.Payload
+	if len(payload) == 0 {
+		payload = json.RawMessage(`{}`)
+	}
+	input, _ := json.Marshal(map[string]any{"headers": []any{}, "payload": payload,
+		"conversationId": w.ref.ID, "botId": rn.bot.ID})
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := rn.r.o.Scripts.RunScript(ictx, src, input); err != nil {
+		return classify(err, "aivendor.faas.invoke-lambda"), "invoke function " + a.FunctionID + ": " + err.Error()
+	}
+	rn.log.Info("invoked function", "conversation_id", string(w.ref.ID), "function", a.FunctionID)
+	return "", ""
 }
 
 // escalate runs the default escalation (F31): log, tell the consumer and the

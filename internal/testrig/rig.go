@@ -18,6 +18,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/jwtsign"
 	"github.com/botrelay/botrelay/internal/relay"
@@ -124,7 +125,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 		t.Fatal(err)
 	}
 	r.Relay = relay.New(relay.Options{Store: store, Registry: r.Registry, Box: r.Box, Logger: logger,
-		ConnectTimeout: 10 * time.Second, Signer: r.Signer,
+		ConnectTimeout: 10 * time.Second, Signer: r.Signer, Scripts: &function.Runner{Logger: logger},
 		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
 			return liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
 				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
