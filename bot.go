@@ -67,11 +67,28 @@ type BotSettings struct {
 	Limits        BotLimits         `json:"limits"`
 	// Platform says where the bot user logs in; empty means the embedded hub.
 	Platform PlatformSettings `json:"platform"`
+	// Hooks are JavaScript functions (LivePerson Functions' shape) the
+	// pipeline runs around the vendor call (F36).
+	Hooks BotHooks `json:"hooks"`
 	// Functions are the JavaScript functions replies may invoke by id
 	// (INVOKE_FUNCTION's lambdaUuid, F30): id → source in the shape of
 	// LivePerson Functions.
 	Functions map[string]string `json:"functions,omitempty"`
 }
+
+// BotHooks are the pre-, post- and error-hook sources (F36); empty ones are
+// off. The pre-hook gets the vendor request as input.payload and answers the
+// request to send; the post-hook gets the vendor's raw response and answers
+// the response to parse; the error-hook gets {error, vendor, request,
+// response} and its answer is ignored.
+type BotHooks struct {
+	PreHook   string `json:"preHook,omitempty"`
+	PostHook  string `json:"postHook,omitempty"`
+	ErrorHook string `json:"errorHook,omitempty"`
+}
+
+// Any reports whether a hook is set.
+func (h BotHooks) Any() bool { return h.PreHook != "" || h.PostHook != "" || h.ErrorHook != "" }
 
 // ErrorHandling is the Error Handling step (§1.6.3).
 type ErrorHandling struct {

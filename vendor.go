@@ -92,6 +92,33 @@ type Ender interface {
 	EndConversation(ctx context.Context, conv ConversationRef, vendorState json.RawMessage) error
 }
 
+// HookableBot is implemented by vendor bots whose raw requests and
+// responses the bot's hooks may rewrite (F36): the relay builds the request,
+// passes it through the pre-hook, exchanges it with the vendor, passes the
+// raw response through the post-hook, and only then parses it. Converse must
+// be equivalent to BuildRequest, Exchange and ParseResponse in a row.
+type HookableBot interface {
+	VendorBot
+	// HookInfo names the vendor and the keys of its request and response in
+	// an error-hook payload (spec F36), e.g. "CustomIntegration",
+	// "faasPayload", "faas".
+	HookInfo() HookInfo
+	// BuildRequest makes the vendor request for t. No I/O.
+	BuildRequest(ctx context.Context, t *Turn) (json.RawMessage, error)
+	// Exchange sends req to the vendor and returns its raw response and the
+	// conversation's new vendor state (nil: unchanged).
+	Exchange(ctx context.Context, t *Turn, req json.RawMessage) (resp, vendorState json.RawMessage, err error)
+	// ParseResponse translates a raw response into a Reply. No I/O.
+	ParseResponse(ctx context.Context, t *Turn, resp json.RawMessage) (*Reply, error)
+}
+
+// HookInfo describes a vendor for hooks.
+type HookInfo struct {
+	Vendor      string
+	RequestKey  string
+	ResponseKey string
+}
+
 // ScriptRunner runs the JavaScript functions that replies invoke
 // (INVOKE_FUNCTION, F30), in the shape of LivePerson Functions: input is
 // {"headers":[],"payload":…}, the result is what the function called back

@@ -71,7 +71,10 @@ type Bot struct {
 	tokenExp time.Time
 }
 
-var _ botrelay.HealthChecker = (*Bot)(nil)
+var (
+	_ botrelay.HealthChecker = (*Bot)(nil)
+	_ botrelay.HookableBot   = (*Bot)(nil)
+)
 
 // call is one logical request; do makes up to MaxAttempts attempts.
 type call struct {

@@ -56,6 +56,30 @@ type CreateConversation struct {
 // PUTs the conversation again and resends the event once (§4.6). The reply
 // carries new vendor state only when a PUT happened.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
+	body, err := b.BuildRequest(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	resp, state, err := b.Exchange(ctx, t, body)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := b.ParseResponse(ctx, t, resp)
+	if err != nil {
+		return nil, err
+	}
+	reply.VendorState = state
+	return reply, nil
+}
+
+// HookInfo implements botrelay.HookableBot. The reference product names no
+// hook keys for Custom Endpoint bots; these follow its pattern.
+func (b *Bot) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "CustomEndpoint", RequestKey: "customEndpointPayload", ResponseKey: "customEndpoint"}
+}
+
+// BuildRequest implements botrelay.HookableBot: the event body to POST.
+func (b *Bot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
 	if t.Conversation.ID == "" {
 		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendEvent, "the turn has no conversation id")
 	}
@@ -67,6 +91,22 @@ func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, 
 	if err != nil {
 		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendEvent, "encode the %s event: %v", ev.Type, err)
 	}
+	return body, nil
+}
+
+// ParseResponse implements botrelay.HookableBot.
+func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
+	return parseReply(resp, t.Conversation.SkillName)
+}
+
+// Exchange implements botrelay.HookableBot: it creates the conversation
+// when needed (and again after a 404), POSTs the event body and returns the
+// raw response with the new vendor state.
+func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, body json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	var ev struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(body, &ev)
 	var st vendorState
 	if len(t.VendorState) > 0 {
 		_ = json.Unmarshal(t.VendorState, &st) // unreadable state: create again
@@ -75,34 +115,29 @@ func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, 
 	var newState json.RawMessage
 	if st.Created != b.target {
 		if err := b.createConversation(ctx, convPath, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		newState = b.createdState()
 	}
 	send := call{code: CodeSendEvent, what: "send " + ev.Type + " event", method: http.MethodPost, path: convPath + "/events", body: body, pass: []int{http.StatusNotFound}}
 	res, err := b.do(ctx, send)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if res.status == http.StatusNotFound {
 		b.env.Logger.InfoContext(ctx, "custom endpoint does not know the conversation; creating it again", "conversation_id", string(t.Conversation.ID))
 		if err := b.createConversation(ctx, convPath, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		newState = b.createdState()
 		if res, err = b.do(ctx, send); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if res.status == http.StatusNotFound {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendEvent, "send %s event: HTTP 404 again after creating the conversation%s", ev.Type, snippet(res.body))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendEvent, "send %s event: HTTP 404 again after creating the conversation%s", ev.Type, snippet(res.body))
 		}
 	}
-	reply, err := parseReply(res.body, t.Conversation.SkillName)
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = newState
-	return reply, nil
+	return res.body, newState, nil
 }
 
 func (b *Bot) createdState() json.RawMessage {

@@ -21,6 +21,7 @@ import (
 var (
 	_ botrelay.VendorConnector = Connector{}
 	_ botrelay.HealthChecker   = (*Bot)(nil)
+	_ botrelay.HookableBot     = (*Bot)(nil)
 )
 
 // Error-log codes (spec Appendix A, without botrelay.ErrorCodePrefix).
@@ -198,25 +199,52 @@ type Bot struct {
 // Converse implements botrelay.VendorBot: it calls lambda(input, callback)
 // with the turn and translates the callback's result.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	state := sessionIn(t.VendorState)
-	input, err := buildInput(t, state)
+	input, err := b.BuildRequest(ctx, t)
 	if err != nil {
 		return nil, err
 	}
+	result, state, err := b.Exchange(ctx, t, input)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := b.ParseResponse(ctx, t, result)
+	if err != nil {
+		return nil, err
+	}
+	reply.VendorState = state
+	return reply, nil
+}
+
+// HookInfo implements botrelay.HookableBot, with the reference product's
+// names for Custom Integration bots.
+func (b *Bot) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "CustomIntegration", RequestKey: "faasPayload", ResponseKey: "faas"}
+}
+
+// BuildRequest implements botrelay.HookableBot: the function's input.
+func (b *Bot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
+	return buildInput(t, sessionIn(t.VendorState))
+}
+
+// Exchange implements botrelay.HookableBot: it calls the function with
+// input and returns the callback's result and the conversation's session.
+func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, input json.RawMessage) (json.RawMessage, json.RawMessage, error) {
 	log := b.log.With("conversation_id", t.Conversation.ID)
 	out, err := b.invoke(ctx, log, input)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	reply, err := parseResult(out.result)
+	state, err := sessionOut(sessionIn(t.VendorState), out.session)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	reply.VendorState, err = sessionOut(state, out.session)
-	if err != nil {
-		return nil, err
-	}
-	return reply, nil
+	return out.result, state, nil
+}
+
+// ParseResponse implements botrelay.HookableBot: it translates a callback
+// result.
+func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, result json.RawMessage) (*botrelay.Reply, error) {
+	return parseResult(result)
 }
 
 // CheckHealth implements botrelay.HealthChecker: it runs the script's top

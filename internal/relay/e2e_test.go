@@ -726,6 +726,70 @@ func TestF32_TransferLoopProtection(t *testing.T) {
 	}
 }
 
+// TestF36_Hooks runs the pre-hook (it rewrites the request the function
+// bot gets), the post-hook (it adds a message to the raw response) and the
+// error-hook (a failing one is logged as failed-hook) around the vendor.
+func TestF36_Hooks(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  if (input.payload.message === "fail") throw new Error("vendor failure");
+  cb(null, {messages: ["bot saw " + input.payload.message]});
+}`
+	b := fnBot(r, "hooks", code, func(b *botrelay.Bot) {
+		b.Settings.Hooks = botrelay.BotHooks{
+			PreHook: `function lambda(input, cb) {
+  var req = input.payload;
+  if (req.payload.message !== "fail") req.payload.message = req.payload.message.toUpperCase();
+  cb(null, req);
+}`,
+			PostHook: `function lambda(input, cb) {
+  var resp = input.payload;
+  resp.messages.push("post-hook was here");
+  cb(null, resp);
+}`,
+			ErrorHook: `function lambda(input, cb) {
+  var p = input.payload;
+  if (p.vendor !== "CustomIntegration" || !p.faasPayload || p.error.name.indexOf("faas.invoke-lambda") < 0) return cb(null, {});
+  throw new Error("error-hook saw " + p.error.name);
+}`,
+		}
+	})
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("quiet please")
+	c.WaitTexts(wait, "bot saw QUIET PLEASE", "post-hook was here")
+
+	// A vendor error: the error-hook gets the error, the vendor name and
+	// the request; it throws here to make that visible in the error log.
+	c.Say("fail")
+	c.WaitTexts(wait, "Let me get you a human.")
+	testrig.Eventually(t, wait, "the error-hook's failure in the error log", func() bool {
+		errs, _ := r.Store.BotErrors(context.Background(), b.ID, "", 0)
+		for _, e := range errs {
+			if strings.HasSuffix(e.Code, "aivendor.faas.failed-hook") && strings.Contains(e.Message, "error-hook saw") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestF36_HookFailureEscalates(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "badhook", echoBot, func(b *botrelay.Bot) {
+		b.Settings.Hooks.PreHook = `function lambda(input, cb) { cb(new Error("no")); }`
+	})
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	c.WaitTexts(wait, "Let me get you a human.")
+	if errs := r.Errors(b); len(errs) == 0 || !strings.HasSuffix(errs[len(errs)-1], "aivendor.faas.failed-hook") {
+		t.Fatalf("error log = %v", errs)
+	}
+}
+
 // TestF42_FailingVendorEscalatesInTime is acceptance point 3: a vendor that
 // times out, answers 500, answers garbage or answers nothing escalates
 // within the vendor timeout plus 2 s.

@@ -259,6 +259,12 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if h := b.Settings.Hooks; h.PreHook != "" || h.PostHook != "" {
+		if _, ok := vb.(botrelay.HookableBot); !ok {
+			closeIfCloser(vb)
+			return botrelay.Errorf(botrelay.EINVALID, "vendor %s does not support pre- and post-hooks", b.Vendor)
+		}
+	}
 	user, err := rn.r.o.Store.User(ctx, b.UserID)
 	if err != nil {
 		closeIfCloser(vb)

@@ -31,6 +31,10 @@ type worker struct {
 
 	// Chat inactivity timers (F34), restarted by consumer messages.
 	warnTimer, closeTimer *time.Timer
+
+	// The current turn's vendor request and raw response, for the
+	// error-hook (F36).
+	lastReq, lastResp json.RawMessage
 }
 
 func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
@@ -425,14 +429,21 @@ func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, ki
 	w.finishOutbox(ctx, false)
 }
 
-// converse calls the vendor, retrying unavailability within the timeout (F42).
+// converse calls the vendor, retrying unavailability within the timeout
+// (F42), through the pre- and post-hooks when the bot has them (F36).
 func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.Reply, error) {
 	timeout := w.rn.bot.Settings.Limits.VendorTimeout()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	w.lastReq, w.lastResp = nil, nil
+	call := w.rn.vendor.Converse
+	hooks := w.rn.bot.Settings.Hooks
+	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "") {
+		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
+	}
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		reply, err := w.rn.vendor.Converse(cctx, turn)
+		reply, err := call(cctx, turn)
 		if err == nil {
 			if reply == nil {
 				reply = &botrelay.Reply{}
@@ -454,6 +465,85 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.R
 			return nil, err
 		}
 		backoff *= 2
+	}
+}
+
+// hooked is one vendor call with hooks: build the request, let the
+// pre-hook rewrite it, exchange it, let the post-hook rewrite the raw
+// response, parse it (F15, F36).
+func (w *worker) hooked(ctx context.Context, hb botrelay.HookableBot, t *botrelay.Turn) (*botrelay.Reply, error) {
+	hooks := w.rn.bot.Settings.Hooks
+	req, err := hb.BuildRequest(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if hooks.PreHook != "" {
+		if req, err = w.runHook(ctx, "pre-hook", hooks.PreHook, req); err != nil {
+			return nil, err
+		}
+	}
+	w.lastReq = req
+	resp, state, err := hb.Exchange(ctx, t, req)
+	if err != nil {
+		return nil, err
+	}
+	w.lastResp = resp
+	if hooks.PostHook != "" {
+		if resp, err = w.runHook(ctx, "post-hook", hooks.PostHook, resp); err != nil {
+			return nil, err
+		}
+	}
+	reply, err := hb.ParseResponse(ctx, t, resp)
+	if err != nil {
+		return nil, err
+	}
+	if reply.VendorState == nil {
+		reply.VendorState = state
+	}
+	return reply, nil
+}
+
+// runHook runs a hook with payload as input.payload and returns what it
+// answered; a failure is aivendor.faas.failed-hook.
+func (w *worker) runHook(ctx context.Context, name, code string, payload json.RawMessage) (json.RawMessage, error) {
+	scripts := w.rn.r.o.Scripts
+	if scripts == nil {
+		return nil, botrelay.NewVendorError(botrelay.ErrUnsupported, "aivendor.faas.failed-hook", "%s: this connector runs no functions", name)
+	}
+	input, _ := json.Marshal(map[string]any{"headers": []any{}, "payload": payload})
+	out, err := scripts.RunScript(ctx, code, input)
+	if err != nil {
+		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, "aivendor.faas.failed-hook", "%s: %v", name, err)
+	}
+	return out, nil
+}
+
+// errorHook runs the bot's error-hook, if any, after an error was logged
+// (F31 step 1, F36); its answer is ignored and its failure only logged.
+func (w *worker) errorHook(ctx context.Context, errorID, code string) {
+	src := w.rn.bot.Settings.Hooks.ErrorHook
+	if src == "" {
+		return
+	}
+	payload := map[string]any{
+		"error":  map[string]string{"errorId": errorID, "name": botrelay.ErrorCodePrefix + code},
+		"vendor": w.rn.bot.Vendor,
+	}
+	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok {
+		info := hb.HookInfo()
+		payload["vendor"] = info.Vendor
+		if w.lastReq != nil {
+			payload[info.RequestKey] = w.lastReq
+		}
+		if w.lastResp != nil {
+			payload[info.ResponseKey] = w.lastResp
+		}
+	}
+	raw, _ := json.Marshal(payload)
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := w.runHook(hctx, "error-hook", src, raw); err != nil {
+		w.logError(ctx, "aivendor.faas.failed-hook", err.Error(), nil)
 	}
 }
 
@@ -708,7 +798,8 @@ func (w *worker) invoke(ctx context.Context, a *botrelay.Action) (code, msg stri
 func (w *worker) escalate(ctx context.Context, code, msg string, turn *botrelay.Turn) {
 	rn := w.rn
 	eh := rn.bot.Settings.ErrorHandling
-	w.logError(ctx, code, msg, turn)
+	id := w.logError(ctx, code, msg, turn)
+	w.errorHook(ctx, id, code)
 	w.say(ctx, eh.MessageToConsumer, botrelay.AudienceAll)
 	w.say(ctx, eh.MessageToAgent, botrelay.AudienceAgentsAndManagers)
 	skill, ok := rn.skillID(ctx, eh.EscalationSkill)
@@ -745,14 +836,14 @@ func (w *worker) say(ctx context.Context, text, audience string) {
 	}
 }
 
-// logError records a conversation error (F37).
-func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.Turn) {
+// logError records a conversation error (F37) and returns its id.
+func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.Turn) string {
 	rn := w.rn
 	var details json.RawMessage
 	if turn != nil {
 		details, _ = json.Marshal(map[string]any{"turn": turn.Kind, "text": turn.Text})
 	}
-	e := &botrelay.BotError{BotID: rn.bot.ID, ConversationID: w.ref.ID, Code: botrelay.ErrorCodePrefix + code,
+	e := &botrelay.BotError{ID: errorID(), BotID: rn.bot.ID, ConversationID: w.ref.ID, Code: botrelay.ErrorCodePrefix + code,
 		Message: msg, Details: details, At: rn.r.o.Now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -760,6 +851,7 @@ func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.
 		rn.log.Error("record conversation error", "err", err)
 	}
 	rn.log.Warn("conversation error", "conversation_id", string(w.ref.ID), "code", e.Code, "error_id", e.ID, "detail", msg)
+	return e.ID
 }
 
 // close marks the conversation as no longer the bot's.
