@@ -4,6 +4,8 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/customendpoint"
 	"github.com/botrelay/botrelay/connectors/function"
+	"github.com/botrelay/botrelay/connectors/lex"
+	"github.com/botrelay/botrelay/connectors/watson"
 )
 
 // newRegistry is the one list of vendor connectors built into botrelay.
@@ -12,6 +14,8 @@ func newRegistry() *botrelay.Registry {
 	r.RegisterVendor(
 		function.Connector{},
 		customendpoint.Connector{},
+		watson.V1{}, watson.V2{},
+		lex.ConnectorV1{}, lex.ConnectorV2{},
 	)
 	return r
 }

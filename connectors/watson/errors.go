@@ -1,0 +1,73 @@
+package watson
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/botrelay/botrelay"
+)
+
+// Error codes (without botrelay.ErrorCodePrefix). All but the IAM and
+// test-connection codes are the reference product's (spec Appendix A).
+const (
+	// CodeSendQuery: the v1 message call failed (transport, 5xx, 429,
+	// credentials).
+	CodeSendQuery = "aivendor.watson.send-query"
+	// CodeWatsonError: Watson refused the v1 request (4xx other than
+	// credentials: unknown workspace, bad version, bad body).
+	CodeWatsonError = "aivendor.watson.watson-error"
+	// CodeSendQueryV2: a v2 message call failed.
+	CodeSendQueryV2 = "aivendor.watsonv2.send-query"
+	// CodeCreateSession: a v2 session could not be created.
+	CodeCreateSession = "aivendor.watsonv2.create-session"
+	// CodeInvalidSession: Watson said the v2 session is invalid and a new
+	// one could not be used either.
+	CodeInvalidSession = "aivendor.watsonv2.invalid-session"
+
+	// Reply parser codes (both versions).
+	CodeUndefinedStructuredContent = "aivendor.watson.parser.custom.undefined-structured-content"
+	CodeUndefinedSource            = "aivendor.watson.parser.image.undefined-source"
+	CodeUndefinedOptions           = "aivendor.watson.parser.list.undefined-options"
+	CodeFormatNotSupported         = "aivendor.watson.message-format-not-supported"
+	CodeUndefinedText              = "aivendor.watson.parser.text-and-custom.undefined-text"
+	CodeUndefinedTime              = "aivendor.watson.parser.pause.undefined-time"
+	CodeParseMessageFailed         = "aivendor.watson.parse-message.get-parse-message-failed"
+	CodeParserCrashed              = "aivendor.watson.index.generic-parser-crashed"
+
+	// CodeIAMToken (botrelay's, after Appendix A's pattern): the IAM token
+	// exchange failed.
+	CodeIAMToken   = "aivendor.watson.iam-token"
+	CodeIAMTokenV2 = "aivendor.watsonv2.iam-token"
+	// CodeTestConnection (botrelay's): the connection test's Watson call
+	// failed.
+	CodeTestConnection   = "aivendor.watson.test-connection"
+	CodeTestConnectionV2 = "aivendor.watsonv2.test-connection"
+)
+
+func vendorErr(class error, code, format string, args ...any) *botrelay.VendorError {
+	return botrelay.NewVendorError(class, code, format, args...)
+}
+
+// snippet quotes the start of a response body for error messages, with
+// every secret in hide replaced.
+func snippet(body []byte, hide ...string) string {
+	s := strings.TrimSpace(string(body))
+	for _, h := range hide {
+		if len(h) >= 4 { // shorter values are no secret worth hiding and would garble the text
+			s = strings.ReplaceAll(s, h, "[redacted]")
+		}
+	}
+	if s == "" {
+		return ""
+	}
+	const max = 200
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return ": " + strconv.Quote(s)
+}

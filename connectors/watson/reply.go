@@ -1,0 +1,752 @@
+package watson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// Translation of a Watson answer (output, actions, intents, context) into a
+// botrelay Reply (spec §3.2 content mapping and actions; F17–F25).
+
+// The LivePerson action names (spec §3.1, Watson column).
+const (
+	ActionTransfer          = "TRANSFER"
+	ActionCloseConversation = "CLOSE_CONVERSATION"
+	ActionChangeTTR         = "CHANGE_TTR"
+	ActionInvocation        = "INVOCATION"
+)
+
+// parseErr is a reply the parser cannot translate.
+func parseErr(code, format string, args ...any) error {
+	return vendorErr(botrelay.ErrVendorBadReply, code, format, args...)
+}
+
+// jobj is a decoded JSON object.
+type jobj map[string]json.RawMessage
+
+func absent(raw json.RawMessage) bool {
+	s := bytes.TrimSpace(raw)
+	return len(s) == 0 || bytes.Equal(s, []byte("null"))
+}
+
+// asObject decodes raw as an object; ok is false for anything else.
+func asObject(raw json.RawMessage) (jobj, bool) {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 || s[0] != '{' {
+		return nil, false
+	}
+	var o jobj
+	if json.Unmarshal(s, &o) != nil || o == nil {
+		return nil, false
+	}
+	return o, true
+}
+
+func (o jobj) has(k string) bool { return !absent(o[k]) }
+
+// str reads an optional string member; ok is false when absent, err set
+// when it is not a string.
+func (o jobj) str(k string) (s string, ok bool, isStr bool) {
+	if !o.has(k) {
+		return "", false, true
+	}
+	if json.Unmarshal(o[k], &s) != nil {
+		return "", true, false
+	}
+	return s, true, true
+}
+
+// text reads an optional string member or fails with code.
+func (o jobj) text(k, where, code string) (string, error) {
+	s, _, isStr := o.str(k)
+	if !isStr {
+		return "", parseErr(code, "%s.%s must be a string", where, k)
+	}
+	return s, nil
+}
+
+// boolean reads an optional boolean ("true"/"false" strings accepted).
+func (o jobj) boolean(k, where string, def bool) (bool, error) {
+	if !o.has(k) {
+		return def, nil
+	}
+	var b bool
+	if json.Unmarshal(o[k], &b) == nil {
+		return b, nil
+	}
+	var s string
+	if json.Unmarshal(o[k], &s) == nil {
+		if v, err := strconv.ParseBool(s); err == nil {
+			return v, nil
+		}
+	}
+	return false, parseErr(CodeParseMessageFailed, "%s.%s must be true or false", where, k)
+}
+
+// metadata reads metadata: an array of objects, or one object that
+// becomes a one-element array (F23).
+func (o jobj) metadata(where string) (json.RawMessage, error) {
+	if !o.has("metadata") {
+		return nil, nil
+	}
+	t := bytes.TrimSpace(o["metadata"])
+	switch t[0] {
+	case '{':
+		return json.RawMessage("[" + string(t) + "]"), nil
+	case '[':
+		var items []json.RawMessage
+		if json.Unmarshal(t, &items) == nil {
+			good := true
+			for _, it := range items {
+				if _, isObj := asObject(it); !isObj {
+					good = false
+				}
+			}
+			if good {
+				if len(items) == 0 {
+					return nil, nil
+				}
+				return t, nil
+			}
+		}
+	}
+	return nil, parseErr(CodeParseMessageFailed, "%s.metadata must be an object or an array of objects", where)
+}
+
+// parseInput is what a reply is made of, taken from a v1 or v2 answer.
+type parseInput struct {
+	output  json.RawMessage // the output object
+	actions json.RawMessage // the client actions array
+	intents json.RawMessage // the intents array
+	// encodedMetadata is the context's encodedMetadata in effect for this
+	// reply ("" for none).
+	encodedMetadata string
+	convType        botrelay.ConversationType
+	currentSkill    string
+}
+
+// translate builds the Reply. Texts from output.generic, or from the
+// legacy output.text when there is no generic output; then the first
+// known client action; intents for analytics.
+func translate(in parseInput) (*botrelay.Reply, error) {
+	r := &botrelay.Reply{}
+	p := &parser{in: in, r: r}
+	if !absent(in.output) {
+		out, ok := asObject(in.output)
+		if !ok {
+			return nil, parseErr(CodeParseMessageFailed, "output must be a JSON object")
+		}
+		switch {
+		case out.has("generic") && !isEmptyArray(out["generic"]):
+			var items []json.RawMessage
+			if json.Unmarshal(out["generic"], &items) != nil {
+				return nil, parseErr(CodeParseMessageFailed, "output.generic must be an array")
+			}
+			for i, raw := range items {
+				if err := p.generic(fmt.Sprintf("output.generic[%d]", i), raw); err != nil {
+					return nil, err
+				}
+			}
+		case out.has("text"):
+			if err := p.legacyText(out["text"]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := p.actions(in.actions); err != nil {
+		return nil, err
+	}
+	r.Intents = intents(in.intents)
+	if in.encodedMetadata != "" && in.convType != botrelay.Chat {
+		for _, it := range r.Items {
+			if m := it.Message; m != nil && m.EncodedMetadata == "" {
+				m.EncodedMetadata = in.encodedMetadata
+			}
+		}
+	}
+	if in.convType == botrelay.Chat {
+		for _, it := range r.Items {
+			if it.Message != nil {
+				it.Message.EncodedMetadata = "" // F22: not for chat
+			}
+		}
+	}
+	return r, nil
+}
+
+func isEmptyArray(raw json.RawMessage) bool {
+	var a []json.RawMessage
+	return json.Unmarshal(raw, &a) == nil && len(a) == 0
+}
+
+type parser struct {
+	in parseInput
+	r  *botrelay.Reply
+}
+
+func (p *parser) add(m *botrelay.Message) {
+	if m != nil {
+		p.r.Items = append(p.r.Items, botrelay.Item{Message: m})
+	}
+}
+
+// generic translates one output.generic item.
+func (p *parser) generic(where string, raw json.RawMessage) error {
+	it, ok := asObject(raw)
+	if !ok {
+		return parseErr(CodeParseMessageFailed, "%s must be a JSON object", where)
+	}
+	typ, err := it.text("response_type", where, CodeParseMessageFailed)
+	if err != nil {
+		return err
+	} else if typ == "" {
+		return parseErr(CodeParseMessageFailed, "%s.response_type is required", where)
+	}
+	where += " (" + typ + ")"
+	switch typ {
+	case "text":
+		if it.has("text") {
+			return p.textValue(where+".text", it["text"])
+		}
+		if it.has("values") {
+			return p.values(where, it)
+		}
+		return parseErr(CodeUndefinedText, "%s has no text", where)
+	case "pause":
+		return p.pause(where, it)
+	case "image":
+		return p.image(where, it)
+	case "option":
+		return p.choice(where, it, "options")
+	case "suggestion":
+		return p.choice(where, it, "suggestions")
+	case "user_defined":
+		ud, ok := asObject(it["user_defined"])
+		if !ok {
+			return parseErr(CodeUndefinedStructuredContent, "%s.user_defined must be an object with structuredContent", where)
+		}
+		return p.custom(where+".user_defined", ud)
+	case "search":
+		return p.search(where, it)
+	}
+	return parseErr(CodeFormatNotSupported, "%s: response type %q is not supported", where, typ)
+}
+
+// values translates the JSON-editor form {values:[{text}…],
+// selection_policy}: every value with selection_policy "multiline", else
+// the first.
+func (p *parser) values(where string, it jobj) error {
+	var vals []json.RawMessage
+	if json.Unmarshal(it["values"], &vals) != nil || len(vals) == 0 {
+		return parseErr(CodeUndefinedText, "%s.values must be a non-empty array", where)
+	}
+	policy, _, _ := it.str("selection_policy")
+	if policy != "multiline" {
+		vals = vals[:1]
+	}
+	for i, v := range vals {
+		w := fmt.Sprintf("%s.values[%d]", where, i)
+		if o, ok := asObject(v); ok && !o.has("structuredContent") && o.has("text") {
+			// {"text": "..."} is a value wrapper; the text itself may hold
+			// JSON.
+			if err := p.textValue(w+".text", o["text"]); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.textValue(w, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// legacyText translates output.text: an array of strings or objects, or
+// the JSON-editor object {values, selection_policy}.
+func (p *parser) legacyText(raw json.RawMessage) error {
+	if o, ok := asObject(raw); ok {
+		if !o.has("values") {
+			return p.textValue("output.text", raw)
+		}
+		var vals []json.RawMessage
+		if json.Unmarshal(o["values"], &vals) != nil {
+			return parseErr(CodeUndefinedText, "output.text.values must be an array")
+		}
+		policy, _, _ := o.str("selection_policy")
+		if policy != "multiline" && len(vals) > 1 {
+			vals = vals[:1]
+		}
+		for i, v := range vals {
+			if err := p.textValue(fmt.Sprintf("output.text.values[%d]", i), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return p.textValue("output.text", raw)
+		}
+		return parseErr(CodeUndefinedText, "output.text must be an array of texts")
+	}
+	for i, v := range items {
+		if err := p.textValue(fmt.Sprintf("output.text[%d]", i), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textValue translates a text: a plain string; a string holding a JSON
+// object (structured content, or a text with messageAudience / metadata /
+// encodedMetadata, as the reference product reads it); or such an object
+// itself.
+func (p *parser) textValue(where string, raw json.RawMessage) error {
+	if absent(raw) {
+		return parseErr(CodeUndefinedText, "%s is undefined", where)
+	}
+	if o, ok := asObject(raw); ok {
+		return p.custom(where, o)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return parseErr(CodeUndefinedText, "%s must be a string", where)
+	}
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
+		if o, ok := asObject(json.RawMessage(t)); ok {
+			return p.custom(where, o)
+		}
+	}
+	if strings.TrimSpace(s) == "" {
+		return nil // F17: blank texts are skipped
+	}
+	p.add(&botrelay.Message{Text: s})
+	return nil
+}
+
+// custom translates a JSON object the bot wrote: {structuredContent,
+// metadata?, encodedMetadata?} is structured content (or quick replies when
+// structuredContent has quickReplies and message); {text,
+// messageAudience?, metadata?, encodedMetadata?} is a text, private for
+// messageAudience AGENTS_AND_MANAGERS.
+func (p *parser) custom(where string, o jobj) error {
+	enc, err := o.text("encodedMetadata", where, CodeParseMessageFailed)
+	if err != nil {
+		return err
+	}
+	md, err := o.metadata(where)
+	if err != nil {
+		return err
+	}
+	if o.has("structuredContent") {
+		sc, ok := asObject(o["structuredContent"])
+		if !ok {
+			return parseErr(CodeUndefinedStructuredContent, "%s.structuredContent must be a JSON object", where)
+		}
+		m := &botrelay.Message{Metadata: md, EncodedMetadata: enc}
+		if sc.has("quickReplies") {
+			if _, ok := asObject(sc["quickReplies"]); !ok {
+				return parseErr(CodeUndefinedStructuredContent, "%s.structuredContent.quickReplies must be a JSON object", where)
+			}
+			msg, _, _ := sc.str("message")
+			if strings.TrimSpace(msg) == "" {
+				return parseErr(CodeUndefinedText, "%s.structuredContent.message (the text sent with the quick replies) is required", where)
+			}
+			m.Text, m.QuickReplies = msg, sc["quickReplies"]
+		} else {
+			m.StructuredContent = compact(o["structuredContent"])
+		}
+		p.add(m)
+		return nil
+	}
+	if !o.has("text") {
+		return parseErr(CodeUndefinedStructuredContent, "%s has neither structuredContent nor text", where)
+	}
+	text, err := o.text("text", where, CodeUndefinedText)
+	if err != nil {
+		return err
+	}
+	aud, err := o.text("messageAudience", where, CodeParseMessageFailed)
+	if err != nil {
+		return err
+	}
+	switch aud {
+	case "", "ALL":
+		aud = botrelay.AudienceAll
+	case botrelay.AudienceAgentsAndManagers:
+	default:
+		return parseErr(CodeFormatNotSupported, "%s.messageAudience %q is not AGENTS_AND_MANAGERS or ALL (case sensitive)", where, aud)
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	p.add(&botrelay.Message{Text: text, Audience: aud, Metadata: md, EncodedMetadata: enc})
+	return nil
+}
+
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// maxPause bounds a pause (one day), as a sanity limit.
+const maxPause = 24 * time.Hour
+
+// pause translates {time (ms), typing}; typing defaults to true (F20).
+func (p *parser) pause(where string, it jobj) error {
+	if !it.has("time") {
+		return parseErr(CodeUndefinedTime, "%s.time (milliseconds) is required", where)
+	}
+	ms := -1.0
+	var n json.Number
+	if json.Unmarshal(it["time"], &n) == nil {
+		ms, _ = n.Float64()
+	}
+	if ms < 0 || math.IsNaN(ms) || time.Duration(ms)*time.Millisecond > maxPause {
+		return parseErr(CodeUndefinedTime, "%s.time must be a number of milliseconds between 0 and 86400000", where)
+	}
+	typing, err := it.boolean("typing", where, true)
+	if err != nil {
+		return err
+	}
+	p.r.Items = append(p.r.Items, botrelay.Item{Delay: &botrelay.Delay{Duration: time.Duration(ms * float64(time.Millisecond)), Typing: typing}})
+	return nil
+}
+
+// image translates {source, title, description, alt_text} into structured
+// content: the image, then title and description as texts.
+func (p *parser) image(where string, it jobj) error {
+	src, _, _ := it.str("source")
+	if strings.TrimSpace(src) == "" {
+		return parseErr(CodeUndefinedSource, "%s.source (the image URL) is required", where)
+	}
+	title, _, _ := it.str("title")
+	desc, _, _ := it.str("description")
+	alt, _, _ := it.str("alt_text")
+	img := map[string]any{"type": "image", "url": src}
+	if tip := firstNonBlank(alt, title); tip != "" {
+		img["tooltip"] = tip
+	}
+	if title != "" {
+		img["caption"] = title
+	}
+	elements := []any{img}
+	if strings.TrimSpace(title) != "" {
+		elements = append(elements, map[string]any{"type": "text", "text": title, "style": map[string]any{"bold": true}})
+	}
+	if strings.TrimSpace(desc) != "" {
+		elements = append(elements, map[string]any{"type": "text", "text": desc})
+	}
+	p.add(&botrelay.Message{StructuredContent: mustJSON(map[string]any{"type": "vertical", "elements": elements})})
+	return nil
+}
+
+func firstNonBlank(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func mustJSON(v any) json.RawMessage {
+	out, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only maps of strings and slices reach here
+	}
+	return out
+}
+
+type choiceItem struct{ label, text string }
+
+// choice translates option ({title, description, options}) and suggestion
+// (disambiguation: {title, suggestions}) responses. In messaging they
+// become quick replies with the title (and description) as their text; in
+// chat, or without a title, a structured-content card with one
+// publishText button per choice. Choosing publishes value.input.text (the
+// label when there is none).
+func (p *parser) choice(where string, it jobj, key string) error {
+	var list []json.RawMessage
+	if json.Unmarshal(it[key], &list) != nil || len(list) == 0 {
+		return parseErr(CodeUndefinedOptions, "%s.%s must be a non-empty array", where, key)
+	}
+	var items []choiceItem
+	for _, raw := range list {
+		o, ok := asObject(raw)
+		if !ok {
+			continue
+		}
+		label, _, _ := o.str("label")
+		text := ""
+		if v, ok := asObject(o["value"]); ok {
+			if in, ok := asObject(v["input"]); ok {
+				text, _, _ = in.str("text")
+			}
+		}
+		label, text = strings.TrimSpace(label), strings.TrimSpace(text)
+		if text == "" {
+			text = label
+		}
+		if label == "" {
+			label = text
+		}
+		if label != "" {
+			items = append(items, choiceItem{label, text})
+		}
+	}
+	if len(items) == 0 {
+		return parseErr(CodeUndefinedOptions, "%s.%s has no choice with a label or value.input.text", where, key)
+	}
+	title, _, _ := it.str("title")
+	desc, _, _ := it.str("description")
+	title, desc = strings.TrimSpace(title), strings.TrimSpace(desc)
+	if p.in.convType != botrelay.Chat && (title != "" || desc != "") {
+		text := title
+		if desc != "" {
+			text = strings.TrimSpace(title + "\n" + desc)
+		}
+		replies := make([]any, len(items))
+		for i, c := range items {
+			replies[i] = map[string]any{
+				"type": "button", "title": c.label, "tooltip": c.label,
+				"click": map[string]any{
+					"actions":  []any{map[string]any{"type": "publishText", "text": c.text}},
+					"metadata": []any{map[string]any{"type": "ExternalId", "id": c.text}},
+				},
+			}
+		}
+		p.add(&botrelay.Message{Text: text, QuickReplies: mustJSON(map[string]any{"type": "quickReplies", "itemsPerRow": 8, "replies": replies})})
+		return nil
+	}
+	var elements []any
+	if title != "" {
+		elements = append(elements, map[string]any{"type": "text", "text": title, "style": map[string]any{"bold": true}})
+	}
+	if desc != "" {
+		elements = append(elements, map[string]any{"type": "text", "text": desc})
+	}
+	for _, c := range items {
+		elements = append(elements, map[string]any{
+			"type": "button", "title": c.label, "tooltip": c.label,
+			"click": map[string]any{"actions": []any{map[string]any{"type": "publishText", "text": c.text}}},
+		})
+	}
+	p.add(&botrelay.Message{StructuredContent: mustJSON(map[string]any{"type": "vertical", "elements": elements})})
+	return nil
+}
+
+// search translates a search-skill answer: the header, then each result's
+// title and body as a text (the answer text Watson returns, §3.2).
+func (p *parser) search(where string, it jobj) error {
+	header, _, _ := it.str("header")
+	if strings.TrimSpace(header) != "" {
+		p.add(&botrelay.Message{Text: header})
+	}
+	var results []jobj
+	_ = json.Unmarshal(it["results"], &results)
+	n := 0
+	for _, r := range results {
+		title, _, _ := r.str("title")
+		body, _, _ := r.str("body")
+		text := strings.TrimSpace(strings.TrimSpace(title) + "\n" + strings.TrimSpace(body))
+		if text != "" {
+			p.add(&botrelay.Message{Text: text})
+			n++
+		}
+	}
+	if n == 0 && strings.TrimSpace(header) == "" {
+		return parseErr(CodeUndefinedText, "%s has neither a header nor results with a title or body", where)
+	}
+	return nil
+}
+
+// actions reads the client actions: items of another type (server,
+// cloud_function, webhook, web_action) belong to Watson and are ignored.
+// The first known action is the Reply's; unknown names and every later
+// action go to Skipped (F25).
+func (p *parser) actions(raw json.RawMessage) error {
+	if absent(raw) {
+		return nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		return parseErr(CodeParseMessageFailed, "actions must be an array")
+	}
+	for i, item := range list {
+		where := fmt.Sprintf("actions[%d]", i)
+		a, ok := asObject(item)
+		if !ok {
+			return parseErr(CodeParseMessageFailed, "%s must be a JSON object", where)
+		}
+		typ, _, _ := a.str("type")
+		if typ != "" && !strings.EqualFold(typ, "client") {
+			continue
+		}
+		name, err := a.text("name", where, CodeParseMessageFailed)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(name) == "" {
+			return parseErr(CodeParseMessageFailed, "%s.name is required", where)
+		}
+		if p.r.Action != nil || !knownAction(name) {
+			p.r.Skipped = append(p.r.Skipped, name)
+			continue
+		}
+		params := jobj{}
+		if a.has("parameters") {
+			if params, ok = asObject(a["parameters"]); !ok {
+				return parseErr(CodeParseMessageFailed, "%s.parameters must be a JSON object", where)
+			}
+		}
+		act, err := p.action(name, where+".parameters", params)
+		if err != nil {
+			return err
+		}
+		p.r.Action = act
+	}
+	return nil
+}
+
+func knownAction(name string) bool {
+	switch name {
+	case ActionTransfer, ActionCloseConversation, ActionChangeTTR, ActionInvocation:
+		return true
+	}
+	return false
+}
+
+func (p *parser) action(name, where string, o jobj) (*botrelay.Action, error) {
+	switch name {
+	case ActionTransfer:
+		skill, err := o.text("skill", where, CodeParseMessageFailed)
+		if err != nil {
+			return nil, err
+		}
+		agent, err := idString(o, "agentId", where)
+		if err != nil {
+			return nil, err
+		}
+		skill = strings.TrimSpace(skill)
+		if skill == "" && agent == "" {
+			return nil, parseErr(CodeParseMessageFailed, "%s needs skill, agentId or both", where)
+		}
+		if skill == "" {
+			skill = p.in.currentSkill
+		}
+		return &botrelay.Action{Kind: botrelay.ActionTransfer, Skill: skill, AgentID: agent}, nil
+	case ActionCloseConversation:
+		w, err := o.boolean("withoutPcs", where, false)
+		if err != nil {
+			return nil, err
+		}
+		return &botrelay.Action{Kind: botrelay.ActionClose, WithoutPCS: w}, nil
+	case ActionChangeTTR:
+		ttr, err := o.text("ttrType", where, CodeParseMessageFailed)
+		if err != nil {
+			return nil, err
+		}
+		a := &botrelay.Action{Kind: botrelay.ActionChangeTTR, TTR: ttr}
+		switch ttr {
+		case "URGENT", "NORMAL", "PRIORITIZED":
+		case "CUSTOM":
+			secs, err := ttrValue(o, where)
+			if err != nil {
+				return nil, err
+			}
+			a.TTRSeconds = secs
+		default:
+			return nil, parseErr(CodeParseMessageFailed, "%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", where, ttr)
+		}
+		return a, nil
+	case ActionInvocation:
+		id, err := o.text("lambdaUuid", where, CodeParseMessageFailed)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(id) == "" {
+			return nil, parseErr(CodeParseMessageFailed, "%s.lambdaUuid is required", where)
+		}
+		fail, err := o.boolean("failOnError", where, false)
+		if err != nil {
+			return nil, err
+		}
+		var payload json.RawMessage
+		if o.has("payload") {
+			payload = compact(o["payload"])
+		}
+		return &botrelay.Action{Kind: botrelay.ActionInvokeFunction, FunctionID: strings.TrimSpace(id), Payload: payload, FailOnError: fail}, nil
+	}
+	return nil, parseErr(CodeParseMessageFailed, "unknown action %q", name)
+}
+
+// idString reads an id given as a string or a number.
+func idString(o jobj, k, where string) (string, error) {
+	if !o.has(k) {
+		return "", nil
+	}
+	var s string
+	if json.Unmarshal(o[k], &s) == nil {
+		return strings.TrimSpace(s), nil
+	}
+	var n json.Number
+	if json.Unmarshal(o[k], &n) == nil {
+		return n.String(), nil
+	}
+	return "", parseErr(CodeParseMessageFailed, "%s.%s must be a string or a number", where, k)
+}
+
+// ttrValue reads CHANGE_TTR CUSTOM's value: whole seconds, as a number or
+// a string.
+func ttrValue(o jobj, where string) (int, error) {
+	if !o.has("value") {
+		return 0, parseErr(CodeParseMessageFailed, "%s.value (seconds) is required with ttrType CUSTOM", where)
+	}
+	var s string
+	if json.Unmarshal(o["value"], &s) != nil {
+		var n json.Number
+		if json.Unmarshal(o["value"], &n) != nil {
+			return 0, parseErr(CodeParseMessageFailed, "%s.value must be a number of seconds", where)
+		}
+		s = n.String()
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
+		return 0, parseErr(CodeParseMessageFailed, "%s.value %q must be a whole number of seconds", where, s)
+	}
+	return int(f), nil
+}
+
+// intents reads Watson's intents [{intent, confidence}] leniently.
+func intents(raw json.RawMessage) []botrelay.Intent {
+	if absent(raw) {
+		return nil
+	}
+	var list []struct {
+		Intent     string  `json:"intent"`
+		Confidence float64 `json:"confidence"`
+	}
+	if json.Unmarshal(raw, &list) != nil {
+		return nil
+	}
+	var out []botrelay.Intent
+	for _, in := range list {
+		if in.Intent != "" {
+			out = append(out, botrelay.Intent{ID: in.Intent, Name: in.Intent, Confidence: in.Confidence})
+		}
+	}
+	return out
+}
