@@ -25,6 +25,7 @@ type runner struct {
 	platform          botrelay.PlatformAdapter
 	retriesInternally bool
 
+	stateMu     sync.Mutex // serialises setState
 	mu          sync.Mutex
 	state       botrelay.BotState
 	vendorDown  bool // the vendor failed its health check
@@ -53,15 +54,19 @@ func (rn *runner) currentState() botrelay.BotState {
 }
 
 // setState records a state change (F1, F38); repeated states are not
-// recorded twice.
+// recorded twice. The event is stored before the new state shows, so whoever
+// sees the state also finds its event in the history.
 func (rn *runner) setState(s botrelay.BotState, code, msg string) {
-	rn.mu.Lock()
-	if rn.state == s {
-		rn.mu.Unlock()
+	rn.stateMu.Lock()
+	defer rn.stateMu.Unlock()
+	if rn.currentState() == s {
 		return
 	}
-	rn.state = s
-	rn.mu.Unlock()
+	defer func() {
+		rn.mu.Lock()
+		rn.state = s
+		rn.mu.Unlock()
+	}()
 	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.r.o.Now()}
 	if code != "" {
 		ev.Code = botrelay.ErrorCodePrefix + code
