@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/customendpoint"
+	"github.com/botrelay/botrelay/connectors/dialogflow"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/connectors/lex"
 	"github.com/botrelay/botrelay/connectors/watson"
@@ -16,6 +17,7 @@ func newRegistry() *botrelay.Registry {
 		customendpoint.Connector{},
 		watson.V1{}, watson.V2{},
 		lex.ConnectorV1{}, lex.ConnectorV2{},
+		dialogflow.ESConnector{}, dialogflow.CXConnector{},
 	)
 	return r
 }

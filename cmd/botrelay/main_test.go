@@ -426,3 +426,19 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatalf("users in PostgreSQL = %d, %v; want 2 (admin and the demo bot's user)", users, err)
 	}
 }
+
+func TestVendorsCommand(t *testing.T) {
+	p := start(t, nil, "vendors")
+	if code := p.exitCode(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	got := strings.Fields(p.stdout.String())
+	for _, id := range []string{"function", "custom_endpoint", "watson_v1", "watson_v2", "dialogflow_es", "dialogflow_cx", "lex_v1", "lex_v2"} {
+		if !slices.Contains(got, id) {
+			t.Errorf("botrelay vendors lacks %q; printed %q", id, got)
+		}
+	}
+	if !slices.IsSorted(got) {
+		t.Errorf("vendors are not sorted: %q", got)
+	}
+}
