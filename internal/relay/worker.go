@@ -138,6 +138,12 @@ func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
 		w.assigned(ctx, ev)
 	case botrelay.EventConsumerMessage:
 		if w.st == nil {
+			// Only an assignment brings a conversation back to the bot: a
+			// message that was on its way when the bot let the conversation
+			// go (transfer, escalation, close) is not the bot's any more.
+			if st, err := w.rn.r.o.Store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID); err == nil && !st.Open {
+				return true
+			}
 			w.assigned(ctx, ev)
 			return w.st == nil || !w.st.Open
 		}
