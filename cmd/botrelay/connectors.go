@@ -4,6 +4,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/customendpoint"
 	"github.com/botrelay/botrelay/connectors/dialogflow"
+	"github.com/botrelay/botrelay/connectors/directline"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/connectors/lex"
 	"github.com/botrelay/botrelay/connectors/watson"
@@ -18,6 +19,7 @@ func newRegistry() *botrelay.Registry {
 		watson.V1{}, watson.V2{},
 		lex.ConnectorV1{}, lex.ConnectorV2{},
 		dialogflow.ESConnector{}, dialogflow.CXConnector{},
+		directline.Connector{},
 	)
 	return r
 }
