@@ -5,8 +5,11 @@ import (
 	"github.com/botrelay/botrelay/connectors/customendpoint"
 	"github.com/botrelay/botrelay/connectors/dialogflow"
 	"github.com/botrelay/botrelay/connectors/directline"
+	"github.com/botrelay/botrelay/connectors/ebot7"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/connectors/lex"
+	"github.com/botrelay/botrelay/connectors/openai"
+	"github.com/botrelay/botrelay/connectors/rasa"
 	"github.com/botrelay/botrelay/connectors/watson"
 )
 
@@ -20,6 +23,9 @@ func newRegistry() *botrelay.Registry {
 		lex.ConnectorV1{}, lex.ConnectorV2{},
 		dialogflow.ESConnector{}, dialogflow.CXConnector{},
 		directline.Connector{},
+		ebot7.Connector{},
+		rasa.Connector{},
+		openai.Connector{},
 	)
 	return r
 }

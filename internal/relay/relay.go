@@ -101,6 +101,7 @@ type Relay struct {
 	runners map[botrelay.BotID]*runner
 	ctx     context.Context // the Run context; bots started later live in it
 	wg      sync.WaitGroup
+	ready   chan struct{}
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -117,8 +118,11 @@ func New(o Options) *Relay {
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
 	}
-	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}}
+	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{})}
 }
+
+// Ready is closed once Run has started, so Start may be called.
+func (r *Relay) Ready() <-chan struct{} { return r.ready }
 
 // Run starts every bot the operator left started and blocks until ctx ends;
 // then it stops all bots (their conversations stay open on the platform and
@@ -127,6 +131,7 @@ func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
 	r.mu.Lock()
 	r.ctx = ctx
 	r.mu.Unlock()
+	close(r.ready)
 	bots, err := r.o.Store.Bots(ctx, account)
 	if err != nil {
 		return fmt.Errorf("relay: list bots: %w", err)

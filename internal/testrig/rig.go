@@ -134,6 +134,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 		}})
 	relayDone := make(chan struct{})
 	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
+	<-r.Relay.Ready() // bots can be started from here on
 	t.Cleanup(func() {
 		cancel()
 		<-relayDone
