@@ -3,6 +3,7 @@ package customendpoint
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 	"math"
 	"strconv"
 	"strings"
@@ -32,99 +33,12 @@ func badReply(format string, args ...any) error {
 	return vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, format, args...)
 }
 
-// obj is a decoded JSON object whose members are read with typed getters
-// that produce precise messages.
-type obj struct {
-	where string // e.g. "response[2].data"
-	m     map[string]json.RawMessage
-}
+// obj is a reply object read member by member; its errors are invalid
+// bodies.
+type obj = jsonobj.Obj
 
 func decodeObj(where string, raw json.RawMessage, required bool) (obj, error) {
-	o := obj{where: where, m: map[string]json.RawMessage{}}
-	if isAbsent(raw) {
-		if required {
-			return o, badReply("%s is required", where)
-		}
-		return o, nil
-	}
-	if err := json.Unmarshal(raw, &o.m); err != nil || o.m == nil {
-		return o, badReply("%s must be a JSON object", where)
-	}
-	return o, nil
-}
-
-func isAbsent(raw json.RawMessage) bool {
-	s := bytes.TrimSpace(raw)
-	return len(s) == 0 || bytes.Equal(s, []byte("null"))
-}
-
-func (o obj) has(name string) bool { return !isAbsent(o.m[name]) }
-
-// str reads an optional string member.
-func (o obj) str(name string) (string, bool, error) {
-	raw := o.m[name]
-	if isAbsent(raw) {
-		return "", false, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false, badReply("%s.%s must be a string", o.where, name)
-	}
-	return s, true, nil
-}
-
-// boolean reads an optional boolean member.
-func (o obj) boolean(name string, def bool) (bool, error) {
-	raw := o.m[name]
-	if isAbsent(raw) {
-		return def, nil
-	}
-	var v bool
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return false, badReply("%s.%s must be true or false", o.where, name)
-	}
-	return v, nil
-}
-
-// object reads an optional member that must be a JSON object, returned raw.
-func (o obj) object(name string) (json.RawMessage, error) {
-	raw := o.m[name]
-	if isAbsent(raw) {
-		return nil, nil
-	}
-	if t := bytes.TrimSpace(raw); t[0] != '{' {
-		return nil, badReply("%s.%s must be a JSON object", o.where, name)
-	}
-	return raw, nil
-}
-
-// metadata reads metadata: an array of objects, or a single object that
-// becomes a one-element array (F23).
-func (o obj) metadata() (json.RawMessage, error) {
-	raw := o.m["metadata"]
-	if isAbsent(raw) {
-		return nil, nil
-	}
-	t := bytes.TrimSpace(raw)
-	switch t[0] {
-	case '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(t, &items); err != nil {
-			return nil, badReply("%s.metadata must be an array of objects", o.where)
-		}
-		for _, it := range items {
-			if s := bytes.TrimSpace(it); len(s) == 0 || s[0] != '{' {
-				return nil, badReply("%s.metadata must be an array of objects", o.where)
-			}
-		}
-		if len(items) == 0 {
-			return nil, nil
-		}
-		return t, nil
-	case '{':
-		return json.RawMessage("[" + string(t) + "]"), nil
-	}
-	return nil, badReply("%s.metadata must be an object or an array of objects", o.where)
+	return jsonobj.Decode(badReply, where, raw, required)
 }
 
 // parseReply turns a send-event response into a Reply, applying §4.7:
@@ -143,7 +57,7 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
 		return nil, badReply("the reply is not a JSON object%s", snippet(body))
 	}
-	if isAbsent(top["response"]) {
+	if jsonobj.Absent(top["response"]) {
 		return nil, badReply("the reply has no \"response\" array")
 	}
 	var items []json.RawMessage
@@ -157,7 +71,7 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		typ, ok, err := it.str("type")
+		typ, ok, err := it.Str("type")
 		if err != nil {
 			return nil, err
 		} else if !ok {
@@ -169,7 +83,7 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 			return nil, badReply("%s.type %q is not one of TEXT, STRUCTURED_CONTENT, DELAY, ACTION", where, typ)
 		}
 		where += " (" + typ + ")"
-		data, err := decodeObj(where+".data", it.m["data"], true)
+		data, err := decodeObj(where+".data", it.M["data"], true)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +109,7 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 			}
 			reply.Items = append(reply.Items, botrelay.Item{Delay: d})
 		case ItemAction:
-			name, ok, err := data.str("name")
+			name, ok, err := data.Str("name")
 			if err != nil {
 				return nil, err
 			} else if !ok || name == "" {
@@ -205,7 +119,7 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 				reply.Skipped = append(reply.Skipped, name)
 				continue
 			}
-			params, err := decodeObj(where+".data.parameters", data.m["parameters"], false)
+			params, err := decodeObj(where+".data.parameters", data.M["parameters"], false)
 			if err != nil {
 				return nil, err
 			}
@@ -221,13 +135,13 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 }
 
 func parseText(d obj) (*botrelay.Message, error) {
-	text, ok, err := d.str("message")
+	text, ok, err := d.Str("message")
 	if err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, badReply("%s.message is required", d.where)
+		return nil, badReply("%s.message is required", d.Where)
 	}
-	aud, _, err := d.str("messageAudience")
+	aud, _, err := d.Str("messageAudience")
 	if err != nil {
 		return nil, err
 	}
@@ -236,13 +150,13 @@ func parseText(d obj) (*botrelay.Message, error) {
 		aud = botrelay.AudienceAll
 	case botrelay.AudienceAgentsAndManagers:
 	default:
-		return nil, badReply("%s.messageAudience %q is not ALL or AGENTS_AND_MANAGERS", d.where, aud)
+		return nil, badReply("%s.messageAudience %q is not ALL or AGENTS_AND_MANAGERS", d.Where, aud)
 	}
-	enc, _, err := d.str("encodedMetadata")
+	enc, _, err := d.Str("encodedMetadata")
 	if err != nil {
 		return nil, err
 	}
-	md, err := d.metadata()
+	md, err := d.Metadata()
 	if err != nil {
 		return nil, err
 	}
@@ -256,33 +170,33 @@ func parseText(d obj) (*botrelay.Message, error) {
 // quickReplies member is quick replies (F19): its message is the text sent
 // with them.
 func parseStructured(d obj) (*botrelay.Message, error) {
-	sc, err := d.object("structuredContent")
+	sc, err := d.RawObject("structuredContent")
 	if err != nil {
 		return nil, err
 	} else if sc == nil {
-		return nil, badReply("%s.structuredContent is required", d.where)
+		return nil, badReply("%s.structuredContent is required", d.Where)
 	}
-	enc, _, err := d.str("encodedMetadata")
+	enc, _, err := d.Str("encodedMetadata")
 	if err != nil {
 		return nil, err
 	}
-	md, err := d.metadata()
+	md, err := d.Metadata()
 	if err != nil {
 		return nil, err
 	}
 	m := &botrelay.Message{EncodedMetadata: enc, Metadata: md}
-	sco, _ := decodeObj(d.where+".structuredContent", sc, true)
-	if sco.has("quickReplies") {
-		qr, err := sco.object("quickReplies")
+	sco, _ := decodeObj(d.Where+".structuredContent", sc, true)
+	if sco.Has("quickReplies") {
+		qr, err := sco.RawObject("quickReplies")
 		if err != nil {
 			return nil, err
 		}
-		text, _, err := sco.str("message")
+		text, _, err := sco.Str("message")
 		if err != nil {
 			return nil, err
 		}
 		if strings.TrimSpace(text) == "" {
-			return nil, badReply("%s.structuredContent.message is required with quickReplies", d.where)
+			return nil, badReply("%s.structuredContent.message is required with quickReplies", d.Where)
 		}
 		m.Text, m.QuickReplies = text, qr
 		return m, nil
@@ -292,19 +206,19 @@ func parseStructured(d obj) (*botrelay.Message, error) {
 }
 
 func parseDelay(d obj) (*botrelay.Delay, error) {
-	raw := d.m["seconds"]
-	if isAbsent(raw) {
-		return nil, badReply("%s.seconds is required", d.where)
+	raw := d.M["seconds"]
+	if jsonobj.Absent(raw) {
+		return nil, badReply("%s.seconds is required", d.Where)
 	}
 	var n json.Number
 	if t := bytes.TrimSpace(raw); t[0] == '"' || json.Unmarshal(t, &n) != nil {
-		return nil, badReply("%s.seconds must be an integer >= 1", d.where)
+		return nil, badReply("%s.seconds must be an integer >= 1", d.Where)
 	}
 	f, err := n.Float64()
 	if err != nil || f < 1 || f != math.Trunc(f) || f > 24*3600 {
-		return nil, badReply("%s.seconds must be an integer >= 1 (at most 86400), got %s", d.where, n)
+		return nil, badReply("%s.seconds must be an integer >= 1 (at most 86400), got %s", d.Where, n)
 	}
-	typing, err := d.boolean("typing", true)
+	typing, err := d.Bool("typing", true)
 	if err != nil {
 		return nil, err
 	}
@@ -322,30 +236,30 @@ func knownAction(name string) bool {
 func parseAction(name string, p obj, currentSkill string) (*botrelay.Action, error) {
 	switch name {
 	case ActionTransfer:
-		skill, _, err := p.str("skillName")
+		skill, _, err := p.Str("skillName")
 		if err != nil {
 			return nil, err
 		}
-		agent, err := idString(p, "agentId")
+		agent, err := p.ID("agentId")
 		if err != nil {
 			return nil, err
 		}
 		skill = strings.TrimSpace(skill)
 		if skill == "" && agent == "" {
-			return nil, badReply("%s needs skillName, agentId or both", p.where)
+			return nil, badReply("%s needs skillName, agentId or both", p.Where)
 		}
 		if skill == "" {
 			skill = currentSkill
 		}
 		return &botrelay.Action{Kind: botrelay.ActionTransfer, Skill: skill, AgentID: agent}, nil
 	case ActionCloseConversation:
-		w, err := p.boolean("withoutPcs", false)
+		w, err := p.Bool("withoutPcs", false)
 		if err != nil {
 			return nil, err
 		}
 		return &botrelay.Action{Kind: botrelay.ActionClose, WithoutPCS: w}, nil
 	case ActionChangeTTR:
-		ttr, _, err := p.str("ttrType")
+		ttr, _, err := p.Str("ttrType")
 		if err != nil {
 			return nil, err
 		}
@@ -353,79 +267,40 @@ func parseAction(name string, p obj, currentSkill string) (*botrelay.Action, err
 		switch ttr {
 		case "URGENT", "NORMAL", "PRIORITIZED":
 		case "CUSTOM":
-			secs, err := ttrValue(p)
+			secs, err := p.TTRSeconds()
 			if err != nil {
 				return nil, err
 			}
 			a.TTRSeconds = secs
 		default:
-			return nil, badReply("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", p.where, ttr)
+			return nil, badReply("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", p.Where, ttr)
 		}
 		return a, nil
 	case ActionInvokeFunction:
-		id, _, err := p.str("lambdaUuid")
+		id, _, err := p.Str("lambdaUuid")
 		if err != nil {
 			return nil, err
 		}
 		if strings.TrimSpace(id) == "" {
-			return nil, badReply("%s.lambdaUuid is required", p.where)
+			return nil, badReply("%s.lambdaUuid is required", p.Where)
 		}
-		fail, err := p.boolean("failOnError", false)
+		fail, err := p.Bool("failOnError", false)
 		if err != nil {
 			return nil, err
 		}
 		var payload json.RawMessage
-		if p.has("payload") {
-			payload = p.m["payload"]
+		if p.Has("payload") {
+			payload = p.M["payload"]
 		}
 		return &botrelay.Action{Kind: botrelay.ActionInvokeFunction, FunctionID: id, Payload: payload, FailOnError: fail}, nil
 	}
 	return nil, badReply("unknown action %q", name)
 }
 
-// idString reads an id given as a string or a number.
-func idString(p obj, name string) (string, error) {
-	raw := p.m[name]
-	if isAbsent(raw) {
-		return "", nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s), nil
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String(), nil
-	}
-	return "", badReply("%s.%s must be a string or a number", p.where, name)
-}
-
-// ttrValue reads CHANGE_TTR CUSTOM's value: seconds, a number or a
-// non-empty string holding one.
-func ttrValue(p obj) (int, error) {
-	raw := p.m["value"]
-	if isAbsent(raw) {
-		return 0, badReply("%s.value (seconds) is required with ttrType CUSTOM", p.where)
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		var n json.Number
-		if json.Unmarshal(raw, &n) != nil {
-			return 0, badReply("%s.value must be a number of seconds", p.where)
-		}
-		s = n.String()
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		return 0, badReply("%s.value %q must be a whole number of seconds", p.where, s)
-	}
-	return int(f), nil
-}
-
 // parseIntents reads analytics.intents leniently (§4.7: analytics may be
 // missing; malformed entries are dropped).
 func parseIntents(raw json.RawMessage) []botrelay.Intent {
-	if isAbsent(raw) {
+	if jsonobj.Absent(raw) {
 		return nil
 	}
 	var a struct {

@@ -3,6 +3,7 @@ package lex
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 	"math"
 	"strconv"
 	"strings"
@@ -101,86 +102,19 @@ func malformed(format string, args ...any) error {
 }
 
 // pobj is a decoded custom payload object.
-type pobj struct {
-	where string
-	m     map[string]json.RawMessage
-}
-
-func absent(raw json.RawMessage) bool {
-	s := bytes.TrimSpace(raw)
-	return len(s) == 0 || bytes.Equal(s, []byte("null"))
-}
-
-func (o pobj) has(k string) bool { return !absent(o.m[k]) }
-
-func (o pobj) str(k string) (string, bool, error) {
-	raw := o.m[k]
-	if absent(raw) {
-		return "", false, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false, malformed("%s.%s must be a string", o.where, k)
-	}
-	return s, true, nil
-}
-
-func (o pobj) boolean(k string, def bool) (bool, error) {
-	raw := o.m[k]
-	if absent(raw) {
-		return def, nil
-	}
-	var v bool
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return false, malformed("%s.%s must be true or false", o.where, k)
-	}
-	return v, nil
-}
-
-func (o pobj) object(k string) (pobj, bool, error) {
-	p := pobj{where: o.where + "." + k, m: map[string]json.RawMessage{}}
-	raw := o.m[k]
-	if absent(raw) {
-		return p, false, nil
-	}
-	if err := json.Unmarshal(raw, &p.m); err != nil || p.m == nil {
-		return p, false, malformed("%s must be a JSON object", p.where)
-	}
-	return p, true, nil
-}
-
-// metadata reads metadata: an array of objects, or one object (F23).
-func (o pobj) metadata() (json.RawMessage, error) {
-	raw := o.m["metadata"]
-	if absent(raw) {
-		return nil, nil
-	}
-	t := bytes.TrimSpace(raw)
-	switch t[0] {
-	case '[':
-		var items []map[string]json.RawMessage
-		if err := json.Unmarshal(t, &items); err != nil {
-			return nil, malformed("%s.metadata must be an array of objects", o.where)
-		}
-		if len(items) == 0 {
-			return nil, nil
-		}
-		return t, nil
-	case '{':
-		return json.RawMessage("[" + string(t) + "]"), nil
-	}
-	return nil, malformed("%s.metadata must be an object or an array of objects", o.where)
-}
+// pobj is a custom payload object read member by member; its errors are
+// custom-payload-malformed.
+type pobj = jsonobj.Obj
 
 // customPayload maps a CustomPayload message (§3.6, F18–F22, F26–F30).
 func (b *builder) customPayload(where, content string) error {
-	o := pobj{where: where, m: map[string]json.RawMessage{}}
-	if err := json.Unmarshal([]byte(content), &o.m); err != nil || o.m == nil {
+	o, err := jsonobj.Decode(malformed, where, json.RawMessage(content), true)
+	if err != nil {
 		return malformed("%s: the custom payload is not a JSON object: %s", where, strconv.Quote(clip(content)))
 	}
 	switch {
-	case o.has("type"):
-		typ, _, err := o.str("type")
+	case o.Has("type"):
+		typ, _, err := o.Str("type")
 		if err != nil {
 			return vendorErr(botrelay.ErrVendorBadReply, CodePayloadTypeUnsupported, "%s.type must be a string", where)
 		}
@@ -188,13 +122,13 @@ func (b *builder) customPayload(where, content string) error {
 			return vendorErr(botrelay.ErrVendorBadReply, CodePayloadTypeUnsupported, "%s.type %q is not supported; the only custom payload type is ACTION", where, typ)
 		}
 		return b.action(o)
-	case o.has("structuredContent"):
+	case o.Has("structuredContent"):
 		return b.structured(o)
-	case o.has("delay"):
+	case o.Has("delay"):
 		return b.delay(o)
-	case o.has("messageAudience"):
+	case o.Has("messageAudience"):
 		return b.private(o)
-	case o.has("textResponse"):
+	case o.Has("textResponse"):
 		return b.textResponse(o)
 	}
 	return vendorErr(botrelay.ErrVendorBadReply, CodePayloadTypeUnsupported, "%s: the custom payload has none of structuredContent, delay, messageAudience, textResponse or type:\"ACTION\": %s", where, strconv.Quote(clip(content)))
@@ -204,35 +138,35 @@ func (b *builder) customPayload(where, content string) error {
 // structuredContent with quickReplies is a text (its message) with quick
 // replies (F19).
 func (b *builder) structured(o pobj) error {
-	sc, _, err := o.object("structuredContent")
+	sc, _, err := o.Object("structuredContent")
 	if err != nil {
 		return err
 	}
-	enc, _, err := o.str("encodedMetadata")
+	enc, _, err := o.Str("encodedMetadata")
 	if err != nil {
 		return err
 	}
-	md, err := o.metadata()
+	md, err := o.Metadata()
 	if err != nil {
 		return err
 	}
 	m := &botrelay.Message{EncodedMetadata: enc, Metadata: md}
-	if sc.has("quickReplies") {
-		if _, _, err := sc.object("quickReplies"); err != nil {
+	if sc.Has("quickReplies") {
+		if _, _, err := sc.Object("quickReplies"); err != nil {
 			return err
 		}
-		text, _, err := sc.str("message")
+		text, _, err := sc.Str("message")
 		if err != nil {
 			return err
 		}
 		if strings.TrimSpace(text) == "" {
-			return malformed("%s.message is required with quickReplies", sc.where)
+			return malformed("%s.message is required with quickReplies", sc.Where)
 		}
-		m.Text, m.QuickReplies = text, sc.m["quickReplies"]
+		m.Text, m.QuickReplies = text, sc.M["quickReplies"]
 		b.add(m)
 		return nil
 	}
-	m.StructuredContent = o.m["structuredContent"]
+	m.StructuredContent = o.M["structuredContent"]
 	b.add(m)
 	return nil
 }
@@ -240,15 +174,15 @@ func (b *builder) structured(o pobj) error {
 // delay maps {delay: seconds, typing?}.
 func (b *builder) delay(o pobj) error {
 	var n json.Number
-	raw := bytes.TrimSpace(o.m["delay"])
+	raw := bytes.TrimSpace(o.M["delay"])
 	if raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
-		return malformed("%s.delay must be a number of seconds", o.where)
+		return malformed("%s.delay must be a number of seconds", o.Where)
 	}
 	f, err := n.Float64()
 	if err != nil || f < 0 || f > 24*3600 || math.IsNaN(f) {
-		return malformed("%s.delay must be between 0 and 86400 seconds, got %s", o.where, n)
+		return malformed("%s.delay must be between 0 and 86400 seconds, got %s", o.Where, n)
 	}
-	typing, err := o.boolean("typing", true)
+	typing, err := o.Bool("typing", true)
 	if err != nil {
 		return err
 	}
@@ -258,19 +192,19 @@ func (b *builder) delay(o pobj) error {
 
 // private maps {messageAudience:"AGENTS_AND_MANAGERS", text} (F21).
 func (b *builder) private(o pobj) error {
-	aud, _, err := o.str("messageAudience")
+	aud, _, err := o.Str("messageAudience")
 	if err != nil {
 		return err
 	}
 	if aud != botrelay.AudienceAgentsAndManagers {
-		return malformed("%s.messageAudience %q must be \"AGENTS_AND_MANAGERS\"", o.where, aud)
+		return malformed("%s.messageAudience %q must be \"AGENTS_AND_MANAGERS\"", o.Where, aud)
 	}
-	text, _, err := o.str("text")
+	text, _, err := o.Str("text")
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(text) == "" {
-		return malformed("%s.text is required for a private message", o.where)
+		return malformed("%s.text is required for a private message", o.Where)
 	}
 	b.add(&botrelay.Message{Text: text, Audience: botrelay.AudienceAgentsAndManagers})
 	return nil
@@ -278,15 +212,15 @@ func (b *builder) private(o pobj) error {
 
 // textResponse maps {textResponse, encodedMetadata?} (F22).
 func (b *builder) textResponse(o pobj) error {
-	text, _, err := o.str("textResponse")
+	text, _, err := o.Str("textResponse")
 	if err != nil {
 		return err
 	}
-	enc, _, err := o.str("encodedMetadata")
+	enc, _, err := o.Str("encodedMetadata")
 	if err != nil {
 		return err
 	}
-	md, err := o.metadata()
+	md, err := o.Metadata()
 	if err != nil {
 		return err
 	}
@@ -300,19 +234,19 @@ func (b *builder) textResponse(o pobj) error {
 // action maps {type:"ACTION", params:{action, data}}. Unknown names and
 // actions after the first go to Skipped.
 func (b *builder) action(o pobj) error {
-	params, ok, err := o.object("params")
+	params, ok, err := o.Object("params")
 	if err != nil {
-		return vendorErr(botrelay.ErrVendorBadReply, CodePayloadNoParams, "%s.params must be an object", o.where)
+		return vendorErr(botrelay.ErrVendorBadReply, CodePayloadNoParams, "%s.params must be an object", o.Where)
 	}
 	if !ok {
-		return vendorErr(botrelay.ErrVendorBadReply, CodePayloadNoParams, "%s: an ACTION payload needs params {action, data}", o.where)
+		return vendorErr(botrelay.ErrVendorBadReply, CodePayloadNoParams, "%s: an ACTION payload needs params {action, data}", o.Where)
 	}
-	name, _, err := params.str("action")
+	name, _, err := params.Str("action")
 	if err != nil {
 		return err
 	}
 	if name == "" {
-		return vendorErr(botrelay.ErrVendorBadReply, CodePayloadNoParams, "%s.action is required", params.where)
+		return vendorErr(botrelay.ErrVendorBadReply, CodePayloadNoParams, "%s.action is required", params.Where)
 	}
 	switch name {
 	case ActionTransfer, ActionClose, ActionChangeTTR, ActionInvocation:
@@ -324,7 +258,7 @@ func (b *builder) action(o pobj) error {
 		b.reply.Skipped = append(b.reply.Skipped, name)
 		return nil
 	}
-	data, _, err := params.object("data")
+	data, _, err := params.Object("data")
 	if err != nil {
 		return err
 	}
@@ -339,27 +273,27 @@ func (b *builder) action(o pobj) error {
 func parseAction(name string, d pobj) (*botrelay.Action, error) {
 	switch name {
 	case ActionTransfer:
-		skill, _, err := d.str("skill")
+		skill, _, err := d.Str("skill")
 		if err != nil {
 			return nil, err
 		}
-		agent, err := idString(d, "agentId")
+		agent, err := d.ID("agentId")
 		if err != nil {
 			return nil, err
 		}
 		skill = strings.TrimSpace(skill)
 		if skill == "" {
-			return nil, malformed("%s.skill is required for TRANSFER", d.where)
+			return nil, malformed("%s.skill is required for TRANSFER", d.Where)
 		}
 		return &botrelay.Action{Kind: botrelay.ActionTransfer, Skill: skill, AgentID: agent}, nil
 	case ActionClose:
-		w, err := d.boolean("withoutPcs", false)
+		w, err := d.Bool("withoutPcs", false)
 		if err != nil {
 			return nil, err
 		}
 		return &botrelay.Action{Kind: botrelay.ActionClose, WithoutPCS: w}, nil
 	case ActionChangeTTR:
-		ttr, _, err := d.str("ttrType")
+		ttr, _, err := d.Str("ttrType")
 		if err != nil {
 			return nil, err
 		}
@@ -367,70 +301,34 @@ func parseAction(name string, d pobj) (*botrelay.Action, error) {
 		switch ttr {
 		case "URGENT", "NORMAL", "PRIORITIZED":
 		case "CUSTOM":
-			secs, err := ttrValue(d)
+			secs, err := d.TTRSeconds()
 			if err != nil {
 				return nil, err
 			}
 			a.TTRSeconds = secs
 		default:
-			return nil, malformed("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", d.where, ttr)
+			return nil, malformed("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", d.Where, ttr)
 		}
 		return a, nil
 	case ActionInvocation:
-		id, _, err := d.str("lambdaUuid")
+		id, _, err := d.Str("lambdaUuid")
 		if err != nil {
 			return nil, err
 		}
 		if strings.TrimSpace(id) == "" {
-			return nil, malformed("%s.lambdaUuid is required for INVOCATION", d.where)
+			return nil, malformed("%s.lambdaUuid is required for INVOCATION", d.Where)
 		}
-		fail, err := d.boolean("failOnError", false)
+		fail, err := d.Bool("failOnError", false)
 		if err != nil {
 			return nil, err
 		}
 		var payload json.RawMessage
-		if d.has("payload") {
-			payload = d.m["payload"]
+		if d.Has("payload") {
+			payload = d.M["payload"]
 		}
 		return &botrelay.Action{Kind: botrelay.ActionInvokeFunction, FunctionID: id, Payload: payload, FailOnError: fail}, nil
 	}
 	return nil, malformed("unknown action %q", name)
-}
-
-func idString(o pobj, k string) (string, error) {
-	raw := o.m[k]
-	if absent(raw) {
-		return "", nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s), nil
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String(), nil
-	}
-	return "", malformed("%s.%s must be a string or a number", o.where, k)
-}
-
-func ttrValue(o pobj) (int, error) {
-	raw := o.m["value"]
-	if absent(raw) {
-		return 0, malformed("%s.value (seconds) is required with ttrType CUSTOM", o.where)
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		var n json.Number
-		if json.Unmarshal(raw, &n) != nil {
-			return 0, malformed("%s.value must be a number of seconds", o.where)
-		}
-		s = n.String()
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		return 0, malformed("%s.value %q must be a whole number of seconds", o.where, s)
-	}
-	return int(f), nil
 }
 
 // card is a response card (V1 generic attachment or V2 image response
