@@ -146,6 +146,8 @@ type ConnectorV2 struct{}
 var (
 	_ botrelay.VendorConnector = ConnectorV1{}
 	_ botrelay.VendorConnector = ConnectorV2{}
+	_ botrelay.HookableBot     = (*BotV1)(nil)
+	_ botrelay.HookableBot     = (*BotV2)(nil)
 )
 
 // Info implements botrelay.VendorConnector.

@@ -53,6 +53,25 @@ func (b *BotV1) target() string {
 
 // Converse implements botrelay.VendorBot: one PostText.
 func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
+	body, err := b.BuildRequest(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := b.Exchange(ctx, t, body)
+	if err != nil {
+		return nil, err
+	}
+	return b.ParseResponse(ctx, t, resp)
+}
+
+// HookInfo implements botrelay.HookableBot with the reference product's
+// names for Lex.
+func (b *BotV1) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "Lex", RequestKey: "lexQuery", ResponseKey: "lex"}
+}
+
+// BuildRequest implements botrelay.HookableBot: the PostText body.
+func (b *BotV1) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
 	text, err := inputText(t)
 	if err != nil {
 		return nil, err
@@ -66,11 +85,23 @@ func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	if err != nil {
 		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendQuery, "encode PostText: %v", err)
 	}
+	return body, nil
+}
+
+// Exchange implements botrelay.HookableBot: it signs and sends the body.
+// The session attributes come back in the response, so the vendor state
+// is the parser's.
+func (b *BotV1) Exchange(ctx context.Context, t *botrelay.Turn, body json.RawMessage) (json.RawMessage, json.RawMessage, error) {
 	res, err := b.do(ctx, CodeSendQuery, "PostText to "+b.target(), http.MethodPost, b.userPath(SessionID(string(t.Conversation.ID)))+"/text", body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parseV1(res.body, t.Conversation.Type)
+	return res.body, nil, nil
+}
+
+// ParseResponse implements botrelay.HookableBot.
+func (b *BotV1) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
+	return parseV1(resp, t.Conversation.Type)
 }
 
 // parseV1 maps a PostText response.
