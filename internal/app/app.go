@@ -27,6 +27,7 @@ import (
 	"github.com/botrelay/botrelay/auth"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/hub"
+	"github.com/botrelay/botrelay/internal/api"
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/jwtsign"
 	"github.com/botrelay/botrelay/internal/relay"
@@ -189,6 +190,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.relay = relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
 		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now,
 		Scripts: &function.Runner{Logger: m.log.With("part", "functions")}})
+	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
+		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer}).Routes(mux)
 	m.mu.Lock()
 	m.ln = ln
 	m.srv = &http.Server{
