@@ -16,6 +16,11 @@ Usage:
   botrelay serve [flags]    run the server (hub, connector, management)
   botrelay chat [flags]     chat as a consumer from a terminal or a script
   botrelay vendors          list the vendor connector ids
+  botrelay login [flags]    log in to a server and save a bearer token
+  botrelay logout           revoke and delete the saved token
+  botrelay bots …           list, show, create, update, delete, start, stop and test bots
+  botrelay users …          list, show, create, update and delete users and their API keys
+  botrelay skills …         list, create, update and delete skills
   botrelay version          print the version
 
 Run 'botrelay <command> -h' for a command's flags.
@@ -35,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return app.ServeCommand(args[1:], stdout, stderr, newRegistry())
 	case "chat":
 		return chatCommand(args[1:], os.Stdin, stdout, stderr)
+	case "login", "logout", "bots", "users", "skills":
+		return manageCommand(args[0], args[1:], os.Stdin, stdout, stderr)
 	case "vendors":
 		for _, id := range newRegistry().VendorIDs() {
 			fmt.Fprintln(stdout, id)
