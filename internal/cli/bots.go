@@ -83,6 +83,9 @@ var botCommands = map[string]subcommand{
 
 func botPath(id string) string { return "/bots/" + url.PathEscape(id) }
 
+// botResolver is botPath as a target resolver: bots are named by id only.
+func botResolver(_ *client, id string) (string, error) { return botPath(id), nil }
+
 func botsList(e *env, args []string) error {
 	fs := e.flags("list", "botrelay bots list")
 	if _, err := parse(fs, args); err != nil {
@@ -135,16 +138,12 @@ func botsList(e *env, args []string) error {
 
 func botsShow(e *env, args []string) error {
 	fs := e.flags("show", "botrelay bots show ID")
-	pos, err := parse(fs, args, "bot ID")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
+	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
 	if err != nil {
 		return err
 	}
 	var b botJSON
-	raw, err := c.getJSON(botPath(pos[0]), &b)
+	raw, err := c.getJSON(path, &b)
 	if err != nil {
 		return err
 	}
@@ -252,12 +251,13 @@ func botsUpdate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	path := botPath(pos[0])
 	var cur struct {
 		Name     string         `json:"name"`
 		UserID   int64          `json:"userId"`
 		Settings map[string]any `json:"settings"`
 	}
-	if _, err := c.getJSON(botPath(pos[0]), &cur); err != nil {
+	if _, err := c.getJSON(path, &cur); err != nil {
 		return err
 	}
 	if cur.Settings == nil {
@@ -294,7 +294,7 @@ func botsUpdate(e *env, args []string) error {
 		body["userId"] = uid
 	}
 	var b botJSON
-	raw, err := c.call("PUT", botPath(pos[0]), body, &b)
+	raw, err := c.call("PUT", path, body, &b)
 	if err != nil {
 		return err
 	}
@@ -333,15 +333,11 @@ func vendorSettings(base map[string]any, settings, secrets string) (map[string]a
 
 func botsDelete(e *env, args []string) error {
 	fs := e.flags("delete", "botrelay bots delete ID")
-	pos, err := parse(fs, args, "bot ID")
+	c, path, arg, err := e.target(fs, args, "bot ID", botResolver)
 	if err != nil {
 		return err
 	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	raw, err := c.do("DELETE", botPath(pos[0]), nil)
+	raw, err := c.do("DELETE", path, nil)
 	if err != nil {
 		return err
 	}
@@ -349,22 +345,18 @@ func botsDelete(e *env, args []string) error {
 		e.printRaw(raw)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "deleted bot %s\n", pos[0])
+	fmt.Fprintf(e.stdout, "deleted bot %s\n", arg)
 	return nil
 }
 
 func botsAction(e *env, args []string, action string) error {
 	fs := e.flags(action, "botrelay bots "+action+" ID")
-	pos, err := parse(fs, args, "bot ID")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
+	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
 	if err != nil {
 		return err
 	}
 	var b botJSON
-	raw, err := c.call("POST", botPath(pos[0])+"/"+action, nil, &b)
+	raw, err := c.call("POST", path+"/"+action, nil, &b)
 	if err != nil {
 		return err
 	}
@@ -382,11 +374,7 @@ func botsAction(e *env, args []string, action string) error {
 
 func botsStatus(e *env, args []string) error {
 	fs := e.flags("status", "botrelay bots status ID")
-	pos, err := parse(fs, args, "bot ID")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
+	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
 	if err != nil {
 		return err
 	}
@@ -399,7 +387,7 @@ func botsStatus(e *env, args []string) error {
 			State, Code, Message, ErrorID, At string
 		} `json:"history"`
 	}
-	raw, err := c.getJSON(botPath(pos[0])+"/status", &s)
+	raw, err := c.getJSON(path+"/status", &s)
 	if err != nil {
 		return err
 	}
@@ -464,11 +452,7 @@ func botsErrors(e *env, args []string) error {
 
 func botsTest(e *env, args []string) error {
 	fs := e.flags("test", "botrelay bots test ID\n\nRuns the vendor's health check with the stored settings; exits 1 when it fails.")
-	pos, err := parse(fs, args, "bot ID")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
+	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
 	if err != nil {
 		return err
 	}
@@ -477,7 +461,7 @@ func botsTest(e *env, args []string) error {
 		Checked bool   `json:"checked"`
 		Error   string `json:"error"`
 	}
-	raw, err := c.call("POST", botPath(pos[0])+"/test", nil, &r)
+	raw, err := c.call("POST", path+"/test", nil, &r)
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,24 @@ func parse(fs *flag.FlagSet, args []string, want ...string) ([]string, error) {
 	return pos, nil
 }
 
+// target parses a subcommand that names one thing (an ID, a login or a
+// name), logs in, and resolves the thing to its API path; arg is the name
+// as given.
+func (e *env) target(fs *flag.FlagSet, args []string, what string,
+	resolve func(*client, string) (string, error)) (c *client, path, arg string, err error) {
+	pos, err := parse(fs, args, what)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if c, err = e.authed(); err != nil {
+		return nil, "", "", err
+	}
+	if path, err = resolve(c, pos[0]); err != nil {
+		return nil, "", "", err
+	}
+	return c, path, pos[0], nil
+}
+
 // serverURL resolves the server: --server, BOTRELAY_SERVER, the saved
 // login's server, DefaultServer.
 func (e *env) serverURL(saved *savedLogin) string {

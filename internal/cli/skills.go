@@ -128,15 +128,7 @@ func skillsUpdate(e *env, args []string) error {
 
 func skillsDelete(e *env, args []string) error {
 	fs := e.flags("delete", "botrelay skills delete ID|NAME")
-	pos, err := parse(fs, args, "skill ID or name")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	path, err := skillPath(c, pos[0])
+	c, path, arg, err := e.target(fs, args, "skill ID or name", skillPath)
 	if err != nil {
 		return err
 	}
@@ -144,7 +136,7 @@ func skillsDelete(e *env, args []string) error {
 		return err
 	}
 	if !e.json {
-		fmt.Fprintf(e.stdout, "deleted skill %s\n", pos[0])
+		fmt.Fprintf(e.stdout, "deleted skill %s\n", arg)
 	}
 	return nil
 }

@@ -180,15 +180,7 @@ func joinIDs(ids []int64) string {
 
 func usersShow(e *env, args []string) error {
 	fs := e.flags("show", "botrelay users show ID|LOGIN")
-	pos, err := parse(fs, args, "user ID or login")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	path, err := userPath(c, pos[0])
+	c, path, _, err := e.target(fs, args, "user ID or login", userPath)
 	if err != nil {
 		return err
 	}
@@ -361,15 +353,7 @@ func usersUpdate(e *env, args []string) error {
 
 func usersDelete(e *env, args []string) error {
 	fs := e.flags("delete", "botrelay users delete ID|LOGIN")
-	pos, err := parse(fs, args, "user ID or login")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	path, err := userPath(c, pos[0])
+	c, path, arg, err := e.target(fs, args, "user ID or login", userPath)
 	if err != nil {
 		return err
 	}
@@ -377,22 +361,14 @@ func usersDelete(e *env, args []string) error {
 		return err
 	}
 	if !e.json {
-		fmt.Fprintf(e.stdout, "deleted user %s\n", pos[0])
+		fmt.Fprintf(e.stdout, "deleted user %s\n", arg)
 	}
 	return nil
 }
 
 func usersKeys(e *env, args []string) error {
 	fs := e.flags("keys", "botrelay users keys ID|LOGIN")
-	pos, err := parse(fs, args, "user ID or login")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	path, err := userPath(c, pos[0])
+	c, path, _, err := e.target(fs, args, "user ID or login", userPath)
 	if err != nil {
 		return err
 	}
@@ -420,15 +396,7 @@ func usersKeys(e *env, args []string) error {
 func usersAddKey(e *env, args []string) error {
 	fs := e.flags("add-key", "botrelay users add-key ID|LOGIN [--description D]")
 	desc := fs.String("description", "", "`description` of the key set")
-	pos, err := parse(fs, args, "user ID or login")
-	if err != nil {
-		return err
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	path, err := userPath(c, pos[0])
+	c, path, _, err := e.target(fs, args, "user ID or login", userPath)
 	if err != nil {
 		return err
 	}
