@@ -139,6 +139,7 @@ type Store interface {
 	BotStore
 	ConversationStore
 	RelayStore
+	SurveyStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

@@ -39,6 +39,9 @@ type VendorInfo struct {
 	Secrets []string
 	// Survey reports whether the vendor can run survey bots (F41).
 	Survey bool
+	// SurveyOnly reports that the vendor runs survey bots and nothing else
+	// (Medallia): agent bots are refused.
+	SurveyOnly bool
 	// RetriesInternally reports that the connector applies its vendor's
 	// documented retry policy itself (e.g. Custom Endpoint, F42), so the
 	// relay calls it once per turn instead of retrying on top.
@@ -272,6 +275,8 @@ type Action struct {
 	TTR        string `json:"ttr,omitempty"`
 	TTRSeconds int    `json:"ttrSeconds,omitempty"`
 	// FunctionID, Payload and FailOnError describe ActionInvokeFunction (F30).
+	// On ActionClose of a survey bot, Payload is the vendor's survey result
+	// (a JSON value), stored with the survey's answers.
 	FunctionID  string          `json:"functionId,omitempty"`
 	Payload     json.RawMessage `json:"payload,omitempty"`
 	FailOnError bool            `json:"failOnError,omitempty"`

@@ -178,6 +178,9 @@ func (a *API) checkBot(b *botrelay.Bot, secrets map[string]any) error {
 	if b.Type == botrelay.BotSurvey && !conn.Info().Survey {
 		return botrelay.Errorf(botrelay.EINVALID, "vendor %s cannot run survey bots", b.Vendor)
 	}
+	if b.Type != botrelay.BotSurvey && conn.Info().SurveyOnly {
+		return botrelay.Errorf(botrelay.EINVALID, "vendor %s runs survey bots only: create the bot with type %s", b.Vendor, botrelay.BotSurvey)
+	}
 	vb, err := a.vendorBot(b.ID, conn, b.Settings.Vendor, secrets)
 	if err != nil {
 		return err
