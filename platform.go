@@ -40,7 +40,8 @@ type PlatformAdapter interface {
 	Accept(ctx context.Context, ringID string) error
 	// History returns the message events of a dialog with a sequence above
 	// after, oldest first: the consumer's (EventConsumerMessage) and this
-	// bot's own (EventBotMessage, with the metadata it was published with),
+	// bot's own (EventBotMessage, with its text and the metadata it was
+	// published with),
 	// so the relay can catch up after a restart without answering twice.
 	History(ctx context.Context, conv ConversationRef, after int64) ([]*PlatformEvent, error)
 }

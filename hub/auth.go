@@ -30,6 +30,11 @@ type session struct {
 	state    string // ONLINE, AWAY, OCCUPIED; "" until set
 	conn     *conn
 	lastRing time.Time
+	// survey is set for the user of a survey bot (F41): it is rung for
+	// the post-conversation survey dialogs of surveySkills (every skill
+	// when empty) and for nothing else.
+	survey       bool
+	surveySkills []botrelay.SkillID
 }
 
 // writeJSON writes v with the status.
@@ -169,6 +174,12 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 		user:    user,
 		viewAll: prof.Has(botrelay.PermConvViewAll),
 		expires: h.now().Add(h.o.SessionTTL),
+	}
+	if user.Type == botrelay.UserBot {
+		if s.survey, s.surveySkills, err = h.surveyRole(ctx, user.ID); err != nil {
+			h.loginFailed(w, err, bad)
+			return
+		}
 	}
 	h.mu.Lock()
 	old := h.userSession[user.ID]

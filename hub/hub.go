@@ -314,7 +314,7 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 	}
 	// Waiting: a new conversation, one loaded at start, or one whose agent
 	// left or whose skill changed starts a fresh round of rings.
-	requeue := old == nil || old.AssignedAgent() != 0 || old.SkillID != c.SkillID || (cs.suggested != 0 && !cs.tried[cs.suggested] && (cs.ring == nil || cs.ring.user != cs.suggested))
+	requeue := old == nil || old.AssignedAgent() != 0 || old.SkillID != c.SkillID || inSurvey(old) != inSurvey(c) || (cs.suggested != 0 && !cs.tried[cs.suggested] && (cs.ring == nil || cs.ring.user != cs.suggested))
 	if requeue {
 		h.cancelRing(cs, "CANCELLED")
 		cs.tried = map[botrelay.UserID]bool{}

@@ -524,7 +524,22 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 			skills[i] = sk
 		}
 	}
-	var pcs *botrelay.Skill
+	// Whether closing the main dialog opens a survey: the skill has one and
+	// a survey bot of the skill is logged in (see survey.go).
+	survey := false
+	for _, f := range b.ConversationField {
+		if f.Field == "DialogChange" || (f.Field == "ConversationStateField" && closer == botrelay.CloseByConsumer) {
+			if sk, err := h.store.Skill(ctx, conv.SkillID); err == nil && sk.PostSurvey {
+				h.mu.Lock()
+				survey = h.surveyServed(sk.ID)
+				h.mu.Unlock()
+				if !survey {
+					h.log.Info("no survey bot serves the skill: closing without the survey", "conversation_id", string(conv.ID), "skill_id", int64(sk.ID))
+				}
+			}
+			break
+		}
+	}
 	err = h.mutate(ctx, cs, func(nc *botrelay.Conversation) error {
 		now := h.now()
 		for i, f := range b.ConversationField {
@@ -542,6 +557,13 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 				if f.ConversationState != "CLOSE" {
 					return botrelay.Errorf(botrelay.EINVALID, "conversationState must be CLOSE")
 				}
+				// A consumer closing the conversation goes on to the survey,
+				// as in LivePerson; an agent's state change closes outright
+				// (withoutPcs).
+				if main := nc.OpenDialog(); survey && closer == botrelay.CloseByConsumer && main != nil && main.Type == botrelay.DialogMain {
+					openSurvey(nc, main, closer, now)
+					continue
+				}
 				closeConversation(nc, closer, now)
 			case "DialogChange":
 				if f.Dialog == nil || f.Dialog.State != "CLOSE" {
@@ -551,20 +573,12 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 				if d == nil || d.State != botrelay.DialogOpen {
 					return botrelay.Errorf(botrelay.ENOTFOUND, "open dialog %q not found", f.Dialog.DialogID)
 				}
-				if d.Type == botrelay.DialogMain {
-					if pcs == nil {
-						sk, err := h.store.Skill(ctx, nc.SkillID)
-						if err == nil {
-							pcs = sk
-						}
-					}
-					if pcs != nil && pcs.PostSurvey {
-						d.State, d.ClosedBy, d.ClosedAt = botrelay.DialogClose, closer, now
-						nc.Dialogs = append(nc.Dialogs, botrelay.Dialog{ID: botrelay.DialogID(newID()),
-							Type: botrelay.DialogPostSurvey, State: botrelay.DialogOpen, CreatedAt: now})
-						continue
-					}
+				if d.Type == botrelay.DialogMain && survey {
+					openSurvey(nc, d, closer, now)
+					continue
 				}
+				// The main dialog without a survey, or the survey dialog:
+				// the conversation ends.
 				closeConversation(nc, closer, now)
 			case "TTRField":
 				t := botrelay.TTRType(f.TTRType)

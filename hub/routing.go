@@ -81,7 +81,11 @@ func (h *Hub) candidates(cs *convState) []*session {
 		if c == nil || c.routingSub == "" || s.state != StateOnline || cs.tried[s.user.ID] {
 			continue
 		}
-		if !slices.Contains(s.user.SkillIDs, cs.c.SkillID) && s.user.ID != cs.suggested {
+		if inSurvey(cs.c) {
+			if !s.servesSurvey(cs.c.SkillID) {
+				continue
+			}
+		} else if s.survey || (!slices.Contains(s.user.SkillIDs, cs.c.SkillID) && s.user.ID != cs.suggested) {
 			continue
 		}
 		if h.busy(s.user.ID) >= s.user.MessagingSlots {

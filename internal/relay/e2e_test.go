@@ -585,13 +585,20 @@ func TestF28_Close(t *testing.T) {
 		return r.Conversation(c.ConvID).State == botrelay.ConversationClose
 	})
 
-	// Without withoutPcs on a skill with a survey, the main dialog closes
-	// into a post-conversation survey dialog.
+	// Without withoutPcs on a skill with a survey (and a survey bot to run
+	// it), the main dialog closes into a post-conversation survey dialog.
 	sk, _ := r.Store.Skill(context.Background(), r.Skills["bot"])
 	sk.PostSurvey = true
 	if err := r.Store.UpdateSkill(context.Background(), sk); err != nil {
 		t.Fatal(err)
 	}
+	sv := r.AddBot("survey", testrig.BotOptions{Vendor: "function", Skills: []string{"survey-skill"},
+		Settings: map[string]any{"code": surveyBot, "timeoutMs": 2000},
+		Edit: func(b *botrelay.Bot) {
+			b.Type = botrelay.BotSurvey
+			b.Settings.Survey.Skills = []string{"bot"}
+		}})
+	r.Start(sv, botrelay.BotOnline)
 	c2 := testrig.NewConsumer(t, r.URL, "1000")
 	c2.Open("bot")
 	c2.Say("with survey")

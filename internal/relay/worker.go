@@ -35,7 +35,13 @@ type worker struct {
 	// The current turn's vendor request and raw response, for the
 	// error-hook (F36).
 	lastReq, lastResp json.RawMessage
+
+	// lastText is the bot's last published text: a survey's question.
+	lastText string
 }
+
+// saveTimeout bounds one store write that must happen even while stopping.
+const saveTimeout = 10 * time.Second
 
 func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
 	return &worker{rn: rn, ref: ref, signal: make(chan struct{}, 1), quit: make(chan struct{})}
@@ -213,6 +219,9 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 			return
 		}
 	}
+	if w.isSurvey() && ev.Kind == botrelay.EventSurveyStarted {
+		w.surveyStarted(ctx)
+	}
 	history, err := rn.platform.History(ctx, w.ref, w.st.LastSequence)
 	if err != nil {
 		rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
@@ -300,6 +309,9 @@ func lastConsumerText(history []*botrelay.PlatformEvent, ev *botrelay.PlatformEv
 // message handles one consumer message: combined (F10) or at once.
 func (w *worker) message(ctx context.Context, ev *botrelay.PlatformEvent) {
 	w.resetInactivity()
+	if w.isSurvey() {
+		w.surveyAnswer(ctx, ev)
+	}
 	c := w.rn.bot.Settings.Messaging.Combine
 	if !c.Enabled || ev.Text == "" || ev.RichContent != nil || ev.File != nil {
 		w.flush(ctx)
@@ -686,6 +698,9 @@ func (w *worker) finishOutbox(ctx context.Context, recovering bool) {
 				w.escalate(ctx, "connector.messaging.send-message", "publish a message: "+err.Error(), nil)
 				return
 			}
+			if strings.TrimSpace(it.Message.Text) != "" && it.Message.Audience != botrelay.AudienceAgentsAndManagers {
+				w.lastText = it.Message.Text
+			}
 		case it.Delay != nil:
 			if !w.pause(ctx, it.Delay) {
 				return
@@ -759,6 +774,9 @@ func (w *worker) act(ctx context.Context, a *botrelay.Action) {
 			w.logError(ctx, "connector.messaging.end-conversation", "close: "+err.Error(), nil)
 			return
 		}
+		if w.isSurvey() {
+			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
+		}
 		w.close(ctx)
 	case botrelay.ActionChangeTTR:
 		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR); err != nil {
@@ -803,6 +821,10 @@ func (w *worker) invoke(ctx context.Context, a *botrelay.Action) (code, msg stri
 // agent, transfer to the escalation skill, and say so if that fails.
 func (w *worker) escalate(ctx context.Context, code, msg string, turn *botrelay.Turn) {
 	rn := w.rn
+	if w.isSurvey() {
+		w.failSurvey(ctx, code, msg, turn)
+		return
+	}
 	eh := rn.bot.Settings.ErrorHandling
 	id := w.logError(ctx, code, msg, turn)
 	w.errorHook(ctx, id, code)
@@ -880,6 +902,9 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	if w.st.Open {
 		w.close(ctx)
 	}
+	if w.isSurvey() {
+		w.surveyEnded(ctx, botrelay.SurveyAbandoned, nil, "")
+	}
 	if e, ok := w.rn.vendor.(botrelay.Ender); ok {
 		ectx, cancel := context.WithTimeout(ctx, w.rn.bot.Settings.Limits.VendorTimeout())
 		defer cancel()
@@ -890,7 +915,7 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 }
 
 func (w *worker) save(ctx context.Context) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	if err := w.rn.r.o.Store.SaveBotConversation(sctx, w.st); err != nil {
 		w.rn.log.Error("save conversation state", "conversation_id", string(w.ref.ID), "err", err)

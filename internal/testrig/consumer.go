@@ -72,6 +72,8 @@ type Consumer struct {
 	Token  string
 	ID     string
 	ConvID string
+	// Dialog is the dialog Publish sends on; empty means the main dialog.
+	Dialog string
 
 	mu      sync.Mutex
 	events  []*Event
@@ -181,10 +183,15 @@ func (c *Consumer) OpenWith(skill string, conversationContext map[string]any) st
 	return c.ConvID
 }
 
-// Publish sends an event on the main dialog and returns its sequence.
+// Publish sends an event on c.Dialog (the main dialog when empty) and
+// returns its sequence.
 func (c *Consumer) Publish(event any, metadata ...any) int64 {
 	c.t.Helper()
-	body := map[string]any{"dialogId": c.ConvID, "event": event}
+	dialog := c.Dialog
+	if dialog == "" {
+		dialog = c.ConvID
+	}
+	body := map[string]any{"dialogId": dialog, "event": event}
 	if len(metadata) > 0 {
 		body["metadata"] = metadata
 	}
@@ -197,6 +204,40 @@ func (c *Consumer) Publish(event any, metadata ...any) int64 {
 	}
 	_ = json.Unmarshal(resp, &r)
 	return r.Sequence
+}
+
+// WaitSurvey waits until the conversation's post-conversation survey dialog
+// opens, subscribes to it and makes it the dialog Publish and Say use. It
+// returns the survey dialog's id.
+func (c *Consumer) WaitSurvey(d time.Duration) string {
+	c.t.Helper()
+	survey := ""
+	c.WaitFor(d, "a survey dialog", func() bool {
+		for _, raw := range c.Conversations() {
+			var det struct {
+				ConvID  string `json:"convId"`
+				Dialogs []struct {
+					DialogID   string `json:"dialogId"`
+					DialogType string `json:"dialogType"`
+					State      string `json:"state"`
+				} `json:"dialogs"`
+			}
+			if json.Unmarshal(raw, &det) != nil || det.ConvID != c.ConvID {
+				continue
+			}
+			for _, dl := range det.Dialogs {
+				if dl.DialogType == "POST_SURVEY" && dl.State == "OPEN" {
+					survey = dl.DialogID
+				}
+			}
+		}
+		return survey != ""
+	})
+	if code, body := c.Request("ms.SubscribeMessagingEvents", map[string]any{"dialogId": survey, "conversationId": c.ConvID, "fromSeq": 0}); code != 200 {
+		c.t.Fatalf("SubscribeMessagingEvents on the survey: %d %s", code, body)
+	}
+	c.Dialog = survey
+	return survey
 }
 
 // Say sends a text.

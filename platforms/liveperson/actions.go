@@ -134,21 +134,28 @@ func (a *Adapter) Transfer(ctx context.Context, conv botrelay.ConversationRef, s
 // Close closes the conversation. withoutPCS closes it outright
 // (ConversationStateField CLOSE); otherwise the main dialog is closed
 // (DialogChange), which lets the platform open a post-conversation survey
-// when the skill has one and closes the conversation when it has none.
+// when the skill has one and closes the conversation when it has none. A
+// survey bot's Close closes the survey dialog, which ends the conversation.
 func (a *Adapter) Close(ctx context.Context, conv botrelay.ConversationRef, withoutPCS bool) error {
 	if withoutPCS {
 		return a.updateConversation(ctx, conv, []map[string]any{
 			{"field": "ConversationStateField", "conversationState": "CLOSE"},
 		}, nil)
 	}
-	main := string(conv.ID)
+	// The dialog to close: the survey dialog a survey bot runs, else the
+	// main dialog.
+	dialog := string(conv.ID)
 	a.mu.Lock()
-	if st := a.convs[string(conv.ID)]; st != nil && st.main != "" {
-		main = st.main
+	if st := a.convs[string(conv.ID)]; st != nil {
+		if st.dialogs[string(conv.DialogID)] == dialogSurvey {
+			dialog = string(conv.DialogID)
+		} else if st.main != "" {
+			dialog = st.main
+		}
 	}
 	a.mu.Unlock()
 	return a.updateConversation(ctx, conv, []map[string]any{
-		{"field": "DialogChange", "type": "UPDATE", "dialog": map[string]string{"dialogId": main, "state": "CLOSE"}},
+		{"field": "DialogChange", "type": "UPDATE", "dialog": map[string]string{"dialogId": dialog, "state": "CLOSE"}},
 	}, nil)
 }
 
@@ -180,6 +187,19 @@ func (a *Adapter) Accept(ctx context.Context, ringID string) error {
 	}
 	_, err := a.request(ctx, ".ams.routing.UpdateRingState", map[string]string{"ringId": ringID, "ringState": "ACCEPTED"}, nil, "")
 	return err
+}
+
+// textOf is the text of a text ContentEvent, else "".
+func textOf(event json.RawMessage) string {
+	var e struct {
+		Type    string          `json:"type"`
+		Message json.RawMessage `json:"message"`
+	}
+	var text string
+	if json.Unmarshal(event, &e) != nil || e.Type != "ContentEvent" || json.Unmarshal(e.Message, &text) != nil {
+		return ""
+	}
+	return text
 }
 
 // historyPage is how many events History asks for at a time.
@@ -220,7 +240,7 @@ func (a *Adapter) History(ctx context.Context, conv botrelay.ConversationRef, af
 				// The bot's own message, with the metadata it was published
 				// with: the relay finds its markers here after a restart.
 				out = append(out, &botrelay.PlatformEvent{Kind: botrelay.EventBotMessage, Conversation: ref,
-					Sequence: m.Sequence, Metadata: nonEmpty(m.Metadata), Raw: raw})
+					Sequence: m.Sequence, Text: textOf(m.Event), Metadata: nonEmpty(m.Metadata), Raw: raw})
 				continue
 			}
 			if ev := a.consumerEvent(&m, raw, ref); ev != nil && ev.Kind == botrelay.EventConsumerMessage {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/auth"
 )
 
 // TestConversationFlow drives a whole conversation through the real hub:
@@ -303,49 +304,100 @@ func TestClose(t *testing.T) {
 		t.Fatalf("state = %s", st)
 	}
 
-	// On a skill with a survey: the main dialog closes into a survey
-	// dialog, which an agent bot does not serve.
+	// On a skill with a survey but no survey bot logged in: the
+	// conversation closes outright (TestSurveyBot runs a survey).
 	c = e.newConsumer("survey")
 	ref = rec.waitKind(t, botrelay.EventAssigned, botrelay.ConversationID(c.convID)).Conversation
 	if err := a.Close(ctx, ref, false); err != nil {
 		t.Fatal(err)
 	}
-	if un := rec.waitKind(t, botrelay.EventUnassigned, ref.ID); !un.Closed || un.Conversation.DialogID == ref.DialogID {
-		t.Fatalf("close into a survey: %+v", un)
+	if un := rec.waitKind(t, botrelay.EventUnassigned, ref.ID); !un.Closed {
+		t.Fatalf("close on a survey skill without a survey bot: %+v", un)
 	}
-	conv := e.conversation(ref.ID)
-	if conv.State != botrelay.ConversationOpen || conv.OpenDialog() == nil || conv.OpenDialog().Type != botrelay.DialogPostSurvey {
+	if conv := e.conversation(ref.ID); conv.State != botrelay.ConversationClose || len(conv.Dialogs) != 1 {
 		t.Fatalf("after closing the main dialog: %+v", conv)
 	}
 }
 
-// TestSurveyBot: with SurveyBot set, a survey dialog opening on the bot's
-// conversation is EventSurveyStarted on the survey dialog, and the bot can
-// talk in it.
+// TestSurveyBot: closing the main dialog on a skill with a survey hands the
+// conversation from the agent bot to the survey bot of the skill, as
+// EventSurveyStarted on the survey dialog; the survey bot talks in it and
+// closing the survey dialog ends the conversation.
 func TestSurveyBot(t *testing.T) {
 	e := newEnv(t, false)
-	a := e.adapter(func(_ *Config, o *Options) { o.SurveyBot = true })
-	rec := newRecorder()
-	running(t, a, rec)
-	rec.waitOnline(t)
+	agent := e.adapter(nil)
+	agentRec := newRecorder()
+	running(t, agent, agentRec)
+	agentRec.waitOnline(t)
+
+	// A second bot user, bound to a survey bot of skill survey.
 	ctx := context.Background()
-	c := e.newConsumer("survey")
-	ref := rec.waitKind(t, botrelay.EventAssigned, botrelay.ConversationID(c.convID)).Conversation
-	if err := a.Close(ctx, ref, false); err != nil {
+	prof, err := e.store.ProfileByName(ctx, testAccount, "Agent")
+	if err != nil {
 		t.Fatal(err)
+	}
+	u := &botrelay.User{Type: botrelay.UserBot, AccountID: testAccount, LoginName: "lp-survey", Nickname: "Survey",
+		ProfileID: prof.ID, MessagingSlots: 50, Enabled: true}
+	if err := e.store.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.NewKeySet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateAPIKey(ctx, &botrelay.APIKey{AppKey: keys.AppKey, UserID: u.ID, AccessToken: keys.AccessToken,
+		SecretHash: auth.HashSecret(keys.Secret), AccessTokenSecretHash: auth.HashSecret(keys.AccessTokenSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateBot(ctx, &botrelay.Bot{AccountID: testAccount, Name: "survey", UserID: u.ID, Vendor: "function",
+		Type: botrelay.BotSurvey, Settings: botrelay.BotSettings{Survey: botrelay.SurveySettings{Skills: []string{"survey"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	surveyor := e.adapter(func(c *Config, o *Options) {
+		c.Username, c.AppKey, c.Secret, c.AccessToken, c.AccessTokenSecret = u.LoginName, keys.AppKey, keys.Secret, keys.AccessToken, keys.AccessTokenSecret
+		o.SurveyBot = true
+	})
+	rec := newRecorder()
+	running(t, surveyor, rec)
+	rec.waitOnline(t)
+
+	// The agent bot gets the conversation, never the survey bot.
+	c := e.newConsumer("survey")
+	ref := agentRec.waitKind(t, botrelay.EventAssigned, botrelay.ConversationID(c.convID)).Conversation
+	if err := agent.Close(ctx, ref, false); err != nil {
+		t.Fatal(err)
+	}
+	if un := agentRec.waitKind(t, botrelay.EventUnassigned, ref.ID); un.Closed {
+		t.Fatalf("the agent bot saw the conversation closed although its survey runs: %+v", un)
 	}
 	sv := rec.waitKind(t, botrelay.EventSurveyStarted, ref.ID)
 	if sv.Conversation.DialogID == ref.DialogID || sv.Conversation.DialogID == "" {
 		t.Fatalf("survey event = %+v", sv)
 	}
-	if _, err := a.Publish(ctx, sv.Conversation, &botrelay.Message{Text: "How did we do?"}); err != nil {
+	if _, err := surveyor.Publish(ctx, sv.Conversation, &botrelay.Message{Text: "How did we do?"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Close(ctx, sv.Conversation, true); err != nil {
+	// Closing without withoutPcs closes the survey dialog, and with it the
+	// conversation.
+	if err := surveyor.Close(ctx, sv.Conversation, false); err != nil {
 		t.Fatal(err)
 	}
 	if un := rec.waitKind(t, botrelay.EventUnassigned, ref.ID); !un.Closed {
 		t.Fatalf("survey close: %+v", un)
+	}
+	if conv := e.conversation(ref.ID); conv.State != botrelay.ConversationClose || len(conv.Dialogs) != 2 {
+		t.Fatalf("after the survey: %+v", conv)
+	}
+	for {
+		select {
+		case ev := <-agentRec.events:
+			if ev.Kind == botrelay.EventSurveyStarted || ev.Kind == botrelay.EventAssigned {
+				t.Fatalf("the agent bot was offered the survey: %+v", ev)
+			}
+			continue
+		default:
+		}
+		break
 	}
 }
 

@@ -1,0 +1,151 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/testrig"
+)
+
+// surveyBot asks two questions and closes the survey with a result; the
+// answer "fail" makes it throw.
+const surveyBot = `function lambda(input, cb) {
+  var p = input.payload, s = p.context.session;
+  if (p.event && p.event.name === "SURVEY") {
+    cb(null, {messages: ["How would you rate us, 1 to 5?"]});
+    return;
+  }
+  if (p.message === "fail") { throw new Error("survey backend down"); }
+  if (!s.rating) {
+    s.rating = p.message;
+    cb(null, {messages: ["Anything we could do better?"]});
+    return;
+  }
+  cb(null, {messages: ["Thank you, goodbye"], context: {action: "CLOSE_CONVERSATION",
+    actionParameters: {result: {rating: Number(s.rating), comment: p.message}}}});
+}`
+
+// closerBot answers once and closes the main dialog, so that the survey
+// can run (withoutPcs false).
+const closerBot = `function lambda(input, cb) {
+  cb(null, {messages: ["bye from the agent bot"], context: {action: "CLOSE_CONVERSATION"}});
+}`
+
+func surveyRig(t *testing.T, start bool) (*testrig.Rig, *botrelay.Bot) {
+	r := newRig(t)
+	ctx := context.Background()
+	sk, err := r.Store.Skill(ctx, r.Skills["bot"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk.PostSurvey = true
+	if err := r.Store.UpdateSkill(ctx, sk); err != nil {
+		t.Fatal(err)
+	}
+	agent := fnBot(r, "agent", closerBot, nil)
+	r.Start(agent, botrelay.BotOnline)
+	sv := r.AddBot("survey", testrig.BotOptions{Vendor: "function", Skills: []string{"survey-skill"},
+		Settings: map[string]any{"code": surveyBot, "timeoutMs": 2000},
+		Edit: func(b *botrelay.Bot) {
+			b.Type = botrelay.BotSurvey
+			b.Settings.Survey = botrelay.SurveySettings{Skills: []string{"bot"}, ErrorMessage: "Survey failed, sorry. Goodbye"}
+		}})
+	if start {
+		r.Start(sv, botrelay.BotOnline)
+	}
+	return r, sv
+}
+
+// TestF41_SurveyBot: closing a conversation on a skill with a survey opens
+// the survey dialog; the survey bot asks, the consumer answers, the bot
+// closes the dialog, and the answers and result are stored.
+func TestF41_SurveyBot(t *testing.T) {
+	r, sv := surveyRig(t, true)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	c.WaitTexts(wait, "bye from the agent bot")
+
+	survey := c.WaitSurvey(wait)
+	c.WaitTexts(wait, "How would you rate us, 1 to 5?")
+	conv := r.Conversation(c.ConvID)
+	if conv.State != botrelay.ConversationOpen || conv.AssignedAgent() == 0 || conv.OpenDialog().ID != botrelay.DialogID(survey) {
+		t.Fatalf("during the survey: state %s, open dialog %+v, agent %d", conv.State, conv.OpenDialog(), conv.AssignedAgent())
+	}
+	c.Say("5")
+	c.WaitTexts(wait, "Anything we could do better?")
+	c.Say("nothing, all good")
+	c.WaitTexts(wait, "Thank you, goodbye")
+	testrig.Eventually(t, wait, "the conversation to close", func() bool {
+		return r.Conversation(c.ConvID).State == botrelay.ConversationClose
+	})
+
+	var got *botrelay.Survey
+	testrig.Eventually(t, wait, "the survey to be recorded as completed", func() bool {
+		s, err := r.Store.Survey(context.Background(), botrelay.DialogID(survey))
+		got = s
+		return err == nil && s.State == botrelay.SurveyCompleted
+	})
+	if got.BotID != sv.ID || got.ConversationID != botrelay.ConversationID(c.ConvID) || got.SkillID != r.Skills["bot"] ||
+		len(got.Answers) != 2 || got.EndedAt.IsZero() {
+		t.Fatalf("survey = %+v", got)
+	}
+	if a := got.Answers[0]; a.Question != "How would you rate us, 1 to 5?" || a.Answer != "5" {
+		t.Errorf("first answer = %+v", a)
+	}
+	if a := got.Answers[1]; a.Question != "Anything we could do better?" || a.Answer != "nothing, all good" {
+		t.Errorf("second answer = %+v", a)
+	}
+	var result map[string]any
+	if err := json.Unmarshal(got.Result, &result); err != nil || result["rating"] != float64(5) || result["comment"] != "nothing, all good" {
+		t.Errorf("result = %s", got.Result)
+	}
+	// The agent bot never saw the survey's messages.
+	for _, e := range c.Events() {
+		if e.DialogID == survey && e.FromAgent() && e.Text() == "bye from the agent bot" {
+			t.Error("the agent bot spoke in the survey dialog")
+		}
+	}
+}
+
+// TestF41_SurveyErrorEndsTheSurvey: an error sends the Error Message, closes
+// the survey and is logged; the run is stored as failed.
+func TestF41_SurveyErrorEndsTheSurvey(t *testing.T) {
+	r, sv := surveyRig(t, true)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	survey := c.WaitSurvey(wait)
+	c.WaitTexts(wait, "How would you rate us, 1 to 5?")
+	c.Say("fail")
+	c.WaitTexts(wait, "Survey failed, sorry. Goodbye")
+	testrig.Eventually(t, wait, "the conversation to close", func() bool {
+		return r.Conversation(c.ConvID).State == botrelay.ConversationClose
+	})
+	testrig.Eventually(t, wait, "the survey to be recorded as failed", func() bool {
+		s, err := r.Store.Survey(context.Background(), botrelay.DialogID(survey))
+		return err == nil && s.State == botrelay.SurveyFailed && s.Error != "" && len(s.Answers) == 1
+	})
+	errs, err := r.Store.BotErrors(context.Background(), sv.ID, botrelay.ConversationID(c.ConvID), 0)
+	if err != nil || len(errs) == 0 {
+		t.Fatalf("the survey error was not logged: %v %v", errs, err)
+	}
+}
+
+// TestF41_NoSurveyBotClosesOutright: without a survey bot of the skill the
+// conversation closes instead of waiting in a survey nobody runs.
+func TestF41_NoSurveyBotClosesOutright(t *testing.T) {
+	r, _ := surveyRig(t, false)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	c.WaitTexts(wait, "bye from the agent bot")
+	testrig.Eventually(t, wait, "the conversation to close", func() bool {
+		return r.Conversation(c.ConvID).State == botrelay.ConversationClose
+	})
+	if d := r.Conversation(c.ConvID).Dialogs; len(d) != 1 {
+		t.Fatalf("dialogs = %+v, want only the main dialog", d)
+	}
+}
