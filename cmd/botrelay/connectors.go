@@ -8,6 +8,7 @@ import (
 	"github.com/botrelay/botrelay/connectors/ebot7"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/connectors/lex"
+	"github.com/botrelay/botrelay/connectors/medallia"
 	"github.com/botrelay/botrelay/connectors/openai"
 	"github.com/botrelay/botrelay/connectors/rasa"
 	"github.com/botrelay/botrelay/connectors/watson"
@@ -26,6 +27,7 @@ func newRegistry() *botrelay.Registry {
 		ebot7.Connector{},
 		rasa.Connector{},
 		openai.Connector{},
+		medallia.Connector{},
 	)
 	return r
 }

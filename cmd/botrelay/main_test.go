@@ -433,7 +433,7 @@ func TestVendorsCommand(t *testing.T) {
 		t.Fatalf("exit status %d", code)
 	}
 	got := strings.Fields(p.stdout.String())
-	for _, id := range []string{"function", "custom_endpoint", "watson_v1", "watson_v2", "dialogflow_es", "dialogflow_cx", "lex_v1", "lex_v2", "directline", "ebot7", "rasa", "openai"} {
+	for _, id := range []string{"function", "custom_endpoint", "watson_v1", "watson_v2", "dialogflow_es", "dialogflow_cx", "lex_v1", "lex_v2", "directline", "ebot7", "rasa", "openai", "medallia"} {
 		if !slices.Contains(got, id) {
 			t.Errorf("botrelay vendors lacks %q; printed %q", id, got)
 		}

@@ -43,15 +43,17 @@ type Connector struct{}
 
 var _ botrelay.VendorConnector = Connector{}
 
-// Info implements botrelay.VendorConnector. Survey is false: §4 defines only
-// the end of a survey (a CLOSE_CONVERSATION event), not how one starts, and
-// LivePerson documents Medallia as the only survey vendor (§4.10).
+// Info implements botrelay.VendorConnector. Survey is true through a
+// botrelay extension of the contract: LivePerson documents Medallia as the
+// only survey vendor (§4.10) and §4 defines no survey start, so a survey
+// starts with a START event marked as such (see buildEvent and
+// docs/vendors/custom-endpoint.md, "Survey bots").
 func (Connector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{
 		ID:          VendorID,
 		DisplayName: "Custom Endpoint",
 		Secrets:     []string{"clientSecret"},
-		Survey:      false,
+		Survey:      true,
 		// The connector applies F42's Custom Endpoint retry policy itself.
 		RetriesInternally: true,
 	}
@@ -174,7 +176,7 @@ const (
 	// CodeInvalidBody: the reply broke the contract (§4.7's
 	// "custom-endpoint-invalid-body").
 	CodeInvalidBody = "aivendor.custom-endpoint.invalid-body"
-	// CodeUnsupportedEvent: the turn has no Custom Endpoint event (surveys).
+	// CodeUnsupportedEvent: the turn has no Custom Endpoint event.
 	CodeUnsupportedEvent = "aivendor.custom-endpoint.unsupported-event"
 )
 

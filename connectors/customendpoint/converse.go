@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/botrelay/botrelay"
 )
@@ -28,6 +29,10 @@ const (
 	SourceConsumer         = "CONSUMER"
 	SourceConversation     = "CONVERSATION"
 )
+
+// DialogTypePostSurvey is lpEvent.dialogType of the START event that begins
+// a survey (botrelay's extension).
+const DialogTypePostSurvey = "POST_SURVEY"
 
 // Event is the body of POST …/events (a ConversationChange).
 type Event struct {
@@ -197,7 +202,9 @@ func isEmptyObject(b []byte) bool {
 
 // buildEvent maps a turn to its event (§4.3.4): text and files are TEXT
 // (files as the file event identifier, F8), rich content is RICH_CONTENT,
-// the welcome is START with lpEvent.lastConsumerMessage (F12).
+// the welcome is START with lpEvent.lastConsumerMessage (F12), and the
+// start of a survey (F41) is START with data {"survey": true} and
+// lpEvent.dialogType "POST_SURVEY".
 func buildEvent(t *botrelay.Turn) (*Event, error) {
 	lp := t.LPEvent
 	add := map[string]any{}
@@ -224,13 +231,26 @@ func buildEvent(t *botrelay.Turn) (*Event, error) {
 			add["lastConsumerMessage"] = t.LastConsumerMessage
 		}
 		return &Event{Type: EventStart, Source: SourceConversation, Data: struct{}{}, Context: EventContext{withDefaults(lp, add)}}, nil
+	case botrelay.TurnSurvey:
+		// botrelay's extension (docs/vendors/custom-endpoint.md, "Survey
+		// bots"): a START whose data says survey and whose lpEvent names
+		// the post-conversation survey dialog.
+		if t.LastConsumerMessage != "" {
+			add["lastConsumerMessage"] = t.LastConsumerMessage
+		}
+		if t.Conversation.DialogID != "" {
+			add["dialogId"] = string(t.Conversation.DialogID)
+		}
+		lp = withDefaults(lp, add)
+		lp = withDefaults(lp, map[string]any{"dialogType": DialogTypePostSurvey}, "dialogType")
+		return &Event{Type: EventStart, Source: SourceConversation, Data: map[string]bool{"survey": true}, Context: EventContext{lp}}, nil
 	}
 	return nil, vendorErr(botrelay.ErrUnsupported, CodeUnsupportedEvent, "the Custom Endpoint contract has no event for a %s turn", t.Kind)
 }
 
 // withDefaults returns lpEvent (an object; {} when absent) with the members
-// of add that it lacks.
-func withDefaults(lpEvent json.RawMessage, add map[string]any) json.RawMessage {
+// of add that it lacks; the members named in force replace existing ones.
+func withDefaults(lpEvent json.RawMessage, add map[string]any, force ...string) json.RawMessage {
 	var m map[string]json.RawMessage
 	if len(bytes.TrimSpace(lpEvent)) == 0 || json.Unmarshal(lpEvent, &m) != nil || m == nil {
 		m = map[string]json.RawMessage{}
@@ -238,7 +258,7 @@ func withDefaults(lpEvent json.RawMessage, add map[string]any) json.RawMessage {
 	}
 	changed := lpEvent == nil
 	for k, v := range add {
-		if _, ok := m[k]; ok {
+		if _, ok := m[k]; ok && !slices.Contains(force, k) {
 			continue
 		}
 		raw, err := json.Marshal(v)

@@ -355,18 +355,81 @@ func TestEventBodies(t *testing.T) {
 	}
 }
 
-func TestSurveyTurnUnsupported(t *testing.T) {
+// TestSurvey runs a survey through the fake: the START event that begins
+// it (compared with testdata/requests/survey-start.golden), an answer as an
+// ordinary TEXT event, and the CLOSE_CONVERSATION action whose result
+// becomes the action's payload.
+func TestSurvey(t *testing.T) {
+	if info := (Connector{}).Info(); !info.Survey || info.SurveyOnly {
+		t.Errorf("Info = %+v; want Survey and not SurveyOnly", info)
+	}
 	f := newFake(t, signer.JWKS())
 	b := newTestBot(t, f)
-	_, err := b.Converse(context.Background(), turn(botrelay.TurnSurvey, "c-survey", ""))
-	if !errors.Is(err, botrelay.ErrUnsupported) || vendorCode(err) != CodeUnsupportedEvent {
-		t.Fatalf("err = %v", err)
+	var events []map[string]any
+	var bodies [][]byte
+	f.reply = func(ev map[string]any) (int, string) {
+		events = append(events, ev)
+		if ev["type"] == "START" {
+			return 200, `{"response":[{"type":"STRUCTURED_CONTENT","data":{"structuredContent":{"message":"How likely are you to recommend us?","quickReplies":{"type":"quickReplies","replies":[{"type":"button","title":"10","click":{"actions":[{"type":"publishText","text":"10"}]}}]}}}}]}`
+		}
+		return 200, `{"response":[{"type":"TEXT","data":{"message":"Thanks!"}},{"type":"ACTION","data":{"name":"CLOSE_CONVERSATION","parameters":{"result":{"nps":10}}}}]}`
 	}
-	if len(f.calls()) != 0 {
-		t.Errorf("made %d calls", len(f.calls()))
+	f.setHook(func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if r.Method == http.MethodPost {
+			bodies = append(bodies, body)
+		}
+		return false
+	})
+	const conv = "5c1c7b4e-1d6b-4a0e-9a3c-2b1f6c0d9e11"
+	start := turn(botrelay.TurnSurvey, conv, "")
+	start.Conversation.DialogID = "d1a1d1a1-0000-4000-8000-000000000001"
+	start.LastConsumerMessage = "thanks, bye"
+	// The platform event of the survey dialog; a dialogType in it is
+	// replaced.
+	start.LPEvent = json.RawMessage(`{"sequence":7,"conversationId":"` + conv + `","dialogId":"d1a1d1a1-0000-4000-8000-000000000001","dialogType":"MAIN"}`)
+	r1, err := b.Converse(context.Background(), start)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if (Connector{}).Info().Survey {
-		t.Error("Info().Survey = true")
+	if len(r1.Items) != 1 || r1.Items[0].Message.QuickReplies == nil || r1.Action != nil {
+		t.Errorf("start reply = %+v", r1)
+	}
+	ev := events[0]
+	lp := ev["context"].(map[string]any)["lpEvent"].(map[string]any)
+	if ev["type"] != "START" || ev["source"] != "CONVERSATION" || lp["dialogType"] != "POST_SURVEY" || lp["lastConsumerMessage"] != "thanks, bye" {
+		t.Errorf("start event = %v", ev)
+	}
+	if got, _ := json.Marshal(ev["data"]); string(got) != `{"survey":true}` {
+		t.Errorf("data = %s", got)
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, bodies[0], "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "testdata/requests/survey-start.golden", append(pretty.Bytes(), '\n'))
+
+	// Without a platform event the dialog id comes from the turn.
+	bare := turn(botrelay.TurnSurvey, "c-survey-bare", "")
+	bare.Conversation.DialogID = "d-2"
+	bare.LPEvent = nil
+	if _, err := b.Converse(context.Background(), bare); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := json.Marshal(events[1]["context"]); string(got) != `{"lpEvent":{"dialogId":"d-2","dialogType":"POST_SURVEY"}}` {
+		t.Errorf("context = %s", got)
+	}
+
+	answer := turn(botrelay.TurnText, conv, "10")
+	answer.VendorState = r1.VendorState
+	r2, err := b.Converse(context.Background(), answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events[2]["type"] != "TEXT" || events[2]["data"].(map[string]any)["message"] != "10" {
+		t.Errorf("answer event = %v", events[2])
+	}
+	if r2.Action == nil || r2.Action.Kind != botrelay.ActionClose || string(r2.Action.Payload) != `{"nps":10}` {
+		t.Errorf("close = %+v", r2.Action)
 	}
 }
 

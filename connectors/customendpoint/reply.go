@@ -3,13 +3,13 @@ package customendpoint
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 )
 
 // Response item types (§4.4).
@@ -257,7 +257,13 @@ func parseAction(name string, p obj, currentSkill string) (*botrelay.Action, err
 		if err != nil {
 			return nil, err
 		}
-		return &botrelay.Action{Kind: botrelay.ActionClose, WithoutPCS: w}, nil
+		a := &botrelay.Action{Kind: botrelay.ActionClose, WithoutPCS: w}
+		// A survey bot's result (any JSON), stored with the survey's
+		// answers; null or absent is none.
+		if p.Has("result") {
+			a.Payload = bytes.TrimSpace(p.M["result"])
+		}
+		return a, nil
 	case ActionChangeTTR:
 		ttr, _, err := p.Str("ttrType")
 		if err != nil {

@@ -394,6 +394,10 @@ func parseAction(kind botrelay.ActionKind, name string, raw json.RawMessage) (*b
 		if a.WithoutPCS, err = p.boolean("withoutPcs", "context.actionParameters.withoutPcs"); err != nil {
 			return nil, err
 		}
+		// A survey bot's result (any JSON), stored with the survey's answers.
+		if v := p.get("result"); v != nil {
+			a.Payload = bytes.TrimSpace(v)
+		}
 	case botrelay.ActionChangeTTR:
 		// Passed on as given: the platform rejects a bad type or value and
 		// the relay logs connector.messaging.change-ttr (F29).

@@ -40,6 +40,8 @@ func TestReplyTranslation(t *testing.T) {
 		"transfer-no-skill":             `{messages: ["x"], context: {action: "TRANSFER"}}`,
 		"close":                         `{messages: ["Bye"], context: {action: "CLOSE_CONVERSATION"}}`,
 		"close-without-pcs":             `{messages: ["Bye"], context: {action: "CLOSE_CONVERSATION", actionParameters: {withoutPcs: true}}}`,
+		"close-with-survey-result":      `{messages: ["Thanks for your feedback"], context: {action: "CLOSE_CONVERSATION", actionParameters: {result: {nps: 9, comment: "quick and kind", answers: [9, "yes"]}}}}`,
+		"close-with-null-result":        `{messages: ["Bye"], context: {action: "CLOSE_CONVERSATION", actionParameters: {result: null}}}`,
 		"change-ttr":                    `{messages: ["This conversation has been marked urgent"], context: {action: "CHANGE_TTR", actionParameters: {ttrType: "URGENT"}}}`,
 		"change-ttr-custom":             `{messages: ["later"], context: {action: "CHANGE_TTR", actionParameters: {ttrType: "CUSTOM", value: "600"}}}`,
 		"invocation":                    `{messages: ["Please wait"], context: {action: "INVOCATION", actionParameters: {lambdaUuid: "4ec49ffc-080b-4e59-b302-18d6b826191b", payload: "{ \"some\": \"stuff\"}", failOnError: true}}}`,
