@@ -52,6 +52,15 @@ func (e *Event) Text() string {
 	return s
 }
 
+// QuickReplies returns the event's quickReplies, or nil.
+func (e *Event) QuickReplies() json.RawMessage {
+	var ev struct {
+		QuickReplies json.RawMessage `json:"quickReplies"`
+	}
+	_ = json.Unmarshal(e.Event, &ev)
+	return ev.QuickReplies
+}
+
 // Type returns the event's type field.
 func (e *Event) Type() string {
 	var ev struct {
