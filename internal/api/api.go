@@ -125,9 +125,12 @@ func (a *API) RouteTable() []Route {
 		{http.MethodPost, v1 + "/bots/{id}/start", botrelay.PermBotStart, a.startBot},
 		{http.MethodPost, v1 + "/bots/{id}/stop", botrelay.PermBotStop, a.stopBot},
 		{http.MethodPost, v1 + "/bots/{id}/test", botrelay.PermBotEdit, a.testBot},
+		{http.MethodPost, v1 + "/bots/{id}/converse", botrelay.PermBotEdit, a.converse},
 		{http.MethodGet, v1 + "/bots/{id}/status", botrelay.PermBotView, a.botStatus},
 		{http.MethodGet, v1 + "/bots/{id}/errors", botrelay.PermBotView, a.botErrors},
 		{http.MethodGet, v1 + "/bots/{id}/conversations", botrelay.PermBotView, a.botConversations},
+
+		{http.MethodGet, v1 + "/surveys", botrelay.PermBotView, a.listSurveys},
 
 		{http.MethodGet, v1 + "/users", botrelay.PermUserView, a.listUsers},
 		{http.MethodPost, v1 + "/users", botrelay.PermUserManage, a.createUser},

@@ -75,9 +75,9 @@ type env struct {
 
 const testPassword = "correct horse battery"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, vendors ...botrelay.VendorConnector) *env {
 	t.Helper()
-	rig := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{fakeVendor{}}})
+	rig := testrig.NewRig(t, testrig.RigOptions{Vendors: append([]botrelay.VendorConnector{fakeVendor{}}, vendors...)})
 	a := New(Options{Store: rig.Store, Relay: rig.Relay, Box: rig.Box, Registry: rig.Registry, Account: testrig.Account,
 		Logger: rig.Log, Signer: rig.Signer})
 	mux := http.NewServeMux()
@@ -287,6 +287,9 @@ func fixtures() map[string]fixture {
 			return "/api/v1/bots/" + string(b.ID), map[string]any{"name": "renamed",
 				"settings": map[string]any{"vendor": map[string]any{"greeting": "hey"}}}
 		},
+		"POST /api/v1/bots/{id}/converse": func(e *env, _ *botrelay.User) (string, any) {
+			return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/converse", map[string]any{"text": "hello"}
+		},
 		"DELETE /api/v1/bots/{id}":            fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) }),
 		"POST /api/v1/bots/{id}/start":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/start" }),
 		"POST /api/v1/bots/{id}/stop":         fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/stop" }),
@@ -294,13 +297,23 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/bots/{id}/status":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/status" }),
 		"GET /api/v1/bots/{id}/errors":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/errors?conversationId=c1" }),
 		"GET /api/v1/bots/{id}/conversations": fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/conversations" }),
-		"GET /api/v1/users/{id}":              fresh(func(e *env) string { return fmt.Sprintf("/api/v1/users/%d", e.newHuman()) }),
-		"DELETE /api/v1/users/{id}":           fresh(func(e *env) string { return fmt.Sprintf("/api/v1/users/%d", e.newHuman()) }),
-		"GET /api/v1/users/{id}/apikeys":      fresh(func(e *env) string { return fmt.Sprintf("/api/v1/users/%d/apikeys", e.newBotUser()) }),
-		"GET /api/v1/skills/{id}":             fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d", e.newSkill()) }),
-		"DELETE /api/v1/skills/{id}":          fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d", e.newSkill()) }),
-		"GET /api/v1/profiles/{id}":           fresh(func(e *env) string { return fmt.Sprintf("/api/v1/profiles/%d", e.newProfile()) }),
-		"DELETE /api/v1/profiles/{id}":        fresh(func(e *env) string { return fmt.Sprintf("/api/v1/profiles/%d", e.newProfile()) }),
+		"GET /api/v1/surveys": fresh(func(e *env) string {
+			b := e.newBot("k1")
+			sv := &botrelay.Survey{BotID: b.ID, ConversationID: "c-" + botrelay.ConversationID(e.unique("conv")), DialogID: botrelay.DialogID(e.unique("dialog")),
+				State: botrelay.SurveyCompleted, Result: json.RawMessage(`{"csat":5}`), EndedAt: time.Now(),
+				Answers: []botrelay.SurveyAnswer{{Sequence: 1, Question: "Rate us", Answer: "5", At: time.Now()}}}
+			if err := e.rig.Store.SaveSurvey(context.Background(), sv); err != nil {
+				e.t.Fatal(err)
+			}
+			return "/api/v1/surveys?botId=" + string(b.ID)
+		}),
+		"GET /api/v1/users/{id}":         fresh(func(e *env) string { return fmt.Sprintf("/api/v1/users/%d", e.newHuman()) }),
+		"DELETE /api/v1/users/{id}":      fresh(func(e *env) string { return fmt.Sprintf("/api/v1/users/%d", e.newHuman()) }),
+		"GET /api/v1/users/{id}/apikeys": fresh(func(e *env) string { return fmt.Sprintf("/api/v1/users/%d/apikeys", e.newBotUser()) }),
+		"GET /api/v1/skills/{id}":        fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d", e.newSkill()) }),
+		"DELETE /api/v1/skills/{id}":     fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d", e.newSkill()) }),
+		"GET /api/v1/profiles/{id}":      fresh(func(e *env) string { return fmt.Sprintf("/api/v1/profiles/%d", e.newProfile()) }),
+		"DELETE /api/v1/profiles/{id}":   fresh(func(e *env) string { return fmt.Sprintf("/api/v1/profiles/%d", e.newProfile()) }),
 		"POST /api/v1/users": func(e *env, _ *botrelay.User) (string, any) {
 			return "/api/v1/users", map[string]any{"type": "HUMAN", "loginName": e.unique("new"), "profileId": e.profileID("Agent")}
 		},

@@ -29,6 +29,7 @@ import (
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/api"
 	"github.com/botrelay/botrelay/internal/config"
+	"github.com/botrelay/botrelay/internal/dashboard"
 	"github.com/botrelay/botrelay/internal/jwtsign"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
@@ -163,6 +164,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/jwks.json", signer.Handler())
 	h.Routes(mux)
+	dashboard.Routes(mux)
 
 	tlsConf, err := m.tlsConfig()
 	if err != nil {

@@ -1,0 +1,76 @@
+// Package dashboard is botrelay's management dashboard: a single page of
+// plain HTML, CSS and JavaScript (no build step, nothing from another
+// origin) served at /dashboard/, that does everything through the REST API
+// under /api/v1 with the session cookie and the CSRF header.
+//
+// Pages (hash routes of the one page): the bot table (#/bots) with start
+// and stop, the Add Bot wizard (#/bots/new), a bot's page (#/bots/{id})
+// with its status dashboard, error log, open conversations and the
+// conversation tester, and the users, skills and profiles pages. docs/
+// dashboard.md describes them.
+//
+// The consumer page (/) and the agent console (/agent) of the hub are
+// separate; the dashboard does not touch their paths.
+//
+// Elements that tests rely on carry stable ids and data-testid attributes:
+// the login form (#login-username, #login-password, #login-submit,
+// #login-error), the bot table (#bots-table, rows [data-testid=bot-row]
+// with data-bot-id and data-name, [data-testid=bot-state] with data-state,
+// [data-testid=start-bot], [data-testid=stop-bot]), the wizard (#add-bot,
+// #wizard [data-step], #wizard-next, #wizard-back, #wizard-create, and the
+// fields named in static/app.js), and the tester (#tester-input,
+// #tester-send, #tester-start, #tester-log with [data-testid=tester-turn]).
+package dashboard
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed static
+var files embed.FS
+
+// assets is the file tree served under /dashboard/.
+var assets, _ = fs.Sub(files, "static")
+
+// ContentSecurityPolicy is sent with every dashboard response: scripts,
+// styles and everything else come from botrelay itself, nothing inline.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+// Routes registers the dashboard on mux: GET /dashboard redirects to
+// /dashboard/, which serves the page; its assets are below it.
+func Routes(mux *http.ServeMux) {
+	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
+	mux.Handle("GET /dashboard/", Handler())
+}
+
+// Handler serves the dashboard page at its root and the assets below it;
+// mount it at /dashboard/.
+func Handler() http.Handler {
+	files := http.StripPrefix("/dashboard/", http.FileServerFS(assets))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		if r.URL.Path == "/dashboard/" {
+			b, err := fs.ReadFile(assets, "index.html")
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(b)
+			return
+		}
+		if r.URL.Path == "/dashboard/index.html" {
+			http.Redirect(w, r, "/dashboard/", http.StatusMovedPermanently)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
