@@ -3,6 +3,7 @@ package medallia
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -251,7 +252,10 @@ func (b *Bot) snippet(body []byte, tokens ...string) string {
 	if s == "" {
 		return ""
 	}
-	for _, secret := range append(tokens, b.cfg.ClientSecret) {
+	// The Basic credential too: a service echoing its Authorization header
+	// would otherwise show the secret base64-encoded.
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(b.cfg.ClientID) + ":" + url.QueryEscape(b.cfg.ClientSecret)))
+	for _, secret := range append(tokens, b.cfg.ClientSecret, basic) {
 		if len(secret) >= 4 {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}

@@ -24,6 +24,9 @@ type runner struct {
 	vendor            botrelay.VendorBot
 	platform          botrelay.PlatformAdapter
 	retriesInternally bool
+	// secrets are the bot's secret values, blanked out of every error
+	// message the relay records or logs (a vendor may echo them).
+	secrets []string
 
 	stateMu     sync.Mutex // serialises setState
 	mu          sync.Mutex
@@ -67,6 +70,7 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 		rn.state = s
 		rn.mu.Unlock()
 	}()
+	msg = Redact(msg, rn.secrets)
 	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.r.o.Now()}
 	if code != "" {
 		ev.Code = botrelay.ErrorCodePrefix + code
@@ -255,6 +259,7 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rn.secrets = sec.Values()
 	cfg, err := mergeVendorConfig(b.Settings.Vendor, sec.Vendor)
 	if err != nil {
 		return err

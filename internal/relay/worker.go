@@ -867,6 +867,7 @@ func (w *worker) say(ctx context.Context, text, audience string) {
 // logError records a conversation error (F37) and returns its id.
 func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.Turn) string {
 	rn := w.rn
+	msg = Redact(msg, rn.secrets)
 	var details json.RawMessage
 	if turn != nil {
 		details, _ = json.Marshal(map[string]any{"turn": turn.Kind, "text": turn.Text})
