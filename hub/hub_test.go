@@ -94,6 +94,12 @@ func seed(t testing.TB, path string) *fixture {
 	mk("mia", botrelay.UserHuman, botrelay.RoleAgentManager)
 	mk("botty", botrelay.UserBot, botrelay.RoleAgent, "bot")
 	mk("viewer", botrelay.UserHuman, botrelay.RoleCampaignManager) // no conversation:handle
+	// surveyor is the user of a survey bot of skill survey.
+	mk("surveyor", botrelay.UserBot, botrelay.RoleAgent)
+	if err := s.CreateBot(ctx, &botrelay.Bot{AccountID: acct, Name: "Surveys", UserID: f.users["surveyor"].ID, Vendor: "function",
+		Type: botrelay.BotSurvey, Settings: botrelay.BotSettings{Survey: botrelay.SurveySettings{Skills: []string{"survey"}}}}); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -525,7 +531,10 @@ func TestPostSurveyAndSuggest(t *testing.T) {
 	}})
 	acceptRing(t, bob, conv)
 
-	// Closing the main dialog on a survey skill opens a survey dialog.
+	// Closing the main dialog on a survey skill opens a survey dialog,
+	// removes bob, and rings the survey bot of the skill (not alice, who
+	// has the skill too).
+	surveyor := agentConn(t, srv, "surveyor")
 	bob.mustCall(".ams.cm.UpdateConversationField", map[string]any{"conversationId": conv, "conversationField": []any{
 		map[string]any{"field": "DialogChange", "type": "UPDATE", "dialog": map[string]any{"dialogId": conv, "state": "CLOSE"}}}})
 	m := cons.waitFor("survey dialog", func(m map[string]any) bool {
@@ -537,19 +546,58 @@ func TestPostSurveyAndSuggest(t *testing.T) {
 	if get(get(m, "body", "changes").([]any)[0], "result", "conversationDetails", "state") != "OPEN" {
 		t.Fatal("conversation closed instead of opening a survey")
 	}
-	seq := bob.mustCall(".ams.ms.PublishEvent", map[string]any{"dialogId": survey, "event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "rate us"}})
+	acceptRing(t, surveyor, conv)
+	seq := surveyor.mustCall(".ams.ms.PublishEvent", map[string]any{"dialogId": survey, "event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "rate us"}})
 	if get(seq, "sequence") != float64(1) {
 		t.Fatalf("survey dialog sequence = %v", seq)
 	}
-	if code, _ := bob.call(".ams.ms.PublishEvent", map[string]any{"dialogId": conv, "event": map[string]any{"type": "ContentEvent", "message": "x"}}); code != 409 {
+	if code, _ := bob.call(".ams.ms.PublishEvent", map[string]any{"dialogId": survey, "event": map[string]any{"type": "ContentEvent", "message": "x"}}); code != 403 {
+		t.Fatalf("publish by the removed agent = %d, want 403", code)
+	}
+	if code, _ := surveyor.call(".ams.ms.PublishEvent", map[string]any{"dialogId": conv, "event": map[string]any{"type": "ContentEvent", "message": "x"}}); code != 409 {
 		t.Fatalf("publish on closed main dialog = %d, want 409", code)
 	}
-	bob.mustCall(".ams.cm.UpdateConversationField", map[string]any{"conversationId": conv, "conversationField": []any{
+	cons.mustCall("ms.PublishEvent", map[string]any{"dialogId": survey, "event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "5"}})
+	surveyor.waitFor("the consumer's answer", hasText(".ams.ms.OnlineEventDistribution", "5"))
+	surveyor.mustCall(".ams.cm.UpdateConversationField", map[string]any{"conversationId": conv, "conversationField": []any{
 		map[string]any{"field": "DialogChange", "type": "UPDATE", "dialog": map[string]any{"dialogId": survey, "state": "CLOSE"}}}})
 	cons.waitFor("closed", func(m map[string]any) bool {
 		return m["type"] == "cqm.ExConversationChangeNotification" &&
 			get(get(m, "body", "changes").([]any)[0], "result", "conversationDetails", "state") == "CLOSE"
 	})
+	if n := ringsFor(alice, conv); n != 1 {
+		t.Errorf("alice was rung %d times for the conversation, want once (not for its survey)", n)
+	}
+
+	// The consumer closing goes on to the survey too.
+	cons2, _ := consumerConn(t, srv)
+	conv2 := cons2.mustCall("cm.ConsumerRequestConversation", map[string]any{"skill": "survey"}).(map[string]any)["conversationId"].(string)
+	acceptRing(t, alice, conv2)
+	cons2.mustCall("cm.UpdateConversationField", map[string]any{"conversationId": conv2, "conversationField": []any{
+		map[string]any{"field": "ConversationStateField", "conversationState": "CLOSE"}}})
+	acceptRing(t, surveyor, conv2)
+	if c, err := f.store.Conversation(context.Background(), botrelay.ConversationID(conv2)); err != nil ||
+		c.State != botrelay.ConversationOpen || c.OpenDialog().Type != botrelay.DialogPostSurvey || c.AssignedAgent() != f.users["surveyor"].ID {
+		t.Fatalf("after the consumer closed: %+v (%v)", c, err)
+	}
+}
+
+// ringsFor counts the rings (UPSERT WAITING) a conversation gave an agent.
+func ringsFor(a *client, conv string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, m := range a.frames {
+		if m["type"] != ".ams.routing.RoutingTaskNotification" {
+			continue
+		}
+		ch := get(m, "body", "changes").([]any)[0]
+		rd := get(ch, "result", "ringsDetails").([]any)[0].(map[string]any)
+		if get(ch, "result", "conversationId") == conv && get(ch, "type") == "UPSERT" && rd["ringState"] == "WAITING" {
+			n++
+		}
+	}
+	return n
 }
 
 func TestRingExpiresAndMovesOn(t *testing.T) {
