@@ -3,6 +3,9 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/botrelay/botrelay"
@@ -148,4 +151,80 @@ func TestF41_NoSurveyBotClosesOutright(t *testing.T) {
 	if d := r.Conversation(c.ConvID).Dialogs; len(d) != 1 {
 		t.Fatalf("dialogs = %+v, want only the main dialog", d)
 	}
+}
+
+// TestF41_CustomEndpointSurvey runs a survey with a Custom Endpoint survey
+// bot: START with data.survey, the answer as TEXT, then CLOSE_CONVERSATION
+// with parameters.result.
+func TestF41_CustomEndpointSurvey(t *testing.T) {
+	var mu sync.Mutex
+	var events []map[string]any
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/bots/{bot}/environments/{env}/state", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"state":"online"}`))
+	})
+	mux.HandleFunc("PUT /v1/bots/{bot}/environments/{env}/conversations/{conv}", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	})
+	mux.HandleFunc("POST /v1/bots/{bot}/environments/{env}/conversations/{conv}/events", func(w http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if ev["type"] == "START" {
+			_, _ = w.Write([]byte(`{"response":[{"type":"TEXT","data":{"message":"How likely are you to recommend us?"}}]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"response":[{"type":"TEXT","data":{"message":"Thank you!"}},
+			{"type":"ACTION","data":{"name":"CLOSE_CONVERSATION","parameters":{"result":{"nps":10}}}}]}`))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	r := newRig(t)
+	ctx := context.Background()
+	sk, _ := r.Store.Skill(ctx, r.Skills["bot"])
+	sk.PostSurvey = true
+	if err := r.Store.UpdateSkill(ctx, sk); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(fnBot(r, "agent", closerBot, nil), botrelay.BotOnline)
+	sv := r.AddBot("ce-survey", testrig.BotOptions{Vendor: "custom_endpoint", Skills: []string{"survey-skill"},
+		Settings: map[string]any{"baseUrl": srv.URL, "botId": "b1"},
+		Edit: func(b *botrelay.Bot) {
+			b.Type = botrelay.BotSurvey
+			b.Settings.Survey.Skills = []string{"bot"}
+		}})
+	r.Start(sv, botrelay.BotOnline)
+
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	survey := c.WaitSurvey(wait)
+	c.WaitTexts(wait, "How likely are you to recommend us?")
+	c.Say("10")
+	c.WaitTexts(wait, "Thank you!")
+	testrig.Eventually(t, wait, "the survey stored as completed", func() bool {
+		s, err := r.Store.Survey(ctx, botrelay.DialogID(survey))
+		return err == nil && s.State == botrelay.SurveyCompleted && len(s.Answers) == 1 && s.Answers[0].Answer == "10" &&
+			string(s.Result) == `{"nps":10}`
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 2 || events[0]["type"] != "START" || get(events[0], "data", "survey") != true ||
+		get(events[0], "context", "lpEvent", "dialogType") != "POST_SURVEY" || events[1]["type"] != "TEXT" {
+		t.Fatalf("events = %v", events)
+	}
+}
+
+// get walks nested JSON objects.
+func get(v any, path ...string) any {
+	for _, k := range path {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	return v
 }
