@@ -19,8 +19,10 @@ Usage:
   botrelay login [flags]    log in to a server and save a bearer token
   botrelay logout           revoke and delete the saved token
   botrelay bots …           list, show, create, update, delete, start, stop and test bots
-  botrelay users …          list, show, create, update and delete users and their API keys
-  botrelay skills …         list, create, update and delete skills
+  botrelay users …          list, show, create, update and delete users, their passwords and API keys
+  botrelay skills …         list, show, create, update and delete skills
+  botrelay profiles …       list, show, create, update and delete profiles (permission sets)
+  botrelay surveys …        list and show post-conversation survey runs and their answers
   botrelay version          print the version
 
 Run 'botrelay <command> -h' for a command's flags.
@@ -40,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return app.ServeCommand(args[1:], stdout, stderr, newRegistry())
 	case "chat":
 		return chatCommand(args[1:], os.Stdin, stdout, stderr)
-	case "login", "logout", "bots", "users", "skills":
+	case "login", "logout", "bots", "users", "skills", "profiles", "surveys":
 		return manageCommand(args[0], args[1:], os.Stdin, stdout, stderr)
 	case "vendors":
 		for _, id := range newRegistry().VendorIDs() {

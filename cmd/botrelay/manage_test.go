@@ -16,11 +16,17 @@ type cliRun struct {
 }
 
 // cliRunner runs management commands against one server with one token
-// file, and keeps everything they printed for the secret scan.
+// file, and keeps everything they printed for the secret scan. Commands run
+// in the test process through run, the function main exits with, with
+// their environment set for the call: the server is a real process, and
+// starting a race-instrumented binary per command would make the suite
+// slow. TestManageCLI also runs commands as processes (binary) to check
+// the exit status main gives.
 type cliRunner struct {
 	t      *testing.T
 	env    []string
 	output []string
+	binary bool
 }
 
 func (r *cliRunner) run(stdin string, args ...string) cliRun {
@@ -31,11 +37,56 @@ func (r *cliRunner) run(stdin string, args ...string) cliRun {
 func (r *cliRunner) runEnv(extra []string, stdin string, args ...string) cliRun {
 	r.t.Helper()
 	env := append(append([]string{}, r.env...), extra...)
-	p := startWithInput(r.t, strings.NewReader(stdin), env, args...)
-	code := p.exitCode(r.t, 30*time.Second)
-	out := cliRun{stdout: p.stdout.String(), stderr: p.stderr.String(), code: code}
+	var out cliRun
+	if r.binary {
+		p := startWithInput(r.t, strings.NewReader(stdin), env, args...)
+		code := p.exitCode(r.t, 30*time.Second)
+		out = cliRun{stdout: p.stdout.String(), stderr: p.stderr.String(), code: code}
+	} else {
+		out = runInProcess(r.t, env, stdin, args)
+	}
 	r.output = append(r.output, out.stdout, out.stderr)
 	return out
+}
+
+// runInProcess runs a management command through manageCommand with
+// exactly env as its BOTRELAY_ environment (cleanEnv's rule).
+func runInProcess(t *testing.T, env []string, stdin string, args []string) cliRun {
+	t.Helper()
+	saved := map[string]*string{}
+	keep := func(k string) {
+		if _, ok := saved[k]; ok {
+			return
+		}
+		if v, ok := os.LookupEnv(k); ok {
+			saved[k] = &v
+		} else {
+			saved[k] = nil
+		}
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "BOTRELAY_") {
+			keep(k)
+			os.Unsetenv(k)
+		}
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		keep(k)
+		os.Setenv(k, v)
+	}
+	defer func() {
+		for k, v := range saved {
+			if v == nil {
+				os.Unsetenv(k)
+			} else {
+				os.Setenv(k, *v)
+			}
+		}
+	}()
+	var stdout, stderr strings.Builder
+	code := manageCommand(args[0], args[1:], strings.NewReader(stdin), &stdout, &stderr)
+	return cliRun{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
 // ok runs a command that must succeed and returns its standard output.
@@ -86,18 +137,20 @@ func TestManageCLI(t *testing.T) {
 	base := startServerForCLI(t, password)
 	tokenFile := filepath.Join(t.TempDir(), "cfg", "token")
 	r := &cliRunner{t: t, env: []string{"BOTRELAY_TOKEN_FILE=" + tokenFile}}
+	// The first commands run as processes: the exit status is main's.
+	bin := &cliRunner{t: t, env: r.env, binary: true}
 
 	// Before login: one line, non-zero.
-	r.fails(1, "not logged in", "bots", "list", "--server", base)
+	bin.fails(1, "not logged in", "bots", "list", "--server", base)
 
 	// A wrong password is the API's 401 in one line.
-	res := r.run("not-the-password\n", "login", "--server", base, "--user", "admin")
+	res := bin.run("not-the-password\n", "login", "--server", base, "--user", "admin")
 	if res.code != 1 || !strings.HasPrefix(res.stderr, "botrelay login: unauthorized: ") || strings.Count(res.stderr, "\n") != 1 {
 		t.Fatalf("login with a wrong password: exit %d, stderr %q", res.code, res.stderr)
 	}
 
 	// Log in with the password on standard input.
-	res = r.run(password+"\n", "login", "--server", base, "--user", "admin")
+	res = bin.run(password+"\n", "login", "--server", base, "--user", "admin")
 	if res.code != 0 || !strings.Contains(res.stdout, "logged in") {
 		t.Fatalf("login: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
@@ -226,7 +279,7 @@ func TestManageCLI(t *testing.T) {
 	r.fails(1, "not logged in", "skills", "list")
 
 	// Nothing printed the admin password or the token.
-	for _, o := range r.output {
+	for _, o := range append(r.output, bin.output...) {
 		for _, secret := range []string{password, saved.Token} {
 			if strings.Contains(o, secret) {
 				t.Fatalf("output contains a secret: %q", o)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 var groupUsage = map[string]string{
@@ -23,7 +24,10 @@ Subcommands:
   stop ID                  stop a bot
   status ID                show a bot's state and state history
   errors ID [--conversation C] [--limit N]
+  conversations ID         list the conversations the bot holds
   test ID                  test the vendor connection
+  converse ID [--conversation C] [--start] [TEXT]
+                           send one tester turn to the vendor and show the reply
 
 --settings are the vendor settings (settings.vendor); --secrets are merged into them.
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay bots <subcommand> -h' for its flags.
@@ -36,8 +40,10 @@ Subcommands:
   create --login L --type HUMAN|BOT --profile NAME [--skills a,b] [--password-stdin] [--nickname N] [--email E]
   update ID|LOGIN [--login L] [--profile NAME] [--skills a,b] [--nickname N] [--email E] [--enabled=true|false]
   delete ID|LOGIN          delete a user
+  password ID|LOGIN [--password-stdin]  set a password (generated and shown once without --password-stdin)
   keys ID|LOGIN            list a user's API key sets
   add-key ID|LOGIN [--description D]  create an API key set (its secrets are shown once)
+  delete-key ID|LOGIN APP_KEY  revoke an API key set
 
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay users <subcommand> -h' for its flags.
 `,
@@ -45,11 +51,35 @@ Common flags: --server URL, --json, --ca FILE. Run 'botrelay users <subcommand> 
 
 Subcommands:
   list                     list the skills
+  show ID|NAME             show one skill
   create --name N [--description D] [--post-survey]
   update ID|NAME [--name N] [--description D] [--post-survey=true|false]
   delete ID|NAME           delete a skill
 
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay skills <subcommand> -h' for its flags.
+`,
+	"profiles": `usage: botrelay profiles <subcommand> [flags]
+
+Subcommands:
+  list                     list the profiles and their permissions
+  show ID|NAME             show one profile
+  create --name N --role ROLE [--permissions a,b] [--description D]
+  update ID|NAME [--name N] [--role ROLE] [--permissions a,b] [--grant a,b] [--revoke a,b] [--description D]
+  delete ID|NAME           delete a custom profile
+
+ROLE is ADMIN, CAMPAIGN_MANAGER, AGENT_MANAGER or AGENT. The permissions are bot:view, bot:create,
+bot:start, bot:stop, bot:edit, bot:delete, user:view, user:manage, skill:view, skill:manage,
+profile:view, profile:manage, conversation:handle and conversation:view-all. The built-in profiles
+are read-only.
+Common flags: --server URL, --json, --ca FILE. Run 'botrelay profiles <subcommand> -h' for its flags.
+`,
+	"surveys": `usage: botrelay surveys <subcommand> [flags]
+
+Subcommands:
+  list [--bot ID] [--conversation ID] [--limit N]  list post-conversation survey runs, newest first
+  show CONVERSATION_ID [--bot ID]                  show a conversation's questions, answers and result
+
+Common flags: --server URL, --json, --ca FILE. Run 'botrelay surveys <subcommand> -h' for its flags.
 `,
 }
 
@@ -69,16 +99,18 @@ type botJSON struct {
 }
 
 var botCommands = map[string]subcommand{
-	"list":   botsList,
-	"show":   botsShow,
-	"create": botsCreate,
-	"update": botsUpdate,
-	"delete": botsDelete,
-	"start":  func(e *env, a []string) error { return botsAction(e, a, "start") },
-	"stop":   func(e *env, a []string) error { return botsAction(e, a, "stop") },
-	"status": botsStatus,
-	"errors": botsErrors,
-	"test":   botsTest,
+	"list":          botsList,
+	"show":          botsShow,
+	"create":        botsCreate,
+	"update":        botsUpdate,
+	"delete":        botsDelete,
+	"start":         func(e *env, a []string) error { return botsAction(e, a, "start") },
+	"stop":          func(e *env, a []string) error { return botsAction(e, a, "stop") },
+	"status":        botsStatus,
+	"errors":        botsErrors,
+	"conversations": botsConversations,
+	"test":          botsTest,
+	"converse":      botsConverse,
 }
 
 func botPath(id string) string { return "/bots/" + url.PathEscape(id) }
@@ -450,6 +482,42 @@ func botsErrors(e *env, args []string) error {
 	return tw.Flush()
 }
 
+func botsConversations(e *env, args []string) error {
+	fs := e.flags("conversations", "botrelay bots conversations ID\n\nLists the open conversations the bot holds, oldest first.")
+	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
+	if err != nil {
+		return err
+	}
+	var list []struct {
+		ConversationID string `json:"conversationId"`
+		DialogID       string `json:"dialogId"`
+		ConsumerID     string `json:"consumerId"`
+		SkillID        int64  `json:"skillId"`
+		Escalations    int    `json:"escalations"`
+		CreatedAt      string `json:"createdAt"`
+		UpdatedAt      string `json:"updatedAt"`
+	}
+	raw, err := c.getJSON(path+"/conversations", &list)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		e.printRaw(raw)
+		return nil
+	}
+	skills := names(c, "/skills")
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONVERSATION\tDIALOG\tCONSUMER\tSKILL\tESCALATIONS\tCREATED\tUPDATED")
+	for _, x := range list {
+		skill := "-"
+		if x.SkillID != 0 {
+			skill = cell(nameOf(skills, x.SkillID))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", x.ConversationID, x.DialogID, x.ConsumerID, skill, x.Escalations, x.CreatedAt, x.UpdatedAt)
+	}
+	return tw.Flush()
+}
+
 func botsTest(e *env, args []string) error {
 	fs := e.flags("test", "botrelay bots test ID\n\nRuns the vendor's health check with the stored settings; exits 1 when it fails.")
 	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
@@ -491,4 +559,94 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// botsConverse runs one turn of the conversation tester (POST
+// /bots/{id}/converse): the vendor's translated reply, without touching the
+// messaging platform.
+func botsConverse(e *env, args []string) error {
+	fs := e.flags("converse", "botrelay bots converse ID [--conversation C] [--start] [--text T | TEXT]\n\n"+
+		"Sends one turn to the bot's vendor with its stored settings (the conversation tester; nothing reaches the\n"+
+		"messaging platform) and prints the reply. The first turn prints a tester conversation id; pass it as\n"+
+		"--conversation to continue. --start sends the welcome event instead of a text.")
+	conv := fs.String("conversation", "", "continue this tester conversation `id`")
+	start := fs.Bool("start", false, "send the welcome event (START) instead of a text")
+	text := fs.String("text", "", "the consumer's `message`")
+	pos, err := parseOpt(fs, args, 1, "bot ID", "text")
+	if err != nil {
+		return err
+	}
+	if len(pos) == 2 {
+		if setFlags(fs)["text"] {
+			return usagef("give the text as --text or as an argument, not both")
+		}
+		*text = pos[1]
+	}
+	if *start == (*text != "") {
+		return usagef("give a text (--text T or TEXT) or --start")
+	}
+	c, err := e.authed()
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"conversationId": *conv, "kind": "TEXT", "text": *text}
+	if *start {
+		body["kind"], body["text"] = "START", ""
+	}
+	var r struct {
+		ConversationID string `json:"conversationId"`
+		Turn           int    `json:"turn"`
+		Status         string `json:"status"`
+		Reply          *struct {
+			Items []struct {
+				Message *struct {
+					Text              string          `json:"text"`
+					StructuredContent json.RawMessage `json:"structuredContent"`
+				} `json:"message"`
+				Delay *struct {
+					Duration int64 `json:"duration"`
+				} `json:"delay"`
+			} `json:"items"`
+			Action *struct {
+				Kind  string `json:"kind"`
+				Skill string `json:"skill"`
+			} `json:"action"`
+		} `json:"reply"`
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	raw, err := c.call("POST", botPath(pos[0])+"/converse", body, &r)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		e.printRaw(raw)
+	} else {
+		fmt.Fprintf(e.stdout, "conversation %s, turn %d: %s\n", r.ConversationID, r.Turn, r.Status)
+		if r.Reply != nil {
+			for _, it := range r.Reply.Items {
+				switch {
+				case it.Message != nil && it.Message.Text != "":
+					fmt.Fprintf(e.stdout, "bot: %s\n", it.Message.Text)
+				case it.Message != nil && len(it.Message.StructuredContent) > 0:
+					fmt.Fprintf(e.stdout, "bot (structured content): %s\n", compactJSON(it.Message.StructuredContent))
+				case it.Delay != nil:
+					fmt.Fprintf(e.stdout, "(delay %v)\n", time.Duration(it.Delay.Duration))
+				}
+			}
+			if a := r.Reply.Action; a != nil {
+				if a.Skill != "" {
+					fmt.Fprintf(e.stdout, "action: %s to %s\n", a.Kind, a.Skill)
+				} else {
+					fmt.Fprintf(e.stdout, "action: %s\n", a.Kind)
+				}
+			}
+		}
+	}
+	if r.Error != nil {
+		return fmt.Errorf("the vendor turn failed: %s: %s", r.Error.Code, r.Error.Message)
+	}
+	return nil
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // Run runs the management command name ("login", "logout", "bots",
-// "users" or "skills") with its arguments and returns the exit status.
+// "users", "skills", "profiles" or "surveys") with its arguments and
+// returns the exit status.
 func Run(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	var err error
@@ -22,8 +23,9 @@ func Run(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		err = e.login(args)
 	case "logout":
 		err = e.logout(args)
-	case "bots", "users", "skills":
-		groups := map[string]map[string]subcommand{"bots": botCommands, "users": userCommands, "skills": skillCommands}[name]
+	case "bots", "users", "skills", "profiles", "surveys":
+		groups := map[string]map[string]subcommand{"bots": botCommands, "users": userCommands, "skills": skillCommands,
+			"profiles": profileCommands, "surveys": surveyCommands}[name]
 		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 			if len(args) == 0 {
 				fmt.Fprintf(stderr, "%s: missing subcommand; run '%s -h' for the subcommands\n", prefix, prefix)
@@ -91,6 +93,12 @@ func (e *env) flags(name, usageLine string) *flag.FlagSet {
 // parse parses args with flags and positional arguments in any order and
 // checks the number of positional arguments (want names them).
 func parse(fs *flag.FlagSet, args []string, want ...string) ([]string, error) {
+	return parseOpt(fs, args, len(want), want...)
+}
+
+// parseOpt is parse where only the first required positional arguments
+// must be given; the rest of want are optional.
+func parseOpt(fs *flag.FlagSet, args []string, required int, want ...string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -106,7 +114,7 @@ func parse(fs *flag.FlagSet, args []string, want ...string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(pos) < len(want) {
+	if len(pos) < required {
 		return nil, usagef("missing %s", want[len(pos)])
 	}
 	if len(pos) > len(want) {

@@ -78,3 +78,21 @@ func TestTokenFileMode(t *testing.T) {
 		t.Fatalf("readLogin = %+v, %v, %v", s, ok, err)
 	}
 }
+
+// TestGroupUsageListsEverySubcommand keeps each group's help in step with
+// its dispatch table.
+func TestGroupUsageListsEverySubcommand(t *testing.T) {
+	groups := map[string]map[string]subcommand{"bots": botCommands, "users": userCommands, "skills": skillCommands,
+		"profiles": profileCommands, "surveys": surveyCommands}
+	for g, cmds := range groups {
+		var stdout, stderr bytes.Buffer
+		if code := Run(g, []string{"-h"}, nil, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+			t.Fatalf("%s -h: exit %d, stderr %q", g, code, stderr.String())
+		}
+		for name := range cmds {
+			if !strings.Contains(stdout.String(), "\n  "+name+" ") {
+				t.Errorf("'botrelay %s -h' does not list %q", g, name)
+			}
+		}
+	}
+}

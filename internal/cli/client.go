@@ -1,5 +1,6 @@
 // Package cli implements botrelay's management commands (login, logout,
-// bots, users, skills) as a client of the REST API under /api/v1.
+// bots, users, skills, profiles, surveys) as a client of the REST API under
+// /api/v1.
 //
 // Every command writes its result to stdout and, on failure, exactly one
 // line to stderr: exit status 1 for failures (the API's error code and

@@ -16,6 +16,7 @@ type skillJSON struct {
 
 var skillCommands = map[string]subcommand{
 	"list":   skillsList,
+	"show":   skillsShow,
 	"create": skillsCreate,
 	"update": skillsUpdate,
 	"delete": skillsDelete,
@@ -52,6 +53,27 @@ func skillsList(e *env, args []string) error {
 	for _, s := range list {
 		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\n", s.ID, cell(s.Name), s.PostSurvey, dash(cell(s.Description)))
 	}
+	return tw.Flush()
+}
+
+func skillsShow(e *env, args []string) error {
+	fs := e.flags("show", "botrelay skills show ID|NAME")
+	c, path, _, err := e.target(fs, args, "skill ID or name", skillPath)
+	if err != nil {
+		return err
+	}
+	var s skillJSON
+	raw, err := c.getJSON(path, &s)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		e.printRaw(raw)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ndescription:\t%s\npost survey:\t%v\ncreated:\t%s\n",
+		s.ID, cell(s.Name), cell(s.Description), s.PostSurvey, s.CreatedAt)
 	return tw.Flush()
 }
 

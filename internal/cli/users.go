@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -39,13 +40,15 @@ type named struct {
 }
 
 var userCommands = map[string]subcommand{
-	"list":    usersList,
-	"show":    usersShow,
-	"create":  usersCreate,
-	"update":  usersUpdate,
-	"delete":  usersDelete,
-	"keys":    usersKeys,
-	"add-key": usersAddKey,
+	"list":       usersList,
+	"show":       usersShow,
+	"create":     usersCreate,
+	"update":     usersUpdate,
+	"delete":     usersDelete,
+	"keys":       usersKeys,
+	"add-key":    usersAddKey,
+	"delete-key": usersDeleteKey,
+	"password":   usersPassword,
 }
 
 // resolveUser turns a login name or a numeric id into a user id.
@@ -410,5 +413,74 @@ func usersAddKey(e *env, args []string) error {
 		return nil
 	}
 	e.printKeySecrets(k)
+	return nil
+}
+
+func usersDeleteKey(e *env, args []string) error {
+	fs := e.flags("delete-key", "botrelay users delete-key ID|LOGIN APP_KEY\n\nRevokes one API key set of the user; see 'botrelay users keys' for the app keys.")
+	pos, err := parse(fs, args, "user ID or login", "app key")
+	if err != nil {
+		return err
+	}
+	c, err := e.authed()
+	if err != nil {
+		return err
+	}
+	path, err := userPath(c, pos[0])
+	if err != nil {
+		return err
+	}
+	if _, err := c.do("DELETE", path+"/apikeys/"+url.PathEscape(pos[1]), nil); err != nil {
+		return err
+	}
+	if !e.json {
+		fmt.Fprintf(e.stdout, "deleted API key %s of user %s\n", pos[1], pos[0])
+	}
+	return nil
+}
+
+func usersPassword(e *env, args []string) error {
+	fs := e.flags("password", "botrelay users password ID|LOGIN [--password-stdin]\n\n"+
+		"Sets a user's password and ends the user's sessions and tokens. Without --password-stdin the server\n"+
+		"generates a password, printed once.")
+	pwStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
+	pos, err := parse(fs, args, "user ID or login")
+	if err != nil {
+		return err
+	}
+	body := map[string]string{"password": ""}
+	if *pwStdin {
+		pw, err := readLine(e.stdin)
+		if err != nil {
+			return fmt.Errorf("read the password from standard input: %v", err)
+		}
+		if pw == "" {
+			return errors.New("the password on standard input is empty")
+		}
+		body["password"] = pw
+	}
+	c, err := e.authed()
+	if err != nil {
+		return err
+	}
+	path, err := userPath(c, pos[0])
+	if err != nil {
+		return err
+	}
+	var r struct {
+		GeneratedPassword string `json:"generatedPassword"`
+	}
+	raw, err := c.call("POST", path+"/password", body, &r)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		e.printRaw(raw)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "set the password of user %s; its sessions and tokens have ended\n", pos[0])
+	if r.GeneratedPassword != "" {
+		fmt.Fprintf(e.stdout, "generated password (shown once): %s\n", r.GeneratedPassword)
+	}
 	return nil
 }
