@@ -62,6 +62,23 @@ type BotEnv struct {
 	Signer TokenSigner
 }
 
+// WithDefaults returns e with a plain HTTP client, time.Now and a discarding
+// logger where unset, and the logger tagged with vendor and the bot id:
+// what every connector's NewBot starts from.
+func (e BotEnv) WithDefaults(vendor string) BotEnv {
+	if e.HTTPClient == nil {
+		e.HTTPClient = &http.Client{}
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	e.Logger = e.Logger.With("vendor", vendor, "bot_id", string(e.BotID))
+	return e
+}
+
 // TokenSigner issues JWTs signed with botrelay's own key.
 type TokenSigner interface {
 	// SignJWT returns a compact JWS (RS256) over the claims, with the key id

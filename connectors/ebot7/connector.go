@@ -16,17 +16,15 @@
 package ebot7
 
 import (
-	"bytes"
 	"encoding/json"
-	"log/slog"
 	"math"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 )
 
 // VendorID is the connector's id.
@@ -122,24 +120,13 @@ func (c *Config) Validate() error {
 // NewBot implements botrelay.VendorConnector. It does no I/O.
 func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, error) {
 	var c Config
-	dec := json.NewDecoder(bytes.NewReader(cfg))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "ebot7 settings: %v", err)
+	if err := jsonobj.DecodeStrict(cfg, &c, "ebot7 settings"); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if env.HTTPClient == nil {
-		env.HTTPClient = &http.Client{}
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
-	if env.Now == nil {
-		env.Now = time.Now
-	}
-	env.Logger = env.Logger.With("vendor", VendorID, "bot_id", string(env.BotID))
+	env = env.WithDefaults(VendorID)
 	return &Bot{cfg: c, env: env, poll: DefaultPollInterval, botPath: "/v1/bots/" + url.PathEscape(c.BotID)}, nil
 }
 

@@ -16,15 +16,12 @@
 package medallia
 
 import (
-	"bytes"
 	"encoding/json"
-	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 )
 
 // VendorID is the connector's id.
@@ -146,24 +143,13 @@ func (c *Config) Validate() error {
 // and does no I/O.
 func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, error) {
 	var c Config
-	dec := json.NewDecoder(bytes.NewReader(cfg))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "medallia settings: %v", err)
+	if err := jsonobj.DecodeStrict(cfg, &c, "medallia settings"); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if env.HTTPClient == nil {
-		env.HTTPClient = &http.Client{}
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
-	if env.Now == nil {
-		env.Now = time.Now
-	}
-	env.Logger = env.Logger.With("vendor", VendorID, "bot_id", string(env.BotID))
+	env = env.WithDefaults(VendorID)
 	return &Bot{cfg: c, env: env}, nil
 }
 

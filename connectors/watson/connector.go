@@ -3,8 +3,6 @@ package watson
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -231,7 +229,7 @@ func (V1) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, 
 		return nil, err
 	}
 	b := &BotV1{cfg: c}
-	b.client = newClient(VendorIDV1, c.Auth, c.VersionDate, fillEnv(env, VendorIDV1))
+	b.client = newClient(VendorIDV1, c.Auth, c.VersionDate, env.WithDefaults(VendorIDV1))
 	b.path = "/v1/workspaces/" + url.PathEscape(c.WorkspaceID)
 	return b, nil
 }
@@ -247,23 +245,7 @@ func (V2) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, 
 		return nil, err
 	}
 	b := &BotV2{cfg: c}
-	b.client = newClient(VendorIDV2, c.Auth, c.VersionDate, fillEnv(env, VendorIDV2))
+	b.client = newClient(VendorIDV2, c.Auth, c.VersionDate, env.WithDefaults(VendorIDV2))
 	b.path = "/v2/assistants/" + url.PathEscape(c.AssistantID)
 	return b, nil
-}
-
-var discardLogger = slog.New(slog.DiscardHandler)
-
-func fillEnv(env botrelay.BotEnv, vendor string) botrelay.BotEnv {
-	if env.HTTPClient == nil {
-		env.HTTPClient = &http.Client{}
-	}
-	if env.Now == nil {
-		env.Now = time.Now
-	}
-	if env.Logger == nil {
-		env.Logger = discardLogger
-	}
-	env.Logger = env.Logger.With("vendor", vendor, "bot_id", string(env.BotID))
-	return env
 }

@@ -159,6 +159,24 @@ func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain 
 	return vb, nil
 }
 
+// storedVendorBot builds the vendor client of a stored bot from its
+// settings and sealed secrets, for the connection test and the tester.
+func (a *API) storedVendorBot(b *botrelay.Bot) (botrelay.VendorBot, error) {
+	conn, err := a.o.Registry.Vendor(b.Vendor)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := relay.OpenSecrets(a.o.Box, b)
+	if err != nil {
+		return nil, err
+	}
+	plain := b.Settings.Vendor
+	if len(plain) == 0 {
+		plain = json.RawMessage("{}")
+	}
+	return a.vendorBot(b.ID, conn, plain, sec.Vendor)
+}
+
 func closeVendorBot(vb botrelay.VendorBot) {
 	if c, ok := vb.(interface{ Close() error }); ok {
 		_ = c.Close()
@@ -555,21 +573,7 @@ func (a *API) testBot(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	conn, err := a.o.Registry.Vendor(b.Vendor)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	sec, err := relay.OpenSecrets(a.o.Box, b)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	plain := b.Settings.Vendor
-	if len(plain) == 0 {
-		plain = json.RawMessage("{}")
-	}
-	vb, err := a.vendorBot(b.ID, conn, plain, sec.Vendor)
+	vb, err := a.storedVendorBot(b)
 	if botrelay.ErrorCode(err) == botrelay.EINVALID {
 		writeJSON(w, http.StatusOK, testResult{Error: botrelay.ErrorMessage(err)})
 		return

@@ -12,7 +12,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
-	"github.com/botrelay/botrelay/internal/relay"
 )
 
 // The conversation tester (spec F39): an operator chats with a bot's vendor
@@ -223,21 +222,7 @@ func (a *API) converse(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "the conversation tester does not run survey bots"))
 		return
 	}
-	conn, err := a.o.Registry.Vendor(b.Vendor)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	sec, err := relay.OpenSecrets(a.o.Box, b)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	plain := b.Settings.Vendor
-	if len(plain) == 0 {
-		plain = json.RawMessage("{}")
-	}
-	vb, err := a.vendorBot(b.ID, conn, plain, sec.Vendor)
+	vb, err := a.storedVendorBot(b)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -85,19 +85,9 @@ func TestMedalliaSurveyEndToEnd(t *testing.T) {
 	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{function.Connector{}, medallia.Connector{}},
 		Skills: []string{"survey-skill"}})
 	ctx := context.Background()
-	sk, _ := r.Store.Skill(ctx, r.Skills["bot"])
-	sk.PostSurvey = true
-	if err := r.Store.UpdateSkill(ctx, sk); err != nil {
-		t.Fatal(err)
-	}
-	r.Start(fnBot(r, "agent", closerBot, nil), botrelay.BotOnline)
-	sv := r.AddBot("medallia", testrig.BotOptions{Vendor: "medallia", Skills: []string{"survey-skill"},
+	sv := addSurveyBot(r, "medallia", testrig.BotOptions{Vendor: "medallia",
 		Settings: map[string]any{"baseUrl": srv.URL, "clientId": "relay", "surveyAppId": "csat"},
-		Secrets:  map[string]any{"clientSecret": "survey-secret"},
-		Edit: func(b *botrelay.Bot) {
-			b.Type = botrelay.BotSurvey
-			b.Settings.Survey.Skills = []string{"bot"}
-		}})
+		Secrets:  map[string]any{"clientSecret": "survey-secret"}}, nil)
 	r.Start(sv, botrelay.BotOnline)
 
 	c := testrig.NewConsumer(t, r.URL, "1000")

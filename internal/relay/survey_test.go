@@ -38,6 +38,20 @@ const closerBot = `function lambda(input, cb) {
 
 func surveyRig(t *testing.T, start bool) (*testrig.Rig, *botrelay.Bot) {
 	r := newRig(t)
+	sv := addSurveyBot(r, "survey", testrig.BotOptions{Vendor: "function", Settings: map[string]any{"code": surveyBot, "timeoutMs": 2000}},
+		func(b *botrelay.Bot) { b.Settings.Survey.ErrorMessage = "Survey failed, sorry. Goodbye" })
+	if start {
+		r.Start(sv, botrelay.BotOnline)
+	}
+	return r, sv
+}
+
+// addSurveyBot gives skill bot a post-conversation survey, starts an agent
+// bot on it that closes at once, and adds (not starts) a survey bot of the
+// skill with o.
+func addSurveyBot(r *testrig.Rig, name string, o testrig.BotOptions, edit func(*botrelay.Bot)) *botrelay.Bot {
+	t := r.T
+	t.Helper()
 	ctx := context.Background()
 	sk, err := r.Store.Skill(ctx, r.Skills["bot"])
 	if err != nil {
@@ -47,18 +61,16 @@ func surveyRig(t *testing.T, start bool) (*testrig.Rig, *botrelay.Bot) {
 	if err := r.Store.UpdateSkill(ctx, sk); err != nil {
 		t.Fatal(err)
 	}
-	agent := fnBot(r, "agent", closerBot, nil)
-	r.Start(agent, botrelay.BotOnline)
-	sv := r.AddBot("survey", testrig.BotOptions{Vendor: "function", Skills: []string{"survey-skill"},
-		Settings: map[string]any{"code": surveyBot, "timeoutMs": 2000},
-		Edit: func(b *botrelay.Bot) {
-			b.Type = botrelay.BotSurvey
-			b.Settings.Survey = botrelay.SurveySettings{Skills: []string{"bot"}, ErrorMessage: "Survey failed, sorry. Goodbye"}
-		}})
-	if start {
-		r.Start(sv, botrelay.BotOnline)
+	r.Start(fnBot(r, "agent", closerBot, nil), botrelay.BotOnline)
+	o.Skills = []string{"survey-skill"}
+	o.Edit = func(b *botrelay.Bot) {
+		b.Type = botrelay.BotSurvey
+		b.Settings.Survey.Skills = []string{"bot"}
+		if edit != nil {
+			edit(b)
+		}
 	}
-	return r, sv
+	return r.AddBot(name, o)
 }
 
 // TestF41_SurveyBot: closing a conversation on a skill with a survey opens
@@ -186,18 +198,7 @@ func TestF41_CustomEndpointSurvey(t *testing.T) {
 
 	r := newRig(t)
 	ctx := context.Background()
-	sk, _ := r.Store.Skill(ctx, r.Skills["bot"])
-	sk.PostSurvey = true
-	if err := r.Store.UpdateSkill(ctx, sk); err != nil {
-		t.Fatal(err)
-	}
-	r.Start(fnBot(r, "agent", closerBot, nil), botrelay.BotOnline)
-	sv := r.AddBot("ce-survey", testrig.BotOptions{Vendor: "custom_endpoint", Skills: []string{"survey-skill"},
-		Settings: map[string]any{"baseUrl": srv.URL, "botId": "b1"},
-		Edit: func(b *botrelay.Bot) {
-			b.Type = botrelay.BotSurvey
-			b.Settings.Survey.Skills = []string{"bot"}
-		}})
+	sv := addSurveyBot(r, "ce-survey", testrig.BotOptions{Vendor: "custom_endpoint", Settings: map[string]any{"baseUrl": srv.URL, "botId": "b1"}}, nil)
 	r.Start(sv, botrelay.BotOnline)
 
 	c := testrig.NewConsumer(t, r.URL, "1000")

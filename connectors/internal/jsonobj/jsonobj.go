@@ -11,7 +11,20 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/botrelay/botrelay"
 )
+
+// DecodeStrict decodes the settings object raw into v, refusing unknown
+// members, as a botrelay EINVALID error that starts with what.
+func DecodeStrict(raw json.RawMessage, v any, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return botrelay.Errorf(botrelay.EINVALID, "%s: %v", what, err)
+	}
+	return nil
+}
 
 // Errorf makes a connector's error for a malformed member.
 type Errorf func(format string, args ...any) error
