@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,71 +22,9 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
 	"github.com/botrelay/botrelay/hub"
+	"github.com/botrelay/botrelay/internal/browsertest"
 	"github.com/botrelay/botrelay/sqlstore"
 )
-
-// chromiumPath finds Debian's Chromium. Without it the browser tests fail
-// under CI (CI set) and are skipped elsewhere.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("BOTRELAY_CHROMIUM"), "/usr/bin/chromium"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing (install Debian's chromium package); CI requires the browser tests")
-	}
-	t.Skip("chromium not installed; skipping the browser test (apt-get install -y chromium)")
-	return ""
-}
-
-// browser starts a headless Chromium and returns a context for its first tab.
-// Each further chromedp.NewContext(browserCtx) opens another tab.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := chromiumPath(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 800),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancel)
-	// Start the browser now so a broken install fails here, clearly.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// artifactsDir is where screenshots go: $BOTRELAY_TEST_ARTIFACTS or a temp dir.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("BOTRELAY_TEST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
 
 // tab is one browser tab under test. Every step runs with a deadline.
 type tab struct {
@@ -150,7 +87,7 @@ func (b *tab) screenshot(name string) string {
 	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
 		b.t.Errorf("%s: screenshot is not a PNG", b.name)
 	}
-	path := filepath.Join(artifactsDir(b.t), name+".png")
+	path := filepath.Join(browsertest.ArtifactsDir(b.t), name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Errorf("write screenshot: %v", err)
 		return ""
@@ -181,7 +118,7 @@ func hasMessage(list, kind, text string) string {
 // offers quick replies, the consumer clicks one and the agent receives it as
 // text; a private note stays with the agent; screenshots of both pages.
 func pageScenario(t *testing.T, base, login, password string) {
-	bctx := browser(t)
+	bctx := browsertest.Browser(t, 1100, 800)
 	agent := newTab(t, bctx, "agent")
 	consumer := newTab(t, bctx, "consumer")
 

@@ -3,10 +3,11 @@ package dashboard_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,68 +18,10 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/internal/app"
+	"github.com/botrelay/botrelay/internal/browsertest"
 	"github.com/botrelay/botrelay/internal/config"
+	"github.com/botrelay/botrelay/sqlstore"
 )
-
-// chromiumPath finds Debian's Chromium. Without it the browser test fails
-// under CI (CI set) and is skipped elsewhere.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("BOTRELAY_CHROMIUM"), "/usr/bin/chromium"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing (install Debian's chromium package); CI requires the browser tests")
-	}
-	t.Skip("chromium not installed; skipping the browser test (apt-get install -y chromium)")
-	return ""
-}
-
-// browser starts a headless Chromium and returns a context for one tab.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// artifactsDir is where screenshots go: $BOTRELAY_TEST_ARTIFACTS or a temp dir.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("BOTRELAY_TEST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
 
 // page is the browser tab under test; every step runs with a deadline.
 type page struct {
@@ -145,8 +88,9 @@ func jsString(s string) string {
 
 // startServer runs the real botrelay server (app.Main: SQLite in a temp
 // dir, hub, connector, API and dashboard) with the function vendor and
-// returns its base URL.
-func startServer(t *testing.T, adminPassword string) string {
+// returns its base URL and a second store on its database, for data the
+// dashboard only shows (survey runs).
+func startServer(t *testing.T, adminPassword string) (string, *sqlstore.Store) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -175,7 +119,69 @@ func startServer(t *testing.T, adminPassword string) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start within 30 s")
 	}
-	return "http://" + m.Addr()
+	_, dsn := cfg.DatabaseURL()
+	store, err := sqlstore.Open(context.Background(), sqlstore.Options{Dialect: sqlstore.SQLite, DSN: dsn,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("open the server's store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return "http://" + m.Addr(), store
+}
+
+// saveSurveys stores a survey bot, "Feedback bot", with a completed run of
+// two answers and a result, and a failed run of the demo bot, and returns
+// the survey bot's id.
+func saveSurveys(t *testing.T, store *sqlstore.Store) botrelay.BotID {
+	t.Helper()
+	ctx := context.Background()
+	const account = botrelay.AccountID("1000")
+	profiles, err := store.Profiles(ctx, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := &botrelay.User{AccountID: account, Type: botrelay.UserBot, LoginName: "feedback-bot", Nickname: "Feedback bot",
+		MessagingSlots: 10, Enabled: true}
+	for _, p := range profiles {
+		if p.Role == botrelay.RoleAgent {
+			user.ProfileID = p.ID
+		}
+	}
+	if err := store.CreateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	survey := &botrelay.Bot{AccountID: account, Name: "Feedback bot", UserID: user.ID, Type: botrelay.BotSurvey,
+		ConversationType: botrelay.Messaging, Vendor: "function"}
+	if err := store.CreateBot(ctx, survey); err != nil {
+		t.Fatal(err)
+	}
+	bots, err := store.Bots(ctx, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var demo botrelay.BotID
+	for _, b := range bots {
+		if b.Name == "Demo bot" {
+			demo = b.ID
+		}
+	}
+	started := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	for _, sv := range []*botrelay.Survey{
+		{BotID: survey.ID, ConversationID: "conv-survey-1", DialogID: "dialog-survey-1", ConsumerID: "consumer-1",
+			State: botrelay.SurveyCompleted, StartedAt: started, EndedAt: started.Add(40 * time.Second),
+			Answers: []botrelay.SurveyAnswer{
+				{Sequence: 1, Question: "How would you rate us, 1 to 5?", Answer: "5", At: started.Add(10 * time.Second)},
+				{Sequence: 3, Question: "What could we do better?", Answer: "Answer <b>faster</b>", At: started.Add(30 * time.Second)},
+			},
+			Result: json.RawMessage(`{"rating":5,"comment":"Answer <b>faster</b>"}`)},
+		{BotID: demo, ConversationID: "conv-survey-2", DialogID: "dialog-survey-2", State: botrelay.SurveyFailed,
+			Error: "vendor down", StartedAt: started.Add(time.Minute), EndedAt: started.Add(70 * time.Second)},
+	} {
+		if err := store.SaveSurvey(ctx, sv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return survey.ID
 }
 
 // echoCode is the function bot the wizard creates: it greets and echoes.
@@ -200,11 +206,13 @@ func stateIs(name, state, label string) string {
 // passing connection test), start it and see it Online in the table, chat
 // with it in the conversation tester and see the function's raw request
 // and reply, stop it and see it Offline; then the users, skills and
-// profiles pages. Screenshots of each step go to $BOTRELAY_TEST_ARTIFACTS.
+// profiles pages, and survey runs (stored directly) on the Surveys page and
+// on a survey bot's page. Screenshots of each step go to
+// $BOTRELAY_TEST_ARTIFACTS.
 func TestDashboard(t *testing.T) {
 	const password = "Dashboard-pass-42"
-	base := startServer(t, password)
-	p := &page{t: t, ctx: browser(t), dir: artifactsDir(t)}
+	base, store := startServer(t, password)
+	p := &page{t: t, ctx: browsertest.Browser(t, 1280, 900), dir: browsertest.ArtifactsDir(t)}
 	const botName = "Echo bot"
 
 	// Log in; a wrong password is refused first.
@@ -307,6 +315,49 @@ func TestDashboard(t *testing.T) {
 	p.do("profiles page", chromedp.Click(chromedp.CSS(`#nav a[data-nav=profiles]`)), chromedp.WaitVisible(chromedp.CSS("#profiles-table")))
 	p.waitJS("built-in profiles", `["Admin", "Campaign Manager", "Agent Manager", "Agent"].every(n => [...document.querySelectorAll("#profiles-table tbody tr")].some(r => r.cells[0].textContent === n))`, 10*time.Second)
 	p.screenshot("dashboard-11-profiles")
+
+	// Surveys: the runs, newest first, with bot names; a run expands to its
+	// answers, result and error; the bot filter; the survey bot's page.
+	surveyBot := saveSurveys(t, store)
+	surveyRow := func(table, conv string) string {
+		return fmt.Sprintf(`%s tr[data-testid=survey-row][data-conversation-id=%q]`, table, conv)
+	}
+	rowsText := `[...document.querySelectorAll("#surveys-table tr[data-testid=survey-row]")].map(r => [...r.cells].map(c => c.textContent).join("|")).join("\n")`
+	p.do("surveys page", chromedp.Click(chromedp.CSS(`#nav a[data-nav=surveys]`)), chromedp.WaitVisible(chromedp.CSS("#surveys-table")))
+	p.waitJS("survey runs listed", `document.querySelectorAll("#surveys-table tr[data-testid=survey-row]").length === 2 && `+
+		rowsText+`.startsWith("conv-survey-2|Demo bot|Error|") && `+rowsText+`.includes("\nconv-survey-1|Feedback bot|Completed|")`, 10*time.Second)
+	if got := evalJS[string](p, rowsText); !strings.HasSuffix(got, "|2") || strings.Contains(got, "—|") {
+		t.Errorf("survey rows %q: want 2 answers and both end times", got)
+	}
+	completed := surveyRow("#surveys-table", "conv-survey-1")
+	detail := completed + ` + tr[data-testid=survey-detail]`
+	p.do("expand the completed run", chromedp.Click(chromedp.CSS(completed)), chromedp.WaitVisible(chromedp.CSS(detail+` [data-testid=survey-result]`)))
+	qa := evalJS[[]string](p, fmt.Sprintf(`[...document.querySelectorAll(%s)].map(li => li.querySelector("[data-testid=survey-question]").textContent + " → " + li.querySelector("[data-testid=survey-answer-text]").textContent)`,
+		jsString(detail+` [data-testid=survey-answer]`)))
+	if want := []string{"How would you rate us, 1 to 5? → 5", "What could we do better? → Answer <b>faster</b>"}; fmt.Sprint(qa) != fmt.Sprint(want) {
+		t.Errorf("answers %q, want %q", qa, want)
+	}
+	if got := evalJS[string](p, `document.querySelector(`+jsString(detail+` [data-testid=survey-result]`)+`).textContent`); got != "{\n  \"rating\": 5,\n  \"comment\": \"Answer <b>faster</b>\"\n}" {
+		t.Errorf("result %q", got)
+	}
+	failed := surveyRow("#surveys-table", "conv-survey-2")
+	p.do("expand the failed run", chromedp.Click(chromedp.CSS(failed)),
+		chromedp.WaitVisible(chromedp.CSS(failed+` + tr[data-testid=survey-detail] [data-testid=survey-error]`)))
+	if got := evalJS[string](p, `document.querySelector(`+jsString(failed+` + tr [data-testid=survey-error]`)+`).textContent`); got != "vendor down" {
+		t.Errorf("error %q", got)
+	}
+	p.screenshot("dashboard-12-surveys")
+	p.do("filter by the survey bot", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#survey-bot"); s.value = `+
+		jsString(string(surveyBot))+`; s.dispatchEvent(new Event("change")); })()`))
+	p.waitJS("only the survey bot's run", `document.querySelectorAll("#surveys-table tr[data-testid=survey-row]").length === 1 && !!document.querySelector(`+jsString(completed)+`)`, 10*time.Second)
+	p.do("survey bot page", chromedp.Navigate(base+"/dashboard/#/bots/"+string(surveyBot)), chromedp.WaitVisible(chromedp.CSS("#survey-runs-table")))
+	runRow := surveyRow("#survey-runs-table", "conv-survey-1")
+	p.do("survey bot's run", chromedp.WaitVisible(chromedp.CSS(runRow)), chromedp.Click(chromedp.CSS(runRow)),
+		chromedp.WaitVisible(chromedp.CSS(runRow+` + tr [data-testid=survey-result]`)))
+	if got := evalJS[string](p, `document.querySelector(`+jsString(runRow+` + tr [data-testid=survey-answers]`)+`).textContent`); !strings.Contains(got, "What could we do better?") {
+		t.Errorf("survey runs panel shows %q", got)
+	}
+	p.screenshot("dashboard-13-survey-bot")
 
 	if n := evalJS[string](p, `document.body.dataset.cspViolations || "0"`); n != "0" {
 		t.Errorf("%s Content-Security-Policy violations on the dashboard", n)

@@ -5,8 +5,9 @@
 //
 // Pages (hash routes of the one page): the bot table (#/bots) with start
 // and stop, the Add Bot wizard (#/bots/new), a bot's page (#/bots/{id})
-// with its status dashboard, error log, open conversations and the
-// conversation tester, and the users, skills and profiles pages. docs/
+// with its status dashboard, error log, open conversations, the
+// conversation tester and (survey bots) its survey runs, the survey runs
+// page (#/surveys), and the users, skills and profiles pages. docs/
 // dashboard.md describes them.
 //
 // The consumer page (/) and the agent console (/agent) of the hub are
@@ -18,8 +19,14 @@
 // with data-bot-id and data-name, [data-testid=bot-state] with data-state,
 // [data-testid=start-bot], [data-testid=stop-bot]), the wizard (#add-bot,
 // #wizard [data-step], #wizard-next, #wizard-back, #wizard-create, and the
-// fields named in static/app.js), and the tester (#tester-input,
-// #tester-send, #tester-start, #tester-log with [data-testid=tester-turn]).
+// fields named in static/app.js), the tester (#tester-input,
+// #tester-send, #tester-start, #tester-log with [data-testid=tester-turn]),
+// and the survey runs (#surveys-table on the Surveys page with the filters
+// #survey-bot and #survey-conversation, #survey-runs-table on a survey
+// bot's page; rows [data-testid=survey-row] with data-conversation-id,
+// data-dialog-id, data-bot-id and data-state, each followed by its
+// [data-testid=survey-detail] row with [data-testid=survey-answer] items,
+// [data-testid=survey-result] and [data-testid=survey-error]).
 package dashboard
 
 import (

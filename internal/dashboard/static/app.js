@@ -12,6 +12,7 @@
     OFFLINE: "Offline", STARTING: "Starting", ONLINE: "Online",
     VENDOR_INTERRUPTION: "Vendor Interruption", SERVICE_INTERRUPTION: "Service Interruption",
   };
+  const SURVEY_LABELS = { OPEN: "Open", COMPLETED: "Completed", ERROR: "Error", ABANDONED: "Abandoned" };
   const POLL_MS = 2000;
 
   // Starting points for the vendor settings of the Connect to A.I. step
@@ -159,8 +160,10 @@
 
   function route() {
     if (!S.me) return;
-    const parts = (location.hash || "#/bots").replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    const [path, query] = (location.hash || "#/bots").replace(/^#\/?/, "").split("?");
+    const parts = path.split("/").map(decodeURIComponent);
     switch (parts[0]) {
+      case "surveys": return surveysView(new URLSearchParams(query || ""));
       case "users": return usersView();
       case "skills": return skillsView();
       case "profiles": return profilesView();
@@ -194,7 +197,7 @@
     $("#who").hidden = false;
     $("#who-name").textContent = me.user.nickname || me.user.loginName;
     $$("#nav a").forEach((a) => {
-      const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view" }[a.dataset.nav];
+      const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view" }[a.dataset.nav];
       a.hidden = !can(need);
     });
   }
@@ -722,6 +725,7 @@
     } }, "Delete");
     const dl = (pairs) => h("dl", { class: "facts" }, pairs.map(([k, v, tid]) => [h("dt", {}, k), h("dd", { "data-testid": tid }, v)]));
     const openCount = h("span", { "data-testid": "open-conversations" }, "—");
+    const runs = bot.type === "SURVEY" ? surveyRuns("survey-runs-table", null) : null;
     const started = h("span", { "data-testid": "started-at" }, "—");
     view().append(
       h("p", {}, h("a", { href: "#/bots" }, "← Bots")),
@@ -748,12 +752,22 @@
       h("section", { class: "panel" }, h("h2", {}, "Open conversations"),
         table("open-conversations-table", ["Conversation", "Consumer", "Escalations", "Since", "Last activity"]),
         h("p", { class: "muted", id: "open-empty" }, "None.")),
+      runs ? h("section", { class: "panel", id: "survey-runs" },
+        h("div", { class: "head" }, h("h2", {}, "Survey runs"), h("span", { class: "spacer" }),
+          h("a", { href: "#/surveys?botId=" + encodeURIComponent(bot.id), id: "survey-runs-all" }, "All runs →")),
+        h("p", { class: "muted" }, "The last 20 runs, newest first. Click a run for its answers and result."),
+        runs.table, h("p", { class: "muted", id: "survey-runs-empty", hidden: true }, "No survey runs yet.")) : null,
       can("bot:edit") ? testerPanel(bot) : null);
 
     every(gen, async () => {
-      const [b, st, errs, convs] = await Promise.all([api("GET", path), api("GET", path + "/status"),
-        api("GET", path + "/errors?limit=100"), api("GET", path + "/conversations")]);
+      const [b, st, errs, convs, surveys] = await Promise.all([api("GET", path), api("GET", path + "/status"),
+        api("GET", path + "/errors?limit=100"), api("GET", path + "/conversations"),
+        runs ? api("GET", "/surveys?botId=" + encodeURIComponent(bot.id) + "&limit=20") : null]);
       if (gen !== S.gen) return;
+      if (runs) {
+        runs.update(surveys);
+        $("#survey-runs-empty").hidden = surveys.length > 0;
+      }
       bot = b;
       state.dataset.state = st.state;
       state.textContent = stateLabel(st.state);
@@ -876,6 +890,153 @@
         h("div", {}, h("h3", {}, "Reply"), h("pre", { "data-testid": "vendor-response" }, pretty(r.vendor.response))))));
     // Only the latest turn keeps its vendor panel open.
     $$("#tester-log details.vendor").forEach((d) => { if (d.parentNode !== turn) d.open = false; });
+  }
+
+  // ---- surveys -----------------------------------------------------------------
+
+  function surveyBadge(state) {
+    return h("span", { class: "state", "data-state": state, "data-testid": "survey-state" }, SURVEY_LABELS[state] || state || "—");
+  }
+
+  // surveyDetail is the expanded part of a survey run: its answers in
+  // order, the result as pretty JSON and the error, all as text.
+  function surveyDetail(run) {
+    const answers = run.answers || [];
+    const pretty = (v) => JSON.stringify(v, null, 2);
+    return h("div", { class: "survey-detail" },
+      h("dl", { class: "facts" },
+        h("dt", {}, "Dialog"), h("dd", {}, run.dialogId || "—"),
+        h("dt", {}, "Consumer"), h("dd", {}, run.consumerId || "—"),
+        h("dt", {}, "Skill"), h("dd", {}, run.skillId ? String(run.skillId) : "—"),
+        h("dt", {}, "Bot ID"), h("dd", {}, run.botId)),
+      h("h3", {}, "Answers"),
+      answers.length ? h("ol", { class: "survey-answers", "data-testid": "survey-answers" }, answers.map((a) =>
+        h("li", { "data-testid": "survey-answer", "data-sequence": a.sequence },
+          h("div", { class: "survey-q", "data-testid": "survey-question" }, a.question || "(no question)"),
+          h("div", { class: "survey-a" },
+            h("span", { class: "arrow", "aria-hidden": "true" }, "→ "),
+            h("span", { "data-testid": "survey-answer-text" }, a.answer || (a.richContent ? "(rich content)" : "(empty)")),
+            h("span", { class: "survey-at" }, fmtTime(a.at))),
+          a.richContent ? h("details", {}, h("summary", {}, "Rich content"), h("pre", {}, pretty(a.richContent))) : null)))
+        : h("p", { class: "muted" }, "No answers."),
+      h("h3", {}, "Result"),
+      run.result == null ? h("p", { class: "muted", "data-testid": "survey-result" }, "(none)")
+        : h("pre", { "data-testid": "survey-result" }, pretty(run.result)),
+      run.error ? [h("h3", {}, "Error"), h("p", { class: "error", "data-testid": "survey-error" }, run.error)] : null);
+  }
+
+  // surveyRuns is a table of survey runs (botName set: with a bot column)
+  // whose rows expand to the run's answers. update keeps the rows of runs
+  // it showed before, and whether they are expanded.
+  function surveyRuns(id, botName) {
+    const headers = ["Conversation", botName ? "Bot" : null, "State", "Started", "Ended", "Answers"].filter((x) => x);
+    const el = table(id, headers);
+    el.classList.add("survey-table");
+    const rows = new Map();
+    const toggle = (r) => {
+      r.open = !r.open;
+      r.tr.setAttribute("aria-expanded", String(r.open));
+      r.detail.hidden = !r.open;
+    };
+    const update = (runs) => {
+      const tbody = $("tbody", el);
+      const seen = new Set();
+      for (const run of runs) {
+        const key = run.dialogId || run.conversationId + "/" + run.startedAt;
+        seen.add(key);
+        let r = rows.get(key);
+        if (!r) {
+          r = { open: false, sig: "" };
+          r.tr = h("tr", { class: "survey-row", tabindex: 0, "aria-expanded": "false", "data-testid": "survey-row",
+            onclick: () => toggle(r),
+            onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(r); } } });
+          r.cell = h("td", { colspan: headers.length });
+          r.detail = h("tr", { class: "survey-detail-row", "data-testid": "survey-detail", hidden: true }, r.cell);
+          rows.set(key, r);
+        }
+        const name = botName ? botName(run.botId) : "";
+        const sig = JSON.stringify(run) + "\n" + name;
+        if (sig !== r.sig) {
+          r.sig = sig;
+          Object.assign(r.tr.dataset, { dialogId: run.dialogId, conversationId: run.conversationId, botId: run.botId, state: run.state });
+          const n = (run.answers || []).length;
+          r.tr.replaceChildren(...[
+            h("td", {}, h("span", { class: "caret", "aria-hidden": "true" }), h("code", { "data-testid": "survey-conversation" }, run.conversationId)),
+            botName ? h("td", { "data-testid": "survey-bot" }, name) : null,
+            h("td", {}, surveyBadge(run.state)),
+            h("td", { "data-testid": "survey-started" }, fmtTime(run.startedAt)),
+            h("td", { "data-testid": "survey-ended" }, fmtTime(run.endedAt)),
+            h("td", { class: "num", "data-testid": "survey-answer-count" }, String(n)),
+          ].filter((c) => c));
+          r.cell.replaceChildren(surveyDetail(run));
+        }
+        tbody.append(r.tr, r.detail); // keeps the order; moves existing rows
+      }
+      for (const [key, r] of rows) {
+        if (!seen.has(key)) {
+          r.tr.remove();
+          r.detail.remove();
+          rows.delete(key);
+        }
+      }
+    };
+    return { table: el, update };
+  }
+
+  async function surveysView(params) {
+    const gen = newView("surveys");
+    const botSelect = h("select", { id: "survey-bot", "aria-label": "Bot" }, h("option", { value: "" }, "All bots"));
+    const convInput = h("input", { type: "text", id: "survey-conversation", placeholder: "Conversation ID", autocomplete: "off",
+      value: params.get("conversationId") || "" });
+    let bots = [];
+    const botName = (id) => {
+      const b = bots.find((x) => x.id === id);
+      return b ? b.name : "Deleted bot " + String(id).slice(0, 8);
+    };
+    const runs = surveyRuns("surveys-table", botName);
+    const status = h("p", { class: "muted", id: "surveys-empty", hidden: true }, "No survey runs.");
+    let seq = 0;
+    const load = async () => {
+      const mine = ++seq;
+      const q = new URLSearchParams();
+      if (botSelect.value) q.set("botId", botSelect.value);
+      if (convInput.value.trim()) q.set("conversationId", convInput.value.trim());
+      q.set("limit", "100");
+      const [list, b] = await Promise.all([api("GET", "/surveys?" + q), api("GET", "/bots")]);
+      if (gen !== S.gen || mine !== seq) return;
+      bots = b;
+      const want = botSelect.value;
+      const options = [...bots].sort((x, y) => x.name.localeCompare(y.name)).map((x) => [x.id, x.name]);
+      if (want && !bots.some((x) => x.id === want)) options.push([want, botName(want)]);
+      const sig = JSON.stringify(options);
+      if (botSelect.dataset.sig !== sig) {
+        botSelect.dataset.sig = sig;
+        botSelect.replaceChildren(h("option", { value: "" }, "All bots"), ...options.map(([v, n]) => h("option", { value: v }, n)));
+        botSelect.value = want;
+      }
+      runs.update(list);
+      status.hidden = list.length > 0;
+      status.textContent = botSelect.value || convInput.value.trim() ? "No survey runs match the filter." : "No survey runs yet.";
+    };
+    const reload = () => load().catch((e) => toast(e.message, "error"));
+    if (params.get("botId")) {
+      botSelect.append(h("option", { value: params.get("botId") }, params.get("botId")));
+      botSelect.value = params.get("botId");
+    }
+    botSelect.addEventListener("change", reload);
+    view().append(
+      h("div", { class: "head" }, h("h1", {}, "Surveys")),
+      h("p", { class: "muted" }, "Post-conversation survey runs, newest first (the latest 100). Click a run for its answers and result."),
+      h("form", { class: "filters", id: "survey-filter", onsubmit: (e) => { e.preventDefault(); reload(); } },
+        field("Bot", botSelect), field("Conversation", convInput),
+        h("button", { type: "submit", id: "survey-filter-apply" }, "Filter"),
+        h("button", { type: "button", class: "secondary", id: "survey-filter-clear", onclick: () => {
+          botSelect.value = "";
+          convInput.value = "";
+          reload();
+        } }, "Clear")),
+      runs.table, status);
+    every(gen, load);
   }
 
   // ---- users ---------------------------------------------------------------
