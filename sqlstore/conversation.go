@@ -229,7 +229,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
 	}
 	now := s.nowTime()
-	return s.inTx(ctx, func(c conn) error {
+	return s.batched(ctx, func(ctx context.Context, c conn) error {
 		var seq int64
 		err := c.queryRow(ctx, `UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
 			WHERE id = $1 AND conversation_id = $2 RETURNING last_sequence`,

@@ -58,6 +58,9 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	log     *slog.Logger
+	// batch group-commits the hot writes on SQLite (batch.go); nil on
+	// PostgreSQL.
+	batch *batcher
 }
 
 // Open connects to the database, checks the connection and applies every
@@ -105,6 +108,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if o.Dialect == SQLite {
+		if s.batch, err = newBatcher(ctx, s); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -134,7 +143,12 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close waits for in-flight queries and closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
+	return s.db.Close()
+}
 
 // Rebind rewrites a PostgreSQL-style query for the store's engine.
 func (s *Store) Rebind(query string) string {

@@ -706,12 +706,10 @@ func (w *worker) finishOutbox(ctx context.Context, recovering bool) {
 				return
 			}
 		}
+		// Progress is not saved item by item: each published item carries
+		// its marker, and a restart reads the markers from the history
+		// (published) to go on after the last one that went out.
 		ob.Next = i + 1
-		raw, _ := json.Marshal(&ob)
-		w.st.Outbox = raw
-		if err := w.save(ctx); err != nil {
-			return
-		}
 	}
 	action := ob.Reply.Action
 	w.finish(ctx, ob.Seq)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/botrelay/botrelay"
@@ -154,5 +155,63 @@ func testBotErrors(t *testing.T, newDB NewDB) {
 	must(t, err)
 	if len(odd) != 5 || odd[0].ConversationID != "odd" || odd[0].ID == "" || string(odd[0].Details) != `{"n":1}` {
 		t.Fatalf("errors of one conversation = %+v", odd)
+	}
+}
+
+// testConcurrentWrites: many writers at once (on SQLite they share group
+// commits): each valid write is stored, each invalid one fails alone with
+// its own error, a write whose context is already cancelled stores
+// nothing, and everything written survives a restart.
+func testConcurrentWrites(t *testing.T, newDB NewDB) {
+	ctx := context.Background()
+	open := newDB(t)
+	s, err := open()
+	must(t, err)
+	if _, err := s.Bootstrap(ctx, newBootstrap()); err != nil {
+		t.Fatal(err)
+	}
+	b := newBot(t, s, "busy-bot")
+	const n = 60
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bot := b.ID
+			if i%5 == 4 {
+				bot = "no-such-bot" // a foreign-key violation
+			}
+			errs[i] = s.SaveBotConversation(ctx, &botrelay.BotConversation{BotID: bot, ConversationID: botrelay.ConversationID(fmt.Sprintf("c%d", i)),
+				DialogID: "d", Open: true, LastSequence: int64(i)})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%5 == 4 {
+			wantCode(t, err, botrelay.EINVALID)
+		} else if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.SaveBotConversation(cancelled, &botrelay.BotConversation{BotID: b.ID, ConversationID: "late", DialogID: "d", Open: true}); err == nil {
+		t.Fatal("a write with a cancelled context succeeded")
+	}
+	must(t, s.Close())
+
+	s2, err := open()
+	must(t, err)
+	defer s2.Close()
+	got, err := s2.OpenBotConversations(ctx, b.ID)
+	must(t, err)
+	if len(got) != n-n/5 {
+		t.Fatalf("after a restart %d conversations are stored, want %d", len(got), n-n/5)
+	}
+	for _, c := range got {
+		if c.ConversationID == "late" || c.LastSequence%5 == 4 || fmt.Sprintf("c%d", c.LastSequence) != string(c.ConversationID) {
+			t.Fatalf("unexpected stored conversation %+v", c)
+		}
 	}
 }

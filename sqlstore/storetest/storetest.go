@@ -45,6 +45,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"BotConversations", testBotConversations},
 		{"BotStateEvents", testBotStateEvents},
 		{"BotErrors", testBotErrors},
+		{"ConcurrentWrites", testConcurrentWrites},
 		{"Surveys", testSurveys},
 		{"Conversations", testConversations},
 		{"ConversationEvents", testConversationEvents},
