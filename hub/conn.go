@@ -22,8 +22,10 @@ const outboundQueue = 512
 const writeTimeout = 15 * time.Second
 
 // conn is one websocket: an agent's (sess set) or a consumer's (consumer
-// set). One goroutine reads and handles requests in order; another writes
-// the outbound queue. The subscription fields are guarded by Hub.mu.
+// set). One goroutine reads requests and handles them in order, except the
+// requests about one conversation, which run in that conversation's lane
+// (lanes.go); another goroutine writes the outbound queue. The
+// subscription fields are guarded by Hub.mu.
 type conn struct {
 	h        *Hub
 	ws       *websocket.Conn
@@ -83,6 +85,9 @@ func (c *conn) serve(ctx context.Context, handle func(ctx context.Context, req *
 	defer cancel()
 	go c.writeLoop(ctx)
 	defer c.close(websocket.StatusNormalClosure, "")
+	ln := newLanes()
+	defer ln.wait()
+	defer cancel() // before waiting for the lanes
 	for {
 		typ, data, err := c.ws.Read(ctx)
 		if err != nil {
@@ -97,20 +102,29 @@ func (c *conn) serve(ctx context.Context, handle func(ctx context.Context, req *
 			c.sendError(err)
 			continue
 		}
-		body, err := handle(ctx, req)
-		if err != nil {
-			var ue *ums.Error
-			if errors.As(err, &ue) && ue.ReqID == "" {
-				ue.ReqID = req.ID
-			}
-			c.sendErrorFor(req, err)
+		if key := c.h.laneKey(req); key != "" {
+			ln.run(key, func() { c.answer(ctx, req, handle) })
 			continue
 		}
-		if _, ok := body.(answered); ok {
-			continue
-		}
-		c.send(ums.OK(req, body))
+		c.answer(ctx, req, handle)
 	}
+}
+
+// answer handles one request and sends its answer.
+func (c *conn) answer(ctx context.Context, req *ums.Request, handle func(ctx context.Context, req *ums.Request) (any, error)) {
+	body, err := handle(ctx, req)
+	if err != nil {
+		var ue *ums.Error
+		if errors.As(err, &ue) && ue.ReqID == "" {
+			ue.ReqID = req.ID
+		}
+		c.sendErrorFor(req, err)
+		return
+	}
+	if _, ok := body.(answered); ok {
+		return
+	}
+	c.send(ums.OK(req, body))
 }
 
 func (c *conn) writeLoop(ctx context.Context) {
