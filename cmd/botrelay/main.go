@@ -23,6 +23,7 @@ Usage:
   botrelay skills …         list, show, create, update and delete skills
   botrelay profiles …       list, show, create, update and delete profiles (permission sets)
   botrelay surveys …        list and show post-conversation survey runs and their answers
+  botrelay bench [flags]    measure throughput, latency, CPU and memory (BENCHMARKS.md)
   botrelay version          print the version
 
 Run 'botrelay <command> -h' for a command's flags.
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return chatCommand(args[1:], os.Stdin, stdout, stderr)
 	case "login", "logout", "bots", "users", "skills", "profiles", "surveys":
 		return manageCommand(args[0], args[1:], os.Stdin, stdout, stderr)
+	case "bench":
+		return benchCommand(args[1:], stdout, stderr)
 	case "vendors":
 		for _, id := range newRegistry().VendorIDs() {
 			fmt.Fprintln(stdout, id)
