@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 )
 
 // Run runs the management command name ("login", "logout", "bots",
@@ -185,6 +186,23 @@ func (e *env) authed() (*client, error) {
 
 // printRaw prints an API answer as is (for --json); an empty answer (204)
 // prints nothing.
+// show gets path and prints the API's JSON with --json, else what print
+// writes to a table writer.
+func show[T any](e *env, c *client, path string, print func(tw *tabwriter.Writer, v T)) error {
+	var v T
+	raw, err := c.getJSON(path, &v)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		e.printRaw(raw)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	print(tw, v)
+	return tw.Flush()
+}
+
 func (e *env) printRaw(b []byte) {
 	b = []byte(strings.TrimSpace(string(b)))
 	if len(b) == 0 {

@@ -79,21 +79,12 @@ func profilesList(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []profileJSON
-	raw, err := c.getJSON("/profiles", &list)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tBUILT IN\tPERMISSIONS")
-	for _, p := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", p.ID, cell(p.Name), p.Role, p.BuiltIn, dash(strings.Join(p.Permissions, ",")))
-	}
-	return tw.Flush()
+	return show(e, c, "/profiles", func(tw *tabwriter.Writer, list []profileJSON) {
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tBUILT IN\tPERMISSIONS")
+		for _, p := range list {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", p.ID, cell(p.Name), p.Role, p.BuiltIn, dash(strings.Join(p.Permissions, ",")))
+		}
+	})
 }
 
 func profilesShow(e *env, args []string) error {
@@ -102,19 +93,10 @@ func profilesShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var p profileJSON
-	raw, err := c.getJSON(path, &p)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ndescription:\t%s\nrole:\t%s\nbuilt in:\t%v\ncreated:\t%s\nupdated:\t%s\npermissions:\t%s\n",
-		p.ID, cell(p.Name), cell(p.Description), p.Role, p.BuiltIn, p.CreatedAt, p.UpdatedAt, dash(strings.Join(p.Permissions, ", ")))
-	return tw.Flush()
+	return show(e, c, path, func(tw *tabwriter.Writer, p profileJSON) {
+		fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ndescription:\t%s\nrole:\t%s\nbuilt in:\t%v\ncreated:\t%s\nupdated:\t%s\npermissions:\t%s\n",
+			p.ID, cell(p.Name), cell(p.Description), p.Role, p.BuiltIn, p.CreatedAt, p.UpdatedAt, dash(strings.Join(p.Permissions, ", ")))
+	})
 }
 
 func profilesCreate(e *env, args []string) error {

@@ -39,21 +39,12 @@ func skillsList(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []skillJSON
-	raw, err := c.getJSON("/skills", &list)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPOST SURVEY\tDESCRIPTION")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\n", s.ID, cell(s.Name), s.PostSurvey, dash(cell(s.Description)))
-	}
-	return tw.Flush()
+	return show(e, c, "/skills", func(tw *tabwriter.Writer, list []skillJSON) {
+		fmt.Fprintln(tw, "ID\tNAME\tPOST SURVEY\tDESCRIPTION")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%d\t%s\t%v\t%s\n", s.ID, cell(s.Name), s.PostSurvey, dash(cell(s.Description)))
+		}
+	})
 }
 
 func skillsShow(e *env, args []string) error {
@@ -62,19 +53,10 @@ func skillsShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var s skillJSON
-	raw, err := c.getJSON(path, &s)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ndescription:\t%s\npost survey:\t%v\ncreated:\t%s\n",
-		s.ID, cell(s.Name), cell(s.Description), s.PostSurvey, s.CreatedAt)
-	return tw.Flush()
+	return show(e, c, path, func(tw *tabwriter.Writer, s skillJSON) {
+		fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ndescription:\t%s\npost survey:\t%v\ncreated:\t%s\n",
+			s.ID, cell(s.Name), cell(s.Description), s.PostSurvey, s.CreatedAt)
+	})
 }
 
 func skillsCreate(e *env, args []string) error {

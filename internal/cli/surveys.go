@@ -66,25 +66,16 @@ func surveysList(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []surveyJSON
-	raw, err := c.getJSON(surveysPath(*bot, *conv, *limit), &list)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONVERSATION\tBOT\tSTATE\tSTARTED\tENDED\tANSWERS")
-	for _, s := range list {
-		ended := "-"
-		if s.EndedAt != nil {
-			ended = *s.EndedAt
+	return show(e, c, surveysPath(*bot, *conv, *limit), func(tw *tabwriter.Writer, list []surveyJSON) {
+		fmt.Fprintln(tw, "CONVERSATION\tBOT\tSTATE\tSTARTED\tENDED\tANSWERS")
+		for _, s := range list {
+			ended := "-"
+			if s.EndedAt != nil {
+				ended = *s.EndedAt
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", s.ConversationID, s.BotID, s.State, s.StartedAt, ended, len(s.Answers))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", s.ConversationID, s.BotID, s.State, s.StartedAt, ended, len(s.Answers))
-	}
-	return tw.Flush()
+	})
 }
 
 func surveysShow(e *env, args []string) error {

@@ -187,19 +187,10 @@ func usersShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var u userJSON
-	raw, err := c.getJSON(path, &u)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "id:\t%d\nlogin:\t%s\ntype:\t%s\nnickname:\t%s\nemail:\t%s\nprofile:\t%s\nskills:\t%s\nchat slots:\t%d\nmessaging slots:\t%d\nenabled:\t%v\nhas password:\t%v\ncreated:\t%s\n",
-		u.ID, cell(u.LoginName), u.Type, cell(u.Nickname), cell(u.Email), cell(nameOf(names(c, "/profiles"), u.ProfileID)), cell(namesOf(names(c, "/skills"), u.SkillIDs)), u.ChatSlots, u.MessagingSlots, u.Enabled, u.HasPassword, u.CreatedAt)
-	return tw.Flush()
+	return show(e, c, path, func(tw *tabwriter.Writer, u userJSON) {
+		fmt.Fprintf(tw, "id:\t%d\nlogin:\t%s\ntype:\t%s\nnickname:\t%s\nemail:\t%s\nprofile:\t%s\nskills:\t%s\nchat slots:\t%d\nmessaging slots:\t%d\nenabled:\t%v\nhas password:\t%v\ncreated:\t%s\n",
+			u.ID, cell(u.LoginName), u.Type, cell(u.Nickname), cell(u.Email), cell(nameOf(names(c, "/profiles"), u.ProfileID)), cell(namesOf(names(c, "/skills"), u.SkillIDs)), u.ChatSlots, u.MessagingSlots, u.Enabled, u.HasPassword, u.CreatedAt)
+	})
 }
 
 func usersCreate(e *env, args []string) error {
@@ -375,25 +366,16 @@ func usersKeys(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var keys []apiKeyJSON
-	raw, err := c.getJSON(path+"/apikeys", &keys)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP KEY\tDESCRIPTION\tCREATED\tLAST USED")
-	for _, k := range keys {
-		last := "-"
-		if k.LastUsedAt != nil {
-			last = *k.LastUsedAt
+	return show(e, c, path+"/apikeys", func(tw *tabwriter.Writer, keys []apiKeyJSON) {
+		fmt.Fprintln(tw, "APP KEY\tDESCRIPTION\tCREATED\tLAST USED")
+		for _, k := range keys {
+			last := "-"
+			if k.LastUsedAt != nil {
+				last = *k.LastUsedAt
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.AppKey, dash(cell(k.Description)), k.CreatedAt, last)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.AppKey, dash(cell(k.Description)), k.CreatedAt, last)
-	}
-	return tw.Flush()
+	})
 }
 
 func usersAddKey(e *env, args []string) error {
