@@ -132,6 +132,10 @@ func (h *Hub) handleConsumerWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.conns[c] = struct{}{}
+	if h.consumerConns[id] == nil {
+		h.consumerConns[id] = map[*conn]struct{}{}
+	}
+	h.consumerConns[id][c] = struct{}{}
 	h.connWG.Add(1)
 	defer h.connWG.Done()
 	h.mu.Unlock()
@@ -140,6 +144,10 @@ func (h *Hub) handleConsumerWS(w http.ResponseWriter, r *http.Request) {
 	})
 	h.mu.Lock()
 	delete(h.conns, c)
+	delete(h.consumerConns[id], c)
+	if len(h.consumerConns[id]) == 0 {
+		delete(h.consumerConns, id)
+	}
 	h.mu.Unlock()
 }
 

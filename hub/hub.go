@@ -101,10 +101,13 @@ type Hub struct {
 	cookies      map[string]*session // by Session_id cookie
 	userSession  map[botrelay.UserID]*session
 	conns        map[*conn]struct{}
-	load         map[botrelay.UserID]int // open conversations assigned to a user
-	users        map[botrelay.UserID]*botrelay.User
-	nextID       uint64
-	closing      bool
+	// consumerConns indexes the consumer connections in conns, so that
+	// delivering a message does not walk every connection.
+	consumerConns map[botrelay.ConsumerID]map[*conn]struct{}
+	load          map[botrelay.UserID]int // open conversations assigned to a user
+	users         map[botrelay.UserID]*botrelay.User
+	nextID        uint64
+	closing       bool
 }
 
 // convState is the in-memory state of one open conversation.
@@ -157,23 +160,24 @@ func New(o Options) (*Hub, error) {
 	}
 	o.SigningKey = append([]byte(nil), o.SigningKey...)
 	return &Hub{
-		o:            o,
-		log:          o.Logger.With("component", "hub"),
-		store:        o.Store,
-		files:        o.DataDir + "/files",
-		web:          web.FS,
-		ready:        make(chan struct{}),
-		closed:       make(chan struct{}),
-		convs:        map[botrelay.ConversationID]*convState{},
-		dialogs:      map[botrelay.DialogID]botrelay.ConversationID{},
-		consumerOpen: map[botrelay.ConsumerID]botrelay.ConversationID{},
-		rings:        map[string]*ring{},
-		sessions:     map[string]*session{},
-		cookies:      map[string]*session{},
-		userSession:  map[botrelay.UserID]*session{},
-		conns:        map[*conn]struct{}{},
-		load:         map[botrelay.UserID]int{},
-		users:        map[botrelay.UserID]*botrelay.User{},
+		o:             o,
+		log:           o.Logger.With("component", "hub"),
+		store:         o.Store,
+		files:         o.DataDir + "/files",
+		web:           web.FS,
+		ready:         make(chan struct{}),
+		closed:        make(chan struct{}),
+		convs:         map[botrelay.ConversationID]*convState{},
+		dialogs:       map[botrelay.DialogID]botrelay.ConversationID{},
+		consumerOpen:  map[botrelay.ConsumerID]botrelay.ConversationID{},
+		rings:         map[string]*ring{},
+		sessions:      map[string]*session{},
+		cookies:       map[string]*session{},
+		userSession:   map[botrelay.UserID]*session{},
+		conns:         map[*conn]struct{}{},
+		consumerConns: map[botrelay.ConsumerID]map[*conn]struct{}{},
+		load:          map[botrelay.UserID]int{},
+		users:         map[botrelay.UserID]*botrelay.User{},
 	}, nil
 }
 

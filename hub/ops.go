@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,16 +272,26 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 }
 
 // deliver sends an event to the conversation's agents (OnlineEventDistribution)
-// and, unless private, to the consumer's subscribed connections. The caller
-// holds h.mu.
+// and, unless private, to the consumer's subscribed connections: the
+// connections of the conversation's active participants, found through
+// their sessions and the consumer index, not by walking every connection.
+// The caller holds h.mu.
 func (h *Hub) deliver(conv *botrelay.Conversation, e *botrelay.MessageEvent) {
-	for c := range h.conns {
-		switch {
-		case c.sess != nil:
-			if conv.HasUser(c.sess.user.ID) {
-				c.send(ums.NewNotification(ums.NotifyOnlineEventDistribution, agentEvent(e)))
-			}
-		case c.consumer == conv.ConsumerID && c.msgSubs[conv.ID] && e.Audience == botrelay.AudienceAll:
+	var sent []botrelay.UserID
+	for _, p := range conv.Participants {
+		if p.UserID == 0 || p.State != botrelay.ParticipantStateActive || slices.Contains(sent, p.UserID) {
+			continue
+		}
+		sent = append(sent, p.UserID)
+		if s := h.userSession[p.UserID]; s != nil && s.conn != nil {
+			s.conn.send(ums.NewNotification(ums.NotifyOnlineEventDistribution, agentEvent(e)))
+		}
+	}
+	if e.Audience != botrelay.AudienceAll {
+		return
+	}
+	for c := range h.consumerConns[conv.ConsumerID] {
+		if c.msgSubs[conv.ID] {
 			c.send(ums.NewNotification(ums.NotifyMessagingEvent, ums.MessagingEventBody{Changes: []ums.MessagingEvent{consumerEvent(e)}}))
 		}
 	}
