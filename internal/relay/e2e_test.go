@@ -854,3 +854,36 @@ func TestF46_VendorStatePerConversation(t *testing.T) {
 func itoa(n int64) string { return strings.TrimSpace(strings.Replace(jsonNum(n), "\n", "", -1)) }
 
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestF45_RestartAfterAQuietTurn: a reply without an action is finished in
+// memory only, so the store still holds its (fully published) outbox when
+// the bot restarts; the restart must neither publish it again nor lose the
+// turn's vendor state.
+func TestF45_RestartAfterAQuietTurn(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "quiet", echoBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("a")
+	c.WaitTexts(wait, "echo: a #1")
+	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(b, botrelay.BotOnline)
+	testrig.Eventually(t, wait, "the resumed conversation's outbox to be finished", func() bool {
+		st, err := r.Store.BotConversation(context.Background(), b.ID, botrelay.ConversationID(c.ConvID))
+		return err == nil && len(st.Outbox) == 0 && st.LastSequence >= 1
+	})
+	c.Say("b")
+	c.WaitTexts(wait, "echo: b #2")
+	n := 0
+	for _, txt := range c.AgentTexts() {
+		if txt == "echo: a #1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the first answer was published %d times: %q", n, c.AgentTexts())
+	}
+}

@@ -712,6 +712,17 @@ func (w *worker) finishOutbox(ctx context.Context, recovering bool) {
 		ob.Next = i + 1
 	}
 	action := ob.Reply.Action
+	if action == nil && !recovering {
+		// A reply without an action is finished in memory only: the
+		// conversation's next save (the next turn's outbox, or its close)
+		// stores it. Until then the store holds this outbox, fully
+		// published; a restart finds every item's marker in the history
+		// and finishes it without publishing again. One commit less per
+		// turn.
+		w.st.Outbox = nil
+		w.st.LastSequence = max(w.st.LastSequence, ob.Seq)
+		return
+	}
 	w.finish(ctx, ob.Seq)
 	if action != nil {
 		w.act(ctx, action)
