@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
 )
 
 // DefaultScope is the OAuth scope requested when the scopes setting is empty.
@@ -238,3 +240,51 @@ func (b loopbackBearer) GetRequestMetadata(ctx context.Context, _ ...string) (ma
 }
 
 func (loopbackBearer) RequireTransportSecurity() bool { return false }
+
+// googleConfig is what ESConfig and CXConfig share for making clients.
+type googleConfig interface {
+	Validate() (serviceAccount, error)
+	defaultHost() string
+	credentials() *Credentials
+}
+
+func (c *Credentials) credentials() *Credentials { return c }
+
+// prepare decodes cfg strictly into c, validates it and returns the service
+// account and the gRPC client options.
+func prepare(cfg json.RawMessage, c googleConfig, vendor string) (serviceAccount, []option.ClientOption, error) {
+	if err := jsonobj.DecodeStrict(cfg, c, vendor+" settings"); err != nil {
+		return serviceAccount{}, nil, err
+	}
+	sa, err := c.Validate()
+	if err != nil {
+		return serviceAccount{}, nil, err
+	}
+	ep, err := endpoint(c.credentials().ServiceLocation, c.defaultHost())
+	if err != nil {
+		return serviceAccount{}, nil, err
+	}
+	opts, err := clientOptions(ep, sa, c.credentials().scopes())
+	if err != nil {
+		return serviceAccount{}, nil, err
+	}
+	return sa, opts, nil
+}
+
+// twoClients makes a Sessions and an Agents client of one API version,
+// which connect on first use.
+func twoClients[S, A io.Closer](ctx context.Context, opts []option.ClientOption, vendor string,
+	newSessions func(context.Context, ...option.ClientOption) (S, error),
+	newAgents func(context.Context, ...option.ClientOption) (A, error)) (S, A, error) {
+	var none A
+	sessions, err := newSessions(ctx, opts...)
+	if err != nil {
+		return sessions, none, invalid("%s client: %v", vendor, err)
+	}
+	agents, err := newAgents(ctx, opts...)
+	if err != nil {
+		_ = sessions.Close()
+		return sessions, none, invalid("%s client: %v", vendor, err)
+	}
+	return sessions, agents, nil
+}

@@ -3,6 +3,7 @@ package dialogflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -117,35 +118,18 @@ func (c *CXConfig) defaultHost() string {
 // gRPC clients, which connect on first use.
 func (CXConnector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, error) {
 	var c CXConfig
-	if err := decodeStrict(cfg, &c, CXVendorID); err != nil {
-		return nil, err
-	}
-	sa, err := c.Validate()
+	sa, opts, err := prepare(cfg, &c, CXVendorID)
 	if err != nil {
 		return nil, err
 	}
-	ep, err := endpoint(c.ServiceLocation, c.defaultHost())
+	sessions, agents, err := twoClients(context.Background(), opts, CXVendorID, cx.NewSessionsClient, cx.NewAgentsClient)
 	if err != nil {
 		return nil, err
-	}
-	opts, err := clientOptions(ep, sa, c.scopes())
-	if err != nil {
-		return nil, err
-	}
-	ctx := context.Background()
-	sessions, err := cx.NewSessionsClient(ctx, opts...)
-	if err != nil {
-		return nil, invalid("dialogflow_cx client: %v", err)
-	}
-	agents, err := cx.NewAgentsClient(ctx, opts...)
-	if err != nil {
-		_ = sessions.Close()
-		return nil, invalid("dialogflow_cx client: %v", err)
 	}
 	// The relay retries (F42); the client must not retry on top.
 	sessions.CallOptions.DetectIntent = nil
 	agents.CallOptions.GetAgent = nil
-	return &CXBot{cfg: c, email: sa.ClientEmail, sessions: sessions, agents: agents, log: logger(env, CXVendorID)}, nil
+	return &CXBot{cfg: c, email: sa.ClientEmail, sessions: sessions, agents: agents, log: env.WithDefaults(CXVendorID).Logger}, nil
 }
 
 // CXBot is one dialogflow_cx bot. It implements botrelay.HealthChecker and
@@ -165,13 +149,7 @@ var (
 )
 
 // Close releases the gRPC connections.
-func (b *CXBot) Close() error {
-	err := b.sessions.Close()
-	if err2 := b.agents.Close(); err == nil {
-		err = err2
-	}
-	return err
-}
+func (b *CXBot) Close() error { return errors.Join(b.sessions.Close(), b.agents.Close()) }
 
 // CheckHealth is the connection test: GetAgent on the configured agent.
 func (b *CXBot) CheckHealth(ctx context.Context) error {

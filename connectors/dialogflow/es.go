@@ -1,9 +1,9 @@
 package dialogflow
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/url"
@@ -117,35 +117,18 @@ func (c *ESConfig) defaultHost() string {
 // gRPC clients, which connect on first use.
 func (ESConnector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, error) {
 	var c ESConfig
-	if err := decodeStrict(cfg, &c, ESVendorID); err != nil {
-		return nil, err
-	}
-	sa, err := c.Validate()
+	sa, opts, err := prepare(cfg, &c, ESVendorID)
 	if err != nil {
 		return nil, err
 	}
-	ep, err := endpoint(c.ServiceLocation, c.defaultHost())
+	sessions, agents, err := twoClients(context.Background(), opts, ESVendorID, dialogflow.NewSessionsClient, dialogflow.NewAgentsClient)
 	if err != nil {
 		return nil, err
-	}
-	opts, err := clientOptions(ep, sa, c.scopes())
-	if err != nil {
-		return nil, err
-	}
-	ctx := context.Background()
-	sessions, err := dialogflow.NewSessionsClient(ctx, opts...)
-	if err != nil {
-		return nil, invalid("dialogflow_es client: %v", err)
-	}
-	agents, err := dialogflow.NewAgentsClient(ctx, opts...)
-	if err != nil {
-		_ = sessions.Close()
-		return nil, invalid("dialogflow_es client: %v", err)
 	}
 	// The relay retries (F42); the client must not retry on top.
 	sessions.CallOptions.DetectIntent = nil
 	agents.CallOptions.GetAgent = nil
-	return &ESBot{cfg: c, email: sa.ClientEmail, sessions: sessions, agents: agents, log: logger(env, ESVendorID)}, nil
+	return &ESBot{cfg: c, email: sa.ClientEmail, sessions: sessions, agents: agents, log: env.WithDefaults(ESVendorID).Logger}, nil
 }
 
 // ESBot is one dialogflow_es bot. It implements botrelay.HealthChecker and
@@ -165,13 +148,7 @@ var (
 )
 
 // Close releases the gRPC connections.
-func (b *ESBot) Close() error {
-	err := b.sessions.Close()
-	if err2 := b.agents.Close(); err == nil {
-		err = err2
-	}
-	return err
-}
+func (b *ESBot) Close() error { return errors.Join(b.sessions.Close(), b.agents.Close()) }
 
 // CheckHealth is the connection test: GetAgent on the project's agent.
 func (b *ESBot) CheckHealth(ctx context.Context) error {
@@ -331,23 +308,6 @@ func image(u, tooltip string) map[string]any {
 		m["tooltip"] = tooltip
 	}
 	return m
-}
-
-func decodeStrict(cfg json.RawMessage, v any, vendor string) error {
-	dec := json.NewDecoder(bytes.NewReader(cfg))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid("%s settings: %v", vendor, err)
-	}
-	return nil
-}
-
-func logger(env botrelay.BotEnv, vendor string) *slog.Logger {
-	l := env.Logger
-	if l == nil {
-		l = slog.New(slog.DiscardHandler)
-	}
-	return l.With("vendor", vendor, "bot_id", string(env.BotID))
 }
 
 func itoa(i int) string {
