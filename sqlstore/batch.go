@@ -37,6 +37,10 @@ type batcher struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// mu orders submitting against close: a write is either queued before
+	// close begins (and answered by the loop's last drain) or refused.
+	mu     sync.RWMutex
+	closed bool
 
 	// The batcher writes on one connection of its own, with its
 	// statements prepared once: parsing SQL on every write was a tenth of
@@ -100,6 +104,9 @@ func (b *batcher) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // close stops the batcher after the writes already submitted are done.
 func (b *batcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	b.once.Do(func() { close(b.quit) })
 	b.wg.Wait()
 	for _, st := range b.stmts {
@@ -120,11 +127,17 @@ func (s *Store) batched(ctx context.Context, fn func(ctx context.Context, c conn
 		return err
 	}
 	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case s.batch.reqs <- r:
-	case <-s.batch.quit:
+	b := s.batch
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
 		return errClosed
+	}
+	select {
+	case b.reqs <- r:
+		b.mu.RUnlock()
 	case <-ctx.Done():
+		b.mu.RUnlock()
 		return ctx.Err()
 	}
 	// Once submitted, the write may commit: wait for the outcome even if

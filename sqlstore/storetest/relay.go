@@ -200,6 +200,9 @@ func testConcurrentWrites(t *testing.T, newDB NewDB) {
 		t.Fatal("a write with a cancelled context succeeded")
 	}
 	must(t, s.Close())
+	if err := s.SaveBotConversation(ctx, &botrelay.BotConversation{BotID: b.ID, ConversationID: "after-close", DialogID: "d", Open: true}); err == nil {
+		t.Fatal("a write after Close succeeded")
+	}
 
 	s2, err := open()
 	must(t, err)
