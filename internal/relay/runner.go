@@ -27,6 +27,10 @@ type runner struct {
 	// secrets are the bot's secret values, blanked out of every error
 	// message the relay records or logs (a vendor may echo them).
 	secrets []string
+	// histories bounds the history reads in flight: when a bot resumes
+	// thousands of conversations at once, each asks for its history, and
+	// unbounded they would time out on the platform side together.
+	histories chan struct{}
 
 	stateMu     sync.Mutex // serialises setState
 	mu          sync.Mutex
@@ -47,7 +51,24 @@ func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
 		log:   r.o.Logger.With("bot_id", string(b.ID), "vendor", b.Vendor),
 		state: botrelay.BotOffline,
 		convs: map[botrelay.ConversationID]*worker{},
+
+		histories: make(chan struct{}, maxHistoryReads),
 	}
+}
+
+// maxHistoryReads is how many history reads one bot has in flight.
+const maxHistoryReads = 16
+
+// history reads a conversation's events after a sequence, at most
+// maxHistoryReads at a time per bot.
+func (rn *runner) history(ctx context.Context, ref botrelay.ConversationRef, after int64) ([]*botrelay.PlatformEvent, error) {
+	select {
+	case rn.histories <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-rn.histories }()
+	return rn.platform.History(ctx, ref, after)
 }
 
 func (rn *runner) currentState() botrelay.BotState {

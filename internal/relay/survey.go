@@ -106,7 +106,7 @@ func (w *worker) question(ctx context.Context, seq int64) string {
 	if w.lastText != "" {
 		return w.lastText
 	}
-	history, err := w.rn.platform.History(ctx, w.ref, 0)
+	history, err := w.rn.history(ctx, w.ref, 0)
 	if err != nil {
 		return ""
 	}

@@ -222,7 +222,7 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	if w.isSurvey() && ev.Kind == botrelay.EventSurveyStarted {
 		w.surveyStarted(ctx)
 	}
-	history, err := rn.platform.History(ctx, w.ref, w.st.LastSequence)
+	history, err := rn.history(ctx, w.ref, w.st.LastSequence)
 	if err != nil {
 		rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
 	}
@@ -641,7 +641,7 @@ func withMarker(m *botrelay.Message, id string) *botrelay.Message {
 
 // published reports the highest item index of key already in the history.
 func (w *worker) published(ctx context.Context, key string, after int64) int {
-	history, err := w.rn.platform.History(ctx, w.ref, after)
+	history, err := w.rn.history(ctx, w.ref, after)
 	if err != nil {
 		return -1
 	}
