@@ -242,8 +242,13 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		// The answer goes first, then the conversations that exist already,
 		// then (after h.mu is released) every later change.
 		c.send(ums.OK(req, map[string]string{"subscriptionId": sub.id}))
-		if len(changes) > 0 {
-			c.send(ums.NewNotification(ums.NotifyExConversationChange, ums.ConversationChangeBody{SubscriptionID: sub.id, Changes: changes}))
+		// In notifications of at most changesPerFrame conversations: a bot
+		// holding tens of thousands would otherwise get one frame larger
+		// than a websocket client accepts (16 MiB in the adapter).
+		for len(changes) > 0 {
+			n := min(len(changes), changesPerFrame)
+			c.send(ums.NewNotification(ums.NotifyExConversationChange, ums.ConversationChangeBody{SubscriptionID: sub.id, Changes: changes[:n]}))
+			changes = changes[n:]
 		}
 		h.mu.Unlock()
 		return errAnswered, nil
@@ -281,6 +286,10 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 	}
 	return nil, notSupported(req)
 }
+
+// changesPerFrame bounds the conversations of one ExConversationChange
+// notification sent for a new subscription.
+const changesPerFrame = 500
 
 // answered is the body a handler returns when it sent its own answer.
 type answered struct{}

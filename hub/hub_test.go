@@ -987,3 +987,43 @@ func TestDropConnectionsKeepsSessions(t *testing.T) {
 	again := dial(t, srv.Client(), url, nil)
 	again.mustCall(".GetClock", nil)
 }
+
+// TestManyConversationsSubscribeInChunks: an agent holding more
+// conversations than fit one notification gets them all, in several
+// ExConversationChange notifications (a bot with tens of thousands would
+// otherwise get one frame larger than a client accepts).
+func TestManyConversationsSubscribeInChunks(t *testing.T) {
+	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
+	ctx := context.Background()
+	const n = 1203
+	botty := f.users["botty"]
+	for i := range n {
+		id := botrelay.ConversationID(fmt.Sprintf("c0000000-0000-4000-8000-%012d", i))
+		now := time.Now()
+		c := &botrelay.Conversation{ID: id, AccountID: acct, ConsumerID: botrelay.ConsumerID(fmt.Sprintf("consumer-%d", i)),
+			SkillID: f.skills["bot"].ID, State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal,
+			Participants: []botrelay.Participant{
+				{ConsumerID: botrelay.ConsumerID(fmt.Sprintf("consumer-%d", i)), Role: botrelay.ParticipantConsumer, State: botrelay.ParticipantStateActive, JoinedAt: now},
+				{UserID: botty.ID, Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateActive, JoinedAt: now}},
+			Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(id), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}}}
+		if err := f.store.CreateConversation(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, _ := startHub(t, f, 5*time.Second)
+	a := agentConn(t, srv, "botty")
+	seen := map[string]bool{}
+	a.waitFor("all conversations", func(m map[string]any) bool {
+		if m["type"] != ".ams.aam.ExConversationChangeNotification" {
+			return false
+		}
+		changes := get(m, "body", "changes").([]any)
+		if len(changes) > 500 {
+			t.Fatalf("one notification carries %d conversations", len(changes))
+		}
+		for _, ch := range changes {
+			seen[get(ch, "result", "convId").(string)] = true
+		}
+		return len(seen) == n
+	})
+}
