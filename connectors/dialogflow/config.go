@@ -288,3 +288,31 @@ func twoClients[S, A io.Closer](ctx context.Context, opts []option.ClientOption,
 	}
 	return sessions, agents, nil
 }
+
+// checkAgent normalises and checks what ES and CX settings share: the
+// query language, the service account, and the project (the key file's
+// project_id by default).
+func (c *Credentials) checkAgent(language, project *string) (serviceAccount, error) {
+	*language = strings.TrimSpace(*language)
+	if *language == "" {
+		return serviceAccount{}, invalid("languageCode is required")
+	}
+	if err := checkLanguage(*language); err != nil {
+		return serviceAccount{}, err
+	}
+	sa, err := c.account()
+	if err != nil {
+		return sa, err
+	}
+	*project = strings.TrimSpace(*project)
+	if *project == "" {
+		*project = sa.ProjectID
+	}
+	if *project == "" {
+		return sa, invalid("projectId is required")
+	}
+	if !projectPattern.MatchString(*project) {
+		return sa, invalid("projectId %q is not a Google Cloud project id", *project)
+	}
+	return sa, nil
+}

@@ -57,26 +57,9 @@ type CXConfig struct {
 // Validate fills defaults and checks the settings; errors are EINVALID and
 // name the setting.
 func (c *CXConfig) Validate() (serviceAccount, error) {
-	c.LanguageCode = strings.TrimSpace(c.LanguageCode)
-	if c.LanguageCode == "" {
-		return serviceAccount{}, invalid("languageCode is required")
-	}
-	if err := checkLanguage(c.LanguageCode); err != nil {
-		return serviceAccount{}, err
-	}
-	sa, err := c.account()
+	sa, err := c.checkAgent(&c.LanguageCode, &c.ProjectID)
 	if err != nil {
 		return sa, err
-	}
-	c.ProjectID = strings.TrimSpace(c.ProjectID)
-	if c.ProjectID == "" {
-		c.ProjectID = sa.ProjectID
-	}
-	if c.ProjectID == "" {
-		return sa, invalid("projectId is required")
-	}
-	if !projectPattern.MatchString(c.ProjectID) {
-		return sa, invalid("projectId %q is not a Google Cloud project id", c.ProjectID)
 	}
 	c.Location = strings.TrimSpace(c.Location)
 	if err := checkSegment("location", c.Location, true); err != nil {
