@@ -364,21 +364,7 @@ func vendorSettings(base map[string]any, settings, secrets string) (map[string]a
 }
 
 func botsDelete(e *env, args []string) error {
-	fs := e.flags("delete", "botrelay bots delete ID")
-	c, path, arg, err := e.target(fs, args, "bot ID", botResolver)
-	if err != nil {
-		return err
-	}
-	raw, err := c.do("DELETE", path, nil)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "deleted bot %s\n", arg)
-	return nil
+	return e.deleteTarget(args, "botrelay bots delete ID", "bot ID", botResolver, "bot")
 }
 
 func botsAction(e *env, args []string, action string) error {

@@ -186,6 +186,26 @@ func (e *env) authed() (*client, error) {
 
 // printRaw prints an API answer as is (for --json); an empty answer (204)
 // prints nothing.
+// deleteTarget is a "delete ID" subcommand: it resolves the one target,
+// deletes it and says so (with --json, prints whatever the API answered).
+func (e *env) deleteTarget(args []string, usage, what string, resolve func(*client, string) (string, error), noun string) error {
+	fs := e.flags("delete", usage)
+	c, path, arg, err := e.target(fs, args, what, resolve)
+	if err != nil {
+		return err
+	}
+	raw, err := c.do("DELETE", path, nil)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		e.printRaw(raw)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "deleted %s %s\n", noun, arg)
+	return nil
+}
+
 // show gets path and prints the API's JSON with --json, else what print
 // writes to a table writer.
 func show[T any](e *env, c *client, path string, print func(tw *tabwriter.Writer, v T)) error {

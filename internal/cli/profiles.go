@@ -222,16 +222,5 @@ func profilesUpdate(e *env, args []string) error {
 }
 
 func profilesDelete(e *env, args []string) error {
-	fs := e.flags("delete", "botrelay profiles delete ID|NAME")
-	c, path, arg, err := e.target(fs, args, "profile ID or name", profilePath)
-	if err != nil {
-		return err
-	}
-	if _, err := c.do("DELETE", path, nil); err != nil {
-		return err
-	}
-	if !e.json {
-		fmt.Fprintf(e.stdout, "deleted profile %s\n", arg)
-	}
-	return nil
+	return e.deleteTarget(args, "botrelay profiles delete ID|NAME", "profile ID or name", profilePath, "profile")
 }

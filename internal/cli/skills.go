@@ -131,16 +131,5 @@ func skillsUpdate(e *env, args []string) error {
 }
 
 func skillsDelete(e *env, args []string) error {
-	fs := e.flags("delete", "botrelay skills delete ID|NAME")
-	c, path, arg, err := e.target(fs, args, "skill ID or name", skillPath)
-	if err != nil {
-		return err
-	}
-	if _, err := c.do("DELETE", path, nil); err != nil {
-		return err
-	}
-	if !e.json {
-		fmt.Fprintf(e.stdout, "deleted skill %s\n", arg)
-	}
-	return nil
+	return e.deleteTarget(args, "botrelay skills delete ID|NAME", "skill ID or name", skillPath, "skill")
 }

@@ -346,18 +346,7 @@ func usersUpdate(e *env, args []string) error {
 }
 
 func usersDelete(e *env, args []string) error {
-	fs := e.flags("delete", "botrelay users delete ID|LOGIN")
-	c, path, arg, err := e.target(fs, args, "user ID or login", userPath)
-	if err != nil {
-		return err
-	}
-	if _, err := c.do("DELETE", path, nil); err != nil {
-		return err
-	}
-	if !e.json {
-		fmt.Fprintf(e.stdout, "deleted user %s\n", arg)
-	}
-	return nil
+	return e.deleteTarget(args, "botrelay users delete ID|LOGIN", "user ID or login", userPath, "user")
 }
 
 func usersKeys(e *env, args []string) error {
