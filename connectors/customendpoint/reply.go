@@ -265,40 +265,9 @@ func parseAction(name string, p obj, currentSkill string) (*botrelay.Action, err
 		}
 		return a, nil
 	case ActionChangeTTR:
-		ttr, _, err := p.Str("ttrType")
-		if err != nil {
-			return nil, err
-		}
-		a := &botrelay.Action{Kind: botrelay.ActionChangeTTR, TTR: ttr}
-		switch ttr {
-		case "URGENT", "NORMAL", "PRIORITIZED":
-		case "CUSTOM":
-			secs, err := p.TTRSeconds()
-			if err != nil {
-				return nil, err
-			}
-			a.TTRSeconds = secs
-		default:
-			return nil, badReply("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", p.Where, ttr)
-		}
-		return a, nil
+		return p.ChangeTTR()
 	case ActionInvokeFunction:
-		id, _, err := p.Str("lambdaUuid")
-		if err != nil {
-			return nil, err
-		}
-		if strings.TrimSpace(id) == "" {
-			return nil, badReply("%s.lambdaUuid is required", p.Where)
-		}
-		fail, err := p.Bool("failOnError", false)
-		if err != nil {
-			return nil, err
-		}
-		var payload json.RawMessage
-		if p.Has("payload") {
-			payload = p.M["payload"]
-		}
-		return &botrelay.Action{Kind: botrelay.ActionInvokeFunction, FunctionID: id, Payload: payload, FailOnError: fail}, nil
+		return p.InvokeFunction("is required")
 	}
 	return nil, badReply("unknown action %q", name)
 }

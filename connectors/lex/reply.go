@@ -293,40 +293,9 @@ func parseAction(name string, d pobj) (*botrelay.Action, error) {
 		}
 		return &botrelay.Action{Kind: botrelay.ActionClose, WithoutPCS: w}, nil
 	case ActionChangeTTR:
-		ttr, _, err := d.Str("ttrType")
-		if err != nil {
-			return nil, err
-		}
-		a := &botrelay.Action{Kind: botrelay.ActionChangeTTR, TTR: ttr}
-		switch ttr {
-		case "URGENT", "NORMAL", "PRIORITIZED":
-		case "CUSTOM":
-			secs, err := d.TTRSeconds()
-			if err != nil {
-				return nil, err
-			}
-			a.TTRSeconds = secs
-		default:
-			return nil, malformed("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", d.Where, ttr)
-		}
-		return a, nil
+		return d.ChangeTTR()
 	case ActionInvocation:
-		id, _, err := d.Str("lambdaUuid")
-		if err != nil {
-			return nil, err
-		}
-		if strings.TrimSpace(id) == "" {
-			return nil, malformed("%s.lambdaUuid is required for INVOCATION", d.Where)
-		}
-		fail, err := d.Bool("failOnError", false)
-		if err != nil {
-			return nil, err
-		}
-		var payload json.RawMessage
-		if d.Has("payload") {
-			payload = d.M["payload"]
-		}
-		return &botrelay.Action{Kind: botrelay.ActionInvokeFunction, FunctionID: id, Payload: payload, FailOnError: fail}, nil
+		return d.InvokeFunction("is required for INVOCATION")
 	}
 	return nil, malformed("unknown action %q", name)
 }

@@ -172,3 +172,45 @@ func (o Obj) TTRSeconds() (int, error) {
 	}
 	return int(f), nil
 }
+
+// ChangeTTR reads a CHANGE_TTR action's parameters: ttrType URGENT, NORMAL,
+// PRIORITIZED, or CUSTOM with its seconds.
+func (o Obj) ChangeTTR() (*botrelay.Action, error) {
+	ttr, _, err := o.Str("ttrType")
+	if err != nil {
+		return nil, err
+	}
+	a := &botrelay.Action{Kind: botrelay.ActionChangeTTR, TTR: ttr}
+	switch ttr {
+	case "URGENT", "NORMAL", "PRIORITIZED":
+	case "CUSTOM":
+		if a.TTRSeconds, err = o.TTRSeconds(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, o.errf("%s.ttrType %q is not URGENT, NORMAL, PRIORITIZED or CUSTOM", o.Where, ttr)
+	}
+	return a, nil
+}
+
+// InvokeFunction reads an invocation action's parameters: lambdaUuid
+// (required; missing is the end of the error when it is not there),
+// failOnError and payload.
+func (o Obj) InvokeFunction(missing string) (*botrelay.Action, error) {
+	id, _, err := o.Str("lambdaUuid")
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(id) == "" {
+		return nil, o.errf("%s.lambdaUuid %s", o.Where, missing)
+	}
+	fail, err := o.Bool("failOnError", false)
+	if err != nil {
+		return nil, err
+	}
+	var payload json.RawMessage
+	if o.Has("payload") {
+		payload = o.M["payload"]
+	}
+	return &botrelay.Action{Kind: botrelay.ActionInvokeFunction, FunctionID: id, Payload: payload, FailOnError: fail}, nil
+}
