@@ -887,3 +887,50 @@ func TestF45_RestartAfterAQuietTurn(t *testing.T) {
 		t.Fatalf("the first answer was published %d times: %q", n, c.AgentTexts())
 	}
 }
+
+// TestF45_RestartAfterUnsavedTurns: a one-message reply that changes no
+// vendor state is published without storing the conversation's state first
+// (one write per turn less). A restart must find those answers in the
+// history: it neither asks the vendor again nor answers twice, and the
+// conversation goes on.
+func TestF45_RestartAfterUnsavedTurns(t *testing.T) {
+	r := newRig(t)
+	f := newEndpointFake(t)
+	b := endpointBot(r, f, "unsaved", nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	answers := func() int {
+		n := 0
+		for _, txt := range c.AgentTexts() {
+			if txt == "endpoint says hi" {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 3 {
+		c.Say(fmt.Sprint("m", i))
+		testrig.Eventually(t, wait, "an answer to each message", func() bool { return answers() == i+1 })
+	}
+	asked := f.events.Load()
+	st, err := r.Store.BotConversation(context.Background(), b.ID, botrelay.ConversationID(c.ConvID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastSequence >= 5 {
+		t.Fatalf("stored last sequence %d: the turns were saved, so this test does not cover unsaved turns", st.LastSequence)
+	}
+	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(b, botrelay.BotOnline)
+	c.Say("m3")
+	testrig.Eventually(t, wait, "the answer after the restart", func() bool { return answers() == 4 })
+	if n := f.events.Load() - asked; n != 1 {
+		t.Fatalf("after the restart the vendor was asked %d times for 1 new message", n)
+	}
+	if got := answers(); got != 4 {
+		t.Fatalf("the consumer saw %d answers to 4 messages: %q", got, c.AgentTexts())
+	}
+}

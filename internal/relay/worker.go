@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,10 +40,17 @@ type worker struct {
 
 	// lastText is the bot's last published text: a survey's question.
 	lastText string
+
+	// unsaved counts the turns finished since the state was last stored.
+	unsaved int
 }
 
 // saveTimeout bounds one store write that must happen even while stopping.
 const saveTimeout = 10 * time.Second
+
+// maxUnsavedTurns bounds the turns a conversation finishes without storing
+// its state, and so the history a restart reads to find where it was.
+const maxUnsavedTurns = 16
 
 func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
 	return &worker{rn: rn, ref: ref, signal: make(chan struct{}, 1), quit: make(chan struct{})}
@@ -176,7 +185,7 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
 	w.collectSDEs(ctx, ev)
 	st, err := rn.r.o.Store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
-	isNew := errors.Is(err, botrelay.ErrNotFound)
+	isNew, resumed := errors.Is(err, botrelay.ErrNotFound), false
 	if err != nil && !isNew {
 		rn.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return
@@ -208,13 +217,15 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 			return
 		}
 	} else {
-		w.st = st
+		w.st, resumed = st, true
 		if w.ref.DialogID == "" {
 			w.ref.DialogID = st.DialogID
 		}
 	}
 	if len(w.st.Outbox) > 0 {
-		w.finishOutbox(ctx, true)
+		if ob := w.storedOutbox(ctx); ob != nil {
+			w.finishOutbox(ctx, ob, true)
+		}
 		if !w.st.Open {
 			return
 		}
@@ -225,6 +236,10 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	history, err := rn.history(ctx, w.ref, w.st.LastSequence)
 	if err != nil {
 		rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
+	}
+	if resumed {
+		// Turns answered since the last save (see finishOutbox).
+		w.st.LastSequence = max(w.st.LastSequence, answeredThrough(history))
 	}
 	w.resetInactivity()
 	if w.needsWelcome(ev) {
@@ -431,10 +446,22 @@ func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, ki
 		w.escalate(ctx, classify(err, "events-queue.not-catched-pipeline-error"), err.Error(), turn)
 		return
 	}
+	stateChanged := reply.VendorState != nil && !bytes.Equal(reply.VendorState, w.st.VendorState)
 	if reply.VendorState != nil {
 		w.st.VendorState = reply.VendorState
 	}
-	ob := &outbox{Key: fmt.Sprintf("%s%d", kind, seq), Seq: seq, Reply: reply}
+	ob := &outbox{Key: kind + strconv.FormatInt(seq, 10), Seq: seq, Reply: reply}
+	if kind == "s" && !stateChanged && reply.Action == nil && len(reply.Items) == 1 && reply.Items[0].Message != nil && !w.isSurvey() {
+		// The common turn: one message answers one consumer message and
+		// changes nothing else. It is published without storing it first:
+		// the one write of the turn is the message itself, which carries
+		// the turn's marker. A restart that finds the marker in the history
+		// knows the turn was answered (answeredThrough); one that does not
+		// asks the vendor again, as it would after a crash during the call.
+		w.st.Outbox = nil
+		w.finishOutbox(ctx, ob, false)
+		return
+	}
 	raw, err := json.Marshal(ob)
 	if err != nil {
 		rn.log.Error("encode outbox", "err", err)
@@ -444,7 +471,7 @@ func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, ki
 	if err := w.save(ctx); err != nil {
 		return
 	}
-	w.finishOutbox(ctx, false)
+	w.finishOutbox(ctx, ob, false)
 }
 
 // converse calls the vendor, retrying unavailability within the timeout
@@ -639,16 +666,11 @@ func withMarker(m *botrelay.Message, id string) *botrelay.Message {
 	return &cp
 }
 
-// published reports the highest item index of key already in the history.
-func (w *worker) published(ctx context.Context, key string, after int64) int {
-	history, err := w.rn.history(ctx, w.ref, after)
-	if err != nil {
-		return -1
-	}
-	prefix := "botrelay:" + key + ":"
-	done := -1
+// markers calls fn with the turn key and item index of each of the relay's
+// markers on the bot messages of history.
+func markers(history []*botrelay.PlatformEvent, fn func(key string, item int)) {
 	for _, h := range history {
-		if h.Kind != botrelay.EventBotMessage || len(h.Metadata) == 0 {
+		if h.Kind != botrelay.EventBotMessage || len(h.Metadata) == 0 || !bytes.Contains(h.Metadata, []byte("botrelay:")) {
 			continue
 		}
 		var meta []struct {
@@ -659,28 +681,66 @@ func (w *worker) published(ctx context.Context, key string, after int64) int {
 			continue
 		}
 		for _, m := range meta {
-			var i int
-			if m.Type == "ExternalId" && strings.HasPrefix(m.ID, prefix) {
-				if _, err := fmt.Sscanf(m.ID[len(prefix):], "%d", &i); err == nil && i > done {
-					done = i
-				}
+			rest, ok := strings.CutPrefix(m.ID, "botrelay:")
+			if m.Type != "ExternalId" || !ok {
+				continue
+			}
+			key, item, ok := strings.Cut(rest, ":")
+			if i, err := strconv.Atoi(item); ok && err == nil {
+				fn(key, i)
 			}
 		}
 	}
+}
+
+// published reports the highest item index of key already in the history.
+func (w *worker) published(ctx context.Context, key string, after int64) int {
+	history, err := w.rn.history(ctx, w.ref, after)
+	if err != nil {
+		return -1
+	}
+	done := -1
+	markers(history, func(k string, i int) {
+		if k == key && i > done {
+			done = i
+		}
+	})
 	return done
 }
 
-// finishOutbox publishes the stored reply from its next item, then carries
-// out its action (F24).
-func (w *worker) finishOutbox(ctx context.Context, recovering bool) {
-	rn := w.rn
+// answeredThrough reports the highest consumer message sequence whose
+// answer history shows. A conversation's turns run in order, so every
+// consumer message up to it was handled: answered, combined with a later
+// one, or escalated.
+func answeredThrough(history []*botrelay.PlatformEvent) int64 {
+	var last int64
+	markers(history, func(key string, _ int) {
+		if s, ok := strings.CutPrefix(key, "s"); ok {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > last {
+				last = n
+			}
+		}
+	})
+	return last
+}
+
+// storedOutbox decodes the outbox a restart found; nil (and the outbox
+// dropped) when it cannot be read.
+func (w *worker) storedOutbox(ctx context.Context) *outbox {
 	var ob outbox
 	if err := json.Unmarshal(w.st.Outbox, &ob); err != nil || ob.Reply == nil {
-		rn.log.Error("decode outbox; dropping it", "conversation_id", string(w.ref.ID), "err", err)
+		w.rn.log.Error("decode outbox; dropping it", "conversation_id", string(w.ref.ID), "err", err)
 		w.st.Outbox = nil
 		_ = w.save(ctx)
-		return
+		return nil
 	}
+	return &ob
+}
+
+// finishOutbox publishes a reply from its next item, then carries out its
+// action (F24).
+func (w *worker) finishOutbox(ctx context.Context, ob *outbox, recovering bool) {
+	rn := w.rn
 	if recovering {
 		if done := w.published(ctx, ob.Key, ob.Seq); done+1 > ob.Next {
 			ob.Next = done + 1
@@ -714,13 +774,16 @@ func (w *worker) finishOutbox(ctx context.Context, recovering bool) {
 	action := ob.Reply.Action
 	if action == nil && !recovering {
 		// A reply without an action is finished in memory only: the
-		// conversation's next save (the next turn's outbox, or its close)
-		// stores it. Until then the store holds this outbox, fully
-		// published; a restart finds every item's marker in the history
-		// and finishes it without publishing again. One commit less per
-		// turn.
+		// conversation's next save (the next turn's outbox, its close, or
+		// the save every maxUnsavedTurns turns) stores it. Until then the
+		// store holds this outbox, fully published, or none; a restart
+		// finds every item's marker in the history and neither publishes
+		// nor asks again. One commit less per turn.
 		w.st.Outbox = nil
 		w.st.LastSequence = max(w.st.LastSequence, ob.Seq)
+		if w.unsaved++; w.unsaved >= maxUnsavedTurns {
+			_ = w.save(ctx)
+		}
 		return
 	}
 	w.finish(ctx, ob.Seq)
@@ -931,5 +994,6 @@ func (w *worker) save(ctx context.Context) error {
 		w.rn.log.Error("save conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return err
 	}
+	w.unsaved = 0
 	return nil
 }
