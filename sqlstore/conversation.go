@@ -229,14 +229,35 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
 	}
 	now := s.nowTime()
+	notFound := fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID)
 	return s.batched(ctx, func(ctx context.Context, c conn) error {
 		var seq int64
+		if s.dialect == SQLite {
+			// One statement that changes one page (migration 005): the
+			// batcher runs SQLite's writes one at a time, so MAX + 1 is
+			// the dialog's next sequence.
+			err := c.queryRow(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
+					originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
+				SELECT d.id, COALESCE((SELECT MAX(sequence) FROM conversation_events WHERE dialog_id = d.id), 0) + 1, d.conversation_id,
+					$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+				FROM conversation_dialogs d WHERE d.id = $1 AND d.conversation_id = $2
+				RETURNING sequence`,
+				string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
+				string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
+				millis(now)).Scan(&seq)
+			if err != nil {
+				return normalize(err, "insert event", notFound, "", "")
+			}
+			e.Sequence, e.CreatedAt = seq, now
+			return nil
+		}
+		// PostgreSQL runs appends concurrently: the dialog's row lock
+		// orders the writers of one dialog.
 		err := c.queryRow(ctx, `UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
 			WHERE id = $1 AND conversation_id = $2 RETURNING last_sequence`,
 			string(e.DialogID), string(e.ConversationID)).Scan(&seq)
 		if err != nil {
-			return normalize(err, "next sequence",
-				fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID), "", "")
+			return normalize(err, "next sequence", notFound, "", "")
 		}
 		_, err = c.exec(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
 				originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
@@ -256,12 +277,12 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 func (s *Store) Events(ctx context.Context, conversation botrelay.ConversationID, dialog botrelay.DialogID, afterSequence int64, limit int) ([]*botrelay.MessageEvent, error) {
 	q := `SELECT e.dialog_id, e.sequence, e.conversation_id, e.type, e.originator_id, e.originator_pid, e.originator_role,
 			e.originator_name, e.originator_type, e.audience, e.event, e.metadata, e.encoded_metadata, e.created_at
-		FROM conversation_events e JOIN conversation_dialogs d ON d.id = e.dialog_id
-		WHERE e.conversation_id = $1 AND e.sequence > $2`
+		FROM conversation_dialogs d JOIN conversation_events e ON e.dialog_id = d.id
+		WHERE d.conversation_id = $1 AND e.sequence > $2`
 	args := []any{string(conversation), afterSequence}
 	if dialog != "" {
 		args = append(args, string(dialog))
-		q += " AND e.dialog_id = $3"
+		q += " AND d.id = $3"
 	}
 	q += " ORDER BY d.position, e.sequence"
 	if limit > 0 {
