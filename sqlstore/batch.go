@@ -12,12 +12,12 @@ import (
 // SQLite has one writer: written one commit at a time, the hot writes (a
 // message appended, the relay's per-conversation state) top out at a few
 // hundred per second whatever the number of conversations. The batcher runs
-// the hot writes of many callers in one transaction, each in a savepoint of
-// its own, and answers each caller after that transaction committed: every
-// write is as durable as before when its call returns, and one fsync
-// serves many. A write that fails rolls back to its savepoint and leaves
-// the others of its batch alone. PostgreSQL does group commit itself, so
-// there the writes keep their own transactions.
+// the hot writes of many callers in one transaction and answers each caller
+// after that transaction committed: every write is as durable as before
+// when its call returns, and one fsync serves many. A write that fails is
+// answered with its error and leaves the others of its batch alone (see
+// run). PostgreSQL does group commit itself, so there the writes keep their
+// own transactions.
 
 // maxBatch bounds the writes of one transaction.
 const maxBatch = 256
@@ -177,17 +177,38 @@ func (b *batcher) loop() {
 	}
 }
 
-// run commits one batch and answers its callers.
+// run commits one batch and answers its callers. The writes run one after
+// another in one transaction with no savepoints between them (two
+// statements less per write): a write that fails rolls the transaction
+// back, is answered with its error, and the others run again in a new
+// transaction. Writes fail rarely (bad input), and a batch's functions can
+// run again: each only issues its statements and fills its result.
 func (b *batcher) run(batch []*batchReq) {
-	errs := make([]error, len(batch))
-	answer := func(commitErr error) {
-		for i, r := range batch {
-			if errs[i] == nil {
-				errs[i] = commitErr
-			}
-			r.done <- errs[i]
+	live := make([]*batchReq, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
 		}
+		live = append(live, r)
 	}
+	for len(live) > 0 {
+		failed, err := b.attempt(live)
+		if failed < 0 {
+			for _, r := range live {
+				r.done <- err
+			}
+			return
+		}
+		live[failed].done <- err
+		live = append(live[:failed:failed], live[failed+1:]...)
+	}
+}
+
+// attempt runs the writes of batch in one transaction. It returns -1 and
+// the transaction's outcome (nil when committed), or the index and error of
+// the first write that failed, after rolling everything back.
+func (b *batcher) attempt(batch []*batchReq) (int, error) {
 	// The transaction and its statements run without the callers'
 	// contexts: SQLite rolls back the whole transaction when a statement
 	// in it is interrupted, which would undo the other callers' writes.
@@ -197,45 +218,18 @@ func (b *batcher) run(batch []*batchReq) {
 		return err
 	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
-		answer(fmt.Errorf("begin transaction: %w", err))
-		return
-	}
-	rollback := func(why string, err error) {
-		_ = exec("ROLLBACK")
-		answer(fmt.Errorf("%s: %w", why, err))
+		return -1, fmt.Errorf("begin transaction: %w", err)
 	}
 	c := conn{q: b, s: b.s}
-	ran := false
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if err := exec("SAVEPOINT w"); err != nil {
-			rollback("savepoint", err)
-			return
-		}
 		if err := r.fn(ctx, c); err != nil {
-			errs[i] = err
-			if rerr := exec("ROLLBACK TO w"); rerr != nil {
-				rollback("roll back a failed write", rerr)
-				return
-			}
+			_ = exec("ROLLBACK")
+			return i, err
 		}
-		if err := exec("RELEASE w"); err != nil {
-			rollback("release savepoint", err)
-			return
-		}
-		ran = true
-	}
-	if !ran {
-		_ = exec("ROLLBACK")
-		answer(nil)
-		return
 	}
 	if err := exec("COMMIT"); err != nil {
-		rollback("commit", err)
-		return
+		_ = exec("ROLLBACK")
+		return -1, fmt.Errorf("commit: %w", err)
 	}
-	answer(nil)
+	return -1, nil
 }
