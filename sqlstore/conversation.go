@@ -233,7 +233,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 	return s.batched(ctx, func(ctx context.Context, c conn) error {
 		var seq int64
 		if s.dialect == SQLite {
-			// One statement that changes one page (migration 005): the
+			// One statement that changes two pages (migration 005): the
 			// batcher runs SQLite's writes one at a time, so MAX + 1 is
 			// the dialog's next sequence.
 			err := c.queryRow(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,

@@ -13,7 +13,7 @@ import (
 )
 
 // TestEventLogMigration upgrades a data folder written before migration 5
-// (events in a rowid table, sequences from conversation_dialogs): the
+// (sequences from conversation_dialogs, an index on conversation_id): the
 // history is still there, in order, and the next message gets the next
 // sequence.
 func TestEventLogMigration(t *testing.T) {
