@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -933,4 +934,36 @@ func TestF45_RestartAfterUnsavedTurns(t *testing.T) {
 	if got := answers(); got != 4 {
 		t.Fatalf("the consumer saw %d answers to 4 messages: %q", got, c.AgentTexts())
 	}
+}
+
+// TestIdleConversationsHoldNoGoroutine: a conversation the bot holds but
+// nobody writes in costs its state, not a goroutine, so that a node can
+// hold 100,000 of them. The next message finds the conversation where it
+// was.
+func TestIdleConversationsHoldNoGoroutine(t *testing.T) {
+	r := newRig(t)
+	f := newEndpointFake(t)
+	b := endpointBot(r, f, "idle-holder", nil)
+	r.Start(b, botrelay.BotOnline)
+	base := runtime.NumGoroutine()
+	const n = 60
+	consumers := make([]*testrig.Consumer, n)
+	for i := range consumers {
+		c := testrig.NewConsumer(t, r.URL, "1000")
+		c.Open("bot")
+		c.Say("hello")
+		c.WaitTexts(wait, "endpoint says hi")
+		consumers[i] = c
+	}
+	for _, c := range consumers[1:] {
+		c.Close()
+	}
+	testrig.Eventually(t, wait, fmt.Sprintf("at most %d goroutines more than before %d open conversations", n/2, n), func() bool {
+		return runtime.NumGoroutine() <= base+n/2
+	})
+	c := consumers[0]
+	c.Say("still there?")
+	testrig.Eventually(t, wait, "the second answer in the first conversation", func() bool {
+		return len(c.AgentTexts()) == 2
+	})
 }

@@ -425,6 +425,12 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 		}
 		w = newWorker(rn, ref)
 		rn.convs[ref.ID] = w
+	}
+	if !w.running {
+		if rn.runCtx == nil || rn.runCtx.Err() != nil {
+			return
+		}
+		w.running = true
 		rn.workers.Add(1)
 		ctx := rn.runCtx
 		go func() {
@@ -433,6 +439,24 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 		}()
 	}
 	w.push(ev)
+}
+
+// park ends the goroutine of a worker with nothing to do: no event queued
+// and no timer armed. The worker and its conversation's state stay in
+// convs, and the next event starts a goroutine again (dispatch). An idle
+// open conversation then costs no goroutine stack, which is most of what
+// 10,000 of them cost. It reports whether the worker may end.
+func (rn *runner) park(w *worker) bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	w.mu.Lock()
+	pending := len(w.queue)
+	w.mu.Unlock()
+	if pending > 0 || rn.convs[w.ref.ID] != w {
+		return false
+	}
+	w.running = false
+	return true
 }
 
 // retire removes a worker that is done with its conversation, unless events
@@ -456,7 +480,11 @@ func (rn *runner) retire(w *worker) bool {
 // the session's, already cancelled or about to be).
 func (rn *runner) stopWorkers() {
 	rn.mu.Lock()
-	for _, w := range rn.convs {
+	for id, w := range rn.convs {
+		if !w.running {
+			delete(rn.convs, id) // parked: no goroutine to stop
+			continue
+		}
 		w.stop()
 	}
 	rn.mu.Unlock()

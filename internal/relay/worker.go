@@ -43,6 +43,10 @@ type worker struct {
 
 	// unsaved counts the turns finished since the state was last stored.
 	unsaved int
+
+	// running is whether the worker has a goroutine (guarded by the
+	// runner's mu; see runner.park).
+	running bool
 }
 
 // saveTimeout bounds one store write that must happen even while stopping.
@@ -69,7 +73,11 @@ func (w *worker) push(ev *botrelay.PlatformEvent) {
 func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
 
 func (w *worker) run(ctx context.Context) {
+	parked := false
 	defer func() {
+		if parked {
+			return // the worker is another goroutine's from now on
+		}
 		for _, t := range []*time.Timer{w.timer, w.warnTimer, w.closeTimer} {
 			if t != nil {
 				t.Stop()
@@ -134,6 +142,11 @@ func (w *worker) run(ctx context.Context) {
 				case w.signal <- struct{}{}:
 				default:
 				}
+				continue
+			}
+			if w.timer == nil && w.warnTimer == nil && w.closeTimer == nil && len(w.signal) == 0 && w.rn.park(w) {
+				parked = true
+				return
 			}
 		}
 	}
