@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/netcork"
 	"github.com/botrelay/botrelay/ums"
 )
 
@@ -29,7 +30,8 @@ const writeTimeout = 15 * time.Second
 type conn struct {
 	h        *Hub
 	ws       *websocket.Conn
-	host     string // the public host the client connected to
+	cork     *netcork.Conn // nil unless the server's listener corks
+	host     string        // the public host the client connected to
 	out      chan []byte
 	done     chan struct{}
 	doneOnce sync.Once
@@ -137,10 +139,7 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case b := <-c.out:
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
+			if err := c.write(ctx, b); err != nil {
 				c.close(websocket.StatusGoingAway, "write failed")
 				return
 			}
@@ -153,6 +152,33 @@ func (c *conn) writeLoop(ctx context.Context) {
 				return
 			}
 		}
+	}
+}
+
+// write sends b and every frame queued behind it; with a corkable
+// connection they leave in one system call.
+func (c *conn) write(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if c.cork != nil {
+		c.cork.Cork()
+	}
+	for {
+		if err := c.ws.Write(wctx, websocket.MessageText, b); err != nil {
+			if c.cork != nil {
+				_ = c.cork.Uncork(time.Now())
+			}
+			return err
+		}
+		if c.cork == nil {
+			return nil
+		}
+		select {
+		case b = <-c.out:
+			continue
+		default:
+		}
+		return c.cork.Uncork(time.Now().Add(writeTimeout))
 	}
 }
 
@@ -213,7 +239,7 @@ func (h *Hub) accept(w http.ResponseWriter, r *http.Request) (*conn, error) {
 	}
 	ws.SetReadLimit(ums.MaxFrameSize)
 	c := &conn{
-		h: h, ws: ws, host: h.o.PublicHost(r),
+		h: h, ws: ws, host: h.o.PublicHost(r), cork: netcork.FromContext(r.Context()),
 		out:      make(chan []byte, outboundQueue),
 		done:     make(chan struct{}),
 		convSubs: map[string]*convSub{}, msgSubs: map[botrelay.ConversationID]bool{},

@@ -31,6 +31,7 @@ import (
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/dashboard"
 	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/netcork"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
 	"github.com/botrelay/botrelay/secretbox"
@@ -174,6 +175,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? choose another with --addr)", m.Config.Addr, err)
 	}
+	ln = netcork.Listener{Listener: ln}
 	scheme := "http"
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
@@ -201,6 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       netcork.ConnContext,
 	}
 	m.mu.Unlock()
 
