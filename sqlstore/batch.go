@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // Group commit (SQLite). Every SQLite commit is an fsync of the WAL, and
@@ -48,60 +47,17 @@ type batcher struct {
 	// the writer's time. Only the batcher's goroutine uses them.
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
-
-	// committed wakes the checkpointer after a commit.
-	committed chan struct{}
 }
-
-// checkpointEvery is how often the checkpointer copies the WAL back into
-// the database file while writes go on.
-const checkpointEvery = 100 * time.Millisecond
 
 func newBatcher(ctx context.Context, s *Store) (*batcher, error) {
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: a connection for writes: %w", err)
 	}
-	b := &batcher{s: s, reqs: make(chan *batchReq, maxBatch), quit: make(chan struct{}), conn: c, stmts: map[string]*sql.Stmt{},
-		committed: make(chan struct{}, 1)}
-	// Checkpoints leave the writer. SQLite runs one in the commit that
-	// takes the WAL past 1,000 pages, so every few dozen batches one
-	// commit also copied those pages into the database file and fsynced
-	// it while every writer waited. The checkpointer does that on a
-	// connection of its own instead, next to the writes (a PASSIVE
-	// checkpoint never blocks them); the other connections keep SQLite's
-	// automatic checkpoints, which then find little left to copy.
-	if _, err := c.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0"); err != nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("sqlstore: configure the writer's connection: %w", err)
-	}
-	b.wg.Add(2)
+	b := &batcher{s: s, reqs: make(chan *batchReq, maxBatch), quit: make(chan struct{}), conn: c, stmts: map[string]*sql.Stmt{}}
+	b.wg.Add(1)
 	go b.loop()
-	go b.checkpointer()
 	return b, nil
-}
-
-// checkpointer runs a PASSIVE checkpoint at most every checkpointEvery while
-// writes are committed, until the batcher closes.
-func (b *batcher) checkpointer() {
-	defer b.wg.Done()
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.quit:
-			return
-		case <-b.committed:
-		}
-		select {
-		case <-b.quit:
-			return
-		case <-t.C:
-		}
-		if _, err := b.s.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-			b.s.log.Warn("sqlstore: checkpoint the WAL", "err", err)
-		}
-	}
 }
 
 // ExecContext, QueryContext and QueryRowContext make the batcher the
@@ -274,10 +230,6 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 	if err := exec("COMMIT"); err != nil {
 		_ = exec("ROLLBACK")
 		return -1, fmt.Errorf("commit: %w", err)
-	}
-	select {
-	case b.committed <- struct{}{}:
-	default:
 	}
 	return -1, nil
 }
