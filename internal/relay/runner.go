@@ -449,10 +449,7 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 func (rn *runner) park(w *worker) bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	w.mu.Lock()
-	pending := len(w.queue)
-	w.mu.Unlock()
-	if pending > 0 || rn.convs[w.ref.ID] != w {
+	if w.queued() > 0 || rn.convs[w.ref.ID] != w {
 		return false
 	}
 	w.running = false
@@ -464,10 +461,7 @@ func (rn *runner) park(w *worker) bool {
 func (rn *runner) retire(w *worker) bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	w.mu.Lock()
-	pending := len(w.queue)
-	w.mu.Unlock()
-	if pending > 0 {
+	if w.queued() > 0 {
 		return false
 	}
 	if rn.convs[w.ref.ID] == w {

@@ -70,6 +70,13 @@ func (w *worker) push(ev *botrelay.PlatformEvent) {
 	}
 }
 
+// queued is how many events wait for the worker.
+func (w *worker) queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
+}
+
 func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
 
 func (w *worker) run(ctx context.Context) {
