@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,8 +20,6 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/jwtsign"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // signer is botrelay's signing key for the whole test binary (RSA key
 // generation is slow under -race).
@@ -93,14 +92,6 @@ func turn(kind botrelay.TurnKind, conv, text string) *botrelay.Turn {
 	}
 }
 
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
-}
-
 // replyJSON is the golden form of a Reply.
 func replyJSON(t *testing.T, r *botrelay.Reply) []byte {
 	t.Helper()
@@ -109,23 +100,6 @@ func replyJSON(t *testing.T, r *botrelay.Reply) []byte {
 		t.Fatal(err)
 	}
 	return append(out, '\n')
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 // TestGoldenReplies replays every documented reply shape through the fake
@@ -150,7 +124,7 @@ func TestGoldenReplies(t *testing.T) {
 				t.Fatalf("Converse: %v", err)
 			}
 			r.VendorState = nil // covered by TestConversationLifecycle
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", replyJSON(t, r))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", replyJSON(t, r))
 		})
 	}
 }
@@ -176,10 +150,10 @@ func TestGoldenInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Converse accepted the reply: %+v", r)
 			}
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 				t.Fatalf("err = %v; want ErrVendorBadReply with code %s", err, CodeInvalidBody)
 			}
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -406,7 +380,7 @@ func TestSurvey(t *testing.T) {
 	if err := json.Indent(&pretty, bodies[0], "", "  "); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "testdata/requests/survey-start.golden", append(pretty.Bytes(), '\n'))
+	golden.Check(t, "testdata/requests/survey-start.golden", append(pretty.Bytes(), '\n'))
 
 	// Without a platform event the dialog id comes from the turn.
 	bare := turn(botrelay.TurnSurvey, "c-survey-bare", "")
@@ -474,7 +448,7 @@ func TestEvent404RecreatesOnce(t *testing.T) {
 		return false
 	})
 	_, err = b2.Converse(ctx, turn(botrelay.TurnText, "c-gone", "x"))
-	if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeSendEvent || !strings.Contains(err.Error(), "404 again") {
+	if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeSendEvent || !strings.Contains(err.Error(), "404 again") {
 		t.Errorf("err = %v", err)
 	}
 	if got := strings.Join(f2.summary(), ","); got != "PUT /environments/draft/conversations/c-gone 204,POST /environments/draft/conversations/c-gone/events 404,PUT /environments/draft/conversations/c-gone 204,POST /environments/draft/conversations/c-gone/events 404" {
@@ -525,7 +499,7 @@ func TestRetries(t *testing.T) {
 			if c.class == nil && err != nil {
 				t.Fatalf("Converse: %v", err)
 			}
-			if c.class != nil && (!errors.Is(err, c.class) || vendorCode(err) != CodeSendEvent) {
+			if c.class != nil && (!errors.Is(err, c.class) || golden.VendorCode(err) != CodeSendEvent) {
 				t.Fatalf("err = %v, want class %v code %s", err, c.class, CodeSendEvent)
 			}
 			var got []string
@@ -638,7 +612,7 @@ func TestTimeouts(t *testing.T) {
 		defer cancel()
 		want, _ := ctx.Deadline()
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "c-t2", "x"))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeSendEvent {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeSendEvent {
 			t.Fatalf("err = %v, want ErrVendorUnavailable", err)
 		}
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -680,7 +654,7 @@ func TestCheckHealth(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), c.errHas) || !errors.Is(err, c.class) || vendorCode(err) != CodeGetState {
+			if err == nil || !strings.Contains(err.Error(), c.errHas) || !errors.Is(err, c.class) || golden.VendorCode(err) != CodeGetState {
 				t.Fatalf("err = %v; want %v containing %q", err, c.class, c.errHas)
 			}
 		})
@@ -743,7 +717,7 @@ func TestAuth(t *testing.T) {
 		f := newFake(t, signer.JWKS())
 		b := newTestBot(t, f, func(_ map[string]any, env *botrelay.BotEnv) { env.Signer = otherSigner })
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "c-bad", "x"))
-		if !errors.Is(err, botrelay.ErrVendorAuth) || vendorCode(err) != CodeCreateConversation {
+		if !errors.Is(err, botrelay.ErrVendorAuth) || golden.VendorCode(err) != CodeCreateConversation {
 			t.Fatalf("err = %v, want ErrVendorAuth", err)
 		}
 		if err := b.CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorAuth) || !strings.Contains(err.Error(), "https://other.example/.well-known/jwks.json") {
@@ -807,7 +781,7 @@ func TestTokenURL(t *testing.T) {
 		cfg["tokenUrl"] = tokenURL
 		cfg["clientSecret"] = "wrong"
 	})
-	if err := bad.CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorAuth) || vendorCode(err) != CodeGetToken {
+	if err := bad.CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorAuth) || golden.VendorCode(err) != CodeGetToken {
 		t.Errorf("wrong secret: err = %v", err)
 	}
 }
@@ -835,7 +809,7 @@ func TestUnavailableAndEmpty(t *testing.T) {
 		b := newTestBot(t, f)
 		f.reply = func(map[string]any) (int, string) { return 204, `` }
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "c-204", "x"))
-		if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+		if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -844,7 +818,7 @@ func TestUnavailableAndEmpty(t *testing.T) {
 		b := newTestBot(t, f)
 		f.srv.Close()
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "c-down", "x"))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeCreateConversation || !strings.Contains(err.Error(), "failed 3 times") {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeCreateConversation || !strings.Contains(err.Error(), "failed 3 times") {
 			t.Fatalf("err = %v", err)
 		}
 	})

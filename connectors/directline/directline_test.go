@@ -1,11 +1,10 @@
 package directline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const lpEvent = `{"sequence":3,"event":{"type":"ContentEvent","message":"hi","contentType":"text/plain"},"conversationId":"conv-1","dialogId":"conv-1","conversationContext":{"skillId":"12","type":"MESSAGING"}}`
 const sdes = `{"unauthenticatedSdes":{"customerInfo":{"customerInfo":{"customerStatus":"vip"}}}}`
@@ -40,31 +37,6 @@ func newTestBot(t *testing.T, endpoint string, edit func(map[string]any)) *Bot {
 func turn(kind botrelay.TurnKind, conv, text string) *botrelay.Turn {
 	return &botrelay.Turn{Kind: kind, Text: text, LPEvent: json.RawMessage(lpEvent), SDEs: json.RawMessage(sdes),
 		Conversation: botrelay.ConversationRef{ID: botrelay.ConversationID(conv), Type: botrelay.Messaging, ConsumerID: "consumer-1", SkillName: "bot"}}
-}
-
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 func botReplies(t *testing.T, path string) func(map[string]any) []map[string]any {
@@ -103,7 +75,7 @@ func TestGoldenReplies(t *testing.T) {
 			}
 			r.VendorState = nil
 			out, _ := json.MarshalIndent(r, "", "  ")
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
 		})
 	}
 }
@@ -130,7 +102,7 @@ func TestGoldenInvalid(t *testing.T) {
 			if !errors.Is(err, botrelay.ErrVendorBadReply) {
 				t.Errorf("err = %v; want ErrVendorBadReply", err)
 			}
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -439,7 +411,7 @@ func TestErrors(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, c.class) || vendorCode(err) != c.code {
+			if !errors.Is(err, c.class) || golden.VendorCode(err) != c.code {
 				t.Fatalf("err = %v; want %v with %s", err, c.class, c.code)
 			}
 			if strings.Contains(err.Error(), fakeSecret) {

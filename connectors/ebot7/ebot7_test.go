@@ -1,11 +1,10 @@
 package ebot7
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const (
 	testKey = "xapp-0123456789abcdefSECRET"
@@ -48,31 +45,6 @@ func turn(kind botrelay.TurnKind, text string, typ botrelay.ConversationType, st
 	return &botrelay.Turn{Kind: kind, Text: text, VendorState: state,
 		Conversation: botrelay.ConversationRef{ID: "lp-conv-1", Type: typ, SkillName: "bot"},
 		LPEvent:      json.RawMessage(`{}`), SDEs: json.RawMessage(`{}`)}
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
 }
 
 // script is a golden input: what the flow says after the visitor's
@@ -117,7 +89,7 @@ func TestGoldenReplies(t *testing.T) {
 				t.Fatalf("Converse: %v", err)
 			}
 			out, _ := json.MarshalIndent(r, "", "  ")
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
 		})
 	}
 }
@@ -137,16 +109,16 @@ func TestGoldenInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Converse accepted the answer: %+v", r)
 			}
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 				t.Fatalf("err = %v; want ErrVendorBadReply with %s", err, CodeInvalidBody)
 			}
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 	t.Run("hook rewrote the response", func(t *testing.T) {
 		f := newFakeEbot7(t, testKey, testBot)
 		_, err := newTestBot(t, f, nil).ParseResponse(context.Background(), turn(botrelay.TurnText, "x", botrelay.Messaging, nil), json.RawMessage(`[1]`))
-		if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+		if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -351,7 +323,7 @@ func TestErrors(t *testing.T) {
 		b := newTestBot(t, f, nil)
 		f.srv.Close()
 		_, err := b.Converse(context.Background(), turn(botrelay.TurnText, "hi", botrelay.Messaging, nil))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeCreateConversation {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeCreateConversation {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -381,7 +353,7 @@ func TestCheckHealth(t *testing.T) {
 			f := newFakeEbot7(t, testKey, testBot)
 			b := newTestBot(t, f, func(m map[string]any) { m["appKey"] = c.key; m["botId"] = c.bot })
 			err := b.CheckHealth(context.Background())
-			if c.class == nil && err != nil || c.class != nil && (!errors.Is(err, c.class) || vendorCode(err) != CodeTestConnection) {
+			if c.class == nil && err != nil || c.class != nil && (!errors.Is(err, c.class) || golden.VendorCode(err) != CodeTestConnection) {
 				t.Fatalf("err = %v; want %v", err, c.class)
 			}
 			if err != nil && strings.Contains(err.Error(), "SECRET") {

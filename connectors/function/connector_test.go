@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/botrelay/botrelay/internal/golden"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -141,7 +143,7 @@ func TestExampleBot(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r, err := converse(t, b, turn)
-			golden(t, "example/"+name+".golden", render(r, err))
+			golden.Check(t, filepath.Join("testdata", "example/"+name+".golden"), render(r, err))
 		})
 	}
 }

@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +14,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // settings renders vendor settings for code with extra fields.
 func settings(code string, extra string) json.RawMessage {
@@ -95,27 +90,6 @@ func converse(t testing.TB, b *Bot, turn *botrelay.Turn) (*botrelay.Reply, error
 }
 
 // golden compares got with testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs (run go test -update after checking)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 // The readable form of a Reply in golden files.
 type goldenReply struct {
 	Items       []goldenItem      `json:"items,omitempty"`

@@ -2,6 +2,8 @@ package function
 
 import (
 	"encoding/json"
+	"github.com/botrelay/botrelay/internal/golden"
+	"path/filepath"
 	"testing"
 
 	"github.com/botrelay/botrelay"
@@ -72,7 +74,7 @@ func TestRequestPayload(t *testing.T) {
 			if len(r.Items) != 1 || r.Items[0].Message == nil {
 				t.Fatalf("reply %+v", r)
 			}
-			golden(t, "request/"+name+".golden", []byte(r.Items[0].Message.Text+"\n"))
+			golden.Check(t, filepath.Join("testdata", "request/"+name+".golden"), []byte(r.Items[0].Message.Text+"\n"))
 		})
 	}
 }

@@ -1,6 +1,8 @@
 package function
 
 import (
+	"github.com/botrelay/botrelay/internal/golden"
+	"path/filepath"
 	"testing"
 )
 
@@ -68,7 +70,7 @@ func TestReplyTranslation(t *testing.T) {
 			t.Parallel()
 			b, _ := newBot(t, "function lambda(input, callback) {\n  callback(null, "+result+");\n}\n", "")
 			r, err := converse(t, b, textTurn("hi"))
-			golden(t, "reply/"+name+".golden", render(r, err))
+			golden.Check(t, filepath.Join("testdata", "reply/"+name+".golden"), render(r, err))
 		})
 	}
 }

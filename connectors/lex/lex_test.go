@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"io"
 	"net/http"
 	"os"
@@ -16,8 +16,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const testConv = "608b2868-f686-4b89-891f-497816958cfc"
 
@@ -51,31 +49,6 @@ func turn(kind botrelay.TurnKind, text string) *botrelay.Turn {
 		Conversation: botrelay.ConversationRef{ID: testConv, DialogID: testConv, Type: botrelay.Messaging,
 			ConsumerID: "c1", SkillID: 7, SkillName: "bot"},
 		Text: text, LPEvent: json.RawMessage(lpEvent), SDEs: json.RawMessage(sdes),
-	}
-}
-
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
@@ -119,7 +92,7 @@ func TestGoldenReplies(t *testing.T) {
 						t.Fatalf("Converse: %v", err)
 					}
 					out, _ := json.MarshalIndent(r, "", "  ")
-					checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
+					golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
 				})
 			}
 		})
@@ -149,10 +122,10 @@ func TestGoldenInvalid(t *testing.T) {
 					if err == nil {
 						t.Fatalf("Converse accepted the reply: %+v", r)
 					}
-					if !errors.Is(err, botrelay.ErrVendorBadReply) || !strings.HasPrefix(vendorCode(err), "aivendor.lex.") {
+					if !errors.Is(err, botrelay.ErrVendorBadReply) || !strings.HasPrefix(golden.VendorCode(err), "aivendor.lex.") {
 						t.Fatalf("err = %v; want ErrVendorBadReply with an aivendor.lex code", err)
 					}
-					checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+					golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 				})
 			}
 		})
@@ -382,7 +355,7 @@ func TestSignatureRejected(t *testing.T) {
 				}
 				b := newBot(t, v.conn, cfg, hc)
 				_, err := b.Converse(context.Background(), turn(botrelay.TurnText, "hello"))
-				if !errors.Is(err, botrelay.ErrVendorAuth) || vendorCode(err) != CodeSendQuery {
+				if !errors.Is(err, botrelay.ErrVendorAuth) || golden.VendorCode(err) != CodeSendQuery {
 					t.Fatalf("Converse err = %v; want ErrVendorAuth %s", err, CodeSendQuery)
 				}
 				if !strings.Contains(err.Error(), c.wantType) || !strings.Contains(err.Error(), "HTTP 403") {
@@ -390,7 +363,7 @@ func TestSignatureRejected(t *testing.T) {
 				}
 				if name != "tampered body" {
 					herr := b.(botrelay.HealthChecker).CheckHealth(context.Background())
-					if !errors.Is(herr, botrelay.ErrVendorAuth) || vendorCode(herr) != CodeTestConnection || !strings.Contains(herr.Error(), "connection test") {
+					if !errors.Is(herr, botrelay.ErrVendorAuth) || golden.VendorCode(herr) != CodeTestConnection || !strings.Contains(herr.Error(), "connection test") {
 						t.Fatalf("CheckHealth err = %v", herr)
 					}
 					err = herr
@@ -448,7 +421,7 @@ func TestCheckHealth(t *testing.T) {
 			}
 			b = newBot(t, v.conn, cfg, f.srv.Client()).(botrelay.HealthChecker)
 			err := b.CheckHealth(context.Background())
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeTestConnection || !strings.Contains(err.Error(), "Could not find bot") {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeTestConnection || !strings.Contains(err.Error(), "Could not find bot") {
 				t.Fatalf("CheckHealth of a missing bot = %v", err)
 			}
 		})
@@ -479,7 +452,7 @@ func TestHTTPErrorClasses(t *testing.T) {
 				})
 				b := newBot(t, v.conn, v.cfg(f.srv.URL), f.srv.Client())
 				_, err := b.Converse(context.Background(), turn(botrelay.TurnText, "hello"))
-				if !errors.Is(err, c.want) || vendorCode(err) != CodeSendQuery || !strings.Contains(err.Error(), c.typ) {
+				if !errors.Is(err, c.want) || golden.VendorCode(err) != CodeSendQuery || !strings.Contains(err.Error(), c.typ) {
 					t.Fatalf("err = %v; want %v with %s", err, c.want, c.typ)
 				}
 			})

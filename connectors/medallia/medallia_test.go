@@ -1,11 +1,10 @@
 package medallia
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const sdes = `{"unauthenticatedSdes":{"customerInfo":{"customerInfo":{"customerStatus":"vip"}}}}`
 
@@ -45,31 +42,6 @@ func answerTurn(conv, text string, state json.RawMessage) *botrelay.Turn {
 	return &botrelay.Turn{Kind: botrelay.TurnText, Text: text, VendorState: state,
 		Conversation: botrelay.ConversationRef{ID: botrelay.ConversationID(conv), DialogID: "dlg-survey-1", Type: botrelay.Messaging,
 			ConsumerID: "cons-1", SkillID: 7, SkillName: "survey_test"}}
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
 }
 
 func decode(t *testing.T, b []byte) map[string]any {
@@ -138,7 +110,7 @@ func TestSurvey(t *testing.T) {
 		t.Errorf("fetched %d tokens, want 1 (cached)", n)
 	}
 	// A turn after done is refused without a call.
-	if _, err := b.Converse(ctx, answerTurn("conv-1", "more", r3.VendorState)); !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeNoSession {
+	if _, err := b.Converse(ctx, answerTurn("conv-1", "more", r3.VendorState)); !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeNoSession {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -217,7 +189,7 @@ func TestGoldenReplies(t *testing.T) {
 				t.Fatalf("Converse: %v", err)
 			}
 			out, _ := json.MarshalIndent(reply, "", "  ")
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
 		})
 	}
 }
@@ -249,10 +221,10 @@ func TestGoldenInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Converse accepted the response: %+v", reply)
 			}
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 				t.Fatalf("err = %v; want ErrVendorBadReply with %s", err, CodeInvalidBody)
 			}
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -330,7 +302,7 @@ func TestTokens(t *testing.T) {
 		f.set(func(f *fakeMedallia) { f.refuseAll = true })
 		b := newTestBot(t, f, nil)
 		_, err := b.Converse(ctx, surveyTurn("conv-r"))
-		if !errors.Is(err, botrelay.ErrVendorAuth) || vendorCode(err) != CodeStartSurvey {
+		if !errors.Is(err, botrelay.ErrVendorAuth) || golden.VendorCode(err) != CodeStartSurvey {
 			t.Fatalf("err = %v", err)
 		}
 		if len(f.calls()) != 2 || f.tokensIssued() != 2 {
@@ -399,7 +371,7 @@ func TestErrors(t *testing.T) {
 				})
 			}
 			_, err := b.Converse(context.Background(), turn)
-			if !errors.Is(err, c.class) || vendorCode(err) != c.code {
+			if !errors.Is(err, c.class) || golden.VendorCode(err) != c.code {
 				t.Fatalf("err = %v; want %v with %s", err, c.class, c.code)
 			}
 			msg := err.Error()
@@ -413,7 +385,7 @@ func TestErrors(t *testing.T) {
 		b := newTestBot(t, f, nil)
 		f.srv.Close()
 		_, err := b.Converse(context.Background(), surveyTurn("conv-e"))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeGetToken {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeGetToken {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -428,7 +400,7 @@ func TestErrors(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := b.Converse(ctx, surveyTurn("conv-e"))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeStartSurvey {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeStartSurvey {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -437,7 +409,7 @@ func TestErrors(t *testing.T) {
 		b := newTestBot(t, f, nil)
 		for _, st := range []string{"", `{}`, `garbage`} {
 			_, err := b.Converse(context.Background(), answerTurn("conv-e", "Yes", json.RawMessage(st)))
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeNoSession {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeNoSession {
 				t.Fatalf("state %q: err = %v", st, err)
 			}
 		}
@@ -451,7 +423,7 @@ func TestErrors(t *testing.T) {
 		welcome := surveyTurn("conv-e")
 		welcome.Kind = botrelay.TurnStart
 		_, err := b.Converse(context.Background(), welcome)
-		if !errors.Is(err, botrelay.ErrUnsupported) || vendorCode(err) != CodeUnsupportedTurn || !strings.Contains(err.Error(), "survey bots only") {
+		if !errors.Is(err, botrelay.ErrUnsupported) || golden.VendorCode(err) != CodeUnsupportedTurn || !strings.Contains(err.Error(), "survey bots only") {
 			t.Fatalf("err = %v", err)
 		}
 		if len(f.calls()) != 0 || f.tokensIssued() != 0 {
@@ -470,7 +442,7 @@ func TestCheckHealth(t *testing.T) {
 		t.Errorf("calls = %q", got)
 	}
 	bad := newTestBot(t, f, func(c map[string]any) { c["clientSecret"] = "nope" })
-	if err := bad.CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorAuth) || vendorCode(err) != CodeGetToken {
+	if err := bad.CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorAuth) || golden.VendorCode(err) != CodeGetToken {
 		t.Errorf("wrong secret: err = %v", err)
 	}
 	f.set(func(f *fakeMedallia) {
@@ -479,13 +451,13 @@ func TestCheckHealth(t *testing.T) {
 			return true
 		}
 	})
-	if err := newTestBot(t, f, nil).CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeTestConnection {
+	if err := newTestBot(t, f, nil).CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeTestConnection {
 		t.Errorf("503: err = %v", err)
 	}
 	f.set(func(f *fakeMedallia) {
 		f.hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool { w.WriteHeader(404); return true }
 	})
-	if err := newTestBot(t, f, nil).CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeTestConnection {
+	if err := newTestBot(t, f, nil).CheckHealth(ctx); !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeTestConnection {
 		t.Errorf("404: err = %v", err)
 	}
 }
@@ -517,7 +489,7 @@ func TestEndConversation(t *testing.T) {
 	f.set(func(f *fakeMedallia) {
 		f.hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool { w.WriteHeader(500); return true }
 	})
-	if err := b.EndConversation(ctx, ref, r.VendorState); !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeEndSession {
+	if err := b.EndConversation(ctx, ref, r.VendorState); !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeEndSession {
 		t.Errorf("err = %v", err)
 	}
 }

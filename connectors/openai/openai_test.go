@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +14,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const testKey = "sk-test-0123456789abcdefSECRET"
 
@@ -43,31 +41,6 @@ func turn(kind botrelay.TurnKind, text string, state string) *botrelay.Turn {
 	return t
 }
 
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
-}
-
 const priorState = `{"history":[{"role":"user","content":"hi"},{"role":"assistant","content":"Hello! How can I help?"}],"tokens":100}`
 
 // TestGoldenReplies replays each completion shape (testdata/replies/*.json)
@@ -93,7 +66,7 @@ func TestGoldenReplies(t *testing.T) {
 				t.Fatalf("Converse: %v", err)
 			}
 			out, _ := json.MarshalIndent(r, "", "  ")
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
 		})
 	}
 }
@@ -117,10 +90,10 @@ func TestGoldenInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Converse accepted the completion: %+v", r)
 			}
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 				t.Fatalf("err = %v; want ErrVendorBadReply with %s", err, CodeInvalidBody)
 			}
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -164,7 +137,7 @@ func TestRequest(t *testing.T) {
 			var pretty bytes.Buffer
 			_ = json.Indent(&pretty, raw[0], "", "  ")
 			pretty.WriteByte('\n')
-			checkGolden(t, filepath.Join("testdata", "requests", name+".golden"), pretty.Bytes())
+			golden.Check(t, filepath.Join("testdata", "requests", name+".golden"), pretty.Bytes())
 		})
 	}
 	t.Run("survey unsupported", func(t *testing.T) {
@@ -254,7 +227,7 @@ func TestBudgets(t *testing.T) {
 		f := newFakeOpenAI(t, testKey)
 		b := newTestBot(t, f, func(m map[string]any) { m["maxTokensPerConversation"] = 100 })
 		_, err := b.Converse(context.Background(), turn(botrelay.TurnText, "hi", priorState))
-		if !errors.Is(err, botrelay.ErrUnsupported) || vendorCode(err) != CodeTokenBudget {
+		if !errors.Is(err, botrelay.ErrUnsupported) || golden.VendorCode(err) != CodeTokenBudget {
 			t.Fatalf("err = %v", err)
 		}
 		if len(f.Requests()) != 0 {
@@ -265,7 +238,7 @@ func TestBudgets(t *testing.T) {
 		f := newFakeOpenAI(t, testKey)
 		b := newTestBot(t, f, func(m map[string]any) { m["maxTokensPerConversation"] = 120 })
 		_, err := b.Converse(context.Background(), turn(botrelay.TurnText, "hi", priorState))
-		if !errors.Is(err, botrelay.ErrUnsupported) || vendorCode(err) != CodeTokenBudget || !strings.Contains(err.Error(), "130 tokens") {
+		if !errors.Is(err, botrelay.ErrUnsupported) || golden.VendorCode(err) != CodeTokenBudget || !strings.Contains(err.Error(), "130 tokens") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -296,7 +269,7 @@ func TestBudgets(t *testing.T) {
 		b := newTestBot(t, f, func(m map[string]any) { m["maxLatencyMs"] = 50 })
 		start := time.Now()
 		_, err := b.Converse(context.Background(), turn(botrelay.TurnText, "hi", ""))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeLatencyBudget {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeLatencyBudget {
 			t.Fatalf("err = %v", err)
 		}
 		if time.Since(start) > 5*time.Second {
@@ -312,7 +285,7 @@ func TestBudgets(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "hi", ""))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeSendRequest {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeSendRequest {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -377,7 +350,7 @@ func TestCheckHealth(t *testing.T) {
 			f := newFakeOpenAI(t, testKey)
 			b := newTestBot(t, f, func(m map[string]any) { m["apiKey"] = c.key; m["model"] = c.model })
 			err := b.CheckHealth(context.Background())
-			if c.class == nil && err != nil || c.class != nil && (!errors.Is(err, c.class) || vendorCode(err) != CodeTestConnection) {
+			if c.class == nil && err != nil || c.class != nil && (!errors.Is(err, c.class) || golden.VendorCode(err) != CodeTestConnection) {
 				t.Fatalf("err = %v; want %v", err, c.class)
 			}
 			if err != nil && strings.Contains(err.Error(), "SECRET") {

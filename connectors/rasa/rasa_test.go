@@ -1,11 +1,10 @@
 package rasa
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/botrelay/botrelay"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const (
 	testToken = "rasa-Secret-Token-0123456789"
@@ -41,31 +38,6 @@ func turn(kind botrelay.TurnKind, text string, typ botrelay.ConversationType) *b
 	return &botrelay.Turn{Kind: kind, Text: text,
 		Conversation: botrelay.ConversationRef{ID: "conv-1", Type: typ, ConsumerID: "cons-1", SkillID: 7, SkillName: "bot"},
 		LPEvent:      json.RawMessage(lpEvent), SDEs: json.RawMessage(sdes)}
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
 }
 
 // TestGoldenReplies replays each reply shape (testdata/replies/*.json, the
@@ -95,7 +67,7 @@ func TestGoldenReplies(t *testing.T) {
 				t.Fatalf("Converse: %v", err)
 			}
 			out, _ := json.MarshalIndent(r, "", "  ")
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", append(out, '\n'))
 		})
 	}
 }
@@ -121,10 +93,10 @@ func TestGoldenInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Converse accepted the answer: %+v", r)
 			}
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || vendorCode(err) != CodeInvalidBody {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || golden.VendorCode(err) != CodeInvalidBody {
 				t.Fatalf("err = %v; want ErrVendorBadReply with %s", err, CodeInvalidBody)
 			}
-			checkGolden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(in, ".json")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -263,7 +235,7 @@ func TestErrors(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "hi", botrelay.Messaging))
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != CodeSendMessage {
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != CodeSendMessage {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/botrelay/botrelay/internal/golden"
 	"net/http"
 	"strings"
 	"sync"
@@ -346,7 +347,7 @@ func TestIAMKeepsValidTokenWhenRefreshFails(t *testing.T) {
 	}
 	clk.Advance(700 * time.Second) // expired
 	_, err := b.Converse(ctx, turn(botrelay.TurnText, "z"))
-	if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != watson.CodeIAMToken {
+	if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != watson.CodeIAMToken {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -393,7 +394,7 @@ func TestWrongCredentials(t *testing.T) {
 				b = v1Bot(t, f, c.edit)
 			}
 			err := b.(botrelay.HealthChecker).CheckHealth(ctx)
-			if !errors.Is(err, c.class) || vendorCode(err) != c.code || !strings.Contains(err.Error(), c.has) {
+			if !errors.Is(err, c.class) || golden.VendorCode(err) != c.code || !strings.Contains(err.Error(), c.has) {
 				t.Fatalf("CheckHealth err = %v; want %v, code %s, containing %q", err, c.class, c.code, c.has)
 			}
 			if c.secret != "" && strings.Contains(err.Error(), c.secret) {
@@ -410,7 +411,7 @@ func TestWrongCredentials(t *testing.T) {
 		f := newFake(t, basicAuth)
 		b := v1Bot(t, f, func(c map[string]any) { c["password"] = "nope" })
 		_, err := b.Converse(ctx, turn(botrelay.TurnText, "x"))
-		if !errors.Is(err, botrelay.ErrVendorAuth) || vendorCode(err) != watson.CodeSendQuery {
+		if !errors.Is(err, botrelay.ErrVendorAuth) || golden.VendorCode(err) != watson.CodeSendQuery {
 			t.Fatalf("err = %v", err)
 		}
 		if n := len(f.calls()); n != 1 {
@@ -555,12 +556,12 @@ func TestV2InvalidSessionRecreateFails(t *testing.T) {
 	t2 := turn(botrelay.TurnText, "two")
 	t2.VendorState = r1.VendorState
 	_, err = b.Converse(ctx, t2)
-	if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != watson.CodeInvalidSession {
+	if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != watson.CodeInvalidSession {
 		t.Fatalf("err = %v; want ErrVendorUnavailable with %s", err, watson.CodeInvalidSession)
 	}
 	// Creating the first session fails with the create-session code.
 	_, err = b.Converse(ctx, turn(botrelay.TurnText, "new"))
-	if !errors.Is(err, botrelay.ErrVendorUnavailable) || vendorCode(err) != watson.CodeCreateSession {
+	if !errors.Is(err, botrelay.ErrVendorUnavailable) || golden.VendorCode(err) != watson.CodeCreateSession {
 		t.Fatalf("err = %v; want %s", err, watson.CodeCreateSession)
 	}
 }
@@ -602,7 +603,7 @@ func TestErrorClasses(t *testing.T) {
 				f.setReplyV1(reply)
 				f.setReplyV2(reply)
 				_, err := b.Converse(ctx, turn(botrelay.TurnText, "x"))
-				if !errors.Is(err, c.class) || vendorCode(err) != code {
+				if !errors.Is(err, c.class) || golden.VendorCode(err) != code {
 					t.Errorf("v2=%v: err = %v; want %v with %s", v2, err, c.class, code)
 				}
 			}

@@ -1,11 +1,10 @@
 package watson_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/botrelay/botrelay/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +15,6 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/watson"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // clock is a settable time source for BotEnv.Now.
 type clock struct {
@@ -104,31 +101,6 @@ func turn(kind botrelay.TurnKind, text string) *botrelay.Turn {
 	}
 }
 
-func vendorCode(err error) string {
-	var ve *botrelay.VendorError
-	if errors.As(err, &ve) {
-		return ve.Code
-	}
-	return ""
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 // asV2 turns a v1 answer into the v2 answer of the same dialog: actions and
 // intents move into output, context.encodedMetadata into the main skill's
 // user_defined variables. Anything that is not a JSON object is kept.
@@ -185,7 +157,7 @@ func TestGoldenReplies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := strings.TrimSuffix(in, ".json") + ".golden"
+		want := strings.TrimSuffix(in, ".json") + ".golden"
 		t.Run(name+"/v1", func(t *testing.T) {
 			f1.setReplyV1(func(map[string]any) (int, string) { return 200, string(body) })
 			r, err := b1.Converse(context.Background(), goldenTurn(name))
@@ -194,10 +166,10 @@ func TestGoldenReplies(t *testing.T) {
 			}
 			r.VendorState = nil // covered by the context tests
 			out, _ := json.MarshalIndent(r, "", "  ")
-			checkGolden(t, golden, append(out, '\n'))
+			golden.Check(t, want, append(out, '\n'))
 		})
 		t.Run(name+"/v2", func(t *testing.T) {
-			if *update {
+			if *golden.Update {
 				t.Skip("golden files are written by v1")
 			}
 			f2.setReplyV2(func(map[string]any) (int, string) { return 200, asV2(body) })
@@ -207,7 +179,7 @@ func TestGoldenReplies(t *testing.T) {
 			}
 			r.VendorState = nil
 			out, _ := json.MarshalIndent(r, "", "  ")
-			checkGolden(t, golden, append(out, '\n'))
+			golden.Check(t, want, append(out, '\n'))
 		})
 	}
 }
@@ -228,20 +200,20 @@ func TestGoldenInvalid(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := strings.TrimSuffix(in, ".json") + ".golden"
+		want := strings.TrimSuffix(in, ".json") + ".golden"
 		t.Run(name+"/v1", func(t *testing.T) {
 			f1.setReplyV1(func(map[string]any) (int, string) { return 200, string(body) })
 			r, err := b1.Converse(context.Background(), goldenTurn(name))
 			if err == nil {
 				t.Fatalf("Converse accepted the answer: %+v", r)
 			}
-			if !errors.Is(err, botrelay.ErrVendorBadReply) || !strings.HasPrefix(vendorCode(err), "aivendor.watson.") {
+			if !errors.Is(err, botrelay.ErrVendorBadReply) || !strings.HasPrefix(golden.VendorCode(err), "aivendor.watson.") {
 				t.Fatalf("err = %v; want ErrVendorBadReply with a watson code", err)
 			}
-			checkGolden(t, golden, []byte(err.Error()+"\n"))
+			golden.Check(t, want, []byte(err.Error()+"\n"))
 		})
 		t.Run(name+"/v2", func(t *testing.T) {
-			if *update {
+			if *golden.Update {
 				t.Skip("golden files are written by v1")
 			}
 			f2.setReplyV2(func(map[string]any) (int, string) { return 200, asV2(body) })
@@ -249,7 +221,7 @@ func TestGoldenInvalid(t *testing.T) {
 			if !errors.Is(err, botrelay.ErrVendorBadReply) {
 				t.Fatalf("err = %v; want ErrVendorBadReply", err)
 			}
-			checkGolden(t, golden, []byte(err.Error()+"\n"))
+			golden.Check(t, want, []byte(err.Error()+"\n"))
 		})
 	}
 }
