@@ -145,6 +145,10 @@ type BotLimits struct {
 	// HealthIntervalSeconds is the vendor health-check cadence (F4).
 	// Default: 60.
 	HealthIntervalSeconds int `json:"healthIntervalSeconds,omitempty"`
+	// VendorFailureThreshold is how many live turns in a row may fail on
+	// the vendor's side (unavailable, timed out, credentials refused) before
+	// the bot goes to Vendor Interruption (F4). Default: 5.
+	VendorFailureThreshold int `json:"vendorFailureThreshold,omitempty"`
 }
 
 // PlatformSettings point a bot at a real LivePerson account instead of the
@@ -160,6 +164,7 @@ const (
 	DefaultVendorTimeout        = 30 * time.Second
 	DefaultRestartInterval      = 60 * time.Second
 	DefaultHealthInterval       = 60 * time.Second
+	DefaultVendorFailures       = 5
 )
 
 // MaxOpen returns the open-conversation cap.
@@ -183,6 +188,15 @@ func (l BotLimits) RestartInterval() time.Duration {
 // HealthInterval returns the vendor health-check cadence.
 func (l BotLimits) HealthInterval() time.Duration {
 	return seconds(l.HealthIntervalSeconds, DefaultHealthInterval)
+}
+
+// VendorFailures returns how many failed live turns in a row put the bot in
+// Vendor Interruption.
+func (l BotLimits) VendorFailures() int {
+	if l.VendorFailureThreshold > 0 {
+		return l.VendorFailureThreshold
+	}
+	return DefaultVendorFailures
 }
 
 func seconds(n int, def time.Duration) time.Duration {
@@ -217,7 +231,8 @@ func (b *Bot) Validate() error {
 		return Errorf(EINVALID, "vendor is required")
 	}
 	l := b.Settings.Limits
-	if l.MaxOpenConversations < 0 || l.VendorTimeoutSeconds < 0 || l.RestartIntervalSeconds < 0 || l.HealthIntervalSeconds < 0 {
+	if l.MaxOpenConversations < 0 || l.VendorTimeoutSeconds < 0 || l.RestartIntervalSeconds < 0 || l.HealthIntervalSeconds < 0 ||
+		l.VendorFailureThreshold < 0 {
 		return Errorf(EINVALID, "limits must not be negative")
 	}
 	if l.VendorTimeoutSeconds > 300 {

@@ -117,6 +117,12 @@ type Dialog struct {
 	ClosedBy  string // a Close* reason when closed
 	CreatedAt time.Time
 	ClosedAt  time.Time // zero while open
+	// HandoffSequence is the dialog's last sequence when the conversation
+	// last changed hands: a transfer to a skill or an agent, or the assigned
+	// agent leaving it to the queue. Consumer messages after it are the next
+	// agent's to answer; those at or before it belonged to the previous
+	// agent's part. 0 for a conversation that never changed hands.
+	HandoffSequence int64
 }
 
 // Conversation is a messaging conversation between a consumer and the agents

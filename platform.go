@@ -82,6 +82,11 @@ const (
 	// EventBotMessage is a message this bot published; History returns them
 	// (live notifications of the bot's own messages are not delivered).
 	EventBotMessage PlatformEventKind = "BOT_MESSAGE"
+	// EventAgentMessage is a message of another agent or bot of the
+	// conversation; History returns them (with Sequence and Text) so that
+	// the relay can tell where another agent's part of the conversation
+	// ended when the platform does not say (see PlatformEvent.Handoff).
+	EventAgentMessage PlatformEventKind = "AGENT_MESSAGE"
 )
 
 // PlatformEvent is one thing the platform told the bot.
@@ -105,5 +110,13 @@ type PlatformEvent struct {
 	Raw json.RawMessage
 	// Context is the conversation's consumer context (conversationContext).
 	Context json.RawMessage
-	At      time.Time
+	// Handoff, on EventAssigned, is the dialog's last sequence when the
+	// conversation last changed hands (a transfer to a skill or an agent):
+	// the consumer messages after it are the bot's to answer, the ones at or
+	// before it belonged to the previous agent. HandoffKnown is false when
+	// the platform does not say (a real LivePerson account); the relay then
+	// works it out from History (docs/connector.md, "Handovers").
+	Handoff      int64
+	HandoffKnown bool
+	At           time.Time
 }

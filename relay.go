@@ -24,7 +24,9 @@ type BotConversation struct {
 	// Outbox is a reply the relay is publishing (relay-owned JSON), so a
 	// restart finishes it instead of asking the vendor again.
 	Outbox json.RawMessage
-	// Welcomed records that the welcome turn ran (F12).
+	// Welcomed records that the welcome of the current assignment is
+	// settled (F12): sent, or not wanted when the bot got the conversation.
+	// A resumed conversation is never welcomed again.
 	Welcomed bool
 	// Escalations counts error escalations, for loop protection (F32).
 	Escalations int

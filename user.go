@@ -48,6 +48,17 @@ type User struct {
 	UpdatedAt   time.Time
 }
 
+// DefaultSlots are the chat and messaging slots a user of type t gets when
+// it is created without them: a human agent takes 4 chats and 10 messaging
+// conversations at once; a bot takes as many messaging conversations as a
+// bot may hold (DefaultMaxOpenConversations, F5) and no chats.
+func DefaultSlots(t UserType) (chat, messaging int) {
+	if t == UserBot {
+		return 0, DefaultMaxOpenConversations
+	}
+	return 4, 10
+}
+
 // MaxSlots bounds ChatSlots and MessagingSlots. It is far above anything a
 // person can handle and leaves room for bots with high caps (F5).
 const MaxSlots = 100000

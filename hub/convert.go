@@ -57,6 +57,7 @@ func (h *Hub) details(c *botrelay.Conversation) ums.ConversationDetails {
 			DialogID: string(dl.ID), DialogType: string(dl.Type), ChannelType: "MESSAGING", State: string(dl.State),
 			CreationTs: ms(dl.CreatedAt), EndTs: ms(dl.ClosedAt), ClosedBy: dl.ClosedBy, MetaData: map[string]any{},
 			ParticipantsDetails: append([]ums.ParticipantDetails{}, parts...),
+			HandoffSequence:     dl.HandoffSequence,
 		})
 	}
 	return d

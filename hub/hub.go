@@ -118,6 +118,10 @@ type convState struct {
 	tried     map[botrelay.UserID]bool
 	suggested botrelay.UserID
 	waitSince time.Time
+	// seqDialog and seq are the last sequence stored in one of the
+	// conversation's dialogs (see lastSequence); guarded by op.
+	seqDialog botrelay.DialogID
+	seq       int64
 }
 
 // ring offers a waiting conversation to one agent.

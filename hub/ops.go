@@ -264,6 +264,8 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 		me.CreatedAt = h.now()
 	} else if err := h.store.AppendEvent(ctx, me); err != nil {
 		return nil, err
+	} else {
+		cs.seqDialog, cs.seq = me.DialogID, me.Sequence
 	}
 	h.mu.Lock()
 	h.deliver(cur, me)
@@ -553,9 +555,14 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 	}
 	err = h.mutate(ctx, cs, func(nc *botrelay.Conversation) error {
 		now := h.now()
+		handover := false
 		for i, f := range b.ConversationField {
 			switch f.Field {
 			case "ParticipantsChange":
+				if f.Type == "SUGGEST" || (f.Type == "REMOVE" && nc.AssignedAgent() != 0 && nc.AssignedAgent() == users[i].ID &&
+					(f.Role == "" || f.Role == string(botrelay.ParticipantAssignedAgent))) {
+					handover = true
+				}
 				if err := h.changeParticipant(c, nc, f, users[i], now); err != nil {
 					return err
 				}
@@ -564,6 +571,7 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 					return botrelay.Errorf(botrelay.EINVALID, "Skill type must be UPDATE")
 				}
 				nc.SkillID = skills[i].ID
+				handover = true
 			case "ConversationStateField":
 				if f.ConversationState != "CLOSE" {
 					return botrelay.Errorf(botrelay.EINVALID, "conversationState must be CLOSE")
@@ -607,12 +615,38 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 				return botrelay.Errorf(botrelay.EINVALID, "conversation field %q is not supported", f.Field)
 			}
 		}
+		if d := nc.OpenDialog(); handover && d != nil && nc.State == botrelay.ConversationOpen {
+			seq, err := h.lastSequence(ctx, cs, nc.ID, d.ID)
+			if err != nil {
+				return err
+			}
+			d.HandoffSequence = seq
+		}
 		return nil
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	return nil, nil
+}
+
+// lastSequence returns the last sequence stored in a dialog: the one publish
+// remembered, or read from the store once (after a restart). The caller
+// holds cs.op, so no event is appended meanwhile.
+func (h *Hub) lastSequence(ctx context.Context, cs *convState, conv botrelay.ConversationID, dialog botrelay.DialogID) (int64, error) {
+	if cs.seqDialog == dialog {
+		return cs.seq, nil
+	}
+	evs, err := h.store.Events(ctx, conv, dialog, 0, 0)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	if len(evs) > 0 {
+		seq = evs[len(evs)-1].Sequence
+	}
+	cs.seqDialog, cs.seq = dialog, seq
+	return seq, nil
 }
 
 func closeConversation(nc *botrelay.Conversation, by string, now time.Time) {

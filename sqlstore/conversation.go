@@ -93,12 +93,13 @@ func (s *Store) writeConversationParts(ctx context.Context, c conn, cv *botrelay
 	}
 	for i, d := range cv.Dialogs {
 		_, err := c.exec(ctx, `INSERT INTO conversation_dialogs
-				(id, conversation_id, position, type, state, closed_by, last_sequence, created_at, closed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+				(id, conversation_id, position, type, state, closed_by, last_sequence, created_at, closed_at, handoff_sequence)
+			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)
 			ON CONFLICT (id) DO UPDATE SET position = excluded.position, type = excluded.type, state = excluded.state,
-				closed_by = excluded.closed_by, closed_at = excluded.closed_at
+				closed_by = excluded.closed_by, closed_at = excluded.closed_at, handoff_sequence = excluded.handoff_sequence
 			WHERE conversation_dialogs.conversation_id = excluded.conversation_id`,
-			string(d.ID), string(cv.ID), i, string(d.Type), string(d.State), d.ClosedBy, millis(d.CreatedAt), millis(d.ClosedAt))
+			string(d.ID), string(cv.ID), i, string(d.Type), string(d.State), d.ClosedBy, millis(d.CreatedAt), millis(d.ClosedAt),
+			d.HandoffSequence)
 		if err != nil {
 			return normalize(err, "upsert dialog", "", "", "dialog is malformed")
 		}
@@ -176,7 +177,7 @@ func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrel
 			marks[i] = fmt.Sprintf("$%d", i+1)
 		}
 		in := strings.Join(marks, ", ")
-		rows, err := c.query(ctx, `SELECT conversation_id, id, type, state, closed_by, created_at, closed_at
+		rows, err := c.query(ctx, `SELECT conversation_id, id, type, state, closed_by, created_at, closed_at, handoff_sequence
 			FROM conversation_dialogs WHERE conversation_id IN (`+in+`) ORDER BY conversation_id, position`, args...)
 		if err != nil {
 			return fmt.Errorf("list dialogs: %w", err)
@@ -185,7 +186,7 @@ func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrel
 			var cid botrelay.ConversationID
 			var d botrelay.Dialog
 			var created, closed int64
-			if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed); err != nil {
+			if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed, &d.HandoffSequence); err != nil {
 				rows.Close()
 				return fmt.Errorf("scan dialog: %w", err)
 			}

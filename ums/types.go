@@ -154,6 +154,10 @@ type DialogDetails struct {
 	ClosedBy            string               `json:"closedBy,omitempty"`
 	MetaData            map[string]any       `json:"metaData"`
 	ParticipantsDetails []ParticipantDetails `json:"participantsDetails"`
+	// HandoffSequence is botrelay's extension: the dialog's last sequence
+	// when the conversation last changed hands (Dialog.HandoffSequence).
+	// The connector answers only the consumer messages after it.
+	HandoffSequence int64 `json:"handoffSequence"`
 }
 
 // ParticipantDetails is one participant of a dialog.

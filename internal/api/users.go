@@ -40,16 +40,25 @@ type userRequest struct {
 	Nickname       string             `json:"nickname"`
 	Email          string             `json:"email"`
 	ProfileID      botrelay.ProfileID `json:"profileId"`
-	ChatSlots      int                `json:"chatSlots"`
-	MessagingSlots int                `json:"messagingSlots"`
+	ChatSlots      *int               `json:"chatSlots"`
+	MessagingSlots *int               `json:"messagingSlots"`
 	SkillIDs       []botrelay.SkillID `json:"skillIds"`
 	Enabled        *bool              `json:"enabled"`
 	Password       string             `json:"password,omitempty"`
 }
 
+// apply copies the request onto u; slots left out are 0 (an update replaces
+// the user; a create fills the server's defaults first, see createUser).
 func (req *userRequest) apply(u *botrelay.User) {
 	u.LoginName, u.Nickname, u.Email = req.LoginName, req.Nickname, req.Email
-	u.ProfileID, u.ChatSlots, u.MessagingSlots, u.SkillIDs = req.ProfileID, req.ChatSlots, req.MessagingSlots, req.SkillIDs
+	u.ProfileID, u.SkillIDs = req.ProfileID, req.SkillIDs
+	u.ChatSlots, u.MessagingSlots = 0, 0
+	if req.ChatSlots != nil {
+		u.ChatSlots = *req.ChatSlots
+	}
+	if req.MessagingSlots != nil {
+		u.MessagingSlots = *req.MessagingSlots
+	}
 	if req.Enabled != nil {
 		u.Enabled = *req.Enabled
 	}
@@ -136,6 +145,15 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := &botrelay.User{AccountID: a.o.Account, Type: req.Type, Enabled: true}
+	// Slots left out get the server's defaults (botrelay.DefaultSlots): a
+	// bot user created without them must still be rung.
+	chat, messaging := botrelay.DefaultSlots(req.Type)
+	if req.ChatSlots == nil {
+		req.ChatSlots = &chat
+	}
+	if req.MessagingSlots == nil {
+		req.MessagingSlots = &messaging
+	}
 	req.apply(u)
 	if err := u.Validate(); err != nil {
 		a.writeError(w, r, err)

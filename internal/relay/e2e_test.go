@@ -721,9 +721,19 @@ func TestF32_TransferLoopProtection(t *testing.T) {
 		}
 		return n
 	}
+	conv := botrelay.ConversationID(c.ConvID)
 	for i := 1; i <= 4; i++ {
 		c.Say(fmt.Sprintf("try %d", i))
 		c.WaitFor(wait, fmt.Sprintf("escalation %d", i), func() bool { return escalations() >= i })
+		if i < 4 {
+			// Only what the consumer writes once the conversation is back
+			// with the bot is new to it (F31): wait for the bot to hold it
+			// again, its escalation finished.
+			testrig.Eventually(t, wait, "the conversation back with the bot", func() bool {
+				st, err := r.Store.BotConversation(context.Background(), b.ID, conv)
+				return err == nil && st.Open && st.Outbox == nil && st.Escalations == i
+			})
+		}
 	}
 	testrig.Eventually(t, wait, "the loop to be stopped", func() bool {
 		errs := r.Errors(b)

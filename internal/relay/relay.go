@@ -92,6 +92,11 @@ type Options struct {
 	// ConnectTimeout bounds the wait for the platform session at start.
 	// Default: 30s.
 	ConnectTimeout time.Duration
+	// DrainTimeout bounds how long a stopping bot lets its conversations
+	// finish the turn in hand (with its action) before it closes its
+	// platform session; what is left finishes after the restart.
+	// Default: 10s.
+	DrainTimeout time.Duration
 }
 
 // Relay runs the started bots of one account.
@@ -117,6 +122,9 @@ func New(o Options) *Relay {
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 10 * time.Second
 	}
 	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{})}
 }

@@ -32,10 +32,18 @@ type runner struct {
 	// unbounded they would time out on the platform side together.
 	histories chan struct{}
 
-	stateMu     sync.Mutex // serialises setState
-	mu          sync.Mutex
-	state       botrelay.BotState
-	vendorDown  bool // the vendor failed its health check
+	stateMu    sync.Mutex // serialises setState
+	mu         sync.Mutex
+	state      botrelay.BotState
+	vendorDown bool  // Vendor Interruption (F4)
+	vendorErr  error // why: the failed health check or live turn
+	// liveFailures counts the live turns in a row that failed on the
+	// vendor's side; downByLive is set when they caused vendorDown.
+	liveFailures int
+	downByLive   bool
+	// draining is set while the workers finish their turns before the
+	// platform session closes: no event is taken any more.
+	draining    bool
 	platformErr error
 	connected   chan struct{} // closed at the first PlatformState(nil) of a session
 	changed     chan struct{} // signalled on platform state changes
@@ -144,19 +152,28 @@ func (rn *runner) session(ctx context.Context) error {
 		return err
 	}
 	defer rn.closeVendor()
-	sctx, cancel := context.WithCancel(ctx)
+	// The platform session is not ended by ctx itself: a stop first drains
+	// the conversations (stopWorkers), which still publish and transfer
+	// through it, and only then cancels it.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	rn.mu.Lock()
 	rn.connected = make(chan struct{})
 	rn.changed = make(chan struct{}, 1)
 	rn.platformErr = nil
-	rn.runCtx = sctx
+	rn.mu.Unlock()
+
+	// The workers have a context of their own, cancelled only when the
+	// drain is over.
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	rn.mu.Lock()
+	rn.runCtx, rn.draining = wctx, false
 	rn.mu.Unlock()
 
 	// F2: the vendor connection test runs before the bot takes conversations;
 	// a failing vendor makes the bot start in Vendor Interruption (F4).
-	vendorErr := rn.checkVendor(sctx)
-	rn.setVendorDown(vendorErr != nil)
+	rn.healthResult(rn.checkVendor(sctx))
 
 	platformDone := make(chan error, 1)
 	go func() { platformDone <- rn.platform.Run(sctx, (*inbound)(rn)) }()
@@ -164,7 +181,7 @@ func (rn *runner) session(ctx context.Context) error {
 	select {
 	case <-rn.connected:
 	case err := <-platformDone:
-		rn.stopWorkers()
+		rn.stopWorkers(0, wcancel)
 		if err == nil {
 			err = errors.New("the platform session ended")
 		}
@@ -172,54 +189,56 @@ func (rn *runner) session(ctx context.Context) error {
 	case <-time.After(rn.r.o.ConnectTimeout):
 		cancel()
 		<-platformDone
-		rn.stopWorkers()
+		rn.stopWorkers(0, wcancel)
 		return fmt.Errorf("log in to the platform: no session within %v: %v", rn.r.o.ConnectTimeout, rn.lastPlatformErr())
 	case <-ctx.Done():
+		rn.stopWorkers(rn.r.o.DrainTimeout, wcancel)
+		cancel()
 		<-platformDone
-		rn.stopWorkers()
 		return nil
 	}
 	skills, err := rn.platform.Skills(sctx)
 	if err != nil {
 		cancel()
 		<-platformDone
-		rn.stopWorkers()
+		rn.stopWorkers(0, wcancel)
 		return fmt.Errorf("list skills: %w", err)
 	}
 	rn.mu.Lock()
 	rn.skills = skills
 	rn.mu.Unlock()
-	rn.publishState(vendorErr)
+	rn.publishState()
 
 	health := time.NewTicker(rn.bot.Settings.Limits.HealthInterval())
 	defer health.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			// A graceful stop: the turns in flight finish with their
+			// actions while the platform session is still up.
+			rn.stopWorkers(rn.r.o.DrainTimeout, wcancel)
 			cancel()
 			<-platformDone
-			rn.stopWorkers()
 			return nil
 		case err := <-platformDone:
-			rn.stopWorkers()
+			rn.stopWorkers(0, wcancel)
 			if err == nil {
 				err = errors.New("the platform session ended")
 			}
 			return err
 		case <-rn.changed:
-			rn.publishState(nil)
+			rn.publishState()
 		case <-health.C:
-			err := rn.checkVendor(sctx)
-			rn.setVendorDown(err != nil)
-			rn.publishState(err)
+			rn.healthResult(rn.checkVendor(sctx))
+			rn.publishState()
 		}
 	}
 }
 
 // publishState derives the state from the platform session and the vendor.
-func (rn *runner) publishState(vendorErr error) {
+func (rn *runner) publishState() {
 	rn.mu.Lock()
-	pErr, down := rn.platformErr, rn.vendorDown
+	pErr, down, vendorErr := rn.platformErr, rn.vendorDown, rn.vendorErr
 	rn.mu.Unlock()
 	switch {
 	case pErr != nil:
@@ -235,10 +254,56 @@ func (rn *runner) publishState(vendorErr error) {
 	}
 }
 
-func (rn *runner) setVendorDown(down bool) {
+// healthResult records the outcome of the vendor's health check (F4): a
+// failure is Vendor Interruption; a pass ends it. A pass that ends an
+// interruption live failures began leaves the bot one failure short of the
+// threshold (half open): the next failed turn puts it back at once, a
+// successful one clears the count.
+func (rn *runner) healthResult(err error) {
 	rn.mu.Lock()
-	rn.vendorDown = down
+	defer rn.mu.Unlock()
+	if err != nil {
+		rn.vendorDown, rn.vendorErr, rn.downByLive = true, err, false
+		return
+	}
+	if rn.vendorDown && rn.downByLive {
+		rn.liveFailures = rn.bot.Settings.Limits.VendorFailures() - 1
+	}
+	rn.vendorDown, rn.vendorErr, rn.downByLive = false, nil, false
+}
+
+// vendorResult counts the live turns that failed on the vendor's side —
+// unavailable, timed out, credentials refused (F4: "repeated vendor
+// failures"). After Limits.VendorFailures() in a row the bot goes to Vendor
+// Interruption; a successful turn resets the count and ends an
+// interruption that live failures began. Replies the vendor gave but the
+// bot cannot use are not the vendor's outage and count neither way.
+func (rn *runner) vendorResult(err error) {
+	vendorSide := errors.Is(err, botrelay.ErrVendorUnavailable) || errors.Is(err, botrelay.ErrVendorAuth)
+	if err != nil && !vendorSide {
+		return
+	}
+	rn.mu.Lock()
+	changed := false
+	if vendorSide {
+		rn.liveFailures++
+		if rn.liveFailures >= rn.bot.Settings.Limits.VendorFailures() && !rn.vendorDown {
+			rn.vendorDown, rn.vendorErr, rn.downByLive, changed = true, err, true, true
+		}
+	} else {
+		rn.liveFailures = 0
+		if rn.vendorDown && rn.downByLive {
+			rn.vendorDown, rn.vendorErr, rn.downByLive, changed = false, nil, false, true
+		}
+	}
+	ch := rn.changed
 	rn.mu.Unlock()
+	if changed && ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (rn *runner) isVendorDown() bool {
@@ -386,7 +451,7 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 	case botrelay.EventRing:
 		// Bots accept what is routed to them (F33); limits apply once the
 		// conversation is theirs, so that it can be escalated (F5).
-		if rn.currentState() == botrelay.BotServiceInterruption {
+		if rn.currentState() == botrelay.BotServiceInterruption || rn.isDraining() {
 			return
 		}
 		go func() {
@@ -400,6 +465,12 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 		botrelay.EventConsumerTyping, botrelay.EventUnassigned:
 		rn.dispatch(ev, ev.Kind != botrelay.EventUnassigned)
 	}
+}
+
+func (rn *runner) isDraining() bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.draining
 }
 
 func (rn *runner) ctx() context.Context {
@@ -418,6 +489,9 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 	ref := ev.Conversation
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
+	if rn.draining {
+		return // stopping: the platform's history has it after the restart
+	}
 	w := rn.convs[ref.ID]
 	if w == nil {
 		if !create || rn.runCtx == nil || rn.runCtx.Err() != nil {
@@ -470,10 +544,15 @@ func (rn *runner) retire(w *worker) bool {
 	return true
 }
 
-// stopWorkers waits for every conversation worker to end (their context is
-// the session's, already cancelled or about to be).
-func (rn *runner) stopWorkers() {
+// stopWorkers ends every conversation worker. It drains first: no event is
+// taken any more, and each worker ends once the event it is handling is
+// finished, with its action, so that a graceful stop leaves no turn half
+// done. After drain (0 when the platform session is gone already) the
+// workers' context is cancelled: what is still running stops where it is,
+// and its outbox is finished after the restart.
+func (rn *runner) stopWorkers(drain time.Duration, cancelWork context.CancelFunc) {
 	rn.mu.Lock()
+	rn.draining = true
 	for id, w := range rn.convs {
 		if !w.running {
 			delete(rn.convs, id) // parked: no goroutine to stop
@@ -482,5 +561,20 @@ func (rn *runner) stopWorkers() {
 		w.stop()
 	}
 	rn.mu.Unlock()
-	rn.workers.Wait()
+	done := make(chan struct{})
+	go func() {
+		rn.workers.Wait()
+		close(done)
+	}()
+	if drain > 0 {
+		t := time.NewTimer(drain)
+		select {
+		case <-done:
+		case <-t.C:
+			rn.log.Warn("conversations still busy after the drain timeout; they finish after the restart", "drain", drain.String())
+		}
+		t.Stop()
+	}
+	cancelWork()
+	<-done
 }

@@ -134,5 +134,5 @@ func (w *worker) failSurvey(ctx context.Context, code, msg string, turn *botrela
 		w.logError(ctx, "connector.messaging.end-conversation", "close the survey: "+err.Error(), nil)
 	}
 	w.surveyEnded(ctx, botrelay.SurveyFailed, nil, msg)
-	w.close(ctx)
+	w.close(ctx, 0)
 }

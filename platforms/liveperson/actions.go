@@ -245,6 +245,9 @@ func (a *Adapter) History(ctx context.Context, conv botrelay.ConversationRef, af
 			}
 			if ev := a.consumerEvent(&m, raw, ref); ev != nil && ev.Kind == botrelay.EventConsumerMessage {
 				out = append(out, ev)
+			} else if ev == nil && isAgentContent(&m, ref) {
+				out = append(out, &botrelay.PlatformEvent{Kind: botrelay.EventAgentMessage, Conversation: ref,
+					Sequence: m.Sequence, Text: textOf(m.Event), Metadata: nonEmpty(m.Metadata)})
 			}
 		}
 		if len(items) < historyPage || last == after {
@@ -254,6 +257,19 @@ func (a *Adapter) History(ctx context.Context, conv botrelay.ConversationRef, af
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Sequence < out[j].Sequence })
 	return out, nil
+}
+
+// isAgentContent reports whether a history event is a message of another
+// agent or bot (not the consumer's, not a chat state or accept status).
+func isAgentContent(m *msgEvent, ref botrelay.ConversationRef) bool {
+	role := m.OriginatorMetadata.Role
+	if role == "CONSUMER" || (role == "" && (m.OriginatorID == "" || m.OriginatorID == string(ref.ConsumerID))) {
+		return false
+	}
+	var e struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(m.Event, &e) == nil && (e.Type == "ContentEvent" || e.Type == "RichContentEvent")
 }
 
 // historyItems reads a QueryMessages answer: an array of events, or an

@@ -109,6 +109,9 @@ type convDetails struct {
 		DialogID   string `json:"dialogId"`
 		DialogType string `json:"dialogType"`
 		State      string `json:"state"`
+		// HandoffSequence is the hub's extension (docs/protocol.md); a real
+		// LivePerson account does not send it.
+		HandoffSequence *int64 `json:"handoffSequence"`
 	} `json:"dialogs"`
 }
 
@@ -198,6 +201,7 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		// The open dialog: a survey dialog wins over the main one.
 		open, openType := "", ""
 		mainOpen := false
+		var handoff *int64
 		for _, dl := range d.Dialogs {
 			if dl.DialogID == "" {
 				continue
@@ -208,7 +212,7 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 				mainOpen = dl.State == "OPEN"
 			}
 			if dl.State == "OPEN" && (open == "" || dl.DialogType == dialogSurvey) {
-				open, openType = dl.DialogID, dl.DialogType
+				open, openType, handoff = dl.DialogID, dl.DialogType, dl.HandoffSequence
 			}
 		}
 		if len(d.Dialogs) == 0 {
@@ -233,6 +237,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		st.ref = ref
 		survey := openType == dialogSurvey
 		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
+		if handoff != nil {
+			ev.Handoff, ev.HandoffKnown = *handoff, true
+		}
 
 		switch {
 		case mine && survey && !a.opts.SurveyBot:

@@ -338,7 +338,8 @@ func TestLivePersonWireShapes(t *testing.T) {
 		t.Fatalf("ttr body = %s", got)
 	}
 
-	// History: consumer messages only, sorted.
+	// History: the consumer's messages and other agents' (which tell the
+	// relay where another agent's part ended), sorted.
 	f.mu.Lock()
 	f.history = []map[string]any{
 		{"sequence": 5, "dialogId": "c1", "originatorMetadata": map[string]any{"role": "CONSUMER"}, "event": map[string]any{"type": "ContentEvent", "message": "five"}},
@@ -351,7 +352,9 @@ func TestLivePersonWireShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(hist) != 2 || hist[0].Text != "three" || hist[1].Text != "five" {
+	if len(hist) != 3 || hist[0].Text != "three" || hist[0].Kind != botrelay.EventConsumerMessage ||
+		hist[1].Text != "bot" || hist[1].Kind != botrelay.EventAgentMessage || hist[1].Sequence != 4 ||
+		hist[2].Text != "five" || hist[2].Kind != botrelay.EventConsumerMessage {
 		t.Fatalf("History = %+v", hist)
 	}
 	if got := mustJSON(f.nextFrame(".ams.ms.QueryMessages")["body"]); got != `{"dialogId":"c1","maxQuantity":100,"newerThanSequence":2}` {

@@ -1,0 +1,114 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// act carries out the action of a published reply (F26–F30) and finishes
+// the turn. While stopping (ctx cancelled) a platform call that did not
+// happen leaves the outbox stored: the restart carries the action out.
+func (w *worker) act(ctx context.Context, ob *outbox) {
+	rn := w.rn
+	a := ob.Reply.Action
+	switch a.Kind {
+	case botrelay.ActionTransfer:
+		skill := w.ref.SkillID
+		if a.Skill != "" {
+			id, ok := rn.skillID(ctx, a.Skill)
+			if !ok {
+				if ctx.Err() != nil {
+					return
+				}
+				w.escalate(ctx, "pipes.messaging-handle-bot-action.transfer-skill-not-existing",
+					fmt.Sprintf("skill %q does not exist (names are case-sensitive)", a.Skill), nil, ob.Seq)
+				return
+			}
+			skill = id
+		}
+		if err := rn.platform.Transfer(ctx, w.ref, skill, a.AgentID); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.logError(ctx, "connector.messaging.transfer-to-skill", "transfer: "+err.Error(), nil)
+			w.sayOnce(ctx, ob, len(ob.Reply.Items), rn.bot.Settings.ErrorHandling.TransferFailureMessage)
+			w.finish(ctx, ob.Seq)
+			return
+		}
+		w.close(ctx, ob.Seq)
+	case botrelay.ActionClose:
+		if err := rn.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.logError(ctx, "connector.messaging.end-conversation", "close: "+err.Error(), nil)
+			w.finish(ctx, ob.Seq)
+			return
+		}
+		if w.isSurvey() {
+			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
+		}
+		w.close(ctx, ob.Seq)
+	case botrelay.ActionChangeTTR:
+		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.logError(ctx, "connector.messaging.change-ttr", "change TTR: "+err.Error(), nil)
+		}
+		w.finish(ctx, ob.Seq)
+	case botrelay.ActionInvokeFunction:
+		if ob.Invoked {
+			// Started before a restart: whether it finished is unknown, and
+			// running it again could repeat its effect (at most once).
+			w.logError(ctx, "aivendor.faas.invoke-lambda",
+				"invoke function "+a.FunctionID+": interrupted by a restart; not run again", nil)
+			w.finish(ctx, ob.Seq)
+			return
+		}
+		ob.Invoked = true
+		if !w.storeOutbox(ctx, ob) {
+			return
+		}
+		code, msg := w.invoke(ctx, a)
+		if code != "" && ctx.Err() == nil {
+			// A failed invocation is logged; it escalates only when the
+			// reply asked for that (failOnError, F30).
+			w.logError(ctx, code, msg, nil)
+			if a.FailOnError {
+				w.escalate(ctx, code, msg, nil, ob.Seq)
+				return
+			}
+		}
+		w.finish(ctx, ob.Seq)
+	default:
+		w.finish(ctx, ob.Seq)
+	}
+}
+
+// invoke runs the function an INVOKE_FUNCTION action names (F30) with the
+// action's payload; it returns an error code and message when it failed.
+func (w *worker) invoke(ctx context.Context, a *botrelay.Action) (code, msg string) {
+	rn := w.rn
+	src, ok := rn.bot.Settings.Functions[a.FunctionID]
+	if !ok || rn.r.o.Scripts == nil {
+		return "aivendor.faas.failed-faas-request", fmt.Sprintf("function %q is not defined for this bot", a.FunctionID)
+	}
+	payload := a.Payload
+	if len(payload) == 0 {
+		payload = json.RawMessage(`{}`)
+	}
+	input, _ := json.Marshal(map[string]any{"headers": []any{}, "payload": payload,
+		"conversationId": w.ref.ID, "botId": rn.bot.ID})
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := rn.r.o.Scripts.RunScript(ictx, src, input); err != nil {
+		return classify(err, "aivendor.faas.invoke-lambda"), "invoke function " + a.FunctionID + ": " + err.Error()
+	}
+	rn.log.Info("invoked function", "conversation_id", string(w.ref.ID), "function", a.FunctionID)
+	return "", ""
+}

@@ -1,0 +1,193 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/botrelay/botrelay"
+)
+
+// saveTimeout bounds one store write that must happen even while stopping.
+const saveTimeout = 10 * time.Second
+
+// maxUnsavedTurns bounds the turns a conversation finishes without storing
+// its state, and so the history a restart reads to find where it was.
+const maxUnsavedTurns = 16
+
+// converse calls the vendor, retrying unavailability within the timeout
+// (F42), through the pre- and post-hooks when the bot has them (F36).
+func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.Reply, error) {
+	timeout := w.rn.bot.Settings.Limits.VendorTimeout()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	w.lastReq, w.lastResp = nil, nil
+	call := w.rn.vendor.Converse
+	hooks := w.rn.bot.Settings.Hooks
+	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "") {
+		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
+	}
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		reply, err := call(cctx, turn)
+		if err == nil {
+			if reply == nil {
+				reply = &botrelay.Reply{}
+			}
+			return reply, nil
+		}
+		if cctx.Err() != nil {
+			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, vendorCode(w.rn.bot.Vendor),
+				"the vendor did not answer within %v", timeout)
+		}
+		deadline, _ := cctx.Deadline()
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || attempt >= 3 || w.rn.retriesInternally ||
+			time.Until(deadline) < backoff {
+			return nil, err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-cctx.Done():
+			return nil, err
+		}
+		backoff *= 2
+	}
+}
+
+// hooked is one vendor call with hooks: build the request, let the
+// pre-hook rewrite it, exchange it, let the post-hook rewrite the raw
+// response, parse it (F15, F36).
+func (w *worker) hooked(ctx context.Context, hb botrelay.HookableBot, t *botrelay.Turn) (*botrelay.Reply, error) {
+	hooks := w.rn.bot.Settings.Hooks
+	req, err := hb.BuildRequest(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if hooks.PreHook != "" {
+		if req, err = w.runHook(ctx, "pre-hook", hooks.PreHook, req); err != nil {
+			return nil, err
+		}
+	}
+	w.lastReq = req
+	resp, state, err := hb.Exchange(ctx, t, req)
+	if err != nil {
+		return nil, err
+	}
+	w.lastResp = resp
+	if hooks.PostHook != "" {
+		if resp, err = w.runHook(ctx, "post-hook", hooks.PostHook, resp); err != nil {
+			return nil, err
+		}
+	}
+	reply, err := hb.ParseResponse(ctx, t, resp)
+	if err != nil {
+		return nil, err
+	}
+	if reply.VendorState == nil {
+		reply.VendorState = state
+	}
+	return reply, nil
+}
+
+// runHook runs a hook with payload as input.payload and returns what it
+// answered; a failure is aivendor.faas.failed-hook.
+func (w *worker) runHook(ctx context.Context, name, code string, payload json.RawMessage) (json.RawMessage, error) {
+	scripts := w.rn.r.o.Scripts
+	if scripts == nil {
+		return nil, botrelay.NewVendorError(botrelay.ErrUnsupported, "aivendor.faas.failed-hook", "%s: this connector runs no functions", name)
+	}
+	input, _ := json.Marshal(map[string]any{"headers": []any{}, "payload": payload})
+	out, err := scripts.RunScript(ctx, code, input)
+	if err != nil {
+		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, "aivendor.faas.failed-hook", "%s: %v", name, err)
+	}
+	return out, nil
+}
+
+// errorHook runs the bot's error-hook, if any, after an error was logged
+// (F31 step 1, F36); its answer is ignored and its failure only logged.
+func (w *worker) errorHook(ctx context.Context, errorID, code string) {
+	src := w.rn.bot.Settings.Hooks.ErrorHook
+	if src == "" {
+		return
+	}
+	payload := map[string]any{
+		"error":  map[string]string{"errorId": errorID, "name": botrelay.ErrorCodePrefix + code},
+		"vendor": w.rn.bot.Vendor,
+	}
+	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok {
+		info := hb.HookInfo()
+		payload["vendor"] = info.Vendor
+		if w.lastReq != nil {
+			payload[info.RequestKey] = w.lastReq
+		}
+		if w.lastResp != nil {
+			payload[info.ResponseKey] = w.lastResp
+		}
+	}
+	raw, _ := json.Marshal(payload)
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := w.runHook(hctx, "error-hook", src, raw); err != nil {
+		w.logError(ctx, "aivendor.faas.failed-hook", err.Error(), nil)
+	}
+}
+
+// vendorCode is the error-log code of a vendor call failure.
+func vendorCode(vendor string) string {
+	switch vendor {
+	case "function":
+		return "aivendor.faas.invoke-lambda"
+	case "dialogflow_es":
+		return "aivendor.dialogflowv2.send-query"
+	case "dialogflow_cx":
+		return "aivendor.dialogflowcx.send-request"
+	case "watson_v1":
+		return "aivendor.watson.send-query"
+	case "watson_v2":
+		return "aivendor.watsonv2.send-query"
+	case "lex_v1", "lex_v2":
+		return "aivendor.lex.send-query"
+	case "directline":
+		return "aivendor.microsoft.send-query"
+	}
+	return "aivendor." + vendor + ".send-query"
+}
+
+// validate applies F16 and drops blank texts (F17).
+func (w *worker) validate(r *botrelay.Reply) error {
+	items := r.Items[:0:0]
+	messages, delays := 0, 0
+	for _, it := range r.Items {
+		switch {
+		case it.Message != nil:
+			m := it.Message
+			if strings.TrimSpace(m.Text) == "" && len(m.StructuredContent) == 0 {
+				continue
+			}
+			if len(m.QuickReplies) > 0 && w.rn.bot.ConversationType == botrelay.Chat {
+				return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.quick-replies-not-supported",
+					"quick replies are not supported in chat conversations")
+			}
+			messages++
+		case it.Delay != nil:
+			delays++
+		default:
+			continue
+		}
+		items = append(items, it)
+	}
+	r.Items = items
+	if messages == 0 && r.Action == nil && delays == 0 {
+		if len(r.Skipped) > 0 {
+			return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.no-messages-and-not-supported-action",
+				"the reply has no messages and only unsupported actions: %s", strings.Join(r.Skipped, ", "))
+		}
+		return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.missing-action-and-messages",
+			"the reply has neither messages nor an action")
+	}
+	return nil
+}
+
