@@ -46,6 +46,11 @@ type VendorInfo struct {
 	// documented retry policy itself (e.g. Custom Endpoint, F42), so the
 	// relay calls it once per turn instead of retrying on top.
 	RetriesInternally bool
+	// StrictStart reports that the bot may start only when the vendor's
+	// connection test passes (Custom Endpoint's /state must be online, F2):
+	// an operator's start is refused with the reason and the bot stays
+	// Offline. Other vendors start in Vendor Interruption instead (F4).
+	StrictStart bool
 }
 
 // BotEnv is what the host gives a VendorBot.

@@ -56,6 +56,8 @@ func (Connector) Info() botrelay.VendorInfo {
 		Survey:      true,
 		// The connector applies F42's Custom Endpoint retry policy itself.
 		RetriesInternally: true,
+		// F2: the start sequence needs GET …/state to answer online.
+		StrictStart: true,
 	}
 }
 

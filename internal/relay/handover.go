@@ -53,7 +53,6 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 // Vendor Interruption (F4) checks, the welcome (F12), then the consumer
 // messages written since the hand-off.
 func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *botrelay.BotConversation) {
-	w.rn.log.Debug("DBG takeOver", "handoff", ev.Handoff, "known", ev.HandoffKnown, "kind", ev.Kind)
 	rn := w.rn
 	history, err := rn.history(ctx, w.ref, 0)
 	if err != nil {
@@ -101,7 +100,6 @@ func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *b
 // reconnect: it finishes the reply (and action) an interruption left in the
 // outbox, then handles the consumer messages written meanwhile.
 func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *botrelay.BotConversation) {
-	w.rn.log.Debug("DBG resume", "handoff", ev.Handoff, "known", ev.HandoffKnown, "last", st.LastSequence, "kind", ev.Kind)
 	w.st = st
 	if w.ref.DialogID == "" {
 		w.ref.DialogID = st.DialogID

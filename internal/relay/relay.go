@@ -168,11 +168,45 @@ func (r *Relay) Start(ctx context.Context, id botrelay.BotID) error {
 	if running {
 		return botrelay.Errorf(botrelay.ECONFLICT, "bot %s is already started", id)
 	}
+	if err := r.preflight(ctx, b); err != nil {
+		return err
+	}
 	if err := r.o.Store.SetBotStarted(ctx, id, true); err != nil {
 		return err
 	}
 	b.Started = true
 	return r.launch(b)
+}
+
+// preflight refuses an operator's start that could never work: a bot user
+// without messaging slots is never offered a conversation, and a vendor
+// with a strict start (VendorInfo.StrictStart) must pass its connection
+// test. The bot stays Offline and the error says why.
+func (r *Relay) preflight(ctx context.Context, b *botrelay.Bot) error {
+	u, err := r.o.Store.User(ctx, b.UserID)
+	if err != nil {
+		return fmt.Errorf("bot user: %w", err)
+	}
+	if u.MessagingSlots == 0 {
+		return botrelay.Errorf(botrelay.ECONFLICT, "bot user %q has 0 messaging slots, so it would never be offered a conversation; "+
+			"give it slots first (botrelay users update %d --messaging-slots N)", u.LoginName, u.ID)
+	}
+	conn, err := r.o.Registry.Vendor(b.Vendor)
+	if err != nil {
+		return err
+	}
+	if !conn.Info().StrictStart {
+		return nil
+	}
+	rn := newRunner(r, b, func() {})
+	if err := rn.build(ctx); err != nil {
+		return err
+	}
+	defer rn.closeVendor()
+	if err := rn.checkVendor(ctx); err != nil {
+		return botrelay.Errorf(botrelay.ECONFLICT, "the vendor's connection test failed, so the bot was not started: %s", Redact(err.Error(), rn.secrets))
+	}
+	return nil
 }
 
 // Stop stops the bot and waits for it to go Offline.

@@ -17,6 +17,8 @@ import (
 type Agent struct {
 	*peer
 	t testing.TB
+	// UserID is the agent's user id (as the login's config gives it).
+	UserID string
 
 	mu      sync.Mutex
 	ringIDs map[string]string // waiting rings by conversation id
@@ -51,7 +53,7 @@ func NewAgent(t testing.TB, base, account, username, password string) *Agent {
 		cancel()
 		t.Fatalf("agent websocket: %v", err)
 	}
-	a := &Agent{t: t, ringIDs: map[string]string{}, changed: make(chan struct{}, 1)}
+	a := &Agent{t: t, UserID: login.Config.UserID, ringIDs: map[string]string{}, changed: make(chan struct{}, 1)}
 	a.peer = newPeer(t, ctx, cancel, conn, a.notification)
 	t.Cleanup(a.Close)
 	a.must(".ams.routing.SubscribeRoutingTasks", map[string]any{})
@@ -168,4 +170,23 @@ func (a *Agent) WaitRing(d time.Duration) string {
 			a.t.Fatalf("no ring within %v", d)
 		}
 	}
+}
+
+// Say publishes a text into the conversation's main dialog.
+func (a *Agent) Say(convID, text string) {
+	a.t.Helper()
+	a.must(".ams.ms.PublishEvent", map[string]any{"dialogId": convID, "conversationId": convID,
+		"event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": text}})
+}
+
+// Transfer leaves the conversation to a skill (by id), suggesting the user
+// agentUserID when it is not empty, as the agent console's transfer does.
+func (a *Agent) Transfer(convID string, skillID int64, agentUserID string) {
+	a.t.Helper()
+	fields := []map[string]any{{"field": "ParticipantsChange", "type": "REMOVE", "role": "ASSIGNED_AGENT"}}
+	if agentUserID != "" {
+		fields = append(fields, map[string]any{"field": "ParticipantsChange", "type": "SUGGEST", "role": "ASSIGNED_AGENT", "userId": agentUserID})
+	}
+	fields = append(fields, map[string]any{"field": "Skill", "type": "UPDATE", "skill": skillID})
+	a.must(".ams.cm.UpdateConversationField", map[string]any{"conversationId": convID, "conversationField": fields})
 }

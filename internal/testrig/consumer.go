@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -360,4 +361,28 @@ func Upload(t testing.TB, c *Consumer, name string, data []byte) string {
 		t.Fatalf("upload: status %d, %v", resp.StatusCode, err)
 	}
 	return r.RelativePath
+}
+
+// Transcript returns what the consumer saw of the conversation, in order:
+// "consumer: …", "bot: …" and "agent: …" lines for the text messages.
+func (c *Consumer) Transcript() []string {
+	evs := c.Events()
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].DialogID == evs[j].DialogID && evs[i].Sequence < evs[j].Sequence })
+	var out []string
+	for _, e := range evs {
+		txt := e.Text()
+		if txt == "" {
+			continue
+		}
+		who := "consumer"
+		switch {
+		case e.Meta.Role == "" || e.Meta.Role == "CONSUMER":
+		case e.Meta.UserType == "BOT":
+			who = "bot"
+		default:
+			who = "agent"
+		}
+		out = append(out, who+": "+txt)
+	}
+	return out
 }

@@ -245,6 +245,34 @@ func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	return b
 }
 
+// AddHuman creates a human agent with a password on skills.
+func (r *Rig) AddHuman(login, password string, skills ...string) *botrelay.User {
+	t := r.T
+	t.Helper()
+	ctx := context.Background()
+	prof, err := r.Store.ProfileByName(ctx, Account, "Agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []botrelay.SkillID
+	for _, s := range skills {
+		ids = append(ids, r.Skills[s])
+	}
+	u := &botrelay.User{AccountID: Account, Type: botrelay.UserHuman, LoginName: login, MessagingSlots: 10,
+		ProfileID: prof.ID, Enabled: true, SkillIDs: ids}
+	if err := r.Store.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // Start starts a bot and waits until it is in want.
 func (r *Rig) Start(b *botrelay.Bot, want botrelay.BotState) {
 	r.T.Helper()
