@@ -196,7 +196,7 @@ func (m *Main) Run(ctx context.Context) error {
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
-		Scripts: &function.Runner{Logger: m.log.With("part", "functions")}})
+		Scripts:      &function.Runner{Logger: m.log.With("part", "functions")}})
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
 		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer}).Routes(mux)
 	m.mu.Lock()

@@ -27,9 +27,13 @@ type recorder struct {
 	calls []string
 }
 
-func (r *recorder) Info() botrelay.VendorInfo { return botrelay.VendorInfo{ID: r.id, DisplayName: r.id} }
+func (r *recorder) Info() botrelay.VendorInfo {
+	return botrelay.VendorInfo{ID: r.id, DisplayName: r.id}
+}
 
-func (r *recorder) NewBot(json.RawMessage, botrelay.BotEnv) (botrelay.VendorBot, error) { return r, nil }
+func (r *recorder) NewBot(json.RawMessage, botrelay.BotEnv) (botrelay.VendorBot, error) {
+	return r, nil
+}
 
 func (r *recorder) Converse(_ context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
 	say := func(text string) botrelay.Item { return botrelay.Item{Message: &botrelay.Message{Text: text}} }

@@ -190,4 +190,3 @@ func (w *worker) validate(r *botrelay.Reply) error {
 	}
 	return nil
 }
-
