@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/botrelay/botrelay/internal/testrig"
 )
 
 // cliRun is one finished run of a management command.
@@ -241,6 +245,41 @@ func TestManageCLI(t *testing.T) {
 	if out := r.ok("bots", "test", bot.ID); !strings.HasPrefix(out, "ok") {
 		t.Fatalf("bots test = %q", out)
 	}
+	// The user was created without slots: it has the server's default, so
+	// the bot is offered conversations and answers them.
+	consumer := testrig.NewConsumer(t, base, "1000")
+	consumer.Open("cli-skill")
+	consumer.Say("hello")
+	consumer.WaitTexts(20*time.Second, "hi from cli")
+
+	// A Custom Endpoint whose /state is not online: the start is refused,
+	// naming the state, and the bot stays Offline and not started.
+	ce := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/environments/draft/state") {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"state":"maintenance","version":"1.0"}`))
+			return
+		}
+		http.NotFound(w, req)
+	}))
+	t.Cleanup(ce.Close)
+	r.ok("users", "create", "--login", "cli-ce", "--type", "BOT", "--profile", "Agent", "--skills", "cli-skill")
+	var ceBot struct{ ID string }
+	out = r.ok("bots", "create", "--name", "ce bot", "--user", "cli-ce", "--vendor", "custom_endpoint",
+		"--settings", `{"baseUrl":"`+ce.URL+`","botId":"b1"}`, "--json")
+	if err := json.Unmarshal([]byte(out), &ceBot); err != nil || ceBot.ID == "" {
+		t.Fatalf("bots create --json = %q (%v)", out, err)
+	}
+	bin.fails(1, `"maintenance"`, "bots", "start", ceBot.ID, "--server", base)
+	var ceStatus struct {
+		State   string
+		Started bool
+	}
+	if err := json.Unmarshal([]byte(r.ok("bots", "status", ceBot.ID, "--json")), &ceStatus); err != nil ||
+		ceStatus.State != "OFFLINE" || ceStatus.Started {
+		t.Fatalf("status after a refused start = %+v (%v), want OFFLINE and not started", ceStatus, err)
+	}
+	r.ok("bots", "delete", ceBot.ID)
 
 	// A running bot cannot be edited: the API's conflict in one line.
 	r.fails(1, "conflict: ", "bots", "update", bot.ID, "--name", "renamed")

@@ -977,3 +977,66 @@ func TestIdleConversationsHoldNoGoroutine(t *testing.T) {
 		return len(c.AgentTexts()) == 2
 	})
 }
+
+// TestF2_CustomEndpointStartNeedsOnline: a Custom Endpoint whose /state is
+// not online refuses the operator's start with the state in the error; the
+// bot stays Offline and is not marked started (spec F2, §4).
+func TestF2_CustomEndpointStartNeedsOnline(t *testing.T) {
+	r := newRig(t)
+	f := newEndpointFake(t)
+	b := endpointBot(r, f, "strict", func(b *botrelay.Bot) { b.Settings.Limits.VendorTimeoutSeconds = 2 })
+	for _, state := range []string{"maintenance", "offline"} {
+		f.state.Store(state)
+		err := r.Relay.Start(context.Background(), b.ID)
+		if err == nil || !strings.Contains(err.Error(), `"`+state+`"`) || botrelay.ErrorCode(err) != botrelay.ECONFLICT {
+			t.Fatalf("start with /state %s: err = %v, want a conflict naming the state", state, err)
+		}
+		if got := r.Relay.State(b.ID); got != botrelay.BotOffline {
+			t.Fatalf("state after a refused start = %s, want OFFLINE", got)
+		}
+		if stored, err := r.Store.Bot(context.Background(), b.ID); err != nil || stored.Started {
+			t.Fatalf("bot marked started after a refused start (%v)", err)
+		}
+	}
+	f.srv.Close() // unreachable
+	if err := r.Relay.Start(context.Background(), b.ID); err == nil || r.Relay.State(b.ID) != botrelay.BotOffline {
+		t.Fatalf("start with the endpoint unreachable: err = %v, state %s", err, r.Relay.State(b.ID))
+	}
+}
+
+// TestF4_VendorInterruptionOnLiveFailures: the endpoint's /state says online
+// while every turn fails. After limits.vendorFailureThreshold failed turns
+// in a row the bot is in Vendor Interruption (new conversations are
+// escalated without calling the vendor); once the endpoint answers again,
+// the health check brings it back Online and conversations are answered.
+func TestF4_VendorInterruptionOnLiveFailures(t *testing.T) {
+	r := newRig(t)
+	f := newEndpointFake(t)
+	b := endpointBot(r, f, "livefail", func(b *botrelay.Bot) {
+		b.Settings.Limits.VendorFailureThreshold = 3
+		b.Settings.Limits.HealthIntervalSeconds = 1
+		b.Settings.Limits.VendorTimeoutSeconds = 2
+	})
+	r.Start(b, botrelay.BotOnline)
+	f.mode.Store("500")
+	for i := 1; i <= 3; i++ {
+		if got := r.Relay.State(b.ID); got != botrelay.BotOnline {
+			t.Fatalf("state after %d failed turns = %s, want ONLINE (threshold 3)", i-1, got)
+		}
+		c := testrig.NewConsumer(t, r.URL, "1000")
+		c.Open("bot")
+		c.Say("hello")
+		c.WaitTexts(wait, "Let me get you a human.")
+	}
+	r.WaitState(b, botrelay.BotVendorInterruption, 2*time.Second)
+	f.mode.Store("ok")
+	r.WaitState(b, botrelay.BotOnline, 5*time.Second)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello again")
+	c.WaitTexts(wait, "endpoint says hi")
+	hist := stateHistory(t, r, b)
+	if !slices.Contains(hist, botrelay.BotVendorInterruption) || hist[len(hist)-1] != botrelay.BotOnline {
+		t.Fatalf("state history = %v", hist)
+	}
+}
