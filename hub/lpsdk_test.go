@@ -2,13 +2,16 @@ package hub_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +19,10 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/function"
+	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/platforms/liveperson"
+	"github.com/botrelay/botrelay/secretbox"
 )
 
 // sdkDir is the node-agent-sdk peer (test/lpsdk, installed by `npm ci`).
@@ -204,5 +211,179 @@ func TestNodeAgentSDK(t *testing.T) {
 			}
 		}
 		ag.mu.Unlock()
+	}
+}
+
+// TestNodeAgentSDKHandsBackToBot is the human → bot transfer back of issue
+// 13 with LivePerson's node-agent-sdk as the human agent: a consumer talks
+// to the demo bot (its own script, run by the relay in this process and
+// logged in to the hub like botrelay's bots), asks for an agent, the SDK
+// agent accepts, the consumer writes "thanks, one more question" to the
+// human, the human transfers the conversation back to skill bot. The bot
+// (Welcome Message off) must stay silent — it must not answer what the
+// consumer wrote to the human — until the consumer writes something new,
+// and then answer that once.
+func TestNodeAgentSDKHandsBackToBot(t *testing.T) {
+	dir := sdkDir(t)
+	f, srv := newFixtureHub(t, 10*time.Second)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	csds := strings.TrimPrefix(srv.URL, "https://")
+	botSkill := fmt.Sprint(f.skills[botrelay.SkillNameBot].ID)
+	startDemoBot(t, f, srv)
+
+	human := startSDKAgent(t, dir, caFile, csds, "bob", f, "MODE=handback", "TRANSFER_SKILL="+botSkill)
+	human.waitEvent("ready", nil)
+
+	cons, _ := consumerConn(t, srv)
+	conv := cons.mustCall("cm.ConsumerRequestConversation", map[string]any{"brandId": "1000", "channelType": "MESSAGING", "skill": "bot"}).(map[string]any)["conversationId"].(string)
+	cons.mustCall("ms.SubscribeMessagingEvents", map[string]any{"dialogId": conv, "conversationId": conv, "fromSeq": 0})
+	say := func(text string) {
+		cons.mustCall("ms.PublishEvent", map[string]any{"dialogId": conv, "event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": text}})
+	}
+	say("hi")
+	cons.waitFor("the greeting", hasText("ms.MessagingEventNotification", "What would you like to do?"))
+	say("agent")
+	human.waitEvent("accepted", func(m map[string]any) bool { return m["conversationId"] == conv })
+	human.waitEvent("assigned", func(m map[string]any) bool { return m["conversationId"] == conv })
+	say("thanks, one more question")
+	human.waitEvent("transferred", func(m map[string]any) bool { return m["conversationId"] == conv })
+
+	// The bot takes the conversation back.
+	botty := f.users["botty"].ID
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := f.store.Conversation(context.Background(), botrelay.ConversationID(conv))
+		if err == nil && c.AssignedAgent() == botty {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bot did not take the conversation back within 20s (assigned: %v, %v)", c.AssignedAgent(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Something new: the bot answers it, and only it. Anything the bot
+	// replayed from the human's part would come before this answer.
+	say("what are your opening hours")
+	cons.waitFor("the answer to the new message", hasText("ms.MessagingEventNotification", "We are open around the clock: bots never sleep."))
+	want := []string{
+		"consumer: hi",
+		"bot: Hello! I am the botrelay demo bot.",
+		"bot: What would you like to do?",
+		"consumer: agent",
+		"bot: Transferring you to a human agent. Please hold on.",
+		"consumer: thanks, one more question",
+		"agent: Let me pass you back to our bot.",
+		"consumer: what are your opening hours",
+		"bot: We are open around the clock: bots never sleep.",
+		"bot: What would you like to do?",
+	}
+	var got []string
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got = transcript(cons); len(got) >= len(want) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("consumer transcript:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// transcript is what the consumer received of the main dialog, in sequence
+// order: "consumer: …", "bot: …" or "agent: …" per text message.
+func transcript(c *client) []string {
+	type line struct {
+		seq  float64
+		text string
+	}
+	seen := map[float64]bool{}
+	var lines []line
+	c.mu.Lock()
+	for _, m := range c.frames {
+		if m["type"] != "ms.MessagingEventNotification" {
+			continue
+		}
+		changes, _ := get(m, "body", "changes").([]any)
+		for _, ch := range changes {
+			seq, _ := get(ch, "sequence").(float64)
+			msg, ok := get(ch, "event", "message").(string)
+			if !ok || get(ch, "event", "type") != "ContentEvent" || seen[seq] {
+				continue
+			}
+			seen[seq] = true
+			who := "agent"
+			switch {
+			case get(ch, "originatorMetadata", "role") == "CONSUMER":
+				who = "consumer"
+			case get(ch, "originatorMetadata", "userType") == "BOT":
+				who = "bot"
+			}
+			lines = append(lines, line{seq, who + ": " + msg})
+		}
+	}
+	c.mu.Unlock()
+	sort.Slice(lines, func(i, j int) bool { return lines[i].seq < lines[j].seq })
+	var out []string
+	for _, l := range lines {
+		out = append(out, l.text)
+	}
+	return out
+}
+
+// startDemoBot runs the demo bot's script (internal/app/demo.js) as a
+// function bot logged in as botty (skill bot) through the relay and the
+// LivePerson adapter, over the hub's TLS listener; Welcome Message is off.
+func startDemoBot(t *testing.T, f *fixture, srv *httptest.Server) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	code, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "internal", "app", "demo.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendor, _ := json.Marshal(map[string]any{"code": string(code)})
+	b := &botrelay.Bot{ID: "bot-demo", AccountID: acct, Name: "Demo bot", UserID: f.users["botty"].ID, Vendor: "function",
+		Type: botrelay.BotAgent, ConversationType: botrelay.Messaging,
+		Settings: botrelay.BotSettings{Vendor: vendor, ErrorHandling: botrelay.ErrorHandling{EscalationSkill: botrelay.SkillNameHuman,
+			MessageToConsumer: "Something went wrong; let me get you a human agent."}}}
+	ks := f.keys["botty"]
+	b.Secrets, err = relay.SealSecrets(box, b, &relay.Secrets{APIKey: relay.Credentials{AppKey: ks.AppKey, Secret: ks.Secret,
+		AccessToken: ks.AccessToken, AccessTokenSecret: ks.AccessTokenSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := f.store.CreateBot(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	reg := botrelay.NewRegistry()
+	reg.RegisterVendor(function.Connector{})
+	r := relay.New(relay.Options{Store: f.store, Registry: reg, Box: box, Logger: quiet, ConnectTimeout: 10 * time.Second,
+		Scripts: &function.Runner{Logger: quiet},
+		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
+			return liveperson.New(liveperson.Config{Account: string(acct), CSDSDomain: srv.URL, Username: c.Username,
+				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
+				liveperson.Options{Logger: quiet, HTTPClient: srv.Client(), ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond})
+		}})
+	done := make(chan struct{})
+	go func() { r.Run(ctx, acct); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-r.Ready()
+	if err := r.Start(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for r.State(b.ID) != botrelay.BotOnline {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo bot is %s after 20s, want ONLINE", r.State(b.ID))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -109,9 +109,31 @@ func NewConsumer(t testing.TB, base, account string) *Consumer {
 	if err != nil || tok.Token == "" {
 		t.Fatalf("consumer token: status %d, %v", resp.StatusCode, err)
 	}
+	return dialConsumer(t, base, account, tok.Token, tok.ConsumerID)
+}
+
+// ResumeConsumer connects again as the consumer a token identifies (a page
+// reloaded, or a client back after the server restarted) and subscribes to
+// its conversation convID from sequence 0, so Events holds the whole main
+// dialog as the hub delivers it.
+func ResumeConsumer(t testing.TB, base, account, token, consumerID, convID string) *Consumer {
+	t.Helper()
+	c := dialConsumer(t, base, account, token, consumerID)
+	c.ConvID = convID
+	if code, body := c.Request("cqm.SubscribeExConversations", map[string]any{"convState": []string{"OPEN", "CLOSE"}}); code != 200 {
+		c.t.Fatalf("SubscribeExConversations: %d %s", code, body)
+	}
+	if code, body := c.Request("ms.SubscribeMessagingEvents", map[string]any{"dialogId": convID, "conversationId": convID, "fromSeq": 0}); code != 200 {
+		c.t.Fatalf("SubscribeMessagingEvents: %d %s", code, body)
+	}
+	return c
+}
+
+func dialConsumer(t testing.TB, base, account, token, consumerID string) *Consumer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Consumer{t: t, Base: base, Token: tok.Token, ID: tok.ConsumerID, seen: map[string]bool{}, changed: make(chan struct{}, 1)}
-	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws_api/account/" + account + "/messaging/consumer?v=3&token=" + tok.Token
+	c := &Consumer{t: t, Base: base, Token: token, ID: consumerID, seen: map[string]bool{}, changed: make(chan struct{}, 1)}
+	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws_api/account/" + account + "/messaging/consumer?v=3&token=" + token
 	conn, _, err := websocket.Dial(ctx, ws, nil)
 	if err != nil {
 		cancel()

@@ -9,6 +9,10 @@
 //                TRANSFER_SKILL (removing itself).
 //   MODE=second  once assigned, reads the history; on the consumer's
 //                "hello bot": replies with a text and closes the conversation.
+//   MODE=handback  a human agent a bot handed the conversation to: on the
+//                consumer's "thanks, one more question" replies with a text
+//                and transfers the conversation back to skill TRANSFER_SKILL
+//                (removing itself).
 //
 // Every step is reported as one JSON line on standard output; any SDK error
 // is reported as {"ev":"error"} and ends the process with status 1.
@@ -20,6 +24,7 @@ const Agent = require('node-agent-sdk').Agent;
 
 const env = process.env;
 const mode = env.MODE || 'first';
+const trigger = mode === 'handback' ? 'thanks, one more question' : 'hello bot';
 
 function report(ev, fields) {
     process.stdout.write(JSON.stringify(Object.assign({ev: ev, mode: mode}, fields || {})) + '\n');
@@ -93,15 +98,31 @@ agent.on('ms.MessagingEventNotification', (body) => {
         seen[key] = true;
         if (c.__isMe) return;
         report('text', {conversationId: body.dialogId, sequence: c.sequence, message: c.event.message, originatorId: c.originatorId});
-        if (c.event.message === 'hello bot' && !done[body.dialogId]) {
+        if (c.event.message === trigger && !done[body.dialogId]) {
             done[body.dialogId] = true;
             play(body.dialogId);
         }
     });
 });
 
+function transfer(convId) {
+    agent.updateConversationField({conversationId: convId, conversationField: [
+        {field: 'ParticipantsChange', type: 'REMOVE', role: 'ASSIGNED_AGENT'},
+        {field: 'Skill', type: 'UPDATE', skill: env.TRANSFER_SKILL},
+    ]}, null, [{type: 'ActionReason', reason: 'escalated_by_bot'}], (err) => {
+        if (err) return fail('transfer', err);
+        report('transferred', {conversationId: convId, skill: env.TRANSFER_SKILL});
+    });
+}
+
 function play(convId) {
-    if (mode === 'first') {
+    if (mode === 'handback') {
+        agent.publishEvent({dialogId: convId, event: {type: 'ContentEvent', contentType: 'text/plain', message: 'Let me pass you back to our bot.'}}, (err, resp) => {
+            if (err) return fail('publish text', err);
+            report('published', {sequence: resp.sequence});
+            transfer(convId);
+        });
+    } else if (mode === 'first') {
         agent.publishEvent({dialogId: convId, event: {type: 'ContentEvent', contentType: 'text/plain', message: 'hi from sdk'}}, (err, resp) => {
             if (err) return fail('publish text', err);
             report('published', {sequence: resp.sequence});
@@ -112,13 +133,7 @@ function play(convId) {
             agent.publishEvent({dialogId: convId, event: {type: 'RichContentEvent', content: card}}, (err, resp) => {
                 if (err) return fail('publish card', err);
                 report('published-card', {sequence: resp.sequence});
-                agent.updateConversationField({conversationId: convId, conversationField: [
-                    {field: 'ParticipantsChange', type: 'REMOVE', role: 'ASSIGNED_AGENT'},
-                    {field: 'Skill', type: 'UPDATE', skill: env.TRANSFER_SKILL},
-                ]}, null, [{type: 'ActionReason', reason: 'escalated_by_bot'}], (err) => {
-                    if (err) return fail('transfer', err);
-                    report('transferred', {conversationId: convId, skill: env.TRANSFER_SKILL});
-                });
+                transfer(convId);
             });
         });
     } else {

@@ -1,0 +1,719 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/testrig"
+)
+
+// The chaos suite (issue 13, acceptance point 1): one `botrelay serve`
+// process per run carries 200 conversations of every action class at once;
+// the run kills it (SIGKILL at three instants, or SIGTERM), starts it again
+// on the same data folder, lets it settle, sends a follow-up message where
+// the class has one, and then reads every conversation's end state and the
+// consumer's transcript. Each conversation is two consumer messages written
+// back to back: "hi m1" (the bot echoes "echo m1") and "go m2" (the action
+// turn: "ack m2", a pause, the last message, then the action); the follow-up
+// is "after m3".
+
+// chaosScript is every chaos bot's function; process.env.MODE says which
+// class it plays.
+const chaosScript = `
+function lambda(input, callback) {
+  var p = input.payload, env = process.env, tag = env.TAG || "";
+  var ev = (p.event && p.event.name) || "";
+  if (ev === "WELCOME") return callback(null, {messages: [tag + "welcome"]});
+  if (ev === "SURVEY") return callback(null, {messages: ["How would you rate us, 1 to 5?"]});
+  var found = /\bm\d+\b/.exec(p.message || ""), m = found ? found[0] : "m?";
+  if (env.MODE === "survey") {
+    return callback(null, {messages: ["Thanks for rating " + m],
+      context: {action: "CLOSE_CONVERSATION", actionParameters: {result: {answer: p.message}}}});
+  }
+  if (env.MODE === "echo" || (p.message || "").indexOf("go ") !== 0) return callback(null, {messages: [tag + "echo " + m]});
+  var pause = {delay: Number(env.DELAY)};
+  switch (env.MODE) {
+  case "transfer":
+    return callback(null, {messages: ["ack " + m, pause, "Transferring you to a human. " + m],
+      context: {action: "TRANSFER", actionParameters: {skill: "human"}}});
+  case "agent":
+    return callback(null, {messages: ["ack " + m, pause, "Transferring you to Alex. " + m],
+      context: {action: "TRANSFER", actionParameters: {skill: "human", agentId: env.AGENT}}});
+  case "close":
+    return callback(null, {messages: ["ack " + m, pause, "Goodbye! " + m], context: {action: "CLOSE_CONVERSATION"}});
+  case "ttr":
+    return callback(null, {messages: ["ack " + m, pause, "Marked urgent. " + m],
+      context: {action: "CHANGE_TTR", actionParameters: {ttrType: "URGENT"}}});
+  case "escalate":
+    throw new Error("the vendor is down");
+  case "welcome":
+    return callback(null, {messages: ["ack " + m, pause, "Passing you to bot B. " + m],
+      context: {action: "TRANSFER", actionParameters: {skill: env.TARGET}}});
+  }
+  callback(new Error("unknown mode " + env.MODE));
+}
+`
+
+const (
+	chaosEscalation = "Sorry, something broke on my side; a human will take over."
+	chaosNote       = "Escalated by the bot after a vendor failure."
+	chaosQuestion   = "How would you rate us, 1 to 5?"
+	chaosPassword   = "Chaos-Pa55word!"
+)
+
+// chaosClass is one action class: its bot, what the consumer must see
+// exactly once, and the end state.
+type chaosClass struct {
+	name  string
+	skill string // the skill its conversations open on
+	mode  string
+	// expect are the bot texts (to the consumer) each conversation must
+	// hold exactly once when everything is done, the follow-up's answer
+	// included; answers are those that answer a consumer message (a missing
+	// one is "unanswered"), the others belong to the action (a missing one
+	// is a lost action).
+	answers, actionTexts []string
+	// ack and last are the action turn's first and last message (the kill
+	// offsets watch them); "" when the class has none.
+	ack, last string
+	followUp  bool // the consumer writes "after m3" after the restart
+}
+
+var chaosClasses = []*chaosClass{
+	{name: "transfer to skill", skill: "ch-transfer", mode: "transfer", followUp: true,
+		answers: []string{"echo m1", "ack m2", "Transferring you to a human. m2"},
+		ack:     "ack m2", last: "Transferring you to a human. m2"},
+	{name: "transfer to agent", skill: "ch-agent", mode: "agent", followUp: true,
+		answers: []string{"echo m1", "ack m2", "Transferring you to Alex. m2"},
+		ack:     "ack m2", last: "Transferring you to Alex. m2"},
+	{name: "close", skill: "ch-close", mode: "close",
+		answers: []string{"echo m1", "ack m2", "Goodbye! m2"},
+		ack:     "ack m2", last: "Goodbye! m2"},
+	{name: "close with survey", skill: "ch-survey", mode: "close", followUp: true,
+		answers:     []string{"echo m1", "ack m2", "Goodbye! m2", "Thanks for rating m3"},
+		actionTexts: []string{chaosQuestion},
+		ack:         "ack m2", last: "Goodbye! m2"},
+	{name: "change TTR", skill: "ch-ttr", mode: "ttr", followUp: true,
+		answers: []string{"echo m1", "ack m2", "Marked urgent. m2", "echo m3"},
+		ack:     "ack m2", last: "Marked urgent. m2"},
+	{name: "escalation", skill: "ch-escalate", mode: "escalate", followUp: true,
+		answers: []string{"echo m1", chaosEscalation}},
+	{name: "welcome after transfer", skill: "ch-welcome-a", mode: "welcome", followUp: true,
+		answers:     []string{"A echo m1", "ack m2", "Passing you to bot B. m2", "B echo m3"},
+		actionTexts: []string{"B welcome"},
+		ack:         "ack m2", last: "Passing you to bot B. m2"},
+}
+
+// chaosAPI is the management REST API of one server, as the admin.
+type chaosAPI struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+	token  string
+}
+
+func chaosLogin(t *testing.T, base string) *chaosAPI {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	a := &chaosAPI{t: t, base: base, client: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	var login struct {
+		CSRF string `json:"csrfToken"`
+	}
+	a.must("POST", "/api/v1/login", map[string]string{"loginName": "admin", "password": chaosPassword}, &login, 200)
+	req, _ := http.NewRequest("POST", base+"/api/v1/tokens", strings.NewReader(`{"description":"chaos"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", login.CSRF)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 201 || tok.Token == "" {
+		t.Fatalf("POST /api/v1/tokens: %d, %v", resp.StatusCode, err)
+	}
+	a.token = tok.Token
+	return a
+}
+
+func (a *chaosAPI) must(method, path string, body, out any, want int) {
+	a.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		a.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+}
+
+// chaosSetup holds the ids the checks need.
+type chaosSetup struct {
+	skills map[string]botrelay.SkillID // by name
+	users  map[string]botrelay.UserID  // by login name
+	bots   []string
+}
+
+// setupChaos creates, through the REST API, the skills, a human agent
+// (alex, on skill human, not logged in), one bot per class (bot B of the
+// welcome class and the survey bot besides), starts them and waits until
+// they are ONLINE.
+func setupChaos(t *testing.T, api *chaosAPI, delay string) *chaosSetup {
+	t.Helper()
+	s := &chaosSetup{skills: map[string]botrelay.SkillID{}, users: map[string]botrelay.UserID{}}
+	var skills []struct {
+		ID   botrelay.SkillID `json:"id"`
+		Name string           `json:"name"`
+	}
+	api.must("GET", "/api/v1/skills", nil, &skills, 200)
+	for _, sk := range skills {
+		s.skills[sk.Name] = sk.ID
+	}
+	for _, name := range []string{"ch-transfer", "ch-agent", "ch-close", "ch-survey", "ch-ttr", "ch-escalate", "ch-welcome-a", "ch-welcome-b"} {
+		var sk struct {
+			ID botrelay.SkillID `json:"id"`
+		}
+		api.must("POST", "/api/v1/skills", map[string]any{"name": name, "postSurvey": name == "ch-survey"}, &sk, 201)
+		s.skills[name] = sk.ID
+	}
+	var profiles []struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	}
+	api.must("GET", "/api/v1/profiles", nil, &profiles, 200)
+	agentProfile := int64(0)
+	for _, p := range profiles {
+		if p.Name == "Agent" {
+			agentProfile = p.ID
+		}
+	}
+	user := func(typ, login string, skills ...string) botrelay.UserID {
+		ids := []botrelay.SkillID{}
+		for _, sk := range skills {
+			ids = append(ids, s.skills[sk])
+		}
+		body := map[string]any{"type": typ, "loginName": login, "profileId": agentProfile, "messagingSlots": 1000, "skillIds": ids}
+		if typ == "HUMAN" {
+			body["password"] = chaosPassword
+		}
+		var out struct {
+			User struct {
+				ID botrelay.UserID `json:"id"`
+			} `json:"user"`
+		}
+		api.must("POST", "/api/v1/users", body, &out, 201)
+		s.users[login] = out.User.ID
+		return out.User.ID
+	}
+	alex := user("HUMAN", "alex", "human")
+	bot := func(name, typ, skill string, env map[string]string, welcome bool, surveySkills ...string) {
+		var skills []string
+		if skill != "" {
+			skills = []string{skill}
+		}
+		uid := user("BOT", name, skills...)
+		env["DELAY"] = delay
+		settings := map[string]any{
+			"vendor": map[string]any{"code": chaosScript, "env": env},
+			"errorHandling": map[string]any{"escalationSkill": "human", "messageToConsumer": chaosEscalation,
+				"messageToAgent": chaosNote, "transferFailureMessage": "Nobody can take over right now."},
+			"messaging": map[string]any{"welcomeMessage": welcome},
+		}
+		if len(surveySkills) > 0 {
+			settings["survey"] = map[string]any{"skills": surveySkills}
+		}
+		var out struct {
+			ID string `json:"id"`
+		}
+		api.must("POST", "/api/v1/bots", map[string]any{"name": name, "vendor": "function", "type": typ, "userId": uid, "settings": settings}, &out, 201)
+		s.bots = append(s.bots, out.ID)
+	}
+	for _, c := range chaosClasses {
+		env := map[string]string{"MODE": c.mode, "AGENT": fmt.Sprint(alex), "TARGET": "ch-welcome-b"}
+		if c.mode == "welcome" {
+			env["TAG"] = "A "
+		}
+		bot("chaos-"+c.skill, "AGENT", c.skill, env, false)
+	}
+	bot("chaos-welcome-b", "AGENT", "ch-welcome-b", map[string]string{"MODE": "echo", "TAG": "B "}, true)
+	bot("chaos-surveys", "SURVEY", "", map[string]string{"MODE": "survey"}, false, "ch-survey")
+	for _, id := range s.bots {
+		api.must("POST", "/api/v1/bots/"+id+"/start", nil, nil, 202)
+	}
+	for _, id := range s.bots {
+		testrig.Eventually(t, 30*time.Second, "bot "+id+" ONLINE", func() bool {
+			var st struct {
+				State string `json:"state"`
+			}
+			api.must("GET", "/api/v1/bots/"+id+"/status", nil, &st, 200)
+			return st.State == "ONLINE"
+		})
+	}
+	return s
+}
+
+// chaosConv is one consumer's conversation.
+type chaosConv struct {
+	class          *chaosClass
+	convID         string
+	token, id      string
+	first, resumed *testrig.Consumer
+}
+
+// parallel runs f(0..n-1) on workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// sawCount counts the conversations whose consumer has received text.
+func sawCount(convs []*chaosConv, text func(*chaosClass) string) int {
+	n := 0
+	for _, cv := range convs {
+		want := text(cv.class)
+		if want != "" && slices.Contains(cv.first.AgentTexts(), want) {
+			n++
+		}
+	}
+	return n
+}
+
+// chaosRow is one line of a run's table.
+type chaosRow struct {
+	convs, lost, doubled, unanswered, extra int
+	examples                                []string
+}
+
+func (r *chaosRow) note(format string, args ...any) {
+	if len(r.examples) < 3 {
+		r.examples = append(r.examples, fmt.Sprintf(format, args...))
+	}
+}
+
+type chaosRun struct {
+	name   string
+	signal syscall.Signal
+	// offset is the instant of the signal: "early" (all consumer messages
+	// acknowledged), "mid-publish" (a quarter of the action turns' first
+	// messages seen), "action" (a quarter of the last messages before the
+	// action seen).
+	offset string
+}
+
+func TestChaosActionsSurviveKillAndStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos suite runs real servers under load; skipped with -short")
+	}
+	n := 200
+	if v := os.Getenv("BOTRELAY_CHAOS_CONVERSATIONS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	runs := []chaosRun{
+		{"SIGKILL early", syscall.SIGKILL, "early"},
+		{"SIGKILL mid-publish", syscall.SIGKILL, "mid-publish"},
+		{"SIGKILL during the action", syscall.SIGKILL, "action"},
+		{"SIGTERM mid-publish", syscall.SIGTERM, "mid-publish"},
+	}
+	began := time.Now()
+	var report strings.Builder
+	for _, run := range runs {
+		t.Run(strings.ReplaceAll(run.name, " ", "_"), func(t *testing.T) {
+			runChaos(t, run, n, &report)
+		})
+	}
+	t.Logf("chaos suite: %d conversations per class and run, %v in all\n%s", n, time.Since(began).Round(time.Second), report.String())
+}
+
+func runChaos(t *testing.T, run chaosRun, n int, report *strings.Builder) {
+	began := time.Now()
+	data := t.TempDir()
+	env := []string{"BOTRELAY_ADMIN_PASSWORD=" + chaosPassword}
+	srv := start(t, env, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	base := srv.waitListening(t)
+	api := chaosLogin(t, base)
+	setup := setupChaos(t, api, "1")
+
+	// Every conversation opens, then every consumer writes its two messages.
+	var convs []*chaosConv
+	for _, c := range chaosClasses {
+		for range n {
+			convs = append(convs, &chaosConv{class: c})
+		}
+	}
+	parallel(len(convs), 32, func(i int) {
+		cv := convs[i]
+		cv.first = testrig.NewConsumer(t, base, "1000")
+		cv.convID = cv.first.Open(cv.class.skill)
+		cv.token, cv.id = cv.first.Token, cv.first.ID
+	})
+	opened := time.Since(began)
+	parallel(len(convs), 32, func(i int) {
+		convs[i].first.Say("hi m1")
+		convs[i].first.Say("go m2")
+	})
+	acked := time.Since(began)
+
+	// The signal, at the run's instant.
+	withAction := 0
+	for _, cv := range convs {
+		if cv.class.ack != "" {
+			withAction++
+		}
+	}
+	switch run.offset {
+	case "mid-publish":
+		testrig.Eventually(t, 60*time.Second, "a quarter of the action turns' first messages", func() bool {
+			return sawCount(convs, func(c *chaosClass) string { return c.ack }) >= withAction/4
+		})
+	case "action":
+		testrig.Eventually(t, 60*time.Second, "a quarter of the action turns' last messages", func() bool {
+			return sawCount(convs, func(c *chaosClass) string { return c.last }) >= withAction/4
+		})
+	}
+	sawAck := sawCount(convs, func(c *chaosClass) string { return c.ack })
+	sawLast := sawCount(convs, func(c *chaosClass) string { return c.last })
+	signalled := time.Now()
+	if err := srv.cmd.Process.Signal(run.signal); err != nil {
+		t.Fatal(err)
+	}
+	code := srv.exitCode(t, 60*time.Second)
+	stopTook := time.Since(signalled)
+	if run.signal == syscall.SIGTERM && code != 0 {
+		t.Errorf("exit status after SIGTERM = %d, want 0", code)
+	}
+	for _, cv := range convs {
+		cv.first.Close()
+	}
+
+	// The restart, on the same data folder; it settles when every
+	// conversation reached the state its action leads to, or nothing has
+	// changed for 3 seconds.
+	restarted := time.Now()
+	srv2 := start(t, env, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	base2 := srv2.waitListening(t)
+	store := openSQLite(t, data)
+	defer store.Close()
+	ctx := context.Background()
+	byID := map[string]*chaosConv{}
+	for _, cv := range convs {
+		byID[cv.convID] = cv
+	}
+	snapshot := func() (map[string]*botrelay.Conversation, string) {
+		all, err := store.Conversations(ctx, "1000", botrelay.ConversationFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]*botrelay.Conversation{}
+		var fp strings.Builder
+		for _, c := range all {
+			m[string(c.ID)] = c
+			fmt.Fprintf(&fp, "%s %s %d %s %d %d %v;", c.ID, c.State, c.SkillID, c.TTR, c.AssignedAgent(), len(c.Dialogs), c.UpdatedAt)
+		}
+		return m, fp.String()
+	}
+	settle(t, 90*time.Second, 3*time.Second, func() (bool, string) {
+		m, fp := snapshot()
+		for _, cv := range convs {
+			if why := endState(cv.class, m[cv.convID], setup, false); why != "" {
+				return false, fp
+			}
+		}
+		return true, fp
+	})
+	settled := time.Since(restarted)
+
+	// The follow-ups: the consumers come back and write once more.
+	states, _ := snapshot()
+	var back []*chaosConv
+	for _, cv := range convs {
+		if cv.class.followUp && states[cv.convID].State == botrelay.ConversationOpen {
+			back = append(back, cv)
+		}
+	}
+	parallel(len(back), 32, func(i int) {
+		cv := back[i]
+		cv.resumed = testrig.ResumeConsumer(t, base2, "1000", cv.token, cv.id, cv.convID)
+		if cv.class.survey() { // the survey: answer in the survey dialog
+			if d := states[cv.convID].OpenDialog(); d != nil && d.Type == botrelay.DialogPostSurvey {
+				if code, body := cv.resumed.Request("ms.SubscribeMessagingEvents", map[string]any{"dialogId": d.ID, "conversationId": cv.convID, "fromSeq": 0}); code != 200 {
+					t.Errorf("subscribe to the survey of %s: %d %s", cv.convID, code, body)
+					return
+				}
+				cv.resumed.Dialog = string(d.ID)
+			} else {
+				return // no survey to answer: the check reports the conversation
+			}
+		}
+		cv.resumed.Say("5 after m3")
+	})
+	followed := time.Now()
+	settle(t, 90*time.Second, 3*time.Second, func() (bool, string) {
+		done, total := true, 0
+		for _, cv := range back {
+			texts := cv.resumed.AgentTexts()
+			total += len(cv.resumed.Events())
+			for _, want := range cv.class.answers {
+				if strings.HasSuffix(want, "m3") && !slices.Contains(texts, want) {
+					done = false
+				}
+			}
+		}
+		return done, strconv.Itoa(total)
+	})
+	followTook := time.Since(followed)
+	srv2.stop(t)
+
+	// The table: end states from the store, transcripts as the consumer
+	// receives them (bot texts to everyone, in every dialog).
+	states, _ = snapshot()
+	rows := map[*chaosClass]*chaosRow{}
+	for _, c := range chaosClasses {
+		rows[c] = &chaosRow{}
+	}
+	for _, cv := range convs {
+		row := rows[cv.class]
+		row.convs++
+		conv := states[cv.convID]
+		evs, err := store.Events(ctx, botrelay.ConversationID(cv.convID), "", 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts, notes []string
+		for _, e := range evs {
+			txt := eventText(e.Event)
+			if e.OriginatorType != botrelay.UserBot || txt == "" {
+				continue
+			}
+			if e.Audience == botrelay.AudienceAgentsAndManagers {
+				notes = append(notes, txt)
+			} else {
+				texts = append(texts, txt)
+			}
+		}
+		lost := endState(cv.class, conv, setup, true)
+		if lost == "" && cv.class.survey() {
+			runs, err := store.Surveys(ctx, botrelay.SurveyFilter{ConversationID: botrelay.ConversationID(cv.convID)})
+			if err != nil || len(runs) != 1 || runs[0].State != botrelay.SurveyCompleted || len(runs[0].Answers) != 1 {
+				lost = fmt.Sprintf("survey runs %s", describeSurveys(runs, err))
+			}
+		}
+		for _, want := range cv.class.actionTexts {
+			switch k := count(texts, want); {
+			case k == 0 && lost == "":
+				lost = fmt.Sprintf("%q never sent", want)
+			case k > 1:
+				row.doubled += k - 1
+				row.note("%s: %q %d times: %q", cv.convID, want, k, texts)
+			}
+		}
+		if cv.class.mode == "escalate" {
+			switch k := count(notes, chaosNote); {
+			case k == 0 && lost == "":
+				lost = "no private note for the agents"
+			case k > 1:
+				row.doubled += k - 1
+				row.note("%s: private note %d times", cv.convID, k)
+			}
+		}
+		if lost != "" {
+			row.lost++
+			row.note("%s: lost: %s; bot texts %q", cv.convID, lost, texts)
+		}
+		for _, want := range cv.class.answers {
+			switch k := count(texts, want); {
+			case k == 0:
+				row.unanswered++
+				row.note("%s: %q missing: %q", cv.convID, want, texts)
+			case k > 1:
+				row.doubled += k - 1
+				row.note("%s: %q %d times: %q", cv.convID, want, k, texts)
+			}
+		}
+		for _, txt := range texts {
+			if !slices.Contains(cv.class.answers, txt) && !slices.Contains(cv.class.actionTexts, txt) {
+				row.extra++
+				row.note("%s: unexpected %q: %q", cv.convID, txt, texts)
+			}
+		}
+	}
+
+	fmt.Fprintf(report, "\n%s (signal after %v: %d of %d action turns had shown their first message, %d their last; stopped in %v; settled %v after the restart, follow-ups %v; run %v)\n",
+		run.name, (signalled.Sub(began) - acked).Round(time.Millisecond), sawAck, withAction, sawLast,
+		stopTook.Round(time.Millisecond), settled.Round(time.Millisecond), followTook.Round(time.Millisecond), time.Since(began).Round(time.Second))
+	fmt.Fprintf(report, "  opened %d conversations in %v, all messages acknowledged at %v\n", len(convs), opened.Round(time.Millisecond), acked.Round(time.Millisecond))
+	fmt.Fprintf(report, "  %-24s %6s %6s %8s %11s %6s\n", "class", "convs", "lost", "doubled", "unanswered", "extra")
+	bad := false
+	for _, c := range chaosClasses {
+		r := rows[c]
+		fmt.Fprintf(report, "  %-24s %6d %6d %8d %11d %6d\n", c.name, r.convs, r.lost, r.doubled, r.unanswered, r.extra)
+		if r.lost+r.doubled+r.unanswered+r.extra > 0 {
+			bad = true
+			for _, ex := range r.examples {
+				fmt.Fprintf(report, "      e.g. %s\n", ex)
+			}
+		}
+	}
+	if bad {
+		t.Errorf("%s: actions lost, messages doubled, unanswered or unexpected (table in the log)", run.name)
+	}
+}
+
+func (c *chaosClass) survey() bool { return c.skill == "ch-survey" }
+
+// endState says why conv is not in the state c's action leads to ("" when
+// it is). final includes what the follow-up does (the survey completes).
+func endState(c *chaosClass, conv *botrelay.Conversation, s *chaosSetup, final bool) string {
+	if conv == nil {
+		return "conversation not found"
+	}
+	human := s.skills[botrelay.SkillNameHuman]
+	switch c.mode {
+	case "transfer", "escalate":
+		if conv.State != botrelay.ConversationOpen || conv.SkillID != human || conv.AssignedAgent() != 0 {
+			return fmt.Sprintf("state %s, skill %d, assigned %d; want OPEN, waiting on skill human", conv.State, conv.SkillID, conv.AssignedAgent())
+		}
+	case "agent":
+		alex := s.users["alex"]
+		suggested := slices.ContainsFunc(conv.Participants, func(p botrelay.Participant) bool {
+			return p.UserID == alex && p.Role == botrelay.ParticipantAssignedAgent
+		})
+		if conv.State != botrelay.ConversationOpen || conv.SkillID != human || !suggested ||
+			(conv.AssignedAgent() != 0 && conv.AssignedAgent() != alex) {
+			return fmt.Sprintf("state %s, skill %d, assigned %d, alex suggested %v; want OPEN on skill human with alex suggested",
+				conv.State, conv.SkillID, conv.AssignedAgent(), suggested)
+		}
+	case "close":
+		if !c.survey() || final {
+			if conv.State != botrelay.ConversationClose {
+				return fmt.Sprintf("state %s, assigned %d; want CLOSE", conv.State, conv.AssignedAgent())
+			}
+		}
+		if c.survey() {
+			var survey *botrelay.Dialog
+			for i := range conv.Dialogs {
+				if conv.Dialogs[i].Type == botrelay.DialogPostSurvey {
+					survey = &conv.Dialogs[i]
+				}
+			}
+			if survey == nil || (!final && survey.State != botrelay.DialogOpen) {
+				return fmt.Sprintf("state %s, assigned %d, %d dialogs; want the survey dialog open", conv.State, conv.AssignedAgent(), len(conv.Dialogs))
+			}
+		}
+	case "ttr":
+		if conv.State != botrelay.ConversationOpen || conv.TTR != botrelay.TTRUrgent || conv.AssignedAgent() != s.users["chaos-ch-ttr"] {
+			return fmt.Sprintf("state %s, TTR %s, assigned %d; want OPEN, URGENT, with the bot", conv.State, conv.TTR, conv.AssignedAgent())
+		}
+	case "welcome":
+		if conv.State != botrelay.ConversationOpen || conv.SkillID != s.skills["ch-welcome-b"] || conv.AssignedAgent() != s.users["chaos-welcome-b"] {
+			return fmt.Sprintf("state %s, skill %d, assigned %d; want OPEN with bot B", conv.State, conv.SkillID, conv.AssignedAgent())
+		}
+	}
+	return ""
+}
+
+func describeSurveys(runs []*botrelay.Survey, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, r := range runs {
+		out = append(out, fmt.Sprintf("%s with %d answers", r.State, len(r.Answers)))
+	}
+	return fmt.Sprintf("%q", out)
+}
+
+// settle polls check until it reports done, or its fingerprint has not
+// changed for quiet, or d has passed; the caller's checks then say what is
+// wrong.
+func settle(t *testing.T, d, quiet time.Duration, check func() (done bool, fingerprint string)) bool {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	last, since := "", time.Now()
+	for time.Now().Before(deadline) {
+		done, fp := check()
+		if done {
+			return true
+		}
+		if fp != last {
+			last, since = fp, time.Now()
+		} else if time.Since(since) >= quiet {
+			return false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}
+
+func count(list []string, s string) int {
+	k := 0
+	for _, x := range list {
+		if x == s {
+			k++
+		}
+	}
+	return k
+}
+
+// eventText is a stored event's plain text, or "".
+func eventText(raw json.RawMessage) string {
+	var ev struct {
+		Type    string          `json:"type"`
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(raw, &ev) != nil || ev.Type != "ContentEvent" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(ev.Message, &s) != nil {
+		return ""
+	}
+	return s
+}
