@@ -87,6 +87,11 @@ const (
 	// the relay can tell where another agent's part of the conversation
 	// ended when the platform does not say (see PlatformEvent.Handoff).
 	EventAgentMessage PlatformEventKind = "AGENT_MESSAGE"
+	// EventSynced follows the assignments a new platform session listed:
+	// every conversation the bot holds was reported (EventAssigned) before
+	// it, so a conversation the relay stored as the bot's and that was not
+	// reported is not the bot's any more.
+	EventSynced PlatformEventKind = "SYNCED"
 )
 
 // PlatformEvent is one thing the platform told the bot.

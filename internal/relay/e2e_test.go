@@ -1040,3 +1040,36 @@ func TestF4_VendorInterruptionOnLiveFailures(t *testing.T) {
 		t.Fatalf("state history = %v", hist)
 	}
 }
+
+// TestF45_StaleOpenStateIsLetGo: a state stored as the bot's for a
+// conversation the platform no longer gives it (a kill after a transfer
+// went through, before the relay saved it) is let go when the bot's session
+// lists its conversations; one it does hold stays open.
+func TestF45_StaleOpenStateIsLetGo(t *testing.T) {
+	r := newRig(t)
+	b := fnBot(r, "stale", echoBot, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	c.WaitTexts(wait, "echo: hello #1")
+	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stale := &botrelay.BotConversation{BotID: b.ID, ConversationID: "0f0f0f0f-0000-4000-8000-000000000001",
+		DialogID: "0f0f0f0f-0000-4000-8000-000000000001", Open: true, LastSequence: 3, Outbox: json.RawMessage(`{"key":"s3"}`)}
+	if err := r.Store.SaveBotConversation(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(b, botrelay.BotOnline)
+	testrig.Eventually(t, wait, "the stale state let go", func() bool {
+		st, err := r.Store.BotConversation(ctx, b.ID, stale.ConversationID)
+		return err == nil && !st.Open && st.Outbox == nil
+	})
+	if n, err := r.Store.CountOpenBotConversations(ctx, b.ID); err != nil || n != 1 {
+		t.Fatalf("open conversations = %d (%v), want 1 (the consumer's)", n, err)
+	}
+	c.Say("still there?")
+	c.WaitTexts(wait, "echo: still there? #2")
+}

@@ -104,9 +104,13 @@ type Relay struct {
 	o       Options
 	mu      sync.Mutex
 	runners map[botrelay.BotID]*runner
-	ctx     context.Context // the Run context; bots started later live in it
-	wg      sync.WaitGroup
-	ready   chan struct{}
+	ctx     context.Context // the Run context; agent bots live in it
+	// surveyCtx is the survey bots' context: it ends after every agent bot
+	// stopped (see Run).
+	surveyCtx context.Context
+	wg        sync.WaitGroup // every runner
+	agents    sync.WaitGroup // the agent bots' runners
+	ready     chan struct{}
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -136,22 +140,45 @@ func (r *Relay) Ready() <-chan struct{} { return r.ready }
 // then it stops all bots (their conversations stay open on the platform and
 // resume on the next start).
 func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
+	// Survey bots serve the surveys agent bots open when they close a
+	// conversation (F41), and the hub opens a survey only while a survey
+	// bot of the skill is logged in. So survey bots start first and stop
+	// last: an agent bot that resumes after a restart, or drains on a stop,
+	// closes its conversations into their surveys.
+	surveyCtx, stopSurveys := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSurveys()
 	r.mu.Lock()
-	r.ctx = ctx
+	r.ctx, r.surveyCtx = ctx, surveyCtx
 	r.mu.Unlock()
 	close(r.ready)
 	bots, err := r.o.Store.Bots(ctx, account)
 	if err != nil {
 		return fmt.Errorf("relay: list bots: %w", err)
 	}
-	for _, b := range bots {
-		if b.Started {
+	var surveys []*runner
+	for _, first := range []bool{true, false} {
+		for _, b := range bots {
+			if !b.Started || (b.Type == botrelay.BotSurvey) != first {
+				continue
+			}
 			if err := r.launch(b); err != nil {
 				r.o.Logger.Error("start bot", "bot_id", string(b.ID), "err", err)
+				continue
+			}
+			if first {
+				r.mu.Lock()
+				surveys = append(surveys, r.runners[b.ID])
+				r.mu.Unlock()
 			}
 		}
+		for _, rn := range surveys {
+			rn.waitStarted(ctx, r.o.ConnectTimeout)
+		}
+		surveys = nil
 	}
 	<-ctx.Done()
+	r.agents.Wait()
+	stopSurveys()
 	r.wg.Wait()
 	return nil
 }
@@ -249,12 +276,22 @@ func (r *Relay) launch(b *botrelay.Bot) error {
 	if _, ok := r.runners[b.ID]; ok {
 		return botrelay.Errorf(botrelay.ECONFLICT, "bot %s is already started", b.ID)
 	}
-	ctx, cancel := context.WithCancel(r.ctx)
+	parent, group := r.ctx, &r.agents
+	if b.Type == botrelay.BotSurvey {
+		parent, group = r.surveyCtx, nil
+	}
+	ctx, cancel := context.WithCancel(parent)
 	rn := newRunner(r, b, cancel)
 	r.runners[b.ID] = rn
 	r.wg.Add(1)
+	if group != nil {
+		group.Add(1)
+	}
 	go func() {
 		defer r.wg.Done()
+		if group != nil {
+			defer group.Done()
+		}
 		rn.run(ctx)
 		r.mu.Lock()
 		delete(r.runners, b.ID)

@@ -79,6 +79,28 @@ func (rn *runner) history(ctx context.Context, ref botrelay.ConversationRef, aft
 	return rn.platform.History(ctx, ref, after)
 }
 
+// waitStarted waits, at most d, until the bot is past STARTING (or ends).
+func (rn *runner) waitStarted(ctx context.Context, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s := rn.currentState(); s != botrelay.BotStarting && s != botrelay.BotOffline {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-rn.done:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 func (rn *runner) currentState() botrelay.BotState {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
@@ -464,6 +486,41 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 	case botrelay.EventAssigned, botrelay.EventSurveyStarted, botrelay.EventConsumerMessage,
 		botrelay.EventConsumerTyping, botrelay.EventUnassigned:
 		rn.dispatch(ev, ev.Kind != botrelay.EventUnassigned)
+	case botrelay.EventSynced:
+		rn.reconcile(ctx)
+	}
+}
+
+// reconcile lets go of the conversations stored as the bot's that the
+// platform's new session did not list: a kill after a transfer or a close
+// went through but before the relay saved it leaves such a state, which
+// would otherwise count against the open-conversation cap (F5) forever.
+// It runs on the platform's event queue, after the listed assignments were
+// dispatched, and holds rn.mu while it writes, so no worker of those
+// conversations starts meanwhile.
+func (rn *runner) reconcile(ctx context.Context) {
+	stored, err := rn.r.o.Store.OpenBotConversations(ctx, rn.bot.ID)
+	if err != nil {
+		rn.log.Warn("list open conversations", "err", err)
+		return
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.draining {
+		return
+	}
+	for _, st := range stored {
+		if _, held := rn.convs[st.ConversationID]; held {
+			continue
+		}
+		st.Open, st.Outbox = false, nil
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		if err := rn.r.o.Store.SaveBotConversation(sctx, st); err != nil {
+			rn.log.Warn("let go of a conversation the platform no longer gives the bot", "conversation_id", string(st.ConversationID), "err", err)
+		} else {
+			rn.log.Info("let go of a conversation the platform no longer gives the bot", "conversation_id", string(st.ConversationID))
+		}
+		cancel()
 	}
 }
 

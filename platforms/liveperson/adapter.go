@@ -222,6 +222,7 @@ func (a *Adapter) session(ctx context.Context, q *queue, in botrelay.Inbound) (c
 		return false, err
 	}
 	q.push(a.sweepStale(wc)...)
+	q.push(&botrelay.PlatformEvent{Kind: botrelay.EventSynced, At: a.opts.Now()})
 	in.PlatformState(nil)
 	a.log.Info("liveperson: online", "userId", st.userID)
 
