@@ -280,7 +280,7 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		if err := ums.DecodeBody(req, &b); err != nil {
 			return nil, err
 		}
-		return h.downloadURL(c.host, b.RelativePath)
+		return h.downloadURL(s, c.host, b.RelativePath)
 	case "userprofile.GetUserProfile":
 		return map[string]any{"firstName": "", "lastName": "", "privateData": map[string]any{}}, nil
 	}

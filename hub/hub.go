@@ -82,6 +82,9 @@ type Hub struct {
 	store botrelay.Store
 	files string // DataDir/files
 	web   fs.FS
+	// fileKey signs download links; derived from SigningKey so a link can
+	// never pass for a consumer token or the other way round.
+	fileKey []byte
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -164,6 +167,7 @@ func New(o Options) (*Hub, error) {
 		log:           o.Logger.With("component", "hub"),
 		store:         o.Store,
 		files:         o.DataDir + "/files",
+		fileKey:       deriveFileKey(o.SigningKey),
 		web:           web.FS,
 		ready:         make(chan struct{}),
 		closed:        make(chan struct{}),
