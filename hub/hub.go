@@ -59,6 +59,10 @@ type Options struct {
 	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
 	// least 32 bytes.
 	SigningKey []byte
+	// FrameAncestors is the frame-ancestors source list of the consumer
+	// page (space-separated origins): the sites that may embed it. Empty
+	// allows none. The agent console can never be framed.
+	FrameAncestors string
 	// Logger receives the hub's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// PublicHost returns the host[:port] this server is reachable at, for
