@@ -94,7 +94,7 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := filepath.Join(h.files, string(consumer))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		h.log.Error("create file folder", "err", err)
 		writeError(w, err)
 		return
@@ -108,7 +108,7 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -128,6 +128,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder %s: %w", m.Config.Data, err)
 	}
+	if err := secureDataDir(m.Config.Data, m.log); err != nil {
+		return fmt.Errorf("restrict data folder %s to this user: %w", m.Config.Data, err)
+	}
 	key, keySource, err := secretbox.LoadKey(m.Getenv("BOTRELAY_MASTER_KEY"), m.Config.Data)
 	if err != nil {
 		return err
