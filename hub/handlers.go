@@ -44,7 +44,7 @@ func (h *Hub) Routes(mux *http.ServeMux) {
 			hd := w.Header()
 			hd.Set("Content-Type", "text/html; charset=utf-8")
 			hd.Set("Cache-Control", "no-cache")
-			SetPageHeaders(hd, frameAncestors)
+			setPageHeaders(hd, frameAncestors)
 			_, _ = w.Write(b)
 		}
 	}
@@ -52,18 +52,18 @@ func (h *Hub) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /agent", page("agent.html", ""))
 	static := http.FileServerFS(h.web)
 	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		SetPageHeaders(w.Header(), "")
+		setPageHeaders(w.Header(), "")
 		static.ServeHTTP(w, r)
 	}))
 }
 
-// SetPageHeaders sets the security headers of a page on hd: a
+// setPageHeaders sets the security headers of a page on hd: a
 // Content-Security-Policy that allows scripts, styles and connections only
 // from this server and nothing inline (images may also come from https
 // URLs, as bots' structured content has them, and from data: and blob:),
 // the frame-ancestors source list (empty: 'none', and X-Frame-Options
 // DENY for old browsers), nosniff and no referrer.
-func SetPageHeaders(hd http.Header, frameAncestors string) {
+func setPageHeaders(hd http.Header, frameAncestors string) {
 	fa := strings.Join(strings.Fields(frameAncestors), " ")
 	if fa == "" {
 		fa = "'none'"

@@ -409,6 +409,14 @@ func (a *API) updateBot(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	// The bot logs in to its platform with its API key set, so moving it
+	// to another platform is choosing where that key goes: as much as
+	// creating a bot, not an edit (the Agent profile has bot:edit).
+	if upd.Settings.Platform != b.Settings.Platform && !caller(ctx).profile.Has(botrelay.PermBotCreate) {
+		a.writeError(w, r, botrelay.Errorf(botrelay.EFORBIDDEN, "changing settings.platform sends the bot's API key set to "+
+			"another platform, which needs the %s permission", botrelay.PermBotCreate))
+		return
+	}
 	if err := a.checkBot(&upd, secrets); err != nil {
 		a.writeError(w, r, err)
 		return

@@ -19,10 +19,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/all"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/testrig"
 )
 
 // listener is an HTTP server (HTTP/1.1 and cleartext HTTP/2, so gRPC
@@ -461,4 +463,57 @@ func otherValue(key string, v any) any {
 	}
 	s, _ := v.(string)
 	return s + "-2"
+}
+
+// TestPlatformMoveNeedsBotCreate: a bot logs in to its platform with its
+// API key set, so pointing settings.platform elsewhere is refused to a
+// user with bot:edit alone (the Agent profile), and a platform changed
+// behind the API's back gets no login with the sealed key set.
+func TestPlatformMoveNeedsBotCreate(t *testing.T) {
+	e := newEnv(t)
+	attacker := newListener(t)
+	b := e.newBot("platform-key-1")
+	id := string(b.ID)
+	body := func(platform map[string]any) map[string]any {
+		return map[string]any{"name": b.Name, "settings": map[string]any{"vendor": map[string]any{"greeting": "hello"},
+			"errorHandling": map[string]any{"escalationSkill": "human"}, "platform": platform}}
+	}
+	evil := map[string]any{"account": "666", "csdsDomain": attacker.srv.URL}
+	r := e.do(nil, http.MethodPut, "/api/v1/bots/"+id, e.tokens["Agent"], body(evil))
+	want := `{"error":{"code":"forbidden","message":"changing settings.platform sends the bot's API key set to another platform, which needs the bot:create permission"}}`
+	if r.status != http.StatusForbidden || strings.TrimSpace(string(r.body)) != want {
+		t.Errorf("Agent moving the platform: %d %s, want 403 %s", r.status, r.body, want)
+	}
+	// Other edits by the Agent still work.
+	if r := e.do(nil, http.MethodPut, "/api/v1/bots/"+id, e.tokens["Agent"], body(nil)); r.status != http.StatusOK {
+		t.Errorf("Agent editing without moving the platform: %d %s", r.status, r.body)
+	}
+
+	// The stored platform changed directly: the start refuses to log in.
+	needles := secretNeedles(t, e, b.ID)
+	sb, err := e.rig.Store.Bot(context.Background(), b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Settings.Platform = botrelay.PlatformSettings{Account: "666", CSDSDomain: attacker.srv.URL}
+	if err := e.rig.Store.UpdateBot(context.Background(), sb); err != nil {
+		t.Fatal(err)
+	}
+	e.admin(http.MethodPost, "/api/v1/bots/"+id+"/start", nil, http.StatusAccepted)
+	testrig.Eventually(t, 20*time.Second, "the start refused for the platform binding", func() bool {
+		var st statusJSON
+		e.admin(http.MethodGet, "/api/v1/bots/"+id+"/status", nil, http.StatusOK).decode(t, &st)
+		for _, h := range st.History {
+			if strings.Contains(h.Message, "stored for another platform") {
+				return true
+			}
+		}
+		return false
+	})
+	e.admin(http.MethodPost, "/api/v1/bots/"+id+"/stop", nil, http.StatusOK)
+	for _, req := range attacker.take() {
+		if found := leaks(req, needles); len(found) > 0 {
+			t.Errorf("the foreign platform received the bot's key set %q in:\n%s", found, req)
+		}
+	}
 }

@@ -365,7 +365,7 @@ func (m *Main) tlsConfig() (*tls.Config, error) {
 // securityHeaders gives every response the strictest headers: no framing,
 // no content (CSP default-src 'none'), no MIME sniffing, no referrer.
 // Pages and downloads replace the Content-Security-Policy with their own
-// (hub.SetPageHeaders, the dashboard's, the files' sandbox).
+// (hub pages, the dashboard's, the files' sandbox).
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()

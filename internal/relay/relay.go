@@ -43,6 +43,9 @@ type Secrets struct {
 	// secrets sealed before endpoint binding existed are not bound.
 	Bound    bool              `json:"bound,omitempty"`
 	Endpoint map[string]string `json:"endpoint,omitempty"`
+	// Platform is where the API key set logs in (settings.platform when
+	// bound): the bot is not logged in elsewhere with it.
+	Platform botrelay.PlatformSettings `json:"platform,omitzero"`
 }
 
 // BindEndpoint records in s the endpoint settings of b's vendor settings,
@@ -52,7 +55,17 @@ func BindEndpoint(s *Secrets, info botrelay.VendorInfo, b *botrelay.Bot) error {
 	if err != nil {
 		return err
 	}
-	s.Bound, s.Endpoint = true, ep
+	s.Bound, s.Endpoint, s.Platform = true, ep, b.Settings.Platform
+	return nil
+}
+
+// CheckPlatform refuses to log the bot in with its API key set on another
+// platform than the one the set was sealed for (see CheckEndpoint).
+func CheckPlatform(s *Secrets, b *botrelay.Bot) error {
+	if s.Bound && s.Platform != b.Settings.Platform {
+		return botrelay.Errorf(botrelay.EINVALID, "the bot's API key set was stored for another platform than settings.platform; "+
+			"update the bot through the API")
+	}
 	return nil
 }
 

@@ -283,6 +283,9 @@ func (rn *runner) build(ctx context.Context) error {
 	if err := CheckEndpoint(sec, conn.Info(), b); err != nil {
 		return err
 	}
+	if err := CheckPlatform(sec, b); err != nil {
+		return err
+	}
 	rn.secrets = sec.Values()
 	cfg, err := mergeVendorConfig(b.Settings.Vendor, sec.Vendor)
 	if err != nil {
