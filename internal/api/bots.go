@@ -37,7 +37,9 @@ type botJSON struct {
 // botRequest is the body of bot create and update. Settings.Vendor holds the
 // vendor settings, secrets included; the API splits them by the vendor's
 // VendorInfo.Secrets. On update a secret key that is absent keeps its value
-// and one set to null is removed; type, conversationType and vendor cannot
+// and one set to null is removed, but an update that changes an endpoint
+// setting (VendorInfo.Endpoint) must give every stored secret again or
+// remove it (checkSecretsFollow); type, conversationType and vendor cannot
 // change.
 type botRequest struct {
 	Name             string                    `json:"name"`
