@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,14 @@ type VendorInfo struct {
 	// Secrets names the settings (top-level JSON keys) that are credentials:
 	// stored encrypted, accepted on write, never returned by the API.
 	Secrets []string
+	// Endpoint names the settings (top-level JSON keys) that decide where
+	// the vendor calls go, and so where the secrets are sent: base URLs,
+	// hosts, regions, token URLs, project, environment and agent ids.
+	// The stored secrets are bound to their values: a change that does not
+	// give the secrets again is refused (API), and secrets sealed for other
+	// values are not used. Every vendor with Secrets must name at least
+	// one; the registry test fails otherwise.
+	Endpoint []string
 	// Survey reports whether the vendor can run survey bots (F41).
 	Survey bool
 	// SurveyOnly reports that the vendor runs survey bots and nothing else
@@ -346,3 +355,54 @@ func (e *VendorError) Error() string { return e.Code + ": " + e.Message }
 
 // Unwrap returns the class, so errors.Is(err, ErrVendorUnavailable) works.
 func (e *VendorError) Unwrap() error { return e.Class }
+
+// EndpointValues returns the values of info's endpoint settings
+// (VendorInfo.Endpoint) in settings, a JSON object, each as compact JSON;
+// settings that are absent, null or "" are left out, so leaving a setting
+// out and sending it empty are the same endpoint.
+func EndpointValues(info VendorInfo, settings json.RawMessage) (map[string]string, error) {
+	all := map[string]json.RawMessage{}
+	if len(settings) > 0 && string(settings) != "null" {
+		if err := json.Unmarshal(settings, &all); err != nil {
+			return nil, Errorf(EINVALID, "settings.vendor must be a JSON object")
+		}
+	}
+	out := map[string]string{}
+	for _, k := range info.Endpoint {
+		raw, ok := all[k]
+		if !ok {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, Errorf(EINVALID, "settings.vendor.%s is not valid JSON", k)
+		}
+		if v == nil || v == "" {
+			continue
+		}
+		c, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = string(c)
+	}
+	return out, nil
+}
+
+// ChangedEndpoint returns the endpoint settings whose values differ between
+// two results of EndpointValues, sorted.
+func ChangedEndpoint(old, new map[string]string) []string {
+	var out []string
+	for k, v := range old {
+		if new[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range new {
+		if _, ok := old[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

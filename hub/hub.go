@@ -59,6 +59,10 @@ type Options struct {
 	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
 	// least 32 bytes.
 	SigningKey []byte
+	// FrameAncestors is the frame-ancestors source list of the consumer
+	// page (space-separated origins): the sites that may embed it. Empty
+	// allows none. The agent console can never be framed.
+	FrameAncestors string
 	// Logger receives the hub's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// PublicHost returns the host[:port] this server is reachable at, for
@@ -82,6 +86,9 @@ type Hub struct {
 	store botrelay.Store
 	files string // DataDir/files
 	web   fs.FS
+	// fileKey signs download links; derived from SigningKey so a link can
+	// never pass for a consumer token or the other way round.
+	fileKey []byte
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -168,6 +175,7 @@ func New(o Options) (*Hub, error) {
 		log:           o.Logger.With("component", "hub"),
 		store:         o.Store,
 		files:         o.DataDir + "/files",
+		fileKey:       deriveFileKey(o.SigningKey),
 		web:           web.FS,
 		ready:         make(chan struct{}),
 		closed:        make(chan struct{}),

@@ -53,6 +53,7 @@ func (Connector) Info() botrelay.VendorInfo {
 		ID:          VendorID,
 		DisplayName: "Custom Endpoint",
 		Secrets:     []string{"clientSecret"},
+		Endpoint:    []string{"baseUrl", "tokenUrl", "botId", "environment"},
 		Survey:      true,
 		// The connector applies F42's Custom Endpoint retry policy itself.
 		RetriesInternally: true,

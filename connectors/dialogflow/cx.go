@@ -34,7 +34,8 @@ var _ botrelay.VendorConnector = CXConnector{}
 
 // Info implements botrelay.VendorConnector.
 func (CXConnector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: CXVendorID, DisplayName: "Google Dialogflow CX", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: CXVendorID, DisplayName: "Google Dialogflow CX", Secrets: secretKeys,
+		Endpoint: []string{"serviceLocation", "projectId", "location", "agentId", "environmentId"}}
 }
 
 // CXConfig is a bot's dialogflow_cx settings. Unknown keys are refused.

@@ -35,7 +35,8 @@ var _ botrelay.VendorConnector = ESConnector{}
 
 // Info implements botrelay.VendorConnector.
 func (ESConnector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: ESVendorID, DisplayName: "Google Dialogflow ES", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: ESVendorID, DisplayName: "Google Dialogflow ES", Secrets: secretKeys,
+		Endpoint: []string{"serviceLocation", "projectId", "location", "environment"}}
 }
 
 // ESConfig is a bot's dialogflow_es settings. Unknown keys are refused.

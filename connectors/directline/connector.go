@@ -57,6 +57,7 @@ func (Connector) Info() botrelay.VendorInfo {
 		ID:          VendorID,
 		DisplayName: "Microsoft Direct Line",
 		Secrets:     []string{"secret"},
+		Endpoint:    []string{"endpoint"},
 		// Direct Line's rule (F42): resend on server errors up to 2 times,
 		// never after a 502. The connector applies it itself.
 		RetriesInternally: true,

@@ -62,7 +62,8 @@ var _ botrelay.VendorConnector = Connector{}
 
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorID, DisplayName: "e-bot7", Secrets: []string{"appKey"}}
+	return botrelay.VendorInfo{ID: VendorID, DisplayName: "e-bot7", Secrets: []string{"appKey"},
+		Endpoint: []string{"baseUrl", "botId"}}
 }
 
 // Config is a bot's ebot7 settings. Unknown keys are refused.

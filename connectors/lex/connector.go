@@ -152,12 +152,14 @@ var (
 
 // Info implements botrelay.VendorConnector.
 func (ConnectorV1) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "Amazon Lex V1", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "Amazon Lex V1", Secrets: secretKeys,
+		Endpoint: []string{"region", "endpoint", "botName", "botAlias"}}
 }
 
 // Info implements botrelay.VendorConnector.
 func (ConnectorV2) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "Amazon Lex V2", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "Amazon Lex V2", Secrets: secretKeys,
+		Endpoint: []string{"region", "endpoint", "botId", "botAliasId"}}
 }
 
 // AWSSettings are the settings both connectors share.

@@ -70,6 +70,7 @@ func (Connector) Info() botrelay.VendorInfo {
 		ID:          VendorID,
 		DisplayName: "Medallia (survey bots)",
 		Secrets:     []string{"clientSecret"},
+		Endpoint:    []string{"baseUrl", "tokenUrl", "surveyAppId"},
 		Survey:      true,
 		SurveyOnly:  true,
 	}

@@ -65,7 +65,8 @@ var _ botrelay.VendorConnector = Connector{}
 
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorID, DisplayName: "OpenAI-compatible chat completions", Secrets: []string{"apiKey"}}
+	return botrelay.VendorInfo{ID: VendorID, DisplayName: "OpenAI-compatible chat completions", Secrets: []string{"apiKey"},
+		Endpoint: []string{"baseUrl"}}
 }
 
 // Config is a bot's openai settings. Unknown keys are refused.

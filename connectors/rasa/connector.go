@@ -54,7 +54,8 @@ var _ botrelay.VendorConnector = Connector{}
 
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorID, DisplayName: "Rasa", Secrets: []string{"token"}}
+	return botrelay.VendorInfo{ID: VendorID, DisplayName: "Rasa", Secrets: []string{"token"},
+		Endpoint: []string{"baseUrl"}}
 }
 
 // Config is a bot's rasa settings. Unknown keys are refused.

@@ -33,6 +33,9 @@ type tab struct {
 	ctx  context.Context
 }
 
+// newTab opens a tab. Every Content-Security-Policy violation the browser
+// reports in it (a blocked inline script, style or event handler, a
+// resource from elsewhere) fails the test when it ends.
 func newTab(t *testing.T, browserCtx context.Context, name string) *tab {
 	ctx, cancel := chromedp.NewContext(browserCtx)
 	t.Cleanup(cancel)
@@ -41,6 +44,7 @@ func newTab(t *testing.T, browserCtx context.Context, name string) *tab {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open tab %s: %v", name, err)
 	}
+	browsertest.FailOnCSPViolations(t, ctx, name)
 	return &tab{t: t, name: name, ctx: ctx}
 }
 

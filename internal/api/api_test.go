@@ -22,18 +22,19 @@ import (
 )
 
 // fakeVendor is a vendor connector for API tests: settings {"greeting",
-// "apiKey"} where apiKey is a secret and required; the health check fails
-// when apiKey is "bad".
+// "apiKey", "host"} where apiKey is a secret and required and host (unused)
+// is its endpoint setting; the health check fails when apiKey is "bad".
 type fakeVendor struct{}
 
 func (fakeVendor) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: "fake", DisplayName: "Fake", Secrets: []string{"apiKey"}}
+	return botrelay.VendorInfo{ID: "fake", DisplayName: "Fake", Secrets: []string{"apiKey"}, Endpoint: []string{"host"}}
 }
 
 func (fakeVendor) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, error) {
 	var s struct {
 		Greeting string `json:"greeting"`
 		APIKey   string `json:"apiKey"`
+		Host     string `json:"host"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(cfg))
 	dec.DisallowUnknownFields()

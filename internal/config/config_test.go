@@ -465,6 +465,10 @@ func TestValidate(t *testing.T) {
 		inMsg string
 	}{
 		"defaults":               {edit: func(*Config) {}},
+		"frame ancestors":        {edit: func(c *Config) { c.FrameAncestors = "'self' https://shop.example.com https://*.example.com:8443" }},
+		"frame ancestors none":   {edit: func(c *Config) { c.FrameAncestors = "'none'" }, key: "frame_ancestors", inMsg: "origins such as"},
+		"frame ancestors inject": {edit: func(c *Config) { c.FrameAncestors = "https://a.example; script-src *" }, key: "frame_ancestors"},
+		"frame ancestors path":   {edit: func(c *Config) { c.FrameAncestors = "https://a.example/page" }, key: "frame_ancestors"},
 		"all interfaces":         {edit: func(c *Config) { c.Addr = ":8080" }},
 		"ipv6":                   {edit: func(c *Config) { c.Addr = "[::1]:443" }},
 		"port 0":                 {edit: func(c *Config) { c.Addr = "localhost:0" }},
@@ -587,6 +591,7 @@ func TestKeys(t *testing.T) {
 		{Key: "log.level", Env: "BOTRELAY_LOG_LEVEL", Type: "string", Default: "info"},
 		{Key: "log.format", Env: "BOTRELAY_LOG_FORMAT", Type: "string", Default: "json"},
 		{Key: "shutdown_timeout", Env: "BOTRELAY_SHUTDOWN_TIMEOUT", Type: "duration", Default: "15s"},
+		{Key: "frame_ancestors", Env: "BOTRELAY_FRAME_ANCESTORS", Type: "string", Default: ""},
 	}
 	got := Keys()
 	if len(got) != len(want) {
@@ -655,6 +660,7 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		"log.level":        "debug",
 		"log.format":       "text",
 		"shutdown_timeout": "1m0s",
+		"frame_ancestors":  "https://shop.example.com",
 	}
 	for _, k := range Keys() {
 		v, ok := values[k.Key]

@@ -367,6 +367,12 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := CheckEndpoint(sec, conn.Info(), b); err != nil {
+		return err
+	}
+	if err := CheckPlatform(sec, b); err != nil {
+		return err
+	}
 	rn.secrets = sec.Values()
 	cfg, err := mergeVendorConfig(b.Settings.Vendor, sec.Vendor)
 	if err != nil {
