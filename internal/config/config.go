@@ -40,6 +40,13 @@ type Config struct {
 	Log LogConfig `yaml:"log" doc:"Logging settings."`
 	// ShutdownTimeout bounds how long a graceful shutdown may take.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" doc:"How long shutdown waits for open requests and connections to finish before closing them; more than 0s and at most 10m."`
+	// TrustedProxies lists the reverse proxies whose X-Forwarded-For is
+	// believed for the client address of the limits.
+	TrustedProxies string `yaml:"trusted_proxies" doc:"Reverse proxies whose X-Forwarded-For header gives the client address (for the login and consumer limits), as IP addresses or networks separated by commas; empty trusts none and uses the TCP peer's address."`
+	// Login holds the login limits.
+	Login LoginLimits `yaml:"login" doc:"Limits of password logins (agent login and /api/v1/login)."`
+	// Consumers holds the limits of anonymous consumers.
+	Consumers ConsumerLimits `yaml:"consumers" doc:"Limits of anonymous consumers (the consumer page and botrelay chat)."`
 }
 
 // TLSConfig holds the HTTPS settings of Config. Cert and Key are set
@@ -82,6 +89,8 @@ func Default() Config {
 		Account:         "1000",
 		Log:             LogConfig{Level: "info", Format: "json"},
 		ShutdownTimeout: Duration(15 * time.Second),
+		Login:           defaultLoginLimits(),
+		Consumers:       defaultConsumerLimits(),
 	}
 }
 
@@ -142,7 +151,7 @@ func (c *Config) Validate() error {
 	if d := time.Duration(c.ShutdownTimeout); d <= 0 || d > maxShutdownTimeout {
 		return keyError("shutdown_timeout", "shutdown_timeout %s must be more than 0s and at most 10m", c.ShutdownTimeout)
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // validPort reports whether port is a decimal number from 0 to 65535.
