@@ -146,15 +146,17 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer att.Abort()
-		cr, err := h.store.Credentials(ctx, h.o.Account, b.Username)
-		hash := ""
-		if err == nil {
-			hash = cr.PasswordHash
-		} else if botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
-			h.loginFailed(w, err, bad)
-			return
-		}
-		ok, err := att.Verify(ctx, b.Password, hash)
+		var cr *botrelay.Credentials
+		ok, err := att.Verify(ctx, b.Password, func() (string, error) {
+			c, err := h.store.Credentials(ctx, h.o.Account, b.Username)
+			if botrelay.ErrorCode(err) == botrelay.ENOTFOUND {
+				return "", nil
+			} else if err != nil {
+				return "", err
+			}
+			cr = c
+			return c.PasswordHash, nil
+		})
 		if limits.SetRetryAfter(w.Header(), err) {
 			writeError(w, err)
 			return

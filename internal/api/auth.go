@@ -127,14 +127,17 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 // cost, so it takes as long as a wrong password.
 func (a *API) checkPassword(ctx context.Context, att *limits.Attempt, req loginRequest) (*botrelay.User, error) {
 	bad := botrelay.Errorf(botrelay.EUNAUTHORIZED, "wrong login name or password")
-	creds, err := a.o.Store.Credentials(ctx, a.o.Account, strings.TrimSpace(req.LoginName))
-	hash := ""
-	if err == nil {
-		hash = creds.PasswordHash
-	} else if !errors.Is(err, botrelay.ErrNotFound) {
-		return nil, err
-	}
-	ok, err := att.Verify(ctx, req.Password, hash)
+	var creds *botrelay.Credentials
+	ok, err := att.Verify(ctx, req.Password, func() (string, error) {
+		c, err := a.o.Store.Credentials(ctx, a.o.Account, strings.TrimSpace(req.LoginName))
+		if errors.Is(err, botrelay.ErrNotFound) {
+			return "", nil
+		} else if err != nil {
+			return "", err
+		}
+		creds = c
+		return c.PasswordHash, nil
+	})
 	if err != nil {
 		return nil, err
 	}

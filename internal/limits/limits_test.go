@@ -59,7 +59,7 @@ func try(t *testing.T, l *Logins, name, addr, password string) (string, time.Dur
 		}
 		return "refused", r.RetryAfter
 	}
-	ok, err := a.Verify(context.Background(), password, hashOf("right password"))
+	ok, err := a.Verify(context.Background(), password, func() (string, error) { return hashOf("right password"), nil })
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -164,7 +164,7 @@ func TestReservationIsAtomic(t *testing.T) {
 			if err != nil {
 				return
 			}
-			_, _ = a.Verify(context.Background(), "x", hashOf("right password"))
+			_, _ = a.Verify(context.Background(), "x", func() (string, error) { return hashOf("right password"), nil })
 		}()
 	}
 	wg.Wait()
@@ -196,7 +196,7 @@ func TestPoolWaitsThenRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = a.Verify(context.Background(), "x", hashOf("right password"))
+	_, err = a.Verify(context.Background(), "x", func() (string, error) { return hashOf("right password"), nil })
 	var r *Refused
 	if !errors.As(err, &r) || botrelay.ErrorCode(err) != botrelay.EUNAVAILABLE || r.RetryAfterSeconds() != 1 {
 		t.Fatalf("Verify with a full pool: %v", err)

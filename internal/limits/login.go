@@ -289,19 +289,37 @@ func (a *Attempt) Abort() {
 	a.l.mu.Unlock()
 }
 
-// Verify checks password against hash, an argon2id hash from the store, in
-// the hash pool. An empty hash (unknown login name, or a user without a
-// password) is checked against a dummy hash of the same cost, so the answer
-// takes as long as for a known name, and never matches. A mismatch stays
-// counted as a failure; a match clears the pair's failures. When the hash
-// pool has no room within LoginConfig.HashWait it returns a *Refused with
-// code botrelay.EUNAVAILABLE and the attempt is not counted. A malformed
-// stored hash gives an error wrapping auth.ErrMalformedHash.
-func (a *Attempt) Verify(ctx context.Context, password, hash string) (bool, error) {
+// Verify checks password against the argon2id hash that lookup returns
+// (from the store), in the hash pool. lookup runs only once the attempt
+// has room in the pool, so a flood that the pool cannot take does not
+// reach the store either. An empty hash (unknown login name, or a user
+// without a password) is checked against a dummy hash of the same cost,
+// so the answer takes as long as for a known name, and never matches. A
+// mismatch stays counted as a failure; a match clears the pair's failures.
+// When the pool has no room within LoginConfig.HashWait it returns a
+// *Refused with code botrelay.EUNAVAILABLE and the attempt is not
+// counted. lookup's error is returned as it is; a malformed stored hash
+// gives an error wrapping auth.ErrMalformedHash. Both give back the
+// reservation.
+func (a *Attempt) Verify(ctx context.Context, password string, lookup func() (string, error)) (bool, error) {
 	if a.done {
 		panic("limits: Attempt used twice")
 	}
 	l := a.l
+	busy := func() error {
+		a.Abort()
+		return refuse(botrelay.EUNAVAILABLE, "the server is busy checking other passwords", l.cfg.HashWait)
+	}
+	held := int64(auth.PasswordParams.Memory)
+	if !l.pool.acquire(ctx, held, l.cfg.HashWait) {
+		return false, busy()
+	}
+	defer func() { l.pool.release(held) }()
+	hash, err := lookup()
+	if err != nil {
+		a.Abort()
+		return false, err
+	}
 	known := hash != ""
 	if !known {
 		hash = l.dummyHash()
@@ -311,16 +329,17 @@ func (a *Attempt) Verify(ctx context.Context, password, hash string) (bool, erro
 		a.Abort()
 		return false, err
 	}
-	if !l.pool.acquire(ctx, int64(p.Memory), l.cfg.HashWait) {
-		a.Abort()
-		return false, refuse(botrelay.EUNAVAILABLE, "the server is busy checking other passwords", l.cfg.HashWait)
+	if extra := int64(p.Memory) - held; extra > 0 { // an older, costlier hash
+		if !l.pool.acquire(ctx, extra, l.cfg.HashWait) {
+			return false, busy()
+		}
+		held += extra
 	}
 	ok, err := auth.VerifyPassword(password, hash)
 	l.checks.Add(1)
 	if l.OnCheck != nil {
 		l.OnCheck(p) // inside the pool, so tests can hold a slot
 	}
-	l.pool.release(int64(p.Memory))
 	ok = ok && err == nil && known
 	a.done = true
 	if ok {

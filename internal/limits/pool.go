@@ -97,11 +97,12 @@ func (p *pool) grant() {
 
 // AutoHashMemory is the hash memory budget, in KiB, that a zero
 // LoginConfig.HashMemoryKiB selects for hashes of perHashKiB each: room for
-// one hash per CPU, but no more than 1/16 of the memory available to the
-// process (the cgroup limit when there is one, else the machine's memory)
-// and no more than 64 MiB, and always room for at least one hash.
+// one hash per CPU but one (so a login flood leaves a CPU to everything
+// else), but no more than 1/16 of the memory available to the process (the
+// cgroup limit when there is one, else the machine's memory) and no more
+// than 64 MiB, and always room for at least one hash.
 func AutoHashMemory(perHashKiB int64) int64 {
-	budget := int64(runtime.GOMAXPROCS(0)) * perHashKiB
+	budget := int64(runtime.GOMAXPROCS(0)-1) * perHashKiB
 	budget = min(budget, 64<<10)
 	if total := availableMemoryKiB(); total > 0 {
 		budget = min(budget, total/16)
