@@ -110,7 +110,7 @@ func startHub(t *testing.T, f *fixture, ringTimeout time.Duration) (*httptest.Se
 }
 
 // startHubWith is startHub with a chance to change the hub's options.
-func startHubWith(t *testing.T, f *fixture, ringTimeout time.Duration, edit func(*hub.Options)) (*httptest.Server, *hub.Hub) {
+func startHubWith(t testing.TB, f *fixture, ringTimeout time.Duration, edit func(*hub.Options)) (*httptest.Server, *hub.Hub) {
 	t.Helper()
 	o := hub.Options{Store: f.store, Account: acct, DataDir: t.TempDir(), SigningKey: signingKey,
 		Logger: quiet, RingTimeout: ringTimeout}

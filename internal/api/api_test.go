@@ -61,7 +61,7 @@ func (b *fakeBot) CheckHealth(ctx context.Context) error {
 
 // env is an API on a real rig (store, hub, relay) behind httptest.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	rig    *testrig.Rig
 	api    *API
 	srv    *httptest.Server
@@ -81,7 +81,7 @@ func newEnv(t *testing.T, vendors ...botrelay.VendorConnector) *env {
 }
 
 // newEnvWith is newEnv with a chance to change the API's options.
-func newEnvWith(t *testing.T, edit func(*Options), vendors ...botrelay.VendorConnector) *env {
+func newEnvWith(t testing.TB, edit func(*Options), vendors ...botrelay.VendorConnector) *env {
 	t.Helper()
 	rig := testrig.NewRig(t, testrig.RigOptions{Vendors: append([]botrelay.VendorConnector{fakeVendor{}}, vendors...)})
 	o := Options{Store: rig.Store, Relay: rig.Relay, Box: rig.Box, Registry: rig.Registry, Account: testrig.Account,
@@ -138,7 +138,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) decode(t *testing.T, v any) {
+func (r resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
