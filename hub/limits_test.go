@@ -259,12 +259,12 @@ func TestConsumerConversationFlood(t *testing.T) {
 }
 
 // TestConsumerTokenAndMessageLimits: new consumer tokens per address,
-// messages per consumer and the largest message are limited; refused
-// messages are not stored.
+// messages per consumer, the largest message and file uploads per address
+// are limited; refused messages are not stored.
 func TestConsumerTokenAndMessageLimits(t *testing.T) {
 	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
 	srv, _ := startHubWith(t, f, time.Minute, func(o *hub.Options) {
-		o.Consumers = limits.NewConsumers(limits.ConsumerConfig{TokensPerMinute: 2, MessagesPerConsumer: 3, MaxMessageBytes: 1000}, nil)
+		o.Consumers = limits.NewConsumers(limits.ConsumerConfig{TokensPerMinute: 2, MessagesPerConsumer: 3, MaxMessageBytes: 1000, UploadsPerMinute: 1}, nil)
 	})
 	a1 := fromAddr(t, srv, "127.0.0.2")
 	c, tok := consumerWithToken(t, srv, a1)
@@ -315,4 +315,22 @@ func TestConsumerTokenAndMessageLimits(t *testing.T) {
 	if strings.Join(texts, "|") != "message 0|message 1|message 2" {
 		t.Fatalf("stored %q, want the three messages within the limits", texts)
 	}
+
+	// Uploads: one a minute here (the test server's own client is at 127.0.0.1).
+	upload(t, srv, tok, "a.txt", []byte("first"), http.StatusOK)
+	var buf bytes.Buffer
+	ct := newMultipart(&buf, "b.txt", []byte("second"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/account/1000/consumer/files", &buf)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var ab map[string]any
+	_ = json.Unmarshal(raw, &ab)
+	wantLimited(t, "a second upload a minute", answer{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After"), body: ab, raw: string(raw)},
+		http.StatusTooManyRequests, botrelay.ERATELIMITED, "too many file uploads from your address (at most 1 a minute)")
 }

@@ -44,7 +44,7 @@ func TestDefault(t *testing.T) {
 		Login: LoginLimits{PairFailures: 5, NameFailures: 20, AddressFailures: 30, Delay: Duration(time.Second),
 			MaxDelay: Duration(time.Minute), ForgetAfter: Duration(15 * time.Minute), HashWait: Duration(2 * time.Second)},
 		Consumers: ConsumerLimits{TokensPerMinute: 60, ConversationsPerMinute: 30, ConversationsPerConsumer: 6,
-			MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16384},
+			MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16384, UploadsPerMinute: 20},
 	}
 	got := Default()
 	if got != want {
@@ -606,6 +606,7 @@ func TestKeys(t *testing.T) {
 		{Key: "consumers.messages_per_minute", Env: "BOTRELAY_CONSUMERS_MESSAGES_PER_MINUTE", Type: "int", Default: "600"},
 		{Key: "consumers.messages_per_consumer", Env: "BOTRELAY_CONSUMERS_MESSAGES_PER_CONSUMER", Type: "int", Default: "60"},
 		{Key: "consumers.max_message_bytes", Env: "BOTRELAY_CONSUMERS_MAX_MESSAGE_BYTES", Type: "int", Default: "16384"},
+		{Key: "consumers.uploads_per_minute", Env: "BOTRELAY_CONSUMERS_UPLOADS_PER_MINUTE", Type: "int", Default: "20"},
 	}
 	got := Keys()
 	if len(got) != len(want) {
@@ -691,6 +692,7 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		"consumers.messages_per_minute":        "1000",
 		"consumers.messages_per_consumer":      "30",
 		"consumers.max_message_bytes":          "4096",
+		"consumers.uploads_per_minute":         "5",
 	}
 	for _, k := range Keys() {
 		v, ok := values[k.Key]

@@ -40,6 +40,7 @@ type ConsumerLimits struct {
 	MessagesPerMinute        int `yaml:"messages_per_minute" doc:"Messages (text, file and rich content events) per client address per minute; 0 for no limit."`
 	MessagesPerConsumer      int `yaml:"messages_per_consumer" doc:"Messages per consumer per minute; 0 for no limit."`
 	MaxMessageBytes          int `yaml:"max_message_bytes" doc:"Largest event a consumer may publish, in bytes of JSON; 0 for no limit below the 1 MiB frame size."`
+	UploadsPerMinute         int `yaml:"uploads_per_minute" doc:"File uploads (up to 10 MB each) per client address per minute; 0 for no limit."`
 }
 
 // defaultLoginLimits and defaultConsumerLimits are the defaults, taken
@@ -55,7 +56,7 @@ func defaultConsumerLimits() ConsumerLimits {
 	d := limits.DefaultConsumerConfig()
 	return ConsumerLimits{TokensPerMinute: d.TokensPerMinute, ConversationsPerMinute: d.ConversationsPerMinute,
 		ConversationsPerConsumer: d.ConversationsPerConsumer, MessagesPerMinute: d.MessagesPerMinute,
-		MessagesPerConsumer: d.MessagesPerConsumer, MaxMessageBytes: d.MaxMessageBytes}
+		MessagesPerConsumer: d.MessagesPerConsumer, MaxMessageBytes: d.MaxMessageBytes, UploadsPerMinute: d.UploadsPerMinute}
 }
 
 // LoginConfig converts the login settings for limits.NewLogins.
@@ -71,7 +72,7 @@ func (c *Config) ConsumerConfig() limits.ConsumerConfig {
 	l := c.Consumers
 	return limits.ConsumerConfig{TokensPerMinute: l.TokensPerMinute, ConversationsPerMinute: l.ConversationsPerMinute,
 		ConversationsPerConsumer: l.ConversationsPerConsumer, MessagesPerMinute: l.MessagesPerMinute,
-		MessagesPerConsumer: l.MessagesPerConsumer, MaxMessageBytes: l.MaxMessageBytes}
+		MessagesPerConsumer: l.MessagesPerConsumer, MaxMessageBytes: l.MaxMessageBytes, UploadsPerMinute: l.UploadsPerMinute}
 }
 
 // validateLimits checks the login, consumer and proxy settings.
@@ -106,7 +107,8 @@ func (c *Config) validateLimits() error {
 		n   int
 	}{{"consumers.tokens_per_minute", cl.TokensPerMinute}, {"consumers.conversations_per_minute", cl.ConversationsPerMinute},
 		{"consumers.conversations_per_consumer", cl.ConversationsPerConsumer}, {"consumers.messages_per_minute", cl.MessagesPerMinute},
-		{"consumers.messages_per_consumer", cl.MessagesPerConsumer}, {"consumers.max_message_bytes", cl.MaxMessageBytes}} {
+		{"consumers.messages_per_consumer", cl.MessagesPerConsumer}, {"consumers.max_message_bytes", cl.MaxMessageBytes},
+		{"consumers.uploads_per_minute", cl.UploadsPerMinute}} {
 		if f.n < 0 {
 			return keyError(f.key, "%s %d must be 0 (no limit) or more", f.key, f.n)
 		}

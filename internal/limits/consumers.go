@@ -26,12 +26,14 @@ type ConsumerConfig struct {
 	MessagesPerConsumer int
 	// MaxMessageBytes bounds the size of one published event, in bytes.
 	MaxMessageBytes int
+	// UploadsPerMinute limits file uploads per client address.
+	UploadsPerMinute int
 }
 
 // DefaultConsumerConfig returns the default consumer limits.
 func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{TokensPerMinute: 60, ConversationsPerMinute: 30, ConversationsPerConsumer: 6,
-		MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16 << 10}
+		MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16 << 10, UploadsPerMinute: 20}
 }
 
 // Consumers applies ConsumerConfig. A nil *Consumers limits nothing. Safe
@@ -155,6 +157,14 @@ func (c *Consumers) Message(addr, consumer string, size int) error {
 	return c.draw("messages",
 		take{"m\x00" + addressKey(addr), c.cfg.MessagesPerMinute, "from your address"},
 		take{"M\x00" + consumer, c.cfg.MessagesPerConsumer, "from this consumer"})
+}
+
+// Upload allows a file upload from addr, or returns a *Refused (429).
+func (c *Consumers) Upload(addr string) error {
+	if c == nil {
+		return nil
+	}
+	return c.draw("file uploads", take{"u\x00" + addressKey(addr), c.cfg.UploadsPerMinute, "from your address"})
 }
 
 // Size returns an EINVALID error when an event of size bytes is larger
