@@ -516,6 +516,20 @@ func TestValidate(t *testing.T) {
 		"timeout 10m":            {edit: func(c *Config) { c.ShutdownTimeout = Duration(10 * time.Minute) }},
 		"timeout over 10m":       {edit: func(c *Config) { c.ShutdownTimeout = Duration(10*time.Minute + 1) }, key: "shutdown_timeout"},
 		"timeout 1ns":            {edit: func(c *Config) { c.ShutdownTimeout = 1 }},
+
+		"pair failures 0":       {edit: func(c *Config) { c.Login.PairFailures = 0 }, key: "login.pair_failures", inMsg: "login.pair_failures 0 must be from 1 to 1000000"},
+		"name failures huge":    {edit: func(c *Config) { c.Login.NameFailures = 1_000_001 }, key: "login.name_failures"},
+		"address failures 1":    {edit: func(c *Config) { c.Login.AddressFailures = 1 }},
+		"delay 0":               {edit: func(c *Config) { c.Login.Delay = 0 }, key: "login.delay", inMsg: "from 1ms to 1h"},
+		"max delay below delay": {edit: func(c *Config) { c.Login.Delay, c.Login.MaxDelay = Duration(time.Minute), Duration(time.Second) }, key: "login.max_delay", inMsg: "at least login.delay (1m0s)"},
+		"forget after 0":        {edit: func(c *Config) { c.Login.ForgetAfter = 0 }, key: "login.forget_after"},
+		"hash memory negative":  {edit: func(c *Config) { c.Login.HashMemoryMiB = -1 }, key: "login.hash_memory_mib", inMsg: "0 (automatic)"},
+		"hash memory 100":       {edit: func(c *Config) { c.Login.HashMemoryMiB = 100 }},
+		"hash wait 2m":          {edit: func(c *Config) { c.Login.HashWait = Duration(2 * time.Minute) }, key: "login.hash_wait"},
+		"messages negative":     {edit: func(c *Config) { c.Consumers.MessagesPerMinute = -1 }, key: "consumers.messages_per_minute", inMsg: "0 (no limit) or more"},
+		"consumer limits off":   {edit: func(c *Config) { c.Consumers = ConsumerLimits{} }},
+		"trusted proxies":       {edit: func(c *Config) { c.TrustedProxies = "127.0.0.1, ::1 10.0.0.0/8" }},
+		"trusted proxies bogus": {edit: func(c *Config) { c.TrustedProxies = "10.0.0.0/8,proxy.local" }, key: "trusted_proxies", inMsg: `"proxy.local" is not an IP address or network`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -114,7 +114,7 @@ func (c *Config) validateLimits() error {
 		}
 	}
 	if _, err := limits.ParseProxies(c.TrustedProxies); err != nil {
-		return keyError("trusted_proxies", "trusted_proxies: %v; list IP addresses or networks separated by commas, such as 127.0.0.1,10.0.0.0/8", err)
+		return keyError("trusted_proxies", "trusted_proxies %q: %v; list IP addresses or networks separated by commas, such as 127.0.0.1,10.0.0.0/8", c.TrustedProxies, err)
 	}
 	return nil
 }
