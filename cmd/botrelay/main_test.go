@@ -315,6 +315,8 @@ func TestServeBadConfigIsOneLine(t *testing.T) {
 		"unknown flag":         {args: []string{"--adr", "x"}, want: "-adr"},
 		"bad database":         {args: []string{"--database", "mysql://u:hunter2@db/x"}, want: "database"},
 		"bad admin password":   {env: []string{"BOTRELAY_ADMIN_PASSWORD=short"}, want: "BOTRELAY_ADMIN_PASSWORD"},
+		"bad trusted proxy":    {env: []string{"BOTRELAY_TRUSTED_PROXIES=proxy.local"}, want: "trusted_proxies"},
+		"bad login limit":      {env: []string{"BOTRELAY_LOGIN_PAIR_FAILURES=0"}, want: "login.pair_failures"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
