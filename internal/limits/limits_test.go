@@ -221,6 +221,30 @@ func TestPoolWaitsThenRefuses(t *testing.T) {
 	}
 }
 
+// TestCostlierStoredHash: a stored hash made with more memory than new
+// ones, even more than the whole budget, still gets checked (alone).
+func TestCostlierStoredHash(t *testing.T) {
+	saved := auth.PasswordParams
+	auth.PasswordParams = auth.Params{Memory: 256, Iterations: 1, Threads: 1}
+	costly, err := auth.HashPassword("right password")
+	auth.PasswordParams = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLogins(LoginConfig{HashMemoryKiB: 100, HashWait: 50 * time.Millisecond}, nil)
+	a, err := l.Begin("gina", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := a.Verify(context.Background(), "right password", func() (string, error) { return costly, nil })
+	if err != nil || !ok {
+		t.Fatalf("Verify of a hash costlier than the budget: %v %v", ok, err)
+	}
+	if !l.pool.acquire(context.Background(), 100, time.Second) {
+		t.Fatal("the pool was not given back")
+	}
+}
+
 func TestAutoHashMemory(t *testing.T) {
 	per := int64(auth.DefaultMemory)
 	got := AutoHashMemory(per)

@@ -310,7 +310,7 @@ func (a *Attempt) Verify(ctx context.Context, password string, lookup func() (st
 		a.Abort()
 		return refuse(botrelay.EUNAVAILABLE, "the server is busy checking other passwords", l.cfg.HashWait)
 	}
-	held := int64(auth.PasswordParams.Memory)
+	held := min(int64(auth.PasswordParams.Memory), l.pool.budget)
 	if !l.pool.acquire(ctx, held, l.cfg.HashWait) {
 		return false, busy()
 	}
@@ -329,11 +329,13 @@ func (a *Attempt) Verify(ctx context.Context, password string, lookup func() (st
 		a.Abort()
 		return false, err
 	}
-	if extra := int64(p.Memory) - held; extra > 0 { // an older, costlier hash
-		if !l.pool.acquire(ctx, extra, l.cfg.HashWait) {
+	// A hash costlier than new ones (made with other parameters) takes
+	// more of the pool, at most all of it.
+	if want := min(int64(p.Memory), l.pool.budget); want > held {
+		if !l.pool.acquire(ctx, want-held, l.cfg.HashWait) {
 			return false, busy()
 		}
-		held += extra
+		held = want
 	}
 	ok, err := auth.VerifyPassword(password, hash)
 	l.checks.Add(1)
