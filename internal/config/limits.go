@@ -26,7 +26,7 @@ type LoginLimits struct {
 	// ForgetAfter is how long failures are remembered after the last one.
 	ForgetAfter Duration `yaml:"forget_after" doc:"How long failed logins are remembered after the last one; from 1s to 24h."`
 	// HashMemoryMiB bounds the memory of password checks running at once.
-	HashMemoryMiB int `yaml:"hash_memory_mib" doc:"Memory in MiB that password checks (19 MiB each) may use at once; 0 picks one check per CPU, at most 64 MiB and 1/16 of the memory available."`
+	HashMemoryMiB int `yaml:"hash_memory_mib" doc:"Memory in MiB that password checks (19 MiB each) may use at once; 0 picks one check per CPU but one (at least one check), at most 64 MiB and 1/16 of the memory available."`
 	// HashWait is how long a login waits for room before it gets 503.
 	HashWait Duration `yaml:"hash_wait" doc:"How long a login waits for room among the running password checks before it is refused with 503; from 1ms to 1m."`
 }
