@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +91,10 @@ func agentLoginURL(srv *httptest.Server) string { return srv.URL + "/api/account
 // password, while the right password from another address logs in.
 func TestAgentLoginIsLimited(t *testing.T) {
 	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
-	srv, _ := startHubWith(t, f, time.Minute, nil)
+	srv, _ := startHubWith(t, f, time.Minute, func(o *hub.Options) {
+		// Long delays, so that the refusal does not depend on how fast the test runs.
+		o.Logins = limits.NewLogins(limits.LoginConfig{Delay: time.Hour, MaxDelay: time.Hour}, nil)
+	})
 	stranger, user := fromAddr(t, srv, "127.0.0.2"), fromAddr(t, srv, "127.0.0.3")
 	free := limits.DefaultLoginConfig().PairFailures
 	for i := range free {
@@ -101,6 +105,9 @@ func TestAgentLoginIsLimited(t *testing.T) {
 	}
 	a := mustPost(t, stranger, agentLoginURL(srv), map[string]string{"username": "alice", "password": password})
 	wantLimited(t, "the right password from the guessing address", a, http.StatusTooManyRequests, botrelay.ERATELIMITED, "too many failed logins")
+	if n, err := strconv.Atoi(a.retryAfter); err != nil || n < 3500 || n > 3600 {
+		t.Fatalf("Retry-After %q, want about an hour", a.retryAfter)
+	}
 	a = mustPost(t, user, agentLoginURL(srv), map[string]string{"username": "alice", "password": password})
 	if a.status != http.StatusOK || a.body["bearer"] == nil {
 		t.Fatalf("the right password from another address: %d %s", a.status, a.raw)
@@ -108,10 +115,11 @@ func TestAgentLoginIsLimited(t *testing.T) {
 }
 
 // TestAgentLoginConcurrentGuesses: 100 concurrent wrong agent logins from
-// one address run at most login.pair_failures password checks.
+// one address run at most login.pair_failures password checks. (The delay
+// is long so that no guess may run after it, however slowly the test runs.)
 func TestAgentLoginConcurrentGuesses(t *testing.T) {
 	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
-	logins := limits.NewLogins(limits.LoginConfig{}, nil)
+	logins := limits.NewLogins(limits.LoginConfig{Delay: time.Hour, MaxDelay: time.Hour}, nil)
 	srv, _ := startHubWith(t, f, time.Minute, func(o *hub.Options) { o.Logins = logins })
 	c := fromAddr(t, srv, "127.0.0.2")
 	var wg sync.WaitGroup
