@@ -55,6 +55,10 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, "a valid consumer token is required")
 		return
 	}
+	if err := h.o.Consumers.Upload(h.o.ClientAddr(r)); err != nil {
+		writeLimited(w, err)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadSize+64<<10)
 	f, hdr, err := r.FormFile("file")
 	if err != nil {

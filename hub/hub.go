@@ -31,6 +31,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/hub/web"
+	"github.com/botrelay/botrelay/internal/limits"
 )
 
 // Close codes the hub uses on websockets (see docs/protocol.md).
@@ -76,6 +77,16 @@ type Options struct {
 	SessionTTL time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
+	// Logins limits password logins and runs their hashes; the server
+	// shares one with the management API. Default: a limiter of its own
+	// with the default limits.
+	Logins *limits.Logins
+	// Consumers limits anonymous consumers (tokens, conversations,
+	// messages). Default: nil, no limits.
+	Consumers *limits.Consumers
+	// ClientAddr returns the client address of a request, for the limits.
+	// Default: the TCP peer's IP address (limits.ClientAddr).
+	ClientAddr func(r *http.Request) string
 }
 
 // Hub is the embedded messaging platform. Create it with New, register its
@@ -165,6 +176,12 @@ func New(o Options) (*Hub, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logins == nil {
+		o.Logins = limits.NewLogins(limits.LoginConfig{}, o.Now)
+	}
+	if o.ClientAddr == nil {
+		o.ClientAddr = limits.ClientAddr
 	}
 	if o.PublicHost == nil {
 		o.PublicHost = func(r *http.Request) string { return r.Host }

@@ -31,6 +31,7 @@ import (
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/dashboard"
 	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/limits"
 	"github.com/botrelay/botrelay/internal/netcork"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
@@ -156,9 +157,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("JWT signing key: %w", err)
 	}
+	// One login limiter for every password check (agent login and
+	// /api/v1/login), and the client address as the limits see it.
+	proxies, err := limits.ParseProxies(m.Config.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
+	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
 	h, err := hub.New(hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
 		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now,
-		FrameAncestors: m.Config.FrameAncestors})
+		FrameAncestors: m.Config.FrameAncestors,
+		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr})
+
 	if err != nil {
 		return err
 	}
@@ -166,6 +177,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	m.routes(mux)
 	met := newMetrics()
+	met.loginChecks(logins)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/jwks.json", signer.Handler())
 	h.Routes(mux)
@@ -202,7 +214,7 @@ func (m *Main) Run(ctx context.Context) error {
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
 		Scripts:      &function.Runner{Logger: m.log.With("part", "functions")}})
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
-		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer}).Routes(mux)
+		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
 	m.mu.Lock()
 	m.ln = ln
 	m.srv = &http.Server{

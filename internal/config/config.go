@@ -43,6 +43,13 @@ type Config struct {
 	// FrameAncestors lists the sites that may embed the consumer page in a
 	// frame (its Content-Security-Policy frame-ancestors); empty for none.
 	FrameAncestors string `yaml:"frame_ancestors" doc:"Sites allowed to embed the consumer page (/) in a frame, space-separated origins such as https://shop.example.com or https://*.example.com, or 'self'; empty allows none. The agent console and the dashboard can never be framed."`
+	// TrustedProxies lists the reverse proxies whose X-Forwarded-For is
+	// believed for the client address of the limits.
+	TrustedProxies string `yaml:"trusted_proxies" doc:"Reverse proxies whose X-Forwarded-For header gives the client address (for the login and consumer limits), as IP addresses or networks separated by commas; empty trusts none and uses the TCP peer's address."`
+	// Login holds the login limits.
+	Login LoginLimits `yaml:"login" doc:"Limits of password logins (agent login and /api/v1/login)."`
+	// Consumers holds the limits of anonymous consumers.
+	Consumers ConsumerLimits `yaml:"consumers" doc:"Limits of anonymous consumers (the consumer page and botrelay chat)."`
 }
 
 // TLSConfig holds the HTTPS settings of Config. Cert and Key are set
@@ -88,6 +95,8 @@ func Default() Config {
 		Account:         "1000",
 		Log:             LogConfig{Level: "info", Format: "json"},
 		ShutdownTimeout: Duration(15 * time.Second),
+		Login:           defaultLoginLimits(),
+		Consumers:       defaultConsumerLimits(),
 	}
 }
 
@@ -153,7 +162,7 @@ func (c *Config) Validate() error {
 			return keyError("frame_ancestors", "frame_ancestors has %q; give space-separated origins such as https://shop.example.com or https://*.example.com, or 'self'", src)
 		}
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // validPort reports whether port is a decimal number from 0 to 65535.

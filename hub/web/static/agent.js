@@ -62,6 +62,12 @@
         body: JSON.stringify({ username: ui.username.value.trim(), password: ui.password.value }),
       });
       if (r.status === 401 || r.status === 403) throw new Error("Wrong login name or password.");
+      if (r.status === 429 || r.status === 503) {
+        // The login limits: {"error":{"code","message"}} says when to try again.
+        const b = await r.json().catch(() => null);
+        const m = b && b.error && b.error.message;
+        throw new Error(m ? m.charAt(0).toUpperCase() + m.slice(1) + "." : "Too many attempts; try again later.");
+      }
       if (!r.ok) throw new Error("Login failed (HTTP " + r.status + ").");
       const body = await r.json();
       const cfg = body.config || {};
