@@ -60,6 +60,10 @@ type BotEnv struct {
 	// Signer signs the JWTs that vendors such as Custom Endpoint verify; its
 	// public keys are served at the JWKS URL. Nil where not available.
 	Signer TokenSigner
+	// EscalationSkill is the name of the bot's escalation skill (F31): the
+	// target of a vendor's "hand over to an agent" answer that names no
+	// skill (Watson connect_to_agent). "" when the bot has none.
+	EscalationSkill string
 }
 
 // WithDefaults returns e with a plain HTTP client, time.Now and a discarding

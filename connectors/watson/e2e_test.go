@@ -143,3 +143,57 @@ func TestE2E_WrongCredentialsKeepBotFromOnline(t *testing.T) {
 		})
 	}
 }
+
+// TestE2E_ConnectToAgent: a connect_to_agent answer transfers to the skill
+// transfer_info names, or to the bot's escalation skill, and its
+// message_to_human_agent reaches the agent as a private note, never the
+// consumer; it is a transfer, not an escalation (no error is logged).
+func TestE2E_ConnectToAgent(t *testing.T) {
+	for _, c := range []struct {
+		vendor    string
+		v2        bool
+		say, note string
+		skill     string
+	}{
+		{"watson_v1", false, "refund please", "Refund over 500 USD.", "refunds"},
+		{"watson_v2", true, "refund please", "Refund over 500 USD.", "refunds"},
+		{"watson_v1", false, "someone", "Wants a person.", "human"},
+		{"watson_v2", true, "someone", "Wants a person.", "human"},
+	} {
+		t.Run(c.vendor+"/"+c.skill, func(t *testing.T) {
+			r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{watson.V1{}, watson.V2{}}, Skills: []string{"refunds"}})
+			var f *fakeWatson
+			if c.v2 {
+				f = newFake(t, v2Fake)
+			} else {
+				f = newFake(t)
+			}
+			settings, secrets := split(settings(f, c.v2))
+			b := r.AddBot(c.vendor, testrig.BotOptions{Vendor: c.vendor, Settings: settings, Secrets: secrets})
+			r.Start(b, botrelay.BotOnline)
+			cons := testrig.NewConsumer(t, r.URL, "1000")
+			cons.Open("bot")
+			cons.Say(c.say)
+			r.WaitSkill(cons.ConvID, c.skill, wait)
+			evs, err := r.Store.Events(context.Background(), botrelay.ConversationID(cons.ConvID), "", 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			note := false
+			for _, e := range evs {
+				note = note || (e.Audience == botrelay.AudienceAgentsAndManagers && strings.Contains(string(e.Event), c.note))
+			}
+			if !note {
+				t.Fatalf("no private note %q for the agent", c.note)
+			}
+			for _, e := range cons.Events() {
+				if strings.Contains(string(e.Event), c.note) {
+					t.Fatal("the consumer received the note for the agent")
+				}
+			}
+			if errs := r.Errors(b); len(errs) != 0 {
+				t.Fatalf("a connect_to_agent transfer logged errors: %v", errs)
+			}
+		})
+	}
+}

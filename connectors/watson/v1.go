@@ -88,6 +88,7 @@ func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	reply, err := translate(parseInput{
 		output: top["output"], actions: top["actions"], intents: top["intents"],
 		encodedMetadata: em, convType: t.Conversation.Type, currentSkill: t.Conversation.SkillName,
+		escalationSkill: b.client.env.EscalationSkill,
 	})
 	if err != nil {
 		return nil, err

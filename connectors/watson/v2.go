@@ -118,6 +118,7 @@ func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	reply, err := translate(parseInput{
 		output: top["output"], actions: out["actions"], intents: out["intents"],
 		encodedMetadata: em, convType: t.Conversation.Type, currentSkill: t.Conversation.SkillName,
+		escalationSkill: b.client.env.EscalationSkill,
 	})
 	if err != nil {
 		return nil, err

@@ -286,7 +286,8 @@ func (rn *runner) build(ctx context.Context) error {
 		return err
 	}
 	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.log,
-		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer})
+		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer,
+		EscalationSkill: b.Settings.ErrorHandling.EscalationSkill})
 	if err != nil {
 		return err
 	}
