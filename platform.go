@@ -35,7 +35,9 @@ type PlatformAdapter interface {
 	// post-conversation survey can run (withoutPCS false, F28).
 	Close(ctx context.Context, conv ConversationRef, withoutPCS bool) error
 	// SetTTR changes the conversation's time to response (F29).
-	SetTTR(ctx context.Context, conv ConversationRef, ttr string) error
+	// ttr is URGENT, NORMAL, PRIORITIZED or CUSTOM; seconds goes with
+	// CUSTOM.
+	SetTTR(ctx context.Context, conv ConversationRef, ttr string, seconds int) error
 	// Accept accepts a ring offered through EventRing (F33).
 	Accept(ctx context.Context, ringID string) error
 	// History returns the message events of a dialog with a sequence above

@@ -967,3 +967,25 @@ func TestIdleConversationsHoldNoGoroutine(t *testing.T) {
 		return len(c.AgentTexts()) == 2
 	})
 }
+
+// TestF29_ChangeTTRCustom: CHANGE_TTR CUSTOM reaches the platform with its
+// value: the hub sets the expected time to response that many seconds
+// ahead.
+func TestF29_ChangeTTRCustom(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) { cb(null, {messages: ["soon"], context: {action: "CHANGE_TTR", actionParameters: {ttrType: "CUSTOM", value: 300}}}); }`
+	b := fnBot(r, "ttr-custom", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	before := time.Now()
+	c.Say("x")
+	c.WaitTexts(wait, "soon")
+	testrig.Eventually(t, wait, "a manual ETTR 300 s ahead", func() bool {
+		e := r.Conversation(c.ConvID).ManualETTR
+		return !e.Before(before.Add(299*time.Second)) && !e.After(time.Now().Add(301*time.Second))
+	})
+	if errs := r.Errors(b); len(errs) != 0 {
+		t.Fatalf("errors logged: %v", errs)
+	}
+}

@@ -871,7 +871,7 @@ func (w *worker) act(ctx context.Context, a *botrelay.Action) {
 		}
 		w.close(ctx)
 	case botrelay.ActionChangeTTR:
-		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR); err != nil {
+		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
 			w.logError(ctx, "connector.messaging.change-ttr", "change TTR: "+err.Error(), nil)
 		}
 	case botrelay.ActionInvokeFunction:
