@@ -46,6 +46,19 @@ type VendorInfo struct {
 	// documented retry policy itself (e.g. Custom Endpoint, F42), so the
 	// relay calls it once per turn instead of retrying on top.
 	RetriesInternally bool
+	// Errors are the error-log codes the connector's errors carry,
+	// declared beside it and listed in its docs/vendors page.
+	Errors VendorErrors
+}
+
+// VendorErrors declares a connector's error-log codes (Appendix A, without
+// ErrorCodePrefix).
+type VendorErrors struct {
+	// Timeout is the code the relay logs when a call to the vendor does
+	// not answer within the bot's vendor timeout.
+	Timeout string
+	// Codes is every code the connector's errors carry, Timeout included.
+	Codes []string
 }
 
 // BotEnv is what the host gives a VendorBot.
@@ -333,6 +346,10 @@ type VendorError struct {
 	Class   error
 	Code    string
 	Message string
+	// RetryAfter is the wait the vendor asked for (429 or 503 with
+	// Retry-After) when it was longer than the call had left; the relay
+	// does not call again sooner.
+	RetryAfter time.Duration
 }
 
 // NewVendorError builds a *VendorError; class is one of the ErrVendor* values.

@@ -516,12 +516,13 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.R
 			return reply, nil
 		}
 		if cctx.Err() != nil {
-			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, vendorCode(w.rn.bot.Vendor),
+			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, w.rn.timeoutCode,
 				"the vendor did not answer within %v", timeout)
 		}
 		deadline, _ := cctx.Deadline()
+		var ve *botrelay.VendorError
 		if !errors.Is(err, botrelay.ErrVendorUnavailable) || attempt >= 3 || w.rn.retriesInternally ||
-			time.Until(deadline) < backoff {
+			time.Until(deadline) < backoff || (errors.As(err, &ve) && ve.RetryAfter > 0) {
 			return nil, err
 		}
 		select {
@@ -610,27 +611,6 @@ func (w *worker) errorHook(ctx context.Context, errorID, code string) {
 	if _, err := w.runHook(hctx, "error-hook", src, raw); err != nil {
 		w.logError(ctx, "aivendor.faas.failed-hook", err.Error(), nil)
 	}
-}
-
-// vendorCode is the error-log code of a vendor call failure.
-func vendorCode(vendor string) string {
-	switch vendor {
-	case "function":
-		return "aivendor.faas.invoke-lambda"
-	case "dialogflow_es":
-		return "aivendor.dialogflowv2.send-query"
-	case "dialogflow_cx":
-		return "aivendor.dialogflowcx.send-request"
-	case "watson_v1":
-		return "aivendor.watson.send-query"
-	case "watson_v2":
-		return "aivendor.watsonv2.send-query"
-	case "lex_v1", "lex_v2":
-		return "aivendor.lex.send-query"
-	case "directline":
-		return "aivendor.microsoft.send-query"
-	}
-	return "aivendor." + vendor + ".send-query"
 }
 
 // validate applies F16 and drops blank texts (F17).
