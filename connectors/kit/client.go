@@ -3,10 +3,12 @@ package kit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +51,10 @@ type Request struct {
 	Header     http.Header
 	// Body is sent as is (it is sent again after a Retry-After wait).
 	Body []byte
+	// OwnRetries: the caller pauses and retries by its own policy (Custom
+	// Endpoint, F42), so Send does not wait out a Retry-After; it returns
+	// it in Response.RetryAfter.
+	OwnRetries bool
 }
 
 // Response is a vendor answer of any status.
@@ -76,15 +82,25 @@ func (c *Client) logger() *slog.Logger {
 }
 
 // Send makes the request and returns the answer, whatever its status.
+// A request that fails on a reused keep-alive connection (the vendor
+// restarted and dropped it) is sent again at once, on a new connection,
+// with no pause.
 // A 429 or 503 with Retry-After is waited out and sent again (at most
 // MaxThrottleWaits times) when ctx's deadline leaves time for the wait;
 // otherwise the answer comes back with RetryAfter set. Transport failures
 // and cancellation are ErrVendorUnavailable, a body over MaxBody
 // ErrVendorBadReply, all with r.Code and no URL or secret in the message.
 func (c *Client) Send(ctx context.Context, r Request) (*Response, error) {
+	stale := false
 	for waits := 0; ; waits++ {
-		res, err := c.sendOnce(ctx, r)
+		res, reused, err := c.sendOnce(ctx, r)
 		if err != nil {
+			if reused && !stale && ctx.Err() == nil && errors.Is(err, botrelay.ErrVendorUnavailable) {
+				stale = true
+				c.logger().InfoContext(ctx, "a kept-alive connection to the vendor failed; sending again on a new one", "op", r.What, "err", err)
+				waits--
+				continue
+			}
 			return nil, err
 		}
 		if res.Status != http.StatusTooManyRequests && res.Status != http.StatusServiceUnavailable {
@@ -94,7 +110,7 @@ func (c *Client) Send(ctx context.Context, r Request) (*Response, error) {
 		if d <= 0 {
 			return res, nil
 		}
-		if dl, ok := ctx.Deadline(); waits >= MaxThrottleWaits || (ok && time.Until(dl) <= d) {
+		if dl, ok := ctx.Deadline(); r.OwnRetries || waits >= MaxThrottleWaits || (ok && time.Until(dl) <= d) {
 			res.RetryAfter = d
 			return res, nil
 		}
@@ -109,14 +125,17 @@ func (c *Client) Send(ctx context.Context, r Request) (*Response, error) {
 	}
 }
 
-func (c *Client) sendOnce(ctx context.Context, r Request) (*Response, error) {
+// sendOnce makes one HTTP request; reused reports that it went over a
+// kept-alive connection.
+func (c *Client) sendOnce(ctx context.Context, r Request) (res *Response, reused bool, err error) {
 	var body io.Reader
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.Method, r.URL, body)
 	if err != nil {
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, r.Code, "%s: build the request: %s", r.What, c.Redact(TransportCause(err).Error()))
+		return nil, false, botrelay.NewVendorError(botrelay.ErrVendorBadReply, r.Code, "%s: build the request: %s", r.What, c.Redact(TransportCause(err).Error()))
 	}
 	for k, v := range r.Header {
 		req.Header[k] = v
@@ -133,9 +152,9 @@ func (c *Client) sendOnce(ctx context.Context, r Request) (*Response, error) {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: no answer in time: %v", r.What, ctx.Err())
+			return nil, reused, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: no answer in time: %v", r.What, ctx.Err())
 		}
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: request to %s failed: %s", r.What, req.URL.Host, c.Redact(TransportCause(err).Error()))
+		return nil, reused, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: request to %s failed: %s", r.What, req.URL.Host, c.Redact(TransportCause(err).Error()))
 	}
 	defer resp.Body.Close()
 	limit := c.MaxBody
@@ -145,14 +164,14 @@ func (c *Client) sendOnce(ctx context.Context, r Request) (*Response, error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: no answer in time: %v", r.What, ctx.Err())
+			return nil, false, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: no answer in time: %v", r.What, ctx.Err())
 		}
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: reading the answer (HTTP %d) failed: %s", r.What, resp.StatusCode, c.Redact(TransportCause(err).Error()))
+		return nil, false, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, r.Code, "%s: reading the answer (HTTP %d) failed: %s", r.What, resp.StatusCode, c.Redact(TransportCause(err).Error()))
 	}
 	if int64(len(data)) > limit {
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, r.Code, "%s: the answer is larger than %d bytes", r.What, limit)
+		return nil, false, botrelay.NewVendorError(botrelay.ErrVendorBadReply, r.Code, "%s: the answer is larger than %d bytes", r.What, limit)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, reused, nil
 }
 
 // Redact hides the client's secrets in s.
