@@ -234,6 +234,11 @@ type Turn struct {
 	// VendorState is what the previous Reply of this conversation returned
 	// (F46); nil on the first turn.
 	VendorState json.RawMessage
+	// ShowTyping, when set, shows the consumer the typing indicator until
+	// the reply is published: a connector calls it when the vendor says
+	// the bot is typing (a Direct Line typing activity) while the call is
+	// still collecting the answer. Safe to call more than once.
+	ShowTyping func() `json:"-"`
 }
 
 // File is a consumer upload.

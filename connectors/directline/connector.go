@@ -56,6 +56,7 @@ func (Connector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{
 		ID:          VendorID,
 		DisplayName: "Microsoft Direct Line",
+		Errors:      errorCodes,
 		Secrets:     []string{"secret"},
 		// Direct Line's rule (F42): resend on server errors up to 2 times,
 		// never after a 502. The connector applies it itself.
@@ -191,6 +192,10 @@ const (
 	// CodeInvalidName: an unknown channelData action or event name.
 	CodeInvalidName = "aivendor.microsoft.activity.invalid-name"
 )
+
+// errorCodes are the codes above, as docs/vendors/directline.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendQuery, Codes: []string{
+	CodeSendQuery, CodeParserCrashed, CodeResponseMissing, CodeInvalidType, CodeInvalidName}}
 
 func vendorErr(class error, code, format string, args ...any) error {
 	return botrelay.NewVendorError(class, code, format, args...)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -501,6 +502,22 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.R
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	w.lastReq, w.lastResp = nil, nil
+	// A vendor that says its bot is typing shows the consumer the typing
+	// indicator until the call ends.
+	var typing atomic.Bool
+	turn.ShowTyping = func() {
+		if typing.CompareAndSwap(false, true) {
+			if err := w.rn.platform.SetTyping(ctx, w.ref, true); err != nil {
+				w.rn.log.Debug("typing indicator", "err", err)
+			}
+		}
+	}
+	defer func() {
+		turn.ShowTyping = nil
+		if typing.Load() {
+			_ = w.rn.platform.SetTyping(ctx, w.ref, false)
+		}
+	}()
 	call := w.rn.vendor.Converse
 	hooks := w.rn.bot.Settings.Hooks
 	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "") {
