@@ -55,6 +55,9 @@ type Request struct {
 	// Endpoint, F42), so Send does not wait out a Retry-After; it returns
 	// it in Response.RetryAfter.
 	OwnRetries bool
+	// Prepare, when set, finishes each HTTP request just before it is
+	// sent (AWS signs it); its error is returned as is.
+	Prepare func(*http.Request) error
 }
 
 // Response is a vendor answer of any status.
@@ -148,6 +151,11 @@ func (c *Client) sendOnce(ctx context.Context, r Request) (res *Response, reused
 	}
 	if r.Body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.Prepare != nil {
+		if err := r.Prepare(req); err != nil {
+			return nil, false, err
+		}
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
