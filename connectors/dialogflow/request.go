@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Event names sent instead of text.
@@ -158,15 +159,5 @@ func callError(ctx context.Context, code, what string, err error) error {
 	default:
 		class, reason = botrelay.ErrVendorBadReply, "the request was refused"
 	}
-	return botrelay.NewVendorError(class, code, "%s: %s: %s: %s", what, reason, st.Code(), clip(st.Message(), 300))
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return botrelay.NewVendorError(class, code, "%s: %s: %s%s", what, reason, st.Code(), kit.Quote(st.Message()))
 }
