@@ -184,18 +184,15 @@ func (b *Bot) attempt(ctx context.Context, c call) (*result, time.Duration, erro
 		if b.cfg.TokenURL == "" && b.env.Signer != nil && b.env.Signer.JWKSURL() != "" {
 			hint = "; the endpoint must verify it with the keys at " + b.env.Signer.JWKSURL()
 		}
-		return nil, 0, vendorErr(botrelay.ErrVendorAuth, c.code, "%s: the endpoint rejected botrelay's token (HTTP %d%s)%s", c.what, st, snippet(data), hint)
+		return nil, 0, vendorErr(botrelay.ErrVendorAuth, c.code, "%s: the endpoint rejected botrelay's token (HTTP %d%s)%s", c.what, st, kit.Snippet(data), hint)
 	case cl == kit.Unavailable:
 		return nil, kit.RetryAfter(res.Header.Get("Retry-After"), b.env.Now()), &retryErr{fmt.Sprintf("HTTP %d%s", st, kc.Snippet(data))}
 	case st == http.StatusNotFound:
-		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: HTTP 404: bot %q or environment %q not found at the endpoint%s", c.what, b.cfg.BotID, b.cfg.Environment, snippet(data))
+		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: HTTP 404: bot %q or environment %q not found at the endpoint%s", c.what, b.cfg.BotID, b.cfg.Environment, kit.Snippet(data))
 	default:
-		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: unexpected HTTP %d%s", c.what, st, snippet(data))
+		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: unexpected HTTP %d%s", c.what, st, kit.Snippet(data))
 	}
 }
-
-// snippet quotes the start of a response body for error messages.
-func snippet(body []byte) string { return kit.Snippet(body) }
 
 // bearer returns the cached token or a new one.
 func (b *Bot) bearer(ctx context.Context) (string, error) {
@@ -336,7 +333,7 @@ func (b *Bot) Environments(ctx context.Context) ([]string, error) {
 	}
 	var envs []string
 	if err := json.Unmarshal(res.body, &envs); err != nil {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetEnvironments, "get environments: the body is not a JSON array of strings%s", snippet(res.body))
+		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetEnvironments, "get environments: the body is not a JSON array of strings%s", kit.Snippet(res.body))
 	}
 	return envs, nil
 }
@@ -367,7 +364,7 @@ func (b *Bot) State(ctx context.Context) (state, version string, err error) {
 		Version any     `json:"version"`
 	}
 	if err := json.Unmarshal(res.body, &s); err != nil || s.State == nil {
-		return "", "", vendorErr(botrelay.ErrVendorBadReply, CodeGetState, "get state: want {\"state\":…,\"version\":…}, got%s", orEmpty(snippet(res.body)))
+		return "", "", vendorErr(botrelay.ErrVendorBadReply, CodeGetState, "get state: want {\"state\":…,\"version\":…}, got%s", orEmpty(kit.Snippet(res.body)))
 	}
 	if s.Version != nil {
 		version = fmt.Sprint(s.Version)

@@ -127,7 +127,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, body json.RawMessa
 			return nil, nil, err
 		}
 		if res.status == http.StatusNotFound {
-			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendEvent, "send %s event: HTTP 404 again after creating the conversation%s", ev.Type, snippet(res.body))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendEvent, "send %s event: HTTP 404 again after creating the conversation%s", ev.Type, kit.Snippet(res.body))
 		}
 	}
 	return res.body, newState, nil

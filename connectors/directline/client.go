@@ -178,9 +178,6 @@ func errorDetail(kc *kit.Client, body []byte) string {
 	return kc.Snippet(body)
 }
 
-// snippet quotes the start of a body for error messages.
-func snippet(body []byte) string { return kit.Snippet(body) }
-
 // conversationInfo is Direct Line's Conversation object (the answer of
 // tokens/generate, tokens/refresh, start and reconnect). offline-directline
 // spells expires_in as expiresIn.
@@ -206,7 +203,7 @@ func (ci conversationInfo) expires(now time.Time) int64 {
 func (b *Bot) decodeInfo(what string, body []byte) (conversationInfo, error) {
 	var ci conversationInfo
 	if err := json.Unmarshal(body, &ci); err != nil {
-		return ci, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "%s: the answer is not a Conversation object%s", what, snippet(body))
+		return ci, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "%s: the answer is not a Conversation object%s", what, kit.Snippet(body))
 	}
 	return ci, nil
 }
@@ -249,7 +246,7 @@ func (b *Bot) startConversation(ctx context.Context, bearer string) (conversatio
 	}
 	ci, err := b.decodeInfo("start conversation", res.body)
 	if err == nil && ci.ConversationID == "" {
-		err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "start conversation: the answer has no conversationId%s", snippet(res.body))
+		err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "start conversation: the answer has no conversationId%s", kit.Snippet(res.body))
 	}
 	return ci, err
 }
@@ -298,7 +295,7 @@ func (b *Bot) getActivities(ctx context.Context, st *vendorState) (activitySet, 
 		return set, err
 	}
 	if err := json.Unmarshal(res.body, &set); err != nil {
-		return set, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "get activities: the answer is not an ActivitySet%s", snippet(res.body))
+		return set, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "get activities: the answer is not an ActivitySet%s", kit.Snippet(res.body))
 	}
 	return set, nil
 }
@@ -318,7 +315,7 @@ func (b *Bot) postActivity(ctx context.Context, st *vendorState, activity json.R
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(res.body, &r); err != nil || r.ID == "" {
-		return "", vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "post activity: the answer has no activity id%s", snippet(res.body))
+		return "", vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "post activity: the answer has no activity id%s", kit.Snippet(res.body))
 	}
 	return r.ID, nil
 }

@@ -81,7 +81,7 @@ func (s *stream) read(ctx context.Context) {
 		}
 		var f frame
 		if err := json.Unmarshal(data, &f.set); err != nil {
-			f.err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the stream sent something that is not an ActivitySet%s", snippet(data))
+			f.err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the stream sent something that is not an ActivitySet%s", kit.Snippet(data))
 		}
 		select {
 		case s.frames <- f:

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // VendorID is the connector's id.
@@ -148,19 +149,12 @@ func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.Vend
 	dec := json.NewDecoder(bytes.NewReader(cfg))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "directline settings: %v", redactSecret(err.Error(), c.Secret))
+		return nil, botrelay.Errorf(botrelay.EINVALID, "directline settings: %v", kit.Redact(err.Error(), c.Secret))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return newBot(c, env), nil
-}
-
-func redactSecret(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[secret]")
 }
 
 func newBot(c Config, env botrelay.BotEnv) *Bot {

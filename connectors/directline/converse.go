@@ -177,7 +177,7 @@ func (b *Bot) state(t *botrelay.Turn) vendorState {
 func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
 	var set activitySet
 	if err := json.Unmarshal(resp, &set); err != nil {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the response is not an ActivitySet%s", snippet(resp))
+		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the response is not an ActivitySet%s", kit.Snippet(resp))
 	}
 	if len(set.Activities) == 0 {
 		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeResponseMissing, "the bot sent no activity in reply")

@@ -183,7 +183,7 @@ func (b *Bot) createConversation(ctx context.Context, t *botrelay.Turn) (string,
 		return "", err
 	}
 	if st < 200 || st > 299 {
-		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: HTTP %d%s", st, snippet(data))
+		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: HTTP %d%s", st, kit.Snippet(data))
 	}
 	var out struct {
 		Item struct {
@@ -191,7 +191,7 @@ func (b *Bot) createConversation(ctx context.Context, t *botrelay.Turn) (string,
 		} `json:"item"`
 	}
 	if json.Unmarshal(data, &out) != nil || out.Item.ID == "" {
-		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: the answer has no item.id%s", snippet(data))
+		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: the answer has no item.id%s", kit.Snippet(data))
 	}
 	return out.Item.ID, nil
 }
@@ -207,7 +207,7 @@ func (b *Bot) postMessage(ctx context.Context, convID string, in MessageInput) (
 		return false, nil
 	}
 	if st < 200 || st > 299 {
-		return false, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "post the message: HTTP %d%s", st, snippet(data))
+		return false, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "post the message: HTTP %d%s", st, kit.Snippet(data))
 	}
 	return true, nil
 }
@@ -259,13 +259,13 @@ func (b *Bot) readNew(ctx context.Context, st *State) ([]Message, error) {
 			return nil, err
 		}
 		if code < 200 || code > 299 {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetMessages, "list the messages: HTTP %d%s", code, snippet(data))
+			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetMessages, "list the messages: HTTP %d%s", code, kit.Snippet(data))
 		}
 		var list struct {
 			Items []Message `json:"items"`
 		}
 		if err := json.Unmarshal(data, &list); err != nil {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "list the messages: the answer is not {\"items\":[…]}%s", snippet(data))
+			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "list the messages: the answer is not {\"items\":[…]}%s", kit.Snippet(data))
 		}
 		out = append(out, list.Items...)
 		st.Offset += len(list.Items)
@@ -284,7 +284,7 @@ func (b *Bot) archived(ctx context.Context, convID string) (bool, error) {
 		return false, err
 	}
 	if st < 200 || st > 299 {
-		return false, vendorErr(botrelay.ErrVendorBadReply, CodeGetConversation, "read the conversation: HTTP %d%s", st, snippet(data))
+		return false, vendorErr(botrelay.ErrVendorBadReply, CodeGetConversation, "read the conversation: HTTP %d%s", st, kit.Snippet(data))
 	}
 	var out struct {
 		Item struct {
@@ -292,7 +292,7 @@ func (b *Bot) archived(ctx context.Context, convID string) (bool, error) {
 		} `json:"item"`
 	}
 	if err := json.Unmarshal(data, &out); err != nil {
-		return false, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "read the conversation: the answer is not {\"item\":{…}}%s", snippet(data))
+		return false, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "read the conversation: the answer is not {\"item\":{…}}%s", kit.Snippet(data))
 	}
 	return out.Item.IsArchived, nil
 }
@@ -305,7 +305,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 		return err
 	}
 	if st < 200 || st > 299 {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: list conversations of bot %q: HTTP %d%s", b.cfg.BotID, st, snippet(data))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: list conversations of bot %q: HTTP %d%s", b.cfg.BotID, st, kit.Snippet(data))
 	}
 	return nil
 }
@@ -322,7 +322,7 @@ func (b *Bot) EndConversation(ctx context.Context, conv botrelay.ConversationRef
 		return err
 	}
 	if (code < 200 || code > 299) && code != http.StatusNotFound {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeArchive, "archive the conversation: HTTP %d%s", code, snippet(data))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeArchive, "archive the conversation: HTTP %d%s", code, kit.Snippet(data))
 	}
 	return nil
 }
@@ -346,5 +346,3 @@ func (b *Bot) do(ctx context.Context, method, path string, body []byte, code str
 	}
 	return res.Status, res.Body, nil
 }
-
-func snippet(body []byte) string { return kit.Snippet(body) }

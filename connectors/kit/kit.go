@@ -65,21 +65,6 @@ func (c Class) Err() error {
 	return botrelay.ErrVendorBadReply
 }
 
-// Redacted is what Redact puts in place of a secret.
-const Redacted = "[redacted]"
-
-// Redact replaces every secret in s with [redacted]. Values shorter than
-// four characters are left alone: they are no secret worth hiding and
-// replacing them would garble the text.
-func Redact(s string, secrets ...string) string {
-	for _, h := range secrets {
-		if len(h) >= 4 {
-			s = strings.ReplaceAll(s, h, Redacted)
-		}
-	}
-	return s
-}
-
 // SnippetLen is how many bytes of a body an error message quotes.
 const SnippetLen = 200
 

@@ -214,7 +214,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET /models did not answer a model list%s", snippet(body))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET /models did not answer a model list%s", kit.Snippet(body))
 	}
 	for _, m := range list.Data {
 		if m.ID == b.cfg.Model {
@@ -286,5 +286,3 @@ func (b *Bot) apiError(body []byte) string {
 	}
 	return b.http.Redact(s)
 }
-
-func snippet(body []byte) string { return kit.Snippet(body) }

@@ -121,7 +121,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "HTTP 404 from %s: is the rest channel enabled in credentials.yml?", WebhookPath)
 	}
 	if status < 200 || status > 299 {
-		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "unexpected HTTP %d from %s%s", status, WebhookPath, snippet(body))
+		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "unexpected HTTP %d from %s%s", status, WebhookPath, kit.Snippet(body))
 	}
 	return body, nil, nil
 }
@@ -149,10 +149,10 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 		return err
 	}
 	if status < 200 || status > 299 {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", path, status, snippet(body))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", path, status, kit.Snippet(body))
 	}
 	if path == "/" && !strings.Contains(string(body), "Rasa") {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET / does not look like a Rasa server%s", snippet(body))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET / does not look like a Rasa server%s", kit.Snippet(body))
 	}
 	return nil
 }
@@ -180,5 +180,3 @@ func (b *Bot) do(ctx context.Context, method, path string, body []byte, code str
 	}
 	return res.Status, res.Body, nil
 }
-
-func snippet(body []byte) string { return kit.Snippet(body) }

@@ -2,7 +2,6 @@ package watson
 
 import (
 	"github.com/botrelay/botrelay"
-	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Error codes (without botrelay.ErrorCodePrefix). All but the IAM and
@@ -58,7 +57,3 @@ var (
 func vendorErr(class error, code, format string, args ...any) *botrelay.VendorError {
 	return botrelay.NewVendorError(class, code, format, args...)
 }
-
-// snippet quotes the start of a response body for error messages, with
-// every secret in hide replaced.
-func snippet(body []byte, hide ...string) string { return kit.Snippet(body, hide...) }

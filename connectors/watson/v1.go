@@ -138,11 +138,11 @@ func (b *BotV1) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.R
 func decodeAnswer(body []byte) (jobj, error) {
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, parseErr(CodeParserCrashed, "the answer is not JSON%s", snippet(body))
+		return nil, parseErr(CodeParserCrashed, "the answer is not JSON%s", kit.Snippet(body))
 	}
 	o, ok := asObject(body)
 	if !ok {
-		return nil, parseErr(CodeParseMessageFailed, "the answer is not a JSON object%s", snippet(body))
+		return nil, parseErr(CodeParseMessageFailed, "the answer is not a JSON object%s", kit.Snippet(body))
 	}
 	return o, nil
 }
@@ -173,7 +173,7 @@ func (b *BotV1) CheckHealth(ctx context.Context) error {
 		}
 	}
 	if res.status == http.StatusNotFound {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: workspace %q not found at %s (HTTP 404%s)", what, b.cfg.WorkspaceID, b.cfg.WorkspaceURL, snippet(res.body, b.client.secrets()...))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: workspace %q not found at %s (HTTP 404%s)", what, b.cfg.WorkspaceID, b.cfg.WorkspaceURL, kit.Snippet(res.body, b.client.secrets()...))
 	}
 	return b.client.statusErr(CodeTestConnection, CodeTestConnection, what, res)
 }

@@ -112,7 +112,7 @@ func (b *BotV2) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMess
 	}
 	if res.status == http.StatusNotFound {
 		if fresh {
-			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: Watson does not know the session it just created (HTTP 404%s)", snippet(res.body, b.client.secrets()...))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: Watson does not know the session it just created (HTTP 404%s)", kit.Snippet(res.body, b.client.secrets()...))
 		}
 		b.client.env.Logger.InfoContext(ctx, "watson session expired; creating a new one", "conversation_id", string(t.Conversation.ID))
 		sid, err := b.createSession(ctx, CodeInvalidSession)
@@ -124,7 +124,7 @@ func (b *BotV2) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMess
 			return nil, nil, err
 		}
 		if res.status == http.StatusNotFound {
-			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: HTTP 404 again with a new session%s", snippet(res.body, b.client.secrets()...))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: HTTP 404 again with a new session%s", kit.Snippet(res.body, b.client.secrets()...))
 		}
 	}
 	if !success(res) {
@@ -188,7 +188,7 @@ func (b *BotV2) createSession(ctx context.Context, code string) (string, error) 
 	}
 	if !success(res) {
 		if res.status == http.StatusNotFound {
-			return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: assistant %q not found at %s (HTTP 404%s)", b.cfg.AssistantID, b.cfg.URL, snippet(res.body, b.client.secrets()...))
+			return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: assistant %q not found at %s (HTTP 404%s)", b.cfg.AssistantID, b.cfg.URL, kit.Snippet(res.body, b.client.secrets()...))
 		}
 		return "", b.client.statusErr(code, code, "create a session", res)
 	}
@@ -196,7 +196,7 @@ func (b *BotV2) createSession(ctx context.Context, code string) (string, error) 
 		SessionID string `json:"session_id"`
 	}
 	if json.Unmarshal(res.body, &s) != nil || s.SessionID == "" {
-		return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: the answer has no session_id%s", snippet(res.body))
+		return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: the answer has no session_id%s", kit.Snippet(res.body))
 	}
 	return s.SessionID, nil
 }
