@@ -520,7 +520,9 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.R
 	}()
 	call := w.rn.vendor.Converse
 	hooks := w.rn.bot.Settings.Hooks
-	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "") {
+	// With any hook, a hookable vendor is called step by step, so the
+	// error-hook gets the request and the response too (F36).
+	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "" || hooks.ErrorHook != "") {
 		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
 	}
 	backoff := 250 * time.Millisecond
