@@ -233,3 +233,29 @@ func RetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// Clean returns err with the client's secrets hidden in its message: for
+// errors built outside the client (a reply parser quoting the answer).
+func (c *Client) Clean(err error) error { return Clean(err, c.Secrets...) }
+
+// Clean returns err with every secret hidden in its message; a
+// *botrelay.VendorError keeps its class, code and Retry-After.
+func Clean(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	var ve *botrelay.VendorError
+	if errors.As(err, &ve) {
+		msg := Redact(ve.Message, secrets...)
+		if msg == ve.Message {
+			return err
+		}
+		out := *ve
+		out.Message = msg
+		return &out
+	}
+	if msg := Redact(err.Error(), secrets...); msg != err.Error() {
+		return errors.New(msg)
+	}
+	return err
+}

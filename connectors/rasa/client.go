@@ -130,9 +130,9 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
 	reply, skipped, err := parseReply(resp, t.Conversation.Type, t.Conversation.SkillName)
 	for _, s := range skipped {
-		b.env.Logger.WarnContext(ctx, "rasa custom payload ignored", "conversation_id", string(t.Conversation.ID), "payload", s)
+		b.env.Logger.WarnContext(ctx, "rasa custom payload ignored", "conversation_id", string(t.Conversation.ID), "payload", b.http.Redact(s))
 	}
-	return reply, err
+	return reply, b.http.Clean(err)
 }
 
 // CheckHealth implements botrelay.HealthChecker. With a token it reads
