@@ -62,7 +62,7 @@ type CreateConversation struct {
 // PUTs the conversation again and resends the event once (§4.6). The reply
 // carries new vendor state only when a PUT happened.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.cfg.ClientSecret)
 }
 
 // HookInfo implements botrelay.HookableBot. The reference product names no

@@ -67,7 +67,7 @@ const (
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.cfg.Secret)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's

@@ -88,7 +88,7 @@ type Collected struct {
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.cfg.AppKey)
 }
 
 // HookInfo implements botrelay.HookableBot.

@@ -111,19 +111,20 @@ type Exchanger interface {
 // Converse is a hookable bot's Converse: BuildRequest, Exchange and
 // ParseResponse in a row, the vendor state of the exchange kept unless the
 // parsed reply sets its own — what the relay does with hooks, without
-// them.
-func Converse(ctx context.Context, b Exchanger, t *botrelay.Turn) (*botrelay.Reply, error) {
+// them. The secrets are hidden in its error (a parser quoting an answer
+// that echoed a credential).
+func Converse(ctx context.Context, b Exchanger, t *botrelay.Turn, secrets ...string) (*botrelay.Reply, error) {
 	req, err := b.BuildRequest(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, Clean(err, secrets...)
 	}
 	resp, state, err := b.Exchange(ctx, t, req)
 	if err != nil {
-		return nil, err
+		return nil, Clean(err, secrets...)
 	}
 	reply, err := b.ParseResponse(ctx, t, resp)
 	if err != nil {
-		return nil, err
+		return nil, Clean(err, secrets...)
 	}
 	if reply == nil {
 		reply = &botrelay.Reply{}

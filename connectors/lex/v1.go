@@ -54,7 +54,7 @@ func (b *BotV1) target() string {
 
 // Converse implements botrelay.VendorBot: one PostText.
 func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.client.settings.SecretAccessKey, b.client.settings.SessionToken)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's

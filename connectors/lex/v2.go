@@ -74,7 +74,7 @@ func (b *BotV2) target() string {
 
 // Converse implements botrelay.VendorBot: one RecognizeText.
 func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.client.settings.SecretAccessKey, b.client.settings.SessionToken)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's

@@ -79,7 +79,7 @@ type File struct {
 // Converse implements botrelay.VendorBot: a survey turn starts a session,
 // a consumer turn sends an answer to the session in t.VendorState.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.cfg.ClientSecret)
 }
 
 // HookInfo implements botrelay.HookableBot. The reference product names no

@@ -95,7 +95,7 @@ func decodeState(raw json.RawMessage) State {
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.cfg.APIKey)
 }
 
 // HookInfo implements botrelay.HookableBot.

@@ -62,7 +62,7 @@ type File struct {
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.cfg.Token)
 }
 
 // HookInfo implements botrelay.HookableBot.

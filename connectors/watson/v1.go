@@ -48,7 +48,7 @@ type inputV1 struct {
 // conversation) plus convId, lpEvent and lpSdes. The answer's context,
 // without lpEvent, is the new vendor state.
 func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.client.secrets()...)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's

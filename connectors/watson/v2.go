@@ -57,7 +57,7 @@ type inputV2 struct {
 // context.skills["main skill"].user_defined; the context comes back
 // (return_context) for the sticky encodedMetadata.
 func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	return kit.Converse(ctx, b, t)
+	return kit.Converse(ctx, b, t, b.client.secrets()...)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's
