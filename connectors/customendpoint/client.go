@@ -117,7 +117,13 @@ func (b *Bot) do(ctx context.Context, c call) (*result, error) {
 			pause = min(retryAfter, maxRetryAfter)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= pause {
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, c.code, "%s failed (%s); attempt %d of %d, and the deadline leaves no time for another", c.what, ve.msg, attempt, MaxAttempts)
+			err := botrelay.NewVendorError(botrelay.ErrVendorUnavailable, c.code, "%s failed (%s); attempt %d of %d, and the deadline leaves no time for another", c.what, ve.msg, attempt, MaxAttempts)
+			if retryAfter > 0 {
+				// The endpoint asked for the wait: the relay must not call
+				// it sooner either.
+				err.RetryAfter = retryAfter
+			}
+			return nil, err
 		}
 		log.WarnContext(ctx, "custom endpoint request failed; retrying", "attempt", attempt, "pause", pause, "error", ve.msg)
 		t := time.NewTimer(pause)

@@ -220,6 +220,10 @@ func (b *Bot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessa
 // Exchange implements botrelay.HookableBot: it calls the function with
 // input and returns the callback's result and the conversation's session.
 func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, input json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up (the relay stopping, or its deadline).
+		return nil, nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, CodeInvokeLambda, "the function was not run: %v", err)
+	}
 	log := b.log.With("conversation_id", t.Conversation.ID)
 	out, err := b.invoke(ctx, log, input)
 	if err != nil {

@@ -237,7 +237,11 @@ func (s *iamSource) exchange(ctx context.Context, now time.Time) (string, time.D
 	case st == http.StatusBadRequest || cl == kit.Auth:
 		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "the token endpoint refused the API key (HTTP %d%s)", st, kc.Snippet(data))
 	case cl == kit.Unavailable:
-		return "", 0, s.iamErr(botrelay.ErrVendorUnavailable, "HTTP %d%s", st, kc.Snippet(data))
+		err := s.iamErr(botrelay.ErrVendorUnavailable, "HTTP %d%s", st, kc.Snippet(data))
+		if ve, ok := err.(*botrelay.VendorError); ok {
+			ve.RetryAfter = res.RetryAfter
+		}
+		return "", 0, err
 	case cl != kit.Success:
 		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "unexpected HTTP %d%s", st, kc.Snippet(data))
 	}
