@@ -989,3 +989,26 @@ func TestF29_ChangeTTRCustom(t *testing.T) {
 		t.Fatalf("errors logged: %v", errs)
 	}
 }
+
+// TestF14_LPEventAsLivePersonSendsIt (issue 15, point 4): lpEvent carries
+// what LivePerson sends with a plain message: conversationContext (type,
+// skill, visitor), metadata ([] when none) and messageAudience.
+func TestF14_LPEventAsLivePersonSendsIt(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var ev = input.payload.context.lpEvent, cc = ev.conversationContext || {}, v = cc.visitor || {};
+  cb(null, {messages: ["type=" + cc.type + " skill=" + (typeof cc.skillId) + ":" + (cc.skillId ? "set" : "none") +
+    " visitor=" + v.sharkVisitorId + "/" + v.sharkSessionId + "/" + v.language +
+    " audience=" + ev.messageAudience + " metadata=" + JSON.stringify(ev.metadata) + " conv=" + (ev.conversationId === input.payload.convId)]});
+}`
+	b := fnBot(r, "lpevent", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.OpenWith("bot", map[string]any{"type": "SharkContext", "visitorId": "V-123", "sessionId": "S-456", "lang": "en-US"})
+	c.Say("hi")
+	c.WaitTexts(wait, "type=MESSAGING skill=string:set visitor=V-123/S-456/en-US audience=ALL metadata=[] conv=true")
+	// A message with metadata keeps it.
+	c.Publish(map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "again"},
+		map[string]any{"type": "ExternalId", "id": "q-1"})
+	c.WaitTexts(wait, `type=MESSAGING skill=string:set visitor=V-123/S-456/en-US audience=ALL metadata=[{"id":"q-1","type":"ExternalId"}] conv=true`)
+}
