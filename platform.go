@@ -109,3 +109,12 @@ type PlatformEvent struct {
 	Context json.RawMessage
 	At      time.Time
 }
+
+// EngagementAttributesReader is implemented by platforms that can read a
+// consumer's engagement attributes (F13) on their own, e.g. through
+// LivePerson's GetUserProfile: the relay asks when the conversation's
+// context does not carry them. The answer is in the lpSdes shape,
+// {"unauthenticatedSdes":{…},"authenticatedSdes":{…}}.
+type EngagementAttributesReader interface {
+	EngagementAttributes(ctx context.Context, conv ConversationRef) (json.RawMessage, error)
+}

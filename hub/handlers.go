@@ -287,7 +287,7 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		}
 		return h.downloadURL(c.host, b.RelativePath)
 	case "userprofile.GetUserProfile":
-		return map[string]any{"firstName": "", "lastName": "", "privateData": map[string]any{}}, nil
+		return h.userProfile(ctx, c, s, req)
 	}
 	return nil, notSupported(req)
 }

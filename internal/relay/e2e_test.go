@@ -1012,3 +1012,30 @@ func TestF14_LPEventAsLivePersonSendsIt(t *testing.T) {
 		map[string]any{"type": "ExternalId", "id": "q-1"})
 	c.WaitTexts(wait, `type=MESSAGING skill=string:set visitor=V-123/S-456/en-US audience=ALL metadata=[{"id":"q-1","type":"ExternalId"}] conv=true`)
 }
+
+// TestF13_EngagementAttributesFromTheUserProfile (issue 15, point 4): when
+// the conversation's context does not carry lpSdes (LivePerson never puts
+// them there), the adapter reads the consumer's engagement attributes with
+// GetUserProfile; the hub answers them as LivePerson does, from the
+// engagementAttributes the consumer's page reported.
+func TestF13_EngagementAttributesFromTheUserProfile(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var s = input.payload.context.lpSdes, u = s.unauthenticatedSdes || {}, a = s.authenticatedSdes || {};
+  var info = u.customerInfo && u.customerInfo.customerInfo, pers = a.personalInfo && a.personalInfo.personalInfo;
+  cb(null, {messages: ["status=" + (info ? info.cstatus : "none") + " id=" + (info ? info.customerId : "none") +
+    " name=" + (pers ? pers.firstname : "none") + " authType=" + (a.personalInfo ? a.personalInfo.type : "none")]});
+}`
+	b := fnBot(r, "sdes-profile", code, func(b *botrelay.Bot) { b.Settings.Messaging.EngagementAttributes = true })
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.OpenWith("bot", map[string]any{"type": "SharkContext", "engagementAttributes": []any{
+		map[string]any{"type": "ctmrinfo", "info": map[string]any{"cstatus": "gold", "customerId": "c-42"}},
+		map[string]any{"type": "personal", "auth": true, "personal": map[string]any{"firstname": "Ann"}},
+	}})
+	c.Say("who am I")
+	c.WaitTexts(wait, "status=gold id=c-42 name=Ann authType=personal")
+	if errs := r.Errors(b); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+}
