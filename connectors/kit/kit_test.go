@@ -51,7 +51,7 @@ func TestRedactAndSnippet(t *testing.T) {
 		t.Error("an empty body gives a snippet")
 	}
 	long := strings.Repeat("é", 150) // 300 bytes
-	s := Snippet([]byte(long + secret), secret)
+	s := Snippet([]byte(long+secret), secret)
 	if !strings.HasPrefix(s, `: "`) || !strings.HasSuffix(s, `…"`) || strings.Contains(s, secret) || !strings.Contains(s, "é") {
 		t.Fatalf("Snippet = %q", s)
 	}
