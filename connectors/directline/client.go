@@ -357,7 +357,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if res.status < 200 || res.status > 299 {
+	if kit.Classify(res.status) != kit.Success {
 		if res, err = b.do(ctx, call{what: "connection test (start conversation)", method: http.MethodPost, path: "/conversations", bearer: b.cfg.Secret}); err != nil {
 			return err
 		}

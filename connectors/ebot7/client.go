@@ -182,7 +182,7 @@ func (b *Bot) createConversation(ctx context.Context, t *botrelay.Turn) (string,
 	if err != nil {
 		return "", err
 	}
-	if st < 200 || st > 299 {
+	if kit.Classify(st) != kit.Success {
 		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: HTTP %d%s", st, kit.Snippet(data))
 	}
 	var out struct {
@@ -206,7 +206,7 @@ func (b *Bot) postMessage(ctx context.Context, convID string, in MessageInput) (
 	if st == http.StatusNotFound {
 		return false, nil
 	}
-	if st < 200 || st > 299 {
+	if kit.Classify(st) != kit.Success {
 		return false, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "post the message: HTTP %d%s", st, kit.Snippet(data))
 	}
 	return true, nil
@@ -258,7 +258,7 @@ func (b *Bot) readNew(ctx context.Context, st *State) ([]Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		if code < 200 || code > 299 {
+		if kit.Classify(code) != kit.Success {
 			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetMessages, "list the messages: HTTP %d%s", code, kit.Snippet(data))
 		}
 		var list struct {
@@ -283,7 +283,7 @@ func (b *Bot) archived(ctx context.Context, convID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if st < 200 || st > 299 {
+	if kit.Classify(st) != kit.Success {
 		return false, vendorErr(botrelay.ErrVendorBadReply, CodeGetConversation, "read the conversation: HTTP %d%s", st, kit.Snippet(data))
 	}
 	var out struct {
@@ -304,7 +304,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st < 200 || st > 299 {
+	if kit.Classify(st) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: list conversations of bot %q: HTTP %d%s", b.cfg.BotID, st, kit.Snippet(data))
 	}
 	return nil
@@ -321,7 +321,7 @@ func (b *Bot) EndConversation(ctx context.Context, conv botrelay.ConversationRef
 	if err != nil {
 		return err
 	}
-	if (code < 200 || code > 299) && code != http.StatusNotFound {
+	if (kit.Classify(code) != kit.Success) && code != http.StatusNotFound {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeArchive, "archive the conversation: HTTP %d%s", code, kit.Snippet(data))
 	}
 	return nil

@@ -142,7 +142,7 @@ func (b *BotV1) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if res.status >= 200 && res.status < 300 || isSessionNotFound(res) {
+	if kit.Classify(res.status) == kit.Success || isSessionNotFound(res) {
 		return nil
 	}
 	return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: %s; check botName, botAlias and region", what, b.describe(res))

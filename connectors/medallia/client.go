@@ -172,7 +172,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st < 200 || st > 299 {
+	if kit.Classify(st) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", HealthPath, st, b.snippet(data, b.cachedToken()))
 	}
 	return nil
@@ -190,7 +190,7 @@ func (b *Bot) EndConversation(ctx context.Context, conv botrelay.ConversationRef
 	if err != nil {
 		return err
 	}
-	if status == http.StatusNotFound || status >= 200 && status <= 299 {
+	if status == http.StatusNotFound || kit.Classify(status) == kit.Success {
 		return nil
 	}
 	return vendorErr(botrelay.ErrVendorBadReply, CodeEndSession, "end session: unexpected HTTP %d%s", status, b.snippet(data, b.cachedToken()))

@@ -187,7 +187,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 }
 
 func (b *Bot) okStatus(c call, status int, body []byte) error {
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: unexpected HTTP %d%s", c.what, status, b.snippet(body, b.cachedToken()))
 	}
 	return nil

@@ -192,7 +192,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 		}
 		return nil, nil, err
 	}
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendRequest, "POST /chat/completions: HTTP %d%s", status, b.apiError(body))
 	}
 	return body, nil, nil
@@ -205,7 +205,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET /models: HTTP %d%s", status, b.apiError(body))
 	}
 	var list struct {

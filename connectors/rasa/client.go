@@ -120,7 +120,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 	if status == http.StatusNotFound {
 		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "HTTP 404 from %s: is the rest channel enabled in credentials.yml?", WebhookPath)
 	}
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "unexpected HTTP %d from %s%s", status, WebhookPath, kit.Snippet(body))
 	}
 	return body, nil, nil
@@ -148,7 +148,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", path, status, kit.Snippet(body))
 	}
 	if path == "/" && !strings.Contains(string(body), "Rasa") {

@@ -129,7 +129,7 @@ func (c *client) statusErr(unavailCode, refusedCode, what string, res *result) e
 	return c.kit().StatusError(code, what, how, &kit.Response{Status: res.status, Body: res.body, RetryAfter: res.retryAfter})
 }
 
-func success(res *result) bool { return res.status >= 200 && res.status < 300 }
+func success(res *result) bool { return kit.Classify(res.status) == kit.Success }
 
 // iamSource exchanges an API key for IAM bearer tokens and caches them. One
 // exchange runs at a time; concurrent callers wait for it. A token is used
