@@ -193,34 +193,21 @@ func (b *CXBot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMes
 // Exchange implements botrelay.HookableBot: DetectIntent with req (JSON),
 // the response in JSON. Dialogflow keeps the session: no vendor state.
 func (b *CXBot) Exchange(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (json.RawMessage, json.RawMessage, error) {
-	req := &cxpb.DetectIntentRequest{}
-	if err := protojson.Unmarshal(raw, req); err != nil {
-		return nil, nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, CodeCXSendRequest, "the DetectIntent request (after the pre-hook) is not a DetectIntentRequest: %v", err)
-	}
-	res, err := b.sessions.DetectIntent(ctx, req)
-	if err != nil {
-		return nil, nil, callError(ctx, CodeCXSendRequest, "DetectIntent on "+req.Session, err)
-	}
-	out, err := protojson.Marshal(res)
-	if err != nil {
-		return nil, nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, CodeCXSendRequest, "encode the DetectIntent response: %v", err)
-	}
-	return out, nil, nil
+	out, err := detectIntent(ctx, raw, &cxpb.DetectIntentRequest{}, CodeCXSendRequest, b.sessions.DetectIntent)
+	return out, nil, err
 }
 
 // ParseResponse implements botrelay.HookableBot.
 func (b *CXBot) ParseResponse(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (*botrelay.Reply, error) {
 	res := &cxpb.DetectIntentResponse{}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, res); err != nil {
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, CodeCXParseError, "the DetectIntent response is not a DetectIntentResponse: %v", err)
+	if err := decodeResponse(raw, res, CodeCXParseError); err != nil {
+		return nil, err
 	}
 	p, err := parseCX(res, t.Conversation.SkillName)
 	if err != nil {
 		return nil, err
 	}
-	if len(p.ignored) > 0 {
-		b.log.InfoContext(ctx, "ignored Dialogflow payloads of an unknown shape", "conversation_id", string(t.Conversation.ID), "payloads", p.ignored)
-	}
+	logIgnored(ctx, b.log, t, p)
 	return &p.reply, nil
 }
 

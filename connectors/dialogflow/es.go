@@ -191,34 +191,21 @@ func (b *ESBot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMes
 // Exchange implements botrelay.HookableBot: DetectIntent with req (JSON),
 // the response in JSON. Dialogflow keeps the session: no vendor state.
 func (b *ESBot) Exchange(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (json.RawMessage, json.RawMessage, error) {
-	req := &dialogflowpb.DetectIntentRequest{}
-	if err := protojson.Unmarshal(raw, req); err != nil {
-		return nil, nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, CodeESSendQuery, "the DetectIntent request (after the pre-hook) is not a DetectIntentRequest: %v", err)
-	}
-	res, err := b.sessions.DetectIntent(ctx, req)
-	if err != nil {
-		return nil, nil, callError(ctx, CodeESSendQuery, "DetectIntent on "+req.Session, err)
-	}
-	out, err := protojson.Marshal(res)
-	if err != nil {
-		return nil, nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, CodeESSendQuery, "encode the DetectIntent response: %v", err)
-	}
-	return out, nil, nil
+	out, err := detectIntent(ctx, raw, &dialogflowpb.DetectIntentRequest{}, CodeESSendQuery, b.sessions.DetectIntent)
+	return out, nil, err
 }
 
 // ParseResponse implements botrelay.HookableBot.
 func (b *ESBot) ParseResponse(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (*botrelay.Reply, error) {
 	res := &dialogflowpb.DetectIntentResponse{}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, res); err != nil {
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, CodeESParseError, "the DetectIntent response is not a DetectIntentResponse: %v", err)
+	if err := decodeResponse(raw, res, CodeESParseError); err != nil {
+		return nil, err
 	}
 	p, err := parseES(res, t.Conversation.SkillName)
 	if err != nil {
 		return nil, err
 	}
-	if len(p.ignored) > 0 {
-		b.log.InfoContext(ctx, "ignored Dialogflow payloads of an unknown shape", "conversation_id", string(t.Conversation.ID), "payloads", p.ignored)
-	}
+	logIgnored(ctx, b.log, t, p)
 	return &p.reply, nil
 }
 
