@@ -816,6 +816,21 @@ func TestF42_FailingVendorEscalatesInTime(t *testing.T) {
 			c.WaitTexts(2*time.Second+2*time.Second, "Let me get you a human.")
 			r.WaitSkill(c.ConvID, "human", 4*time.Second-time.Since(start))
 			t.Logf("escalated after %v", time.Since(start))
+			// The error log holds the connector's own code, as its docs
+			// page lists it (issue 15, point 5): a hung endpoint is a
+			// failed event.
+			if mode == "empty" {
+				return // a reply without messages: the relay's own check
+			}
+			declared := customendpoint.Connector{}.Info().Errors.Codes
+			errs := r.Errors(b)
+			if len(errs) == 0 {
+				t.Fatal("nothing in the error log")
+			}
+			code := strings.TrimPrefix(errs[0], botrelay.ErrorCodePrefix)
+			if !slices.Contains(declared, code) || (mode == "hang" && code != customendpoint.CodeSendEvent) {
+				t.Fatalf("error log %v; want one of the declared codes %v (a hang: %s)", errs, declared, customendpoint.CodeSendEvent)
+			}
 		})
 	}
 }
