@@ -60,6 +60,19 @@ type VendorInfo struct {
 	// an operator's start is refused with the reason and the bot stays
 	// Offline. Other vendors start in Vendor Interruption instead (F4).
 	StrictStart bool
+	// Errors are the error-log codes the connector's errors carry,
+	// declared beside it and listed in its docs/vendors page.
+	Errors VendorErrors
+}
+
+// VendorErrors declares a connector's error-log codes (Appendix A, without
+// ErrorCodePrefix).
+type VendorErrors struct {
+	// Timeout is the code the relay logs when a call to the vendor does
+	// not answer within the bot's vendor timeout.
+	Timeout string
+	// Codes is every code the connector's errors carry, Timeout included.
+	Codes []string
 }
 
 // BotEnv is what the host gives a VendorBot.
@@ -74,6 +87,10 @@ type BotEnv struct {
 	// Signer signs the JWTs that vendors such as Custom Endpoint verify; its
 	// public keys are served at the JWKS URL. Nil where not available.
 	Signer TokenSigner
+	// EscalationSkill is the name of the bot's escalation skill (F31): the
+	// target of a vendor's "hand over to an agent" answer that names no
+	// skill (Watson connect_to_agent). "" when the bot has none.
+	EscalationSkill string
 }
 
 // WithDefaults returns e with a plain HTTP client, time.Now and a discarding
@@ -231,6 +248,11 @@ type Turn struct {
 	// VendorState is what the previous Reply of this conversation returned
 	// (F46); nil on the first turn.
 	VendorState json.RawMessage
+	// ShowTyping, when set, shows the consumer the typing indicator until
+	// the reply is published: a connector calls it when the vendor says
+	// the bot is typing (a Direct Line typing activity) while the call is
+	// still collecting the answer. Safe to call more than once.
+	ShowTyping func() `json:"-"`
 }
 
 // File is a consumer upload.
@@ -343,6 +365,10 @@ type VendorError struct {
 	Class   error
 	Code    string
 	Message string
+	// RetryAfter is the wait the vendor asked for (429 or 503 with
+	// Retry-After) when it was longer than the call had left; the relay
+	// does not call again sooner.
+	RetryAfter time.Duration
 }
 
 // NewVendorError builds a *VendorError; class is one of the ErrVendor* values.

@@ -206,16 +206,21 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		} else {
 			h.reroute(s.user.ID)
 		}
+		// The answer goes before the state notification it causes.
+		c.send(ums.OK(req, nil))
 		h.sendAgentState(c)
 		h.mu.Unlock()
-		return nil, nil
+		return errAnswered, nil
 	case "routing.SubscribeAgentsState":
 		h.mu.Lock()
 		c.stateSub = newID()
 		id := c.stateSub
+		// The answer carries the subscription id a client routes the
+		// notifications by, so it goes first.
+		c.send(ums.OK(req, map[string]string{"subscriptionId": id}))
 		h.sendAgentState(c)
 		h.mu.Unlock()
-		return map[string]string{"subscriptionId": id}, nil
+		return errAnswered, nil
 	case "routing.SubscribeRoutingTasks":
 		h.mu.Lock()
 		c.routingSub = newID()
@@ -309,7 +314,7 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		}
 		return h.downloadURL(s, c.host, b.RelativePath)
 	case "userprofile.GetUserProfile":
-		return map[string]any{"firstName": "", "lastName": "", "privateData": map[string]any{}}, nil
+		return h.userProfile(ctx, c, s, req)
 	}
 	return nil, notSupported(req)
 }

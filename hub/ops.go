@@ -613,9 +613,17 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 				// the conversation ends.
 				closeConversation(nc, closer, now)
 			case "TTRField":
+				if f.TTRType == "CUSTOM" {
+					secs, err := customTTR(f.Value)
+					if err != nil {
+						return err
+					}
+					nc.ManualETTR = now.Add(secs)
+					continue
+				}
 				t := botrelay.TTRType(f.TTRType)
 				if !t.Valid() {
-					return botrelay.Errorf(botrelay.EINVALID, "ttrType must be NORMAL, URGENT or PRIORITIZED")
+					return botrelay.Errorf(botrelay.EINVALID, "ttrType must be NORMAL, URGENT, PRIORITIZED or CUSTOM")
 				}
 				nc.TTR = t
 			case "ManualETTR":

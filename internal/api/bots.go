@@ -140,7 +140,7 @@ func splitVendor(info botrelay.VendorInfo, raw json.RawMessage) (plain json.RawM
 
 // vendorBot builds the vendor client for the settings and secrets, which
 // checks them without I/O. The caller closes it.
-func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain json.RawMessage, secrets map[string]any) (botrelay.VendorBot, error) {
+func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain json.RawMessage, secrets map[string]any, escalation string) (botrelay.VendorBot, error) {
 	m := map[string]any{}
 	if err := json.Unmarshal(plain, &m); err != nil {
 		return nil, botrelay.Errorf(botrelay.EINVALID, "settings.vendor must be a JSON object")
@@ -151,7 +151,7 @@ func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain 
 		return nil, err
 	}
 	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: id, AccountID: a.o.Account, Logger: a.log.With("bot_id", string(id)),
-		HTTPClient: a.o.HTTPClient, Now: a.o.Now, Signer: a.o.Signer})
+		HTTPClient: a.o.HTTPClient, Now: a.o.Now, Signer: a.o.Signer, EscalationSkill: escalation})
 	if err != nil {
 		var e *botrelay.Error
 		if errors.As(err, &e) {
@@ -180,7 +180,7 @@ func (a *API) storedVendorBot(b *botrelay.Bot) (botrelay.VendorBot, error) {
 	if len(plain) == 0 {
 		plain = json.RawMessage("{}")
 	}
-	return a.vendorBot(b.ID, conn, plain, sec.Vendor)
+	return a.vendorBot(b.ID, conn, plain, sec.Vendor, b.Settings.ErrorHandling.EscalationSkill)
 }
 
 func closeVendorBot(vb botrelay.VendorBot) {
@@ -205,7 +205,7 @@ func (a *API) checkBot(b *botrelay.Bot, secrets map[string]any) error {
 	if b.Type != botrelay.BotSurvey && conn.Info().SurveyOnly {
 		return botrelay.Errorf(botrelay.EINVALID, "vendor %s runs survey bots only: create the bot with type %s", b.Vendor, botrelay.BotSurvey)
 	}
-	vb, err := a.vendorBot(b.ID, conn, b.Settings.Vendor, secrets)
+	vb, err := a.vendorBot(b.ID, conn, b.Settings.Vendor, secrets, b.Settings.ErrorHandling.EscalationSkill)
 	if err != nil {
 		return err
 	}

@@ -294,6 +294,15 @@ func (w *worker) collectSDEs(ctx context.Context, ev *botrelay.PlatformEvent) {
 		SDEs json.RawMessage `json:"lpSdes"`
 	}
 	_ = json.Unmarshal(ev.Context, &c)
+	if r, ok := w.rn.platform.(botrelay.EngagementAttributesReader); ok && len(c.SDEs) == 0 {
+		// Not in the context (LivePerson never puts them there): ask the
+		// platform (GetUserProfile of the consumer).
+		sdes, err := r.EngagementAttributes(ctx, ev.Conversation)
+		if err != nil {
+			w.rn.log.Warn("engagement attributes", "conversation_id", string(w.ref.ID), "err", err)
+		}
+		c.SDEs = sdes
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(c.SDEs, &m) != nil || len(m) == 0 {
 		w.sdes = json.RawMessage(`{}`)
