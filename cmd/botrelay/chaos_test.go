@@ -481,6 +481,31 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 	t.Logf("%v: stopped by %v in %v", time.Since(began).Round(time.Millisecond), run.signal, stopTook.Round(time.Millisecond))
 	srv2 := start(t, env, "serve", "--addr", "127.0.0.1:0", "--data", data)
 	base2 := srv2.waitListening(t)
+	// The bots the operator started come back by themselves.
+	api2 := chaosLogin(t, base2)
+	botStates := func() map[string]string {
+		m := map[string]string{}
+		for _, id := range setup.bots {
+			var st struct {
+				State string `json:"state"`
+			}
+			api2.must("GET", "/api/v1/bots/"+id+"/status", nil, &st, 200)
+			m[id] = st.State
+		}
+		return m
+	}
+	online := settle(t, 60*time.Second, 60*time.Second, func() (bool, string) {
+		for _, st := range botStates() {
+			if st != "ONLINE" {
+				return false, ""
+			}
+		}
+		return true, ""
+	})
+	if !online {
+		t.Errorf("bots not ONLINE 60s after the restart: %v", botStates())
+	}
+	t.Logf("%v: bots back ONLINE after %v", time.Since(began).Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 	store := openSQLite(t, data)
 	defer store.Close()
 	ctx := context.Background()
