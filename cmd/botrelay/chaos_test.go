@@ -689,6 +689,9 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 			fmt.Fprintf(&out, "%s", r.history)
 		}
 	}
+	for i, p := range []*proc{srv, srv2} {
+		fmt.Fprintf(&out, "  server %d logged: %s\n", i+1, logSummary(p))
+	}
 	t.Log(out.String())
 	if bad {
 		t.Errorf("%s: actions lost, messages doubled, unanswered or unexpected (table in the log)", run.name)
@@ -779,6 +782,39 @@ func settle(t *testing.T, d, quiet time.Duration, check func() (done bool, finge
 		time.Sleep(500 * time.Millisecond)
 	}
 	return false
+}
+
+// logSummary counts a server's warnings and errors by message, with the
+// first error text of each.
+func logSummary(p *proc) string {
+	counts := map[string]int{}
+	first := map[string]string{}
+	for line := range strings.SplitSeq(p.stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || (rec["level"] != "WARN" && rec["level"] != "ERROR") {
+			continue
+		}
+		key := fmt.Sprintf("%s %q", rec["level"], rec["msg"])
+		if code, ok := rec["code"]; ok {
+			key += fmt.Sprintf(" %v", code)
+		}
+		if counts[key]++; counts[key] == 1 {
+			if e, ok := rec["err"]; ok {
+				first[key] = fmt.Sprint(e)
+			} else if e, ok := rec["message"]; ok {
+				first[key] = fmt.Sprint(e)
+			}
+		}
+	}
+	if len(counts) == 0 {
+		return "no warnings or errors"
+	}
+	var out []string
+	for k, n := range counts {
+		out = append(out, fmt.Sprintf("%d× %s (%s)", n, k, first[k]))
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
 }
 
 // dumpEvents lists a conversation's stored events: dialog, sequence, who,
