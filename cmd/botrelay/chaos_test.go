@@ -475,8 +475,8 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 	}
 
 	// The restart, on the same data folder; it settles when every
-	// conversation reached the state its action leads to, or nothing has
-	// changed for 3 seconds.
+	// conversation reached the state its action leads to, or no
+	// conversation has changed for 5 seconds.
 	restarted := time.Now()
 	t.Logf("%v: stopped by %v in %v", time.Since(began).Round(time.Millisecond), run.signal, stopTook.Round(time.Millisecond))
 	srv2 := start(t, env, "serve", "--addr", "127.0.0.1:0", "--data", data)
@@ -526,7 +526,7 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 		}
 		return m, fp.String()
 	}
-	settle(t, 90*time.Second, 3*time.Second, func() (bool, string) {
+	settle(t, 90*time.Second, 5*time.Second, func() (bool, string) {
 		m, fp := snapshot()
 		for _, cv := range convs {
 			if why := endState(cv.class, m[cv.convID], setup, false); why != "" {
