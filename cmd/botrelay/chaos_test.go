@@ -361,13 +361,18 @@ func sawCount(convs []*chaosConv, text func(*chaosClass) string) int {
 type chaosRow struct {
 	convs, lost, doubled, unanswered, extra int
 	examples                                []string
+	perKind                                 map[string]int
 	// history is the first failing conversation's events, one a line.
 	history string
 }
 
-func (r *chaosRow) note(format string, args ...any) {
-	if len(r.examples) < 3 {
-		r.examples = append(r.examples, fmt.Sprintf(format, args...))
+// note keeps two examples of each kind of fault.
+func (r *chaosRow) note(kind, format string, args ...any) {
+	if r.perKind == nil {
+		r.perKind = map[string]int{}
+	}
+	if r.perKind[kind]++; r.perKind[kind] <= 2 {
+		r.examples = append(r.examples, kind+": "+fmt.Sprintf(format, args...))
 	}
 }
 
@@ -630,7 +635,7 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 				lost = fmt.Sprintf("%q never sent", want)
 			case k > 1:
 				row.doubled += k - 1
-				row.note("%s: %q %d times: %q", cv.convID, want, k, texts)
+				row.note("doubled", "%s: %q %d times: %q", cv.convID, want, k, texts)
 			}
 		}
 		if cv.class.mode == "escalate" {
@@ -639,13 +644,13 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 				lost = "no private note for the agents"
 			case k > 1:
 				row.doubled += k - 1
-				row.note("%s: private note %d times", cv.convID, k)
+				row.note("doubled", "%s: private note %d times", cv.convID, k)
 			}
 		}
 		before := row.lost + row.doubled + row.unanswered + row.extra
 		if lost != "" {
 			row.lost++
-			row.note("%s: lost: %s; bot texts %q", cv.convID, lost, texts)
+			row.note("lost", "%s: %s; bot texts %q", cv.convID, lost, texts)
 		}
 		for _, want := range cv.class.answers {
 			switch k := count(texts, want); {
@@ -654,16 +659,16 @@ func runChaos(t *testing.T, run chaosRun, n int) {
 				// action is counted, not an unanswered message.
 			case k == 0:
 				row.unanswered++
-				row.note("%s: %q missing: %q", cv.convID, want, texts)
+				row.note("unanswered", "%s: %q missing: %q", cv.convID, want, texts)
 			case k > 1:
 				row.doubled += k - 1
-				row.note("%s: %q %d times: %q", cv.convID, want, k, texts)
+				row.note("doubled", "%s: %q %d times: %q", cv.convID, want, k, texts)
 			}
 		}
 		for _, txt := range texts {
 			if !slices.Contains(cv.class.answers, txt) && !slices.Contains(cv.class.actionTexts, txt) {
 				row.extra++
-				row.note("%s: unexpected %q: %q", cv.convID, txt, texts)
+				row.note("extra", "%s: unexpected %q: %q", cv.convID, txt, texts)
 			}
 		}
 		if row.history == "" && row.lost+row.doubled+row.unanswered+row.extra > before {
