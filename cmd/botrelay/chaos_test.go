@@ -392,10 +392,13 @@ func TestChaosActionsSurviveKillAndStop(t *testing.T) {
 	}
 	n := 200
 	if raceEnabled {
-		n = 50 // see chaosRaceSize
+		n = 50 // see raceEnabled
 	}
 	if v := os.Getenv("BOTRELAY_CHAOS_CONVERSATIONS"); v != "" {
-		n, _ = strconv.Atoi(v)
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("BOTRELAY_CHAOS_CONVERSATIONS=%q: want a number of conversations per class, at least 1", v)
+		}
 	}
 	runs := []chaosRun{
 		{"SIGKILL early", syscall.SIGKILL, "early"},
