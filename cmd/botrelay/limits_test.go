@@ -291,21 +291,15 @@ func healthProbe(url string, stdin io.Reader, stdout io.Writer) int {
 // runWithoutRace runs the test named name in a copy of this test binary
 // built without the race detector, when this one runs under -race (as CI
 // runs it), and reports whether it did: the race detector's own memory and
-// CPU, in the server and in the clients, would swamp what is measured.
+// CPU, in the server and in the clients, would swamp what is measured. The
+// copy is built once per test process.
 func runWithoutRace(t *testing.T, name string) bool {
 	t.Helper()
 	if !raceEnabled {
 		return false
 	}
-	exe := filepath.Join(t.TempDir(), "botrelay.test")
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goCmd); err != nil {
-		goCmd = "go"
-	}
-	if out, err := exec.Command(goCmd, "test", "-c", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go test -c without -race for the measurement: %v\n%s", err, out)
-	}
-	cmd := exec.Command(exe, "-test.run", "^"+name+"$", "-test.v", "-test.count", "1")
+	exe := plainTestBinary(t)
+	cmd := exec.Command(exe, "-test.run", "^"+name+"$", "-test.v", "-test.count", "1", "-test.timeout", "20m")
 	cmd.Env = os.Environ()
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s without -race:\n%s", name, out)
@@ -313,4 +307,33 @@ func runWithoutRace(t *testing.T, name string) bool {
 		t.Fatalf("%s without -race: %v", name, err)
 	}
 	return true
+}
+
+var plainBinary struct {
+	once sync.Once
+	dir  string
+	err  error
+	out  []byte
+}
+
+// plainTestBinary builds this package's tests without -race, once; the
+// folder is removed when the test process ends (TestMain).
+func plainTestBinary(t *testing.T) string {
+	t.Helper()
+	plainBinary.once.Do(func() {
+		plainBinary.dir, plainBinary.err = os.MkdirTemp("", "botrelay-plain-")
+		if plainBinary.err != nil {
+			return
+		}
+		goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goCmd); err != nil {
+			goCmd = "go"
+		}
+		plainBinary.out, plainBinary.err = exec.Command(goCmd, "test", "-c", "-o",
+			filepath.Join(plainBinary.dir, "botrelay.test"), ".").CombinedOutput()
+	})
+	if plainBinary.err != nil {
+		t.Fatalf("go test -c without -race: %v\n%s", plainBinary.err, plainBinary.out)
+	}
+	return filepath.Join(plainBinary.dir, "botrelay.test")
 }

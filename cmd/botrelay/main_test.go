@@ -41,7 +41,11 @@ func TestMain(m *testing.M) {
 	if u := os.Getenv("BOTRELAY_TEST_HEALTH_PROBE"); u != "" {
 		os.Exit(healthProbe(u, os.Stdin, os.Stdout))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if plainBinary.dir != "" {
+		os.RemoveAll(plainBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and test reads.
