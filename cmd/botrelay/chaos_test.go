@@ -818,12 +818,21 @@ func logSummary(p *proc) string {
 		if code, ok := rec["code"]; ok {
 			key += fmt.Sprintf(" %v", code)
 		}
-		if counts[key]++; counts[key] == 1 {
-			if e, ok := rec["err"]; ok {
-				first[key] = fmt.Sprint(e)
-			} else if e, ok := rec["message"]; ok {
-				first[key] = fmt.Sprint(e)
+		counts[key]++
+		detail := ""
+		for _, k := range []string{"err", "message", "detail"} {
+			if e, ok := rec[k]; ok {
+				detail = fmt.Sprint(e)
+				break
 			}
+		}
+		// Up to three different details of each kind: a rare cause hides
+		// behind a common one otherwise.
+		if detail != "" && !strings.Contains(first[key], detail) && strings.Count(first[key], " | ") < 2 {
+			if first[key] != "" {
+				first[key] += " | "
+			}
+			first[key] += detail
 		}
 	}
 	if len(counts) == 0 {
