@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/ums"
 )
 
 // MaxUploadSize bounds an uploaded file.
@@ -237,4 +239,16 @@ func (h *Hub) downloadURL(s *session, host, rel string) (any, error) {
 		"queryParams":  map[string]string{"exp": exp, "sig": sig},
 		"url":          "https://" + host + path + "?" + q.Encode(),
 	}, nil
+}
+
+// generateDownloadURL answers ms.GenerateURLForDownloadFile (see
+// downloadURL).
+func (h *Hub) generateDownloadURL(_ context.Context, c *conn, req *ums.Request) (any, error) {
+	var b struct {
+		RelativePath string `json:"relativePath"`
+	}
+	if err := ums.DecodeBody(req, &b); err != nil {
+		return nil, err
+	}
+	return h.downloadURL(c.sess, c.host, b.RelativePath)
 }
