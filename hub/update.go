@@ -29,42 +29,84 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 	if cs == nil {
 		return nil, botrelay.Errorf(botrelay.ECONFLICT, "conversation %s is closed", conv.ID)
 	}
-	closer := botrelay.CloseByConsumer
-	if c.sess != nil {
-		closer = botrelay.CloseByAgent
+	u, err := h.newFieldUpdate(ctx, c, conv, b.ConversationField)
+	if err != nil {
+		return nil, err
 	}
-	// Resolve users and skills before taking the conversation's lock.
-	users := map[int]*botrelay.User{}
-	skills := map[int]*botrelay.Skill{}
-	for i, f := range b.ConversationField {
-		if c.consumer != "" && f.Field != "ConversationStateField" {
-			return nil, botrelay.Errorf(botrelay.EFORBIDDEN, "consumers may only close their conversation")
+	err = h.mutate(ctx, cs, func(nc *botrelay.Conversation) error {
+		return h.applyFields(ctx, cs, nc, u)
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// fieldUpdate is one UpdateConversationField request with what it refers
+// to resolved before the conversation's lock is taken.
+type fieldUpdate struct {
+	c      *conn
+	fields []ums.ConversationField
+	users  map[int]*botrelay.User  // by field index, for ParticipantsChange
+	skills map[int]*botrelay.Skill // by field index, for Skill
+	closer string                  // CloseByConsumer or CloseByAgent
+	survey bool                    // closing the main dialog opens a survey
+}
+
+// newFieldUpdate checks that a consumer only closes, and resolves the
+// users, skills and survey the fields need. It does I/O; call it without
+// the conversation's lock.
+func (h *Hub) newFieldUpdate(ctx context.Context, c *conn, conv *botrelay.Conversation, fields []ums.ConversationField) (*fieldUpdate, error) {
+	u := &fieldUpdate{c: c, fields: fields, users: map[int]*botrelay.User{}, skills: map[int]*botrelay.Skill{},
+		closer: botrelay.CloseByConsumer}
+	if c.sess != nil {
+		u.closer = botrelay.CloseByAgent
+	}
+	if err := h.resolveFieldRefs(ctx, u); err != nil {
+		return nil, err
+	}
+	u.survey = h.closeOpensSurvey(ctx, conv, u)
+	return u, nil
+}
+
+// resolveFieldRefs reads the users of the ParticipantsChange fields (the
+// caller when userId is empty) and the skills of the Skill fields.
+func (h *Hub) resolveFieldRefs(ctx context.Context, u *fieldUpdate) error {
+	for i, f := range u.fields {
+		if u.c.consumer != "" && f.Field != "ConversationStateField" {
+			return botrelay.Errorf(botrelay.EFORBIDDEN, "consumers may only close their conversation")
 		}
 		switch f.Field {
 		case "ParticipantsChange":
 			ref := f.UserID
 			if ref == "" {
-				users[i] = c.sess.user
+				u.users[i] = u.c.sess.user
 				continue
 			}
-			u, err := h.resolveUser(ctx, ref)
+			user, err := h.resolveUser(ctx, ref)
 			if err != nil {
-				return nil, botrelay.Errorf(botrelay.EINVALID, "userId %q is not a user", ref)
+				return botrelay.Errorf(botrelay.EINVALID, "userId %q is not a user", ref)
 			}
-			users[i] = u
+			u.users[i] = user
 		case "Skill":
 			sk, err := h.resolveSkill(ctx, f.Skill)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			skills[i] = sk
+			u.skills[i] = sk
 		}
 	}
-	// Whether closing the main dialog opens a survey: the skill has one and
-	// a survey bot of the skill is logged in (see survey.go).
+	return nil
+}
+
+// closeOpensSurvey reports whether closing the main dialog opens a survey:
+// the update closes a dialog (or the consumer closes the conversation), the
+// skill has a survey, and a survey bot of the skill is logged in (see
+// survey.go).
+func (h *Hub) closeOpensSurvey(ctx context.Context, conv *botrelay.Conversation, u *fieldUpdate) bool {
 	survey := false
-	for _, f := range b.ConversationField {
-		if f.Field == "DialogChange" || (f.Field == "ConversationStateField" && closer == botrelay.CloseByConsumer) {
+	for _, f := range u.fields {
+		if f.Field == "DialogChange" || (f.Field == "ConversationStateField" && u.closer == botrelay.CloseByConsumer) {
 			if sk, err := h.store.Skill(ctx, conv.SkillID); err == nil && sk.PostSurvey {
 				h.mu.Lock()
 				survey = h.surveyServed(sk.ID)
@@ -76,89 +118,114 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 			break
 		}
 	}
-	err = h.mutate(ctx, cs, func(nc *botrelay.Conversation) error {
-		now := h.now()
-		handover := false
-		for i, f := range b.ConversationField {
-			switch f.Field {
-			case "ParticipantsChange":
-				if f.Type == "SUGGEST" || (f.Type == "REMOVE" && nc.AssignedAgent() != 0 && nc.AssignedAgent() == users[i].ID &&
-					(f.Role == "" || f.Role == string(botrelay.ParticipantAssignedAgent))) {
-					handover = true
-				}
-				if err := h.changeParticipant(c, nc, f, users[i], now); err != nil {
-					return err
-				}
-			case "Skill":
-				if f.Type != "" && f.Type != "UPDATE" {
-					return botrelay.Errorf(botrelay.EINVALID, "Skill type must be UPDATE")
-				}
-				nc.SkillID = skills[i].ID
-				handover = true
-			case "ConversationStateField":
-				if f.ConversationState != "CLOSE" {
-					return botrelay.Errorf(botrelay.EINVALID, "conversationState must be CLOSE")
-				}
-				// A consumer closing the conversation goes on to the survey,
-				// as in LivePerson; an agent's state change closes outright
-				// (withoutPcs).
-				if main := nc.OpenDialog(); survey && closer == botrelay.CloseByConsumer && main != nil && main.Type == botrelay.DialogMain {
-					openSurvey(nc, main, closer, now)
-					continue
-				}
-				closeConversation(nc, closer, now)
-			case "DialogChange":
-				if f.Dialog == nil || f.Dialog.State != "CLOSE" {
-					return botrelay.Errorf(botrelay.EINVALID, "DialogChange needs dialog.dialogId and state CLOSE")
-				}
-				d := nc.Dialog(botrelay.DialogID(f.Dialog.DialogID))
-				if d == nil || d.State != botrelay.DialogOpen {
-					return botrelay.Errorf(botrelay.ENOTFOUND, "open dialog %q not found", f.Dialog.DialogID)
-				}
-				if d.Type == botrelay.DialogMain && survey {
-					openSurvey(nc, d, closer, now)
-					continue
-				}
-				// The main dialog without a survey, or the survey dialog:
-				// the conversation ends.
-				closeConversation(nc, closer, now)
-			case "TTRField":
-				if f.TTRType == "CUSTOM" {
-					secs, err := customTTR(f.Value)
-					if err != nil {
-						return err
-					}
-					nc.ManualETTR = now.Add(secs)
-					continue
-				}
-				t := botrelay.TTRType(f.TTRType)
-				if !t.Valid() {
-					return botrelay.Errorf(botrelay.EINVALID, "ttrType must be NORMAL, URGENT, PRIORITIZED or CUSTOM")
-				}
-				nc.TTR = t
-			case "ManualETTR":
-				if f.Time > 0 {
-					nc.ManualETTR = fromMs(f.Time)
-				}
-			case "CSATRate", "DelayField", "Note", "TopicField", "ConversationPropertiesField":
-				// Accepted and ignored.
-			default:
-				return botrelay.Errorf(botrelay.EINVALID, "conversation field %q is not supported", f.Field)
-			}
+	return survey
+}
+
+// applyFields applies u's fields to nc, the copy mutate stores. A change of
+// hands (a transfer, a suggested agent, the assigned agent leaving) marks
+// the open dialog's handoff sequence. The caller holds cs.op.
+func (h *Hub) applyFields(ctx context.Context, cs *convState, nc *botrelay.Conversation, u *fieldUpdate) error {
+	now := h.now()
+	handover := false
+	for i, f := range u.fields {
+		ho, err := h.applyField(nc, u, i, f, now)
+		if err != nil {
+			return err
 		}
-		if d := nc.OpenDialog(); handover && d != nil && nc.State == botrelay.ConversationOpen {
-			seq, err := h.lastSequence(ctx, cs, nc.ID, d.ID)
-			if err != nil {
-				return err
-			}
-			d.HandoffSequence = seq
-		}
-		return nil
-	}, nil)
-	if err != nil {
-		return nil, err
+		handover = handover || ho
 	}
-	return nil, nil
+	if d := nc.OpenDialog(); handover && d != nil && nc.State == botrelay.ConversationOpen {
+		seq, err := h.lastSequence(ctx, cs, nc.ID, d.ID)
+		if err != nil {
+			return err
+		}
+		d.HandoffSequence = seq
+	}
+	return nil
+}
+
+// applyField applies the field f (the i-th of u) to nc and reports whether
+// it hands the conversation over.
+func (h *Hub) applyField(nc *botrelay.Conversation, u *fieldUpdate, i int, f ums.ConversationField, now time.Time) (handover bool, err error) {
+	switch f.Field {
+	case "ParticipantsChange":
+		handover = f.Type == "SUGGEST" || (f.Type == "REMOVE" && nc.AssignedAgent() != 0 && nc.AssignedAgent() == u.users[i].ID &&
+			(f.Role == "" || f.Role == string(botrelay.ParticipantAssignedAgent)))
+		return handover, h.changeParticipant(u.c, nc, f, u.users[i], now)
+	case "Skill":
+		if f.Type != "" && f.Type != "UPDATE" {
+			return false, botrelay.Errorf(botrelay.EINVALID, "Skill type must be UPDATE")
+		}
+		nc.SkillID = u.skills[i].ID
+		return true, nil
+	case "ConversationStateField":
+		return false, u.closeState(nc, f, now)
+	case "DialogChange":
+		return false, u.closeDialog(nc, f, now)
+	case "TTRField":
+		return false, setTTR(nc, f, now)
+	case "ManualETTR":
+		if f.Time > 0 {
+			nc.ManualETTR = fromMs(f.Time)
+		}
+		return false, nil
+	case "CSATRate", "DelayField", "Note", "TopicField", "ConversationPropertiesField":
+		return false, nil // accepted and ignored
+	}
+	return false, botrelay.Errorf(botrelay.EINVALID, "conversation field %q is not supported", f.Field)
+}
+
+// closeState applies a ConversationStateField. A consumer closing the
+// conversation goes on to the survey, as in LivePerson; an agent's state
+// change closes outright (withoutPcs).
+func (u *fieldUpdate) closeState(nc *botrelay.Conversation, f ums.ConversationField, now time.Time) error {
+	if f.ConversationState != "CLOSE" {
+		return botrelay.Errorf(botrelay.EINVALID, "conversationState must be CLOSE")
+	}
+	if main := nc.OpenDialog(); u.survey && u.closer == botrelay.CloseByConsumer && main != nil && main.Type == botrelay.DialogMain {
+		openSurvey(nc, main, u.closer, now)
+		return nil
+	}
+	closeConversation(nc, u.closer, now)
+	return nil
+}
+
+// closeDialog applies a DialogChange: closing the main dialog opens the
+// survey when there is one; closing the main dialog without a survey, or
+// the survey dialog, ends the conversation.
+func (u *fieldUpdate) closeDialog(nc *botrelay.Conversation, f ums.ConversationField, now time.Time) error {
+	if f.Dialog == nil || f.Dialog.State != "CLOSE" {
+		return botrelay.Errorf(botrelay.EINVALID, "DialogChange needs dialog.dialogId and state CLOSE")
+	}
+	d := nc.Dialog(botrelay.DialogID(f.Dialog.DialogID))
+	if d == nil || d.State != botrelay.DialogOpen {
+		return botrelay.Errorf(botrelay.ENOTFOUND, "open dialog %q not found", f.Dialog.DialogID)
+	}
+	if d.Type == botrelay.DialogMain && u.survey {
+		openSurvey(nc, d, u.closer, now)
+		return nil
+	}
+	closeConversation(nc, u.closer, now)
+	return nil
+}
+
+// setTTR applies a TTRField: a TTR type, or CUSTOM seconds kept as the
+// expected time to response (see customTTR).
+func setTTR(nc *botrelay.Conversation, f ums.ConversationField, now time.Time) error {
+	if f.TTRType == "CUSTOM" {
+		secs, err := customTTR(f.Value)
+		if err != nil {
+			return err
+		}
+		nc.ManualETTR = now.Add(secs)
+		return nil
+	}
+	t := botrelay.TTRType(f.TTRType)
+	if !t.Valid() {
+		return botrelay.Errorf(botrelay.EINVALID, "ttrType must be NORMAL, URGENT, PRIORITIZED or CUSTOM")
+	}
+	nc.TTR = t
+	return nil
 }
 
 // lastSequence returns the last sequence stored in a dialog: the one publish
