@@ -36,42 +36,16 @@ func (h *Hub) requestConversation(ctx context.Context, c *conn, req *ums.Request
 	if err := h.o.Consumers.Conversation(c.addr, string(c.consumer)); err != nil {
 		return nil, err
 	}
-	var skill *botrelay.Skill
-	var err error
-	switch {
-	case len(b.SkillID) > 0 && string(b.SkillID) != "null" && string(b.SkillID) != `""`:
-		n, perr := strconv.ParseInt(strings.Trim(string(b.SkillID), `"`), 10, 64)
-		if perr != nil {
-			return nil, botrelay.Errorf(botrelay.EINVALID, "skillId must be a skill id")
-		}
-		skill, err = h.store.Skill(ctx, botrelay.SkillID(n))
-	case b.Skill != "":
-		skill, err = h.store.SkillByName(ctx, h.o.Account, b.Skill)
-	default:
-		skill, err = h.store.SkillByName(ctx, h.o.Account, botrelay.SkillNameBot)
-	}
+	skill, err := h.requestedSkill(ctx, b.Skill, b.SkillID)
 	if err != nil {
 		return nil, err
 	}
-	if skill.AccountID != h.o.Account {
-		return nil, botrelay.Errorf(botrelay.ENOTFOUND, "skill not found")
+	convCtx, err := requestedContext(b.ConversationContext)
+	if err != nil {
+		return nil, err
 	}
-	var convCtx json.RawMessage
-	if len(b.ConversationContext) > 0 && string(b.ConversationContext) != "null" {
-		if b.ConversationContext[0] != '{' {
-			return nil, botrelay.Errorf(botrelay.EINVALID, "conversationContext must be an object")
-		}
-		convCtx = b.ConversationContext
-	}
-	now := h.now()
-	cid := botrelay.ConversationID(newID())
-	conv := &botrelay.Conversation{
-		ID: cid, AccountID: h.o.Account, ConsumerID: c.consumer, SkillID: skill.ID,
-		State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal, Context: convCtx,
-		Participants: []botrelay.Participant{{ConsumerID: c.consumer, Role: botrelay.ParticipantConsumer,
-			State: botrelay.ParticipantStateActive, JoinedAt: now}},
-		Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(cid), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}},
-	}
+	conv := h.newConversation(c.consumer, skill, convCtx)
+	cid := conv.ID
 	if err := h.store.CreateConversation(ctx, conv); err != nil {
 		return nil, err
 	}
@@ -172,4 +146,56 @@ func (h *Hub) mutate(ctx context.Context, cs *convState, fn func(*botrelay.Conve
 	h.notify(old, nc)
 	h.dispatch()
 	return nil
+}
+
+// requestedSkill resolves the skill a consumer asks for: by id, by name, or
+// the bot skill when neither is given.
+func (h *Hub) requestedSkill(ctx context.Context, name string, id json.RawMessage) (*botrelay.Skill, error) {
+	var skill *botrelay.Skill
+	var err error
+	switch {
+	case len(id) > 0 && string(id) != "null" && string(id) != `""`:
+		n, perr := strconv.ParseInt(strings.Trim(string(id), `"`), 10, 64)
+		if perr != nil {
+			return nil, botrelay.Errorf(botrelay.EINVALID, "skillId must be a skill id")
+		}
+		skill, err = h.store.Skill(ctx, botrelay.SkillID(n))
+	case name != "":
+		skill, err = h.store.SkillByName(ctx, h.o.Account, name)
+	default:
+		skill, err = h.store.SkillByName(ctx, h.o.Account, botrelay.SkillNameBot)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if skill.AccountID != h.o.Account {
+		return nil, botrelay.Errorf(botrelay.ENOTFOUND, "skill not found")
+	}
+	return skill, nil
+}
+
+// requestedContext checks a requested conversationContext: absent, null or
+// an object.
+func requestedContext(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, botrelay.Errorf(botrelay.EINVALID, "conversationContext must be an object")
+	}
+	return raw, nil
+}
+
+// newConversation makes an open conversation of consumer on skill, with its
+// main dialog (whose id is the conversation's).
+func (h *Hub) newConversation(consumer botrelay.ConsumerID, skill *botrelay.Skill, convCtx json.RawMessage) *botrelay.Conversation {
+	now := h.now()
+	cid := botrelay.ConversationID(newID())
+	return &botrelay.Conversation{
+		ID: cid, AccountID: h.o.Account, ConsumerID: consumer, SkillID: skill.ID,
+		State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal, Context: convCtx,
+		Participants: []botrelay.Participant{{ConsumerID: consumer, Role: botrelay.ParticipantConsumer,
+			State: botrelay.ParticipantStateActive, JoinedAt: now}},
+		Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(cid), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}},
+	}
 }
