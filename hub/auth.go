@@ -167,8 +167,6 @@ func (h *Hub) handleSkills(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// Consumer tokens.
-
 // unauthorized answers 401 with the shared error body.
 func unauthorized(w http.ResponseWriter, msg string) {
 	writeError(w, botrelay.Errorf(botrelay.EUNAUTHORIZED, "%s", msg))

@@ -18,12 +18,14 @@ import (
 // ConsumerTokenTTL is how long a consumer token is valid.
 const ConsumerTokenTTL = 30 * 24 * time.Hour
 
+// consumerClaims is the signed payload of a consumer token.
 type consumerClaims struct {
 	Acct string `json:"acct"`
 	Sub  string `json:"sub"`
 	Exp  int64  `json:"exp"` // Unix seconds
 }
 
+// sign is the HMAC-SHA256 of payload under the signing key, base64url.
 func (h *Hub) sign(payload string) string {
 	m := hmac.New(sha256.New, h.o.SigningKey)
 	m.Write([]byte(payload))

@@ -175,6 +175,7 @@ func (h *Hub) handle(ctx context.Context, table map[string]handler, c *conn, req
 	return f(h, ctx, c, req)
 }
 
+// notSupported is the error for a request type the table does not have.
 func notSupported(req *ums.Request) error {
 	return ums.Errorf(http.StatusBadRequest, botrelay.ENOTIMPLEMENTED, "request type %q is not supported", req.Type)
 }

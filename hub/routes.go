@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -72,5 +71,3 @@ func setPageHeaders(hd http.Header, frameAncestors string) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
