@@ -32,35 +32,15 @@ func (h *Hub) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sess = s
-	h.mu.Lock()
-	if h.closing || h.sessions[s.bearer] != s {
-		h.mu.Unlock()
-		c.close(CloseSessionEnded, "session ended")
+	if !h.attachAgent(c) {
 		return
 	}
-	prev := s.conn
-	s.conn = c
-	h.conns[c] = struct{}{}
-	h.connWG.Add(1)
 	defer h.connWG.Done()
-	if prev != nil {
-		delete(h.conns, prev)
-	}
-	h.mu.Unlock()
-	if prev != nil {
-		prev.close(CloseSessionReplaced, "another connection of this user took over")
-	}
 	h.log.Info("agent connected", "user_id", int64(s.user.ID))
 	c.serve(context.WithoutCancel(r.Context()), func(ctx context.Context, req *ums.Request) (any, error) {
 		return h.agentRequest(ctx, c, req)
 	})
-	h.mu.Lock()
-	delete(h.conns, c)
-	if s.conn == c {
-		s.conn = nil
-		h.reroute(s.user.ID)
-	}
-	h.mu.Unlock()
+	h.detachAgent(c)
 	h.log.Info("agent disconnected", "user_id", int64(s.user.ID))
 }
 
@@ -83,11 +63,64 @@ func (h *Hub) handleConsumerWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.consumer = id
+	if !h.attachConsumer(c) {
+		return
+	}
+	defer h.connWG.Done()
+	c.serve(context.WithoutCancel(r.Context()), func(ctx context.Context, req *ums.Request) (any, error) {
+		return h.consumerRequest(ctx, c, req)
+	})
+	h.detachConsumer(c)
+}
+
+// attachAgent makes c the connection of its session and counts it in
+// connWG, unless the hub is closing or the session ended (then it closes c
+// and returns false). The connection c replaces is closed with
+// CloseSessionReplaced.
+func (h *Hub) attachAgent(c *conn) bool {
+	s := c.sess
+	h.mu.Lock()
+	if h.closing || h.sessions[s.bearer] != s {
+		h.mu.Unlock()
+		c.close(CloseSessionEnded, "session ended")
+		return false
+	}
+	prev := s.conn
+	s.conn = c
+	h.conns[c] = struct{}{}
+	h.connWG.Add(1)
+	if prev != nil {
+		delete(h.conns, prev)
+	}
+	h.mu.Unlock()
+	if prev != nil {
+		prev.close(CloseSessionReplaced, "another connection of this user took over")
+	}
+	return true
+}
+
+// detachAgent forgets the agent connection c once it has ended; when it was
+// still its session's connection, the agent's rings go to other agents.
+func (h *Hub) detachAgent(c *conn) {
+	s := c.sess
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+	if s.conn == c {
+		s.conn = nil
+		h.reroute(s.user.ID)
+	}
+}
+
+// attachConsumer registers the consumer connection c and counts it in
+// connWG, unless the hub is closing (then it closes c and returns false).
+func (h *Hub) attachConsumer(c *conn) bool {
+	id := c.consumer
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
 		c.close(CloseGoingAway, "server shutting down")
-		return
+		return false
 	}
 	h.conns[c] = struct{}{}
 	if h.consumerConns[id] == nil {
@@ -95,18 +128,20 @@ func (h *Hub) handleConsumerWS(w http.ResponseWriter, r *http.Request) {
 	}
 	h.consumerConns[id][c] = struct{}{}
 	h.connWG.Add(1)
-	defer h.connWG.Done()
 	h.mu.Unlock()
-	c.serve(context.WithoutCancel(r.Context()), func(ctx context.Context, req *ums.Request) (any, error) {
-		return h.consumerRequest(ctx, c, req)
-	})
+	return true
+}
+
+// detachConsumer forgets the consumer connection c once it has ended.
+func (h *Hub) detachConsumer(c *conn) {
+	id := c.consumer
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	delete(h.conns, c)
 	delete(h.consumerConns[id], c)
 	if len(h.consumerConns[id]) == 0 {
 		delete(h.consumerConns, id)
 	}
-	h.mu.Unlock()
 }
 
 // handler answers one websocket request of c: it returns the answer's
