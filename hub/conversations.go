@@ -58,6 +58,58 @@ func (h *Hub) requestConversation(ctx context.Context, c *conn, req *ums.Request
 	return map[string]string{"conversationId": string(cid)}, nil
 }
 
+// requestedSkill resolves the skill a consumer asks for: by id, by name, or
+// the bot skill when neither is given.
+func (h *Hub) requestedSkill(ctx context.Context, name string, id json.RawMessage) (*botrelay.Skill, error) {
+	var skill *botrelay.Skill
+	var err error
+	switch {
+	case len(id) > 0 && string(id) != "null" && string(id) != `""`:
+		n, perr := strconv.ParseInt(strings.Trim(string(id), `"`), 10, 64)
+		if perr != nil {
+			return nil, botrelay.Errorf(botrelay.EINVALID, "skillId must be a skill id")
+		}
+		skill, err = h.store.Skill(ctx, botrelay.SkillID(n))
+	case name != "":
+		skill, err = h.store.SkillByName(ctx, h.o.Account, name)
+	default:
+		skill, err = h.store.SkillByName(ctx, h.o.Account, botrelay.SkillNameBot)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if skill.AccountID != h.o.Account {
+		return nil, botrelay.Errorf(botrelay.ENOTFOUND, "skill not found")
+	}
+	return skill, nil
+}
+
+// requestedContext checks a requested conversationContext: absent, null or
+// an object.
+func requestedContext(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, botrelay.Errorf(botrelay.EINVALID, "conversationContext must be an object")
+	}
+	return raw, nil
+}
+
+// newConversation makes an open conversation of consumer on skill, with its
+// main dialog (whose id is the conversation's).
+func (h *Hub) newConversation(consumer botrelay.ConsumerID, skill *botrelay.Skill, convCtx json.RawMessage) *botrelay.Conversation {
+	now := h.now()
+	cid := botrelay.ConversationID(newID())
+	return &botrelay.Conversation{
+		ID: cid, AccountID: h.o.Account, ConsumerID: consumer, SkillID: skill.ID,
+		State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal, Context: convCtx,
+		Participants: []botrelay.Participant{{ConsumerID: consumer, Role: botrelay.ParticipantConsumer,
+			State: botrelay.ParticipantStateActive, JoinedAt: now}},
+		Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(cid), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}},
+	}
+}
+
 // lookup returns a conversation's current state: the live one while open,
 // else the stored one, and its convState when open.
 func (h *Hub) lookup(ctx context.Context, id botrelay.ConversationID) (*botrelay.Conversation, *convState, error) {
@@ -146,56 +198,4 @@ func (h *Hub) mutate(ctx context.Context, cs *convState, fn func(*botrelay.Conve
 	h.notify(old, nc)
 	h.dispatch()
 	return nil
-}
-
-// requestedSkill resolves the skill a consumer asks for: by id, by name, or
-// the bot skill when neither is given.
-func (h *Hub) requestedSkill(ctx context.Context, name string, id json.RawMessage) (*botrelay.Skill, error) {
-	var skill *botrelay.Skill
-	var err error
-	switch {
-	case len(id) > 0 && string(id) != "null" && string(id) != `""`:
-		n, perr := strconv.ParseInt(strings.Trim(string(id), `"`), 10, 64)
-		if perr != nil {
-			return nil, botrelay.Errorf(botrelay.EINVALID, "skillId must be a skill id")
-		}
-		skill, err = h.store.Skill(ctx, botrelay.SkillID(n))
-	case name != "":
-		skill, err = h.store.SkillByName(ctx, h.o.Account, name)
-	default:
-		skill, err = h.store.SkillByName(ctx, h.o.Account, botrelay.SkillNameBot)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if skill.AccountID != h.o.Account {
-		return nil, botrelay.Errorf(botrelay.ENOTFOUND, "skill not found")
-	}
-	return skill, nil
-}
-
-// requestedContext checks a requested conversationContext: absent, null or
-// an object.
-func requestedContext(raw json.RawMessage) (json.RawMessage, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] != '{' {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "conversationContext must be an object")
-	}
-	return raw, nil
-}
-
-// newConversation makes an open conversation of consumer on skill, with its
-// main dialog (whose id is the conversation's).
-func (h *Hub) newConversation(consumer botrelay.ConsumerID, skill *botrelay.Skill, convCtx json.RawMessage) *botrelay.Conversation {
-	now := h.now()
-	cid := botrelay.ConversationID(newID())
-	return &botrelay.Conversation{
-		ID: cid, AccountID: h.o.Account, ConsumerID: consumer, SkillID: skill.ID,
-		State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal, Context: convCtx,
-		Participants: []botrelay.Participant{{ConsumerID: consumer, Role: botrelay.ParticipantConsumer,
-			State: botrelay.ParticipantStateActive, JoinedAt: now}},
-		Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(cid), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}},
-	}
 }

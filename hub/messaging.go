@@ -117,6 +117,51 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 	return map[string]int64{"sequence": me.Sequence}, nil
 }
 
+// messageEvent makes the event a request publishes into conv: checks the
+// audience, and that the sender may publish there (the consumer of the
+// conversation, within its message limits, or an active participant),
+// and names the sender as originator.
+func (h *Hub) messageEvent(c *conn, req *ums.Request, b *ums.PublishEventBody, conv *botrelay.Conversation, ev *eventShape) (*botrelay.MessageEvent, error) {
+	if b.MessageAudience != "" && b.MessageAudience != "ALL" && b.MessageAudience != botrelay.AudienceAgentsAndManagers {
+		return nil, botrelay.Errorf(botrelay.EINVALID, "messageAudience must be ALL or AGENTS_AND_MANAGERS")
+	}
+	if b.MessageAudience == "ALL" {
+		b.MessageAudience = ""
+	}
+	me := &botrelay.MessageEvent{
+		ConversationID: conv.ID, DialogID: botrelay.DialogID(b.DialogID), Type: ev.Type, Audience: b.MessageAudience,
+		Event: b.Event, Metadata: req.Metadata, EncodedMetadata: req.EncodedMetadata,
+	}
+	if c.consumer != "" {
+		if conv.ConsumerID != c.consumer {
+			return nil, forbidden(conv)
+		}
+		if me.Audience != "" {
+			return nil, botrelay.Errorf(botrelay.EFORBIDDEN, "consumers cannot send private messages")
+		}
+		if ev.Type == "ContentEvent" || ev.Type == "RichContentEvent" {
+			if err := h.o.Consumers.Message(c.addr, string(c.consumer), len(b.Event)); err != nil {
+				return nil, err
+			}
+		}
+		me.OriginatorID, me.OriginatorPID, me.OriginatorRole = string(c.consumer), string(c.consumer), botrelay.ParticipantConsumer
+	} else {
+		role := botrelay.ParticipantRole("")
+		for _, p := range conv.Participants {
+			if p.UserID == c.sess.user.ID && p.State == botrelay.ParticipantStateActive {
+				role = p.Role
+				break
+			}
+		}
+		if role == "" {
+			return nil, forbidden(conv)
+		}
+		me.OriginatorID, me.OriginatorPID = h.legacyID(c.sess.user.ID), c.sess.user.PID
+		me.OriginatorRole, me.OriginatorName, me.OriginatorType = role, c.sess.user.Nickname, c.sess.user.Type
+	}
+	return me, nil
+}
+
 // deliver sends an event to the conversation's agents (OnlineEventDistribution)
 // and, unless private, to the consumer's subscribed connections: the
 // connections of the conversation's active participants, found through
@@ -234,49 +279,4 @@ func (h *Hub) subscribeMessaging(ctx context.Context, c *conn, req *ums.Request)
 	}
 	c.msgSubs[conv.ID] = true
 	return errAnswered, nil
-}
-
-// messageEvent makes the event a request publishes into conv: checks the
-// audience, and that the sender may publish there (the consumer of the
-// conversation, within its message limits, or an active participant),
-// and names the sender as originator.
-func (h *Hub) messageEvent(c *conn, req *ums.Request, b *ums.PublishEventBody, conv *botrelay.Conversation, ev *eventShape) (*botrelay.MessageEvent, error) {
-	if b.MessageAudience != "" && b.MessageAudience != "ALL" && b.MessageAudience != botrelay.AudienceAgentsAndManagers {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "messageAudience must be ALL or AGENTS_AND_MANAGERS")
-	}
-	if b.MessageAudience == "ALL" {
-		b.MessageAudience = ""
-	}
-	me := &botrelay.MessageEvent{
-		ConversationID: conv.ID, DialogID: botrelay.DialogID(b.DialogID), Type: ev.Type, Audience: b.MessageAudience,
-		Event: b.Event, Metadata: req.Metadata, EncodedMetadata: req.EncodedMetadata,
-	}
-	if c.consumer != "" {
-		if conv.ConsumerID != c.consumer {
-			return nil, forbidden(conv)
-		}
-		if me.Audience != "" {
-			return nil, botrelay.Errorf(botrelay.EFORBIDDEN, "consumers cannot send private messages")
-		}
-		if ev.Type == "ContentEvent" || ev.Type == "RichContentEvent" {
-			if err := h.o.Consumers.Message(c.addr, string(c.consumer), len(b.Event)); err != nil {
-				return nil, err
-			}
-		}
-		me.OriginatorID, me.OriginatorPID, me.OriginatorRole = string(c.consumer), string(c.consumer), botrelay.ParticipantConsumer
-	} else {
-		role := botrelay.ParticipantRole("")
-		for _, p := range conv.Participants {
-			if p.UserID == c.sess.user.ID && p.State == botrelay.ParticipantStateActive {
-				role = p.Role
-				break
-			}
-		}
-		if role == "" {
-			return nil, forbidden(conv)
-		}
-		me.OriginatorID, me.OriginatorPID = h.legacyID(c.sess.user.ID), c.sess.user.PID
-		me.OriginatorRole, me.OriginatorName, me.OriginatorType = role, c.sess.user.Nickname, c.sess.user.Type
-	}
-	return me, nil
 }

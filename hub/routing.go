@@ -229,6 +229,39 @@ func (h *Hub) updateRing(ctx context.Context, s *session, ringID, state string) 
 	return err
 }
 
+// acceptRing assigns r's conversation to the session's user, unless the
+// ring was withdrawn meanwhile, and tells the agent the ring is ACCEPTED.
+func (h *Hub) acceptRing(ctx context.Context, s *session, cs *convState, r *ring) error {
+	return h.mutate(ctx, cs, func(conv *botrelay.Conversation) error {
+		h.mu.Lock()
+		ok := cs.ring == r && conv.AssignedAgent() == 0
+		if ok {
+			// Detach the ring so it neither expires nor is reported as
+			// cancelled while the assignment is stored.
+			r.timer.Stop()
+			delete(h.rings, r.id)
+			cs.ring = nil
+		}
+		h.mu.Unlock()
+		if !ok {
+			return botrelay.Errorf(botrelay.ECONFLICT, "ring %q is no longer waiting", r.id)
+		}
+		kept := conv.Participants[:0]
+		for _, p := range conv.Participants {
+			if p.State != botrelay.ParticipantStateSuggested {
+				kept = append(kept, p)
+			}
+		}
+		conv.Participants = append(kept, botrelay.Participant{UserID: s.user.ID, Role: botrelay.ParticipantAssignedAgent,
+			State: botrelay.ParticipantStateActive, JoinedAt: h.now()})
+		return nil
+	}, func(conv *botrelay.Conversation) {
+		if c := s.conn; c != nil {
+			h.sendRing(c, conv, r, "UPSERT", "ACCEPTED")
+		}
+	})
+}
+
 // setAgentState answers routing.SetAgentState: ONLINE rings the agent for
 // waiting conversations, AWAY and OCCUPIED take its rings away. The answer
 // goes before the state notification it causes.
@@ -290,37 +323,4 @@ func (h *Hub) updateRingState(ctx context.Context, c *conn, req *ums.Request) (a
 		return nil, err
 	}
 	return nil, h.updateRing(ctx, c.sess, b.RingID, b.RingState)
-}
-
-// acceptRing assigns r's conversation to the session's user, unless the
-// ring was withdrawn meanwhile, and tells the agent the ring is ACCEPTED.
-func (h *Hub) acceptRing(ctx context.Context, s *session, cs *convState, r *ring) error {
-	return h.mutate(ctx, cs, func(conv *botrelay.Conversation) error {
-		h.mu.Lock()
-		ok := cs.ring == r && conv.AssignedAgent() == 0
-		if ok {
-			// Detach the ring so it neither expires nor is reported as
-			// cancelled while the assignment is stored.
-			r.timer.Stop()
-			delete(h.rings, r.id)
-			cs.ring = nil
-		}
-		h.mu.Unlock()
-		if !ok {
-			return botrelay.Errorf(botrelay.ECONFLICT, "ring %q is no longer waiting", r.id)
-		}
-		kept := conv.Participants[:0]
-		for _, p := range conv.Participants {
-			if p.State != botrelay.ParticipantStateSuggested {
-				kept = append(kept, p)
-			}
-		}
-		conv.Participants = append(kept, botrelay.Participant{UserID: s.user.ID, Role: botrelay.ParticipantAssignedAgent,
-			State: botrelay.ParticipantStateActive, JoinedAt: h.now()})
-		return nil
-	}, func(conv *botrelay.Conversation) {
-		if c := s.conn; c != nil {
-			h.sendRing(c, conv, r, "UPSERT", "ACCEPTED")
-		}
-	})
 }
