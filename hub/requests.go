@@ -153,7 +153,7 @@ type handler func(h *Hub, ctx context.Context, c *conn, req *ums.Request) (any, 
 // agentHandlers maps the canonical type of an agent request to its handler.
 var agentHandlers = map[string]handler{
 	"GetClock": (*Hub).getClock,
-	// Login and the agent's own profile (login.go, profile.go).
+	// User profiles (profile.go).
 	"userprofile.GetUserProfile": (*Hub).userProfile,
 	// Conversations (update.go).
 	"cm.UpdateConversationField": (*Hub).updateConversation,
