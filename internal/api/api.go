@@ -28,6 +28,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/limits"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 // Pseudo-permissions for the routes that need no profile permission. Every
@@ -46,7 +47,7 @@ const (
 type Options struct {
 	Store    botrelay.Store
 	Relay    *relay.Relay
-	Box      relay.Sealer
+	Box      sealed.Sealer
 	Registry *botrelay.Registry
 	Account  botrelay.AccountID
 	// Logger receives internal errors, once each. Default: slog.Default().

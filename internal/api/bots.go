@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/botrelay/botrelay"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 // botJSON is a bot as the API shows it. Settings.Vendor holds only the
@@ -62,7 +62,7 @@ func (a *API) bot(ctx context.Context, r *http.Request) (*botrelay.Bot, error) {
 
 // toBotJSON renders b; secret key names come from the sealed secrets.
 func (a *API) toBotJSON(b *botrelay.Bot) (botJSON, error) {
-	sec, err := relay.OpenSecrets(a.o.Box, b)
+	sec, err := sealed.Open(a.o.Box, b)
 	if err != nil {
 		return botJSON{}, err
 	}
@@ -169,11 +169,11 @@ func (a *API) storedVendorBot(b *botrelay.Bot) (botrelay.VendorBot, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec, err := relay.OpenSecrets(a.o.Box, b)
+	sec, err := sealed.Open(a.o.Box, b)
 	if err != nil {
 		return nil, err
 	}
-	if err := relay.CheckEndpoint(sec, conn.Info(), b); err != nil {
+	if err := sealed.CheckEndpoint(sec, conn.Info(), b); err != nil {
 		return nil, err
 	}
 	plain := b.Settings.Vendor
@@ -240,10 +240,10 @@ func (a *API) sealWithNewKey(ctx context.Context, b *botrelay.Bot, secrets map[s
 	if err != nil {
 		return "", err
 	}
-	sec := &relay.Secrets{Vendor: secrets, APIKey: relay.Credentials{
+	sec := &sealed.Secrets{Vendor: secrets, APIKey: sealed.Credentials{
 		AppKey: k.AppKey, Secret: k.Secret, AccessToken: k.AccessToken, AccessTokenSecret: k.AccessTokenSecret}}
 	if err = a.bindEndpoint(sec, b); err == nil {
-		b.Secrets, err = relay.SealSecrets(a.o.Box, b, sec)
+		b.Secrets, err = sealed.Seal(a.o.Box, b, sec)
 	}
 	if err != nil {
 		a.dropAPIKey(ctx, k.AppKey)
@@ -253,12 +253,12 @@ func (a *API) sealWithNewKey(ctx context.Context, b *botrelay.Bot, secrets map[s
 }
 
 // bindEndpoint binds the vendor secrets in s to b's endpoint settings.
-func (a *API) bindEndpoint(s *relay.Secrets, b *botrelay.Bot) error {
+func (a *API) bindEndpoint(s *sealed.Secrets, b *botrelay.Bot) error {
 	conn, err := a.o.Registry.Vendor(b.Vendor)
 	if err != nil {
 		return err
 	}
-	return relay.BindEndpoint(s, conn.Info(), b)
+	return sealed.BindEndpoint(s, conn.Info(), b)
 }
 
 // checkSecretsFollow refuses an update that changes where the vendor calls
@@ -383,7 +383,7 @@ func (a *API) updateBot(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	old, err := relay.OpenSecrets(a.o.Box, b)
+	old, err := sealed.Open(a.o.Box, b)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -435,8 +435,8 @@ func (a *API) updateBot(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		old.Vendor = secrets
-		if err = relay.BindEndpoint(old, conn.Info(), &upd); err == nil {
-			upd.Secrets, err = relay.SealSecrets(a.o.Box, &upd, old)
+		if err = sealed.BindEndpoint(old, conn.Info(), &upd); err == nil {
+			upd.Secrets, err = sealed.Seal(a.o.Box, &upd, old)
 		}
 		if err != nil {
 			a.writeError(w, r, err)
@@ -470,7 +470,7 @@ func (a *API) deleteBot(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	sec, err := relay.OpenSecrets(a.o.Box, b)
+	sec, err := sealed.Open(a.o.Box, b)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -8,7 +8,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 //go:embed demo.js
@@ -60,7 +60,7 @@ func (m *Main) seedDemoBot(ctx context.Context, b *botrelay.Bootstrap) error {
 				TransferFailureMessage: "Sorry, no agent can take this conversation right now. Please try again later.",
 			},
 		}}
-	sealed, err := relay.SealSecrets(m.box, bot, &relay.Secrets{APIKey: relay.Credentials{AppKey: keys.AppKey,
+	sealed, err := sealed.Seal(m.box, bot, &sealed.Secrets{APIKey: sealed.Credentials{AppKey: keys.AppKey,
 		Secret: keys.Secret, AccessToken: keys.AccessToken, AccessTokenSecret: keys.AccessTokenSecret}})
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/config"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
 )
@@ -130,15 +130,15 @@ func RotateMasterKeyCommand(args []string, stdout, stderr io.Writer, getenv func
 		if b.Secrets == "" {
 			continue
 		}
-		if _, err := relay.OpenSecrets(newBox, b); err == nil {
+		if _, err := sealed.Open(newBox, b); err == nil {
 			already++
 			continue
 		}
-		sec, err := relay.OpenSecrets(oldBox, b)
+		sec, err := sealed.Open(oldBox, b)
 		if err != nil {
 			return fail("bot %s (%s): its secrets open with neither the current nor the new master key; nothing was replaced", b.ID, b.Name)
 		}
-		if b.Secrets, err = relay.SealSecrets(newBox, b, sec); err != nil {
+		if b.Secrets, err = sealed.Seal(newBox, b, sec); err != nil {
 			return fail("bot %s: seal: %v", b.ID, err)
 		}
 		if err := store.UpdateBot(ctx, b); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/jwtsign"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/platforms/liveperson"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
@@ -129,7 +130,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	}
 	r.Relay = relay.New(relay.Options{Store: store, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.Signer, Scripts: &function.Runner{Logger: logger},
-		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
+		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c sealed.Credentials) (botrelay.PlatformAdapter, error) {
 			pa, err := liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
 				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
 				liveperson.Options{Logger: logger, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
@@ -241,7 +242,7 @@ func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	if o.Edit != nil {
 		o.Edit(b)
 	}
-	b.Secrets, err = relay.SealSecrets(r.Box, b, &relay.Secrets{Vendor: o.Secrets, APIKey: relay.Credentials{
+	b.Secrets, err = sealed.Seal(r.Box, b, &sealed.Secrets{Vendor: o.Secrets, APIKey: sealed.Credentials{
 		AppKey: keys.AppKey, Secret: keys.Secret, AccessToken: keys.AccessToken, AccessTokenSecret: keys.AccessTokenSecret}})
 	if err != nil {
 		t.Fatal(err)
