@@ -12,6 +12,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/internal/provision"
 )
 
 // The conversation tester (spec F39): an operator chats with a bot's vendor
@@ -222,12 +223,12 @@ func (a *API) converse(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "the conversation tester does not run survey bots"))
 		return
 	}
-	vb, err := a.storedVendorBot(b)
+	vb, err := a.prov.VendorBot(b)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	defer closeVendorBot(vb)
+	defer provision.CloseVendorBot(vb)
 
 	user := caller(ctx).user.ID
 	ts, err := testerSessions.begin(a.o.Now(), req.ConversationID, b.ID, user)

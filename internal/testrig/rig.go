@@ -21,6 +21,7 @@ import (
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/provision"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/platforms/liveperson"
@@ -199,8 +200,8 @@ type BotOptions struct {
 	Skills []string
 }
 
-// AddBot creates a bot user with an API key on skill bot and a bot that
-// logs in as it; it is not started.
+// AddBot creates a bot user on skill bot and a bot that logs in as it with
+// a fresh API key set (provision.AddBot); it is not started.
 func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	t := r.T
 	t.Helper()
@@ -222,14 +223,6 @@ func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	if err := r.Store.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.NewKeySet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Store.CreateAPIKey(ctx, &botrelay.APIKey{AppKey: keys.AppKey, UserID: u.ID, AccessToken: keys.AccessToken,
-		SecretHash: auth.HashSecret(keys.Secret), AccessTokenSecretHash: auth.HashSecret(keys.AccessTokenSecret)}); err != nil {
-		t.Fatal(err)
-	}
 	settings, err := json.Marshal(o.Settings)
 	if err != nil {
 		t.Fatal(err)
@@ -242,12 +235,8 @@ func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	if o.Edit != nil {
 		o.Edit(b)
 	}
-	b.Secrets, err = sealed.Seal(r.Box, b, &sealed.Secrets{Vendor: o.Secrets, APIKey: sealed.Credentials{
-		AppKey: keys.AppKey, Secret: keys.Secret, AccessToken: keys.AccessToken, AccessTokenSecret: keys.AccessTokenSecret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Store.CreateBot(ctx, b); err != nil {
+	prov := provision.New(provision.Options{Store: r.Store, Box: r.Box, Registry: r.Registry, Account: Account, Logger: r.Log})
+	if err := prov.AddBot(ctx, b, o.Secrets, ""); err != nil {
 		t.Fatal(err)
 	}
 	return b
