@@ -157,3 +157,35 @@ func newBotID() botrelay.BotID {
 	b[8] = b[8]&0x3f | 0x80
 	return botrelay.BotID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
 }
+
+// Reseal re-seals the secrets of every bot of account that oldBox opens
+// under newBox (rotate-master-key). Bots newBox opens already are left
+// alone, so a run after an interruption finishes the job. It stops at the
+// first bot neither box opens.
+func Reseal(ctx context.Context, store botrelay.Store, account botrelay.AccountID, oldBox, newBox sealed.Sealer) (resealed, already int, err error) {
+	bots, err := store.Bots(ctx, account)
+	if err != nil {
+		return 0, 0, fmt.Errorf("list bots: %w", err)
+	}
+	for _, b := range bots {
+		if b.Secrets == "" {
+			continue
+		}
+		if _, err := sealed.Open(newBox, b); err == nil {
+			already++
+			continue
+		}
+		sec, err := sealed.Open(oldBox, b)
+		if err != nil {
+			return resealed, already, fmt.Errorf("bot %s (%s): its secrets open with neither the current nor the new master key; nothing was replaced", b.ID, b.Name)
+		}
+		if b.Secrets, err = sealed.Seal(newBox, b, sec); err != nil {
+			return resealed, already, fmt.Errorf("bot %s: seal: %v", b.ID, err)
+		}
+		if err := store.UpdateBot(ctx, b); err != nil {
+			return resealed, already, fmt.Errorf("bot %s: store: %w", b.ID, err)
+		}
+		resealed++
+	}
+	return resealed, already, nil
+}
