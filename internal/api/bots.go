@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"maps"
 	"net/http"
-	"slices"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/provision"
-	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 // botJSON is a bot as the API shows it. Settings.Vendor holds only the
@@ -57,13 +54,9 @@ func (a *API) bot(ctx context.Context, r *http.Request) (*botrelay.Bot, error) {
 
 // toBotJSON renders b; secret key names come from the sealed secrets.
 func (a *API) toBotJSON(b *botrelay.Bot) (botJSON, error) {
-	sec, err := sealed.Open(a.o.Box, b)
+	set, err := a.prov.SecretsSet(b)
 	if err != nil {
 		return botJSON{}, err
-	}
-	set := slices.Sorted(maps.Keys(sec.Vendor))
-	if sec.APIKey.AppKey != "" {
-		set = append(set, "botUserApiKey")
 	}
 	return botJSON{ID: b.ID, Name: b.Name, Type: b.Type, ConversationType: b.ConversationType, Vendor: b.Vendor,
 		UserID: b.UserID, Settings: b.Settings, SecretsSet: nonNil(set), Started: b.Started, State: a.o.Relay.State(b.ID),

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/sealed"
@@ -188,4 +190,18 @@ func Reseal(ctx context.Context, store botrelay.Store, account botrelay.AccountI
 		resealed++
 	}
 	return resealed, already, nil
+}
+
+// SecretsSet names the secrets b has set, never their values: its vendor's
+// secret settings, sorted, then "botUserApiKey" when it has a key set.
+func (p *Provisioner) SecretsSet(b *botrelay.Bot) ([]string, error) {
+	sec, err := sealed.Open(p.o.Box, b)
+	if err != nil {
+		return nil, err
+	}
+	set := slices.Sorted(maps.Keys(sec.Vendor))
+	if sec.APIKey.AppKey != "" {
+		set = append(set, "botUserApiKey")
+	}
+	return set, nil
 }
