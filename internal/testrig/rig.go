@@ -47,11 +47,10 @@ type Rig struct {
 	Log      *slog.Logger
 	Signer   *jwtsign.Signer
 
-	addr    string
-	mux     *http.ServeMux
-	mu      sync.Mutex
-	srv     *http.Server
-	stopped bool
+	addr string
+	mux  *http.ServeMux
+	mu   sync.Mutex
+	srv  *http.Server
 }
 
 // RigOptions configure NewRig.
