@@ -264,6 +264,8 @@ func botsCreate(e *env, args []string) error {
 	return nil
 }
 
+// botsUpdate changes a stopped bot: what the flags give replaces what the
+// bot has (PUT /bots/{id} takes the whole bot).
 func botsUpdate(e *env, args []string) error {
 	fs := e.flags("update", "botrelay bots update ID [flags]\n\nOnly a stopped, offline bot can be updated. Secret vendor settings left out keep their value,\n"+
 		"except when the update changes an endpoint setting (a base URL, host, region or id; GET /api/v1/vendors\n"+
@@ -284,35 +286,12 @@ func botsUpdate(e *env, args []string) error {
 		return err
 	}
 	path := botPath(pos[0])
-	var cur struct {
-		Name     string         `json:"name"`
-		UserID   int64          `json:"userId"`
-		Settings map[string]any `json:"settings"`
-	}
+	var cur botEdit
 	if _, err := c.getJSON(path, &cur); err != nil {
 		return err
 	}
-	if cur.Settings == nil {
-		cur.Settings = map[string]any{}
-	}
-	if set["settings"] || set["secrets"] {
-		var base map[string]any
-		if !set["settings"] {
-			base, _ = cur.Settings["vendor"].(map[string]any)
-		}
-		v, err := vendorSettings(base, f.settings, f.secrets)
-		if err != nil {
-			return err
-		}
-		cur.Settings["vendor"] = v
-	}
-	if set["escalation-skill"] {
-		eh, _ := cur.Settings["errorHandling"].(map[string]any)
-		if eh == nil {
-			eh = map[string]any{}
-		}
-		eh["escalationSkill"] = f.escalation
-		cur.Settings["errorHandling"] = eh
+	if err := cur.apply(f, set); err != nil {
+		return err
 	}
 	body := map[string]any{"name": cur.Name, "settings": cur.Settings, "userId": cur.UserID}
 	if set["name"] {
@@ -335,6 +314,41 @@ func botsUpdate(e *env, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "updated bot %s (%s)\n", b.ID, cell(b.Name))
+	return nil
+}
+
+// botEdit is the part of a bot that update sends back, as read.
+type botEdit struct {
+	Name     string         `json:"name"`
+	UserID   int64          `json:"userId"`
+	Settings map[string]any `json:"settings"`
+}
+
+// apply sets the vendor settings and the escalation skill the update's
+// flags give.
+func (cur *botEdit) apply(f botFlags, set map[string]bool) error {
+	if cur.Settings == nil {
+		cur.Settings = map[string]any{}
+	}
+	if set["settings"] || set["secrets"] {
+		var base map[string]any
+		if !set["settings"] {
+			base, _ = cur.Settings["vendor"].(map[string]any)
+		}
+		v, err := vendorSettings(base, f.settings, f.secrets)
+		if err != nil {
+			return err
+		}
+		cur.Settings["vendor"] = v
+	}
+	if set["escalation-skill"] {
+		eh, _ := cur.Settings["errorHandling"].(map[string]any)
+		if eh == nil {
+			eh = map[string]any{}
+		}
+		eh["escalationSkill"] = f.escalation
+		cur.Settings["errorHandling"] = eh
+	}
 	return nil
 }
 
