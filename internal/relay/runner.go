@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 // runner is one started bot: its lifecycle (F1–F4) and its conversations.
@@ -366,14 +367,14 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sec, err := OpenSecrets(rn.r.o.Box, b)
+	sec, err := sealed.Open(rn.r.o.Box, b)
 	if err != nil {
 		return err
 	}
-	if err := CheckEndpoint(sec, conn.Info(), b); err != nil {
+	if err := sealed.CheckEndpoint(sec, conn.Info(), b); err != nil {
 		return err
 	}
-	if err := CheckPlatform(sec, b); err != nil {
+	if err := sealed.CheckPlatform(sec, b); err != nil {
 		return err
 	}
 	rn.secrets = sec.Values()
