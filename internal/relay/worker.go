@@ -91,6 +91,8 @@ func (w *worker) stopping() bool {
 	}
 }
 
+// run is the worker's goroutine: it handles queued events and timers until
+// the conversation leaves the bot, the runner stops, or the worker parks.
 func (w *worker) run(ctx context.Context) {
 	parked := false
 	defer func() {
@@ -139,26 +141,10 @@ func (w *worker) run(ctx context.Context) {
 				w.catchUpPending(ctx, &botrelay.PlatformEvent{})
 			}
 		case <-w.signal:
-			w.mu.Lock()
-			evs := w.queue
-			w.queue = nil
-			w.mu.Unlock()
-			done := false
-			for i, ev := range evs {
-				if w.stopping() {
-					// Draining: what is left is read again from the
-					// platform's history after the restart.
-					w.rn.retire(w)
-					return
-				}
-				if done = w.handle(ctx, ev); done {
-					// Events after the one that ended the bot's part go back
-					// to the queue: a transfer back may already be there.
-					w.mu.Lock()
-					w.queue = append(evs[i+1:len(evs):len(evs)], w.queue...)
-					w.mu.Unlock()
-					break
-				}
+			done, draining := w.handleQueue(ctx)
+			if draining {
+				w.rn.retire(w)
+				return
 			}
 			if done {
 				if w.rn.retire(w) {
@@ -177,6 +163,30 @@ func (w *worker) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// handleQueue handles the queued events in order. It reports done when one
+// of them ended the bot's part, and draining when the runner stops: what is
+// left is then read again from the platform's history after the restart.
+func (w *worker) handleQueue(ctx context.Context) (done, draining bool) {
+	w.mu.Lock()
+	evs := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	for i, ev := range evs {
+		if w.stopping() {
+			return false, true
+		}
+		if w.handle(ctx, ev) {
+			// Events after the one that ended the bot's part go back
+			// to the queue: a transfer back may already be there.
+			w.mu.Lock()
+			w.queue = append(evs[i+1:len(evs):len(evs)], w.queue...)
+			w.mu.Unlock()
+			return true, false
+		}
+	}
+	return false, false
 }
 
 // handle processes one event; it reports true when the bot no longer holds
