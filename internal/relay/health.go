@@ -14,13 +14,13 @@ func (rn *runner) publishState() {
 	rn.mu.Unlock()
 	switch {
 	case pErr != nil:
-		rn.setState(botrelay.BotServiceInterruption, "connector.service-interruption", pErr.Error())
+		rn.setState(botrelay.BotServiceInterruption, codeServiceInterruption, pErr.Error())
 	case down:
 		msg := "the vendor health check failed"
 		if vendorErr != nil {
 			msg = vendorErr.Error()
 		}
-		rn.setState(botrelay.BotVendorInterruption, classify(vendorErr, "aivendor.test-connection"), msg)
+		rn.setState(botrelay.BotVendorInterruption, classify(vendorErr, codeTestConnection), msg)
 	default:
 		rn.setState(botrelay.BotOnline, "", "online")
 	}

@@ -44,7 +44,7 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 			return
 		}
 		go func() {
-			actx, cancel := context.WithTimeout(rn.ctx(), 10*time.Second)
+			actx, cancel := context.WithTimeout(rn.ctx(), acceptTimeout)
 			defer cancel()
 			if err := rn.platform.Accept(actx, ev.RingID); err != nil {
 				rn.log.Warn("accept ring", "ring_id", ev.RingID, "err", err)
@@ -66,7 +66,7 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 // dispatched, and holds rn.mu while it writes, so no worker of those
 // conversations starts meanwhile.
 func (rn *runner) reconcile(ctx context.Context) {
-	stored, err := rn.r.o.Store.OpenBotConversations(ctx, rn.bot.ID)
+	stored, err := rn.o.Store.OpenBotConversations(ctx, rn.bot.ID)
 	if err != nil {
 		rn.log.Warn("list open conversations", "err", err)
 		return
@@ -82,7 +82,7 @@ func (rn *runner) reconcile(ctx context.Context) {
 		}
 		st.Open, st.Outbox = false, nil
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-		if err := rn.r.o.Store.SaveBotConversation(sctx, st); err != nil {
+		if err := rn.o.Store.SaveBotConversation(sctx, st); err != nil {
 			rn.log.Warn("let go of a conversation the platform no longer gives the bot", "conversation_id", string(st.ConversationID), "err", err)
 		} else {
 			rn.log.Info("let go of a conversation the platform no longer gives the bot", "conversation_id", string(st.ConversationID))
@@ -129,6 +129,7 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 			return
 		}
 		w.running = true
+		w.platform = rn.platform
 		rn.workers.Add(1)
 		ctx := rn.runCtx
 		go func() {

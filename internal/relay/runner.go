@@ -16,6 +16,7 @@ import (
 // runner is one started bot: its lifecycle (F1–F4) and its conversations.
 type runner struct {
 	r      *Relay
+	o      *Options // the relay's options: store, registry, clock…
 	bot    *botrelay.Bot
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -58,7 +59,7 @@ type runner struct {
 
 func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
 	return &runner{
-		r: r, bot: b, cancel: cancel, done: make(chan struct{}),
+		r: r, o: &r.o, bot: b, cancel: cancel, done: make(chan struct{}),
 		log:   r.o.Logger.With("bot_id", string(b.ID), "vendor", b.Vendor),
 		state: botrelay.BotOffline,
 		convs: map[botrelay.ConversationID]*worker{},
@@ -66,9 +67,6 @@ func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
 		histories: make(chan struct{}, maxHistoryReads),
 	}
 }
-
-// maxHistoryReads is how many history reads one bot has in flight.
-const maxHistoryReads = 16
 
 // history reads a conversation's events after a sequence, at most
 // maxHistoryReads at a time per bot.
@@ -86,7 +84,7 @@ func (rn *runner) history(ctx context.Context, ref botrelay.ConversationRef, aft
 func (rn *runner) waitStarted(ctx context.Context, d time.Duration) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(startPollInterval)
 	defer tick.Stop()
 	for {
 		if s := rn.currentState(); s != botrelay.BotStarting && s != botrelay.BotOffline {
@@ -125,15 +123,15 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 		rn.mu.Unlock()
 	}()
 	msg = Redact(msg, rn.secrets)
-	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.r.o.Now()}
+	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.o.Now()}
 	if code != "" {
 		ev.Code = botrelay.ErrorCodePrefix + code
 		ev.ErrorID = errorID()
 	}
 	// The history outlives the run context: record it even while stopping.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
-	if err := rn.r.o.Store.AddBotStateEvent(ctx, ev); err != nil {
+	if err := rn.o.Store.AddBotStateEvent(ctx, ev); err != nil {
 		rn.log.Error("record bot state", "err", err)
 	}
 	rn.log.Info("bot state", "state", string(s), "code", ev.Code, "detail", msg)
@@ -141,7 +139,7 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 
 // run is the bot's life until ctx ends (Stop or shutdown).
 func (rn *runner) run(ctx context.Context) {
-	if err := rn.r.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
+	if err := rn.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
 		rn.log.Warn("clear state history", "err", err)
 	}
 	for {
@@ -152,9 +150,9 @@ func (rn *runner) run(ctx context.Context) {
 			return
 		}
 		var be *botrelay.Error
-		code := "connector.service-interruption"
+		code := codeServiceInterruption
 		if errors.As(err, &be) && be.Code == botrelay.EINVALID {
-			code = "connector.configuration"
+			code = codeConfiguration
 		}
 		rn.setState(botrelay.BotServiceInterruption, code, err.Error())
 		select {
@@ -164,7 +162,7 @@ func (rn *runner) run(ctx context.Context) {
 		case <-time.After(rn.bot.Settings.Limits.RestartInterval()):
 		}
 		// Reload the bot: an operator may have fixed its configuration.
-		if b, err := rn.r.o.Store.Bot(ctx, rn.bot.ID); err == nil {
+		if b, err := rn.o.Store.Bot(ctx, rn.bot.ID); err == nil {
 			rn.bot = b
 		}
 	}
@@ -215,13 +213,13 @@ func (rn *runner) session(ctx context.Context) error {
 			err = errors.New("the platform session ended")
 		}
 		return fmt.Errorf("log in to the platform: %w", err)
-	case <-time.After(rn.r.o.ConnectTimeout):
+	case <-time.After(rn.o.ConnectTimeout):
 		cancel()
 		<-platformDone
 		rn.stopWorkers(0, wcancel)
-		return fmt.Errorf("log in to the platform: no session within %v: %v", rn.r.o.ConnectTimeout, rn.lastPlatformErr())
+		return fmt.Errorf("log in to the platform: no session within %v: %v", rn.o.ConnectTimeout, rn.lastPlatformErr())
 	case <-ctx.Done():
-		rn.stopWorkers(rn.r.o.DrainTimeout, wcancel)
+		rn.stopWorkers(rn.o.DrainTimeout, wcancel)
 		cancel()
 		<-platformDone
 		return nil
@@ -251,7 +249,7 @@ func (rn *runner) serve(ctx, sctx context.Context, cancel, wcancel context.Cance
 		case <-ctx.Done():
 			// A graceful stop: the turns in flight finish with their
 			// actions while the platform session is still up.
-			rn.stopWorkers(rn.r.o.DrainTimeout, wcancel)
+			rn.stopWorkers(rn.o.DrainTimeout, wcancel)
 			cancel()
 			<-platformDone
 			return nil
@@ -274,11 +272,11 @@ func (rn *runner) serve(ctx, sctx context.Context, cancel, wcancel context.Cance
 // configuration and secrets.
 func (rn *runner) build(ctx context.Context) error {
 	b := rn.bot
-	conn, err := rn.r.o.Registry.Vendor(b.Vendor)
+	conn, err := rn.o.Registry.Vendor(b.Vendor)
 	if err != nil {
 		return err
 	}
-	sec, err := OpenSecrets(rn.r.o.Box, b)
+	sec, err := OpenSecrets(rn.o.Box, b)
 	if err != nil {
 		return err
 	}
@@ -294,7 +292,7 @@ func (rn *runner) build(ctx context.Context) error {
 		return err
 	}
 	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.log,
-		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer,
+		HTTPClient: rn.o.HTTPClient, Now: rn.o.Now, Signer: rn.o.Signer,
 		EscalationSkill: b.Settings.ErrorHandling.EscalationSkill})
 	if err != nil {
 		return err
@@ -305,14 +303,14 @@ func (rn *runner) build(ctx context.Context) error {
 			return botrelay.Errorf(botrelay.EINVALID, "vendor %s does not support pre- and post-hooks", b.Vendor)
 		}
 	}
-	user, err := rn.r.o.Store.User(ctx, b.UserID)
+	user, err := rn.o.Store.User(ctx, b.UserID)
 	if err != nil {
 		closeIfCloser(vb)
 		return fmt.Errorf("bot user: %w", err)
 	}
 	creds := sec.APIKey
 	creds.Username = user.LoginName
-	pa, err := rn.r.o.NewPlatform(b, user, creds)
+	pa, err := rn.o.NewPlatform(b, user, creds)
 	if err != nil {
 		closeIfCloser(vb)
 		return err
@@ -321,7 +319,7 @@ func (rn *runner) build(ctx context.Context) error {
 	rn.retriesInternally = conn.Info().RetriesInternally
 	rn.timeoutCode = conn.Info().Errors.Timeout
 	if rn.timeoutCode == "" {
-		rn.timeoutCode = "aivendor." + b.Vendor + ".send-query"
+		rn.timeoutCode = sendQueryCode(b.Vendor)
 	}
 	return nil
 }
