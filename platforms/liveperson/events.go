@@ -157,6 +157,50 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// scanDialogs records a conversation's dialogs in st and finds the open
+// one: a survey dialog wins over the main one. A change without dialogs
+// means the main dialog, open.
+func (st *convState) scanDialogs(id string, d *convDetails) (open, openType string, mainOpen bool, handoff *int64) {
+	for _, dl := range d.Dialogs {
+		if dl.DialogID == "" {
+			continue
+		}
+		st.dialogs[dl.DialogID] = dl.DialogType
+		if dl.DialogType == dialogMain {
+			st.main = dl.DialogID
+			mainOpen = dl.State == "OPEN"
+		}
+		if dl.State == "OPEN" && (open == "" || dl.DialogType == dialogSurvey) {
+			open, openType, handoff = dl.DialogID, dl.DialogType, dl.HandoffSequence
+		}
+	}
+	if len(d.Dialogs) == 0 {
+		open, openType, mainOpen = id, dialogMain, true
+	}
+	return open, openType, mainOpen, handoff
+}
+
+// conversationRef is the reference of a conversation whose open dialog is
+// open (or, with none open, its main dialog), with its skill and consumer.
+func (a *Adapter) conversationRef(id, open, main string, d *convDetails, parts map[string][]string) botrelay.ConversationRef {
+	ref := botrelay.ConversationRef{
+		ID:       botrelay.ConversationID(id),
+		DialogID: botrelay.DialogID(open),
+		Type:     botrelay.Messaging,
+		SkillID:  parseSkillID(d.SkillID),
+	}
+	if ref.DialogID == "" {
+		ref.DialogID = botrelay.DialogID(main)
+	}
+	if c := parts["CONSUMER"]; len(c) > 0 {
+		ref.ConsumerID = botrelay.ConsumerID(c[0])
+	} else if c := d.ParticipantsPID["CONSUMER"]; len(c) > 0 {
+		ref.ConsumerID = botrelay.ConsumerID(c[0])
+	}
+	ref.SkillName = a.skillNames[ref.SkillID]
+	return ref
+}
+
 // conversationChanges turns a conversation change notification into
 // assignment events.
 func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botrelay.PlatformEvent {
@@ -199,42 +243,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		parts := d.participants()
 		mine := d.State == "OPEN" && (contains(parts["ASSIGNED_AGENT"], me) || contains(parts["ASSIGNED_AGENT"], pid) ||
 			contains(d.ParticipantsPID["ASSIGNED_AGENT"], pid))
-		// The open dialog: a survey dialog wins over the main one.
-		open, openType := "", ""
-		mainOpen := false
-		var handoff *int64
-		for _, dl := range d.Dialogs {
-			if dl.DialogID == "" {
-				continue
-			}
-			st.dialogs[dl.DialogID] = dl.DialogType
-			if dl.DialogType == dialogMain {
-				st.main = dl.DialogID
-				mainOpen = dl.State == "OPEN"
-			}
-			if dl.State == "OPEN" && (open == "" || dl.DialogType == dialogSurvey) {
-				open, openType, handoff = dl.DialogID, dl.DialogType, dl.HandoffSequence
-			}
-		}
-		if len(d.Dialogs) == 0 {
-			open, openType, mainOpen = id, dialogMain, true
-		}
+		open, openType, mainOpen, handoff := st.scanDialogs(id, &d)
 		prevDialog := st.ref.DialogID
-		ref := botrelay.ConversationRef{
-			ID:       botrelay.ConversationID(id),
-			DialogID: botrelay.DialogID(open),
-			Type:     botrelay.Messaging,
-			SkillID:  parseSkillID(d.SkillID),
-		}
-		if ref.DialogID == "" {
-			ref.DialogID = botrelay.DialogID(st.main)
-		}
-		if c := parts["CONSUMER"]; len(c) > 0 {
-			ref.ConsumerID = botrelay.ConsumerID(c[0])
-		} else if c := d.ParticipantsPID["CONSUMER"]; len(c) > 0 {
-			ref.ConsumerID = botrelay.ConsumerID(c[0])
-		}
-		ref.SkillName = a.skillNames[ref.SkillID]
+		ref := a.conversationRef(id, open, st.main, &d, parts)
 		st.ref = ref
 		survey := openType == dialogSurvey
 		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
