@@ -201,6 +201,46 @@ func (a *Adapter) conversationRef(id, open, main string, d *convDetails, parts m
 	return ref
 }
 
+// change is what a conversation change means for the bot.
+type change struct {
+	mine      bool   // the bot is the assigned agent of the open conversation
+	survey    bool   // the open dialog is a survey
+	fresh     bool   // first news of the conversation on this connection
+	newDialog bool   // the open dialog is not the one last seen
+	mainOpen  bool   // the main dialog is open
+	state     string // the conversation's state
+}
+
+// assignment fills in ev's kind for a change of a conversation the bot
+// holds or held, updating st.assigned; it reports false when the change
+// means nothing for the bot.
+func (a *Adapter) assignment(st *convState, ev *botrelay.PlatformEvent, c change) bool {
+	switch {
+	case c.mine && c.survey && !a.opts.SurveyBot:
+		// An agent bot's conversation went on to its survey: not ours.
+		if !st.assigned {
+			return false
+		}
+		ev.Kind, ev.Closed = botrelay.EventUnassigned, !c.mainOpen
+		st.assigned = false
+	case c.mine && (!st.assigned || c.fresh):
+		ev.Kind = botrelay.EventAssigned
+		if c.survey {
+			ev.Kind = botrelay.EventSurveyStarted
+		}
+		st.assigned = true
+	case c.mine && c.survey && c.newDialog:
+		ev.Kind = botrelay.EventSurveyStarted
+	case !c.mine && st.assigned:
+		ev.Kind = botrelay.EventUnassigned
+		ev.Closed = c.state == "CLOSE" || (!c.mainOpen && !c.survey)
+		st.assigned = false
+	default:
+		return false
+	}
+	return true
+}
+
 // conversationChanges turns a conversation change notification into
 // assignment events.
 func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botrelay.PlatformEvent {
@@ -256,29 +296,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 			st.context = ev.Context
 		}
 
-		switch {
-		case mine && survey && !a.opts.SurveyBot:
-			// An agent bot's conversation went on to its survey: not ours.
-			if st.assigned {
-				ev.Kind, ev.Closed = botrelay.EventUnassigned, !mainOpen
-				out = append(out, ev)
-				st.assigned = false
-			}
-		case mine && (!st.assigned || fresh):
-			ev.Kind = botrelay.EventAssigned
-			if survey {
-				ev.Kind = botrelay.EventSurveyStarted
-			}
+		if a.assignment(st, ev, change{mine: mine, survey: survey, fresh: fresh,
+			newDialog: prevDialog != ref.DialogID, mainOpen: mainOpen, state: d.State}) {
 			out = append(out, ev)
-			st.assigned = true
-		case mine && survey && prevDialog != ref.DialogID:
-			ev.Kind = botrelay.EventSurveyStarted
-			out = append(out, ev)
-		case !mine && st.assigned:
-			ev.Kind = botrelay.EventUnassigned
-			ev.Closed = d.State == "CLOSE" || (!mainOpen && !survey)
-			out = append(out, ev)
-			st.assigned = false
 		}
 		if d.State == "CLOSE" {
 			delete(a.convs, id)
