@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 // botJSON is a bot as the API shows it. Settings.Vendor holds only the
@@ -706,10 +706,4 @@ func (a *API) listVendors(w http.ResponseWriter, r *http.Request) {
 }
 
 // newBotID returns a random (version 4) UUID.
-func newBotID() botrelay.BotID {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails since Go 1.24
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return botrelay.BotID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
-}
+func newBotID() botrelay.BotID { return botrelay.BotID(uuid.New()) }

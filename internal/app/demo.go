@@ -9,6 +9,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 //go:embed demo.js
@@ -49,7 +50,7 @@ func (m *Main) seedDemoBot(ctx context.Context, b *botrelay.Bootstrap) error {
 	if err != nil {
 		return err
 	}
-	bot := &botrelay.Bot{ID: botrelay.BotID(newID()), AccountID: m.account, Name: "Demo bot", UserID: user.ID,
+	bot := &botrelay.Bot{ID: botrelay.BotID(uuid.New()), AccountID: m.account, Name: "Demo bot", UserID: user.ID,
 		Type: botrelay.BotAgent, ConversationType: botrelay.Messaging, Vendor: "function", Started: true,
 		Settings: botrelay.BotSettings{
 			Vendor: vendor,
@@ -71,13 +72,4 @@ func (m *Main) seedDemoBot(ctx context.Context, b *botrelay.Bootstrap) error {
 	}
 	m.log.Info("seeded the demo bot", "bot_id", string(bot.ID), "user", user.LoginName)
 	return nil
-}
-
-// newID returns a random UUID (version 4).
-func newID() string {
-	var b [16]byte
-	_, _ = randRead(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
