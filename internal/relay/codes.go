@@ -39,6 +39,11 @@ const (
 	codeNoMessagesUnsupportedAction = "pipes.verify-ai-response.no-messages-and-not-supported-action"
 	// codeMissingActionAndMessages: the vendor's reply has neither a message nor an action.
 	codeMissingActionAndMessages = "pipes.verify-ai-response.missing-action-and-messages"
+	// codePipelineError: a turn failed with an error that names no code of
+	// its own; the conversation is escalated.
+	codePipelineError = "events-queue.not-catched-pipeline-error"
+	// codeSDEsEmpty: the conversation has no engagement attributes to read.
+	codeSDEsEmpty = "sdes-service.uauth-sdes-entry-is-empty"
 	// codeServiceInterruption: the platform session failed: the bot state is Service Interruption.
 	codeServiceInterruption = "connector.service-interruption"
 	// codeConfiguration: the bot's configuration is invalid: the bot state is Service Interruption.

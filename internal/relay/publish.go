@@ -76,7 +76,7 @@ func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, ki
 		if ctx.Err() != nil {
 			return // stopping: the message is processed after the restart
 		}
-		w.escalate(ctx, classify(err, "events-queue.not-catched-pipeline-error"), err.Error(), turn, seq)
+		w.escalate(ctx, classify(err, codePipelineError), err.Error(), turn, seq)
 		return
 	}
 	stateChanged := reply.VendorState != nil && !bytes.Equal(reply.VendorState, w.st.VendorState)

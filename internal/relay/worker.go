@@ -346,7 +346,7 @@ func (w *worker) collectSDEs(ctx context.Context, ev *botrelay.PlatformEvent) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(c.SDEs, &m) != nil || len(m) == 0 {
 		w.sdes = json.RawMessage(`{}`)
-		w.logError(ctx, "sdes-service.uauth-sdes-entry-is-empty", "the conversation has no engagement attributes", nil)
+		w.logError(ctx, codeSDEsEmpty, "the conversation has no engagement attributes", nil)
 		return
 	}
 	w.sdes = c.SDEs
