@@ -14,6 +14,12 @@ import (
 )
 
 // runner is one started bot: its lifecycle (F1–F4) and its conversations.
+//
+// Its concerns live in files of their own: this file starts, runs and
+// restarts the bot's sessions and records its state; health.go tracks the
+// vendor's health and Vendor Interruption; inbound.go takes the platform's
+// events and dispatches them to the conversations' workers (worker.go);
+// codes.go names the error codes and the tunable numbers.
 type runner struct {
 	r      *Relay
 	o      *Options // the relay's options: store, registry, clock…
