@@ -2,7 +2,7 @@ package provision
 
 import (
 	"context"
-	"crypto/rand"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/sealed"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 // CreateBot checks b and stores it as a new bot of the account: b's own
@@ -151,14 +152,8 @@ func (p *Provisioner) checkBotUser(ctx context.Context, id botrelay.UserID) erro
 	return nil
 }
 
-// newBotID returns a random (version 4) UUID.
-func newBotID() botrelay.BotID {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails since Go 1.24
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return botrelay.BotID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
-}
+// newBotID returns a new bot id: a random (version 4) UUID.
+func newBotID() botrelay.BotID { return botrelay.BotID(uuid.New()) }
 
 // Reseal re-seals the secrets of every bot of account that oldBox opens
 // under newBox (rotate-master-key). Bots newBox opens already are left

@@ -74,10 +74,10 @@ func New(o Options) *Relay {
 		o.HTTPClient = http.DefaultClient
 	}
 	if o.ConnectTimeout == 0 {
-		o.ConnectTimeout = 30 * time.Second
+		o.ConnectTimeout = defaultConnectTimeout
 	}
 	if o.DrainTimeout == 0 {
-		o.DrainTimeout = 10 * time.Second
+		o.DrainTimeout = defaultDrainTimeout
 	}
 	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{})}
 }
