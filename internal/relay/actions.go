@@ -38,7 +38,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			w.finish(ctx, ob.Seq)
 			return
 		}
-		w.close(ctx, ob.Seq)
+		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
 		if err := w.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
 			if ctx.Err() != nil {
@@ -51,7 +51,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		if w.isSurvey() {
 			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
 		}
-		w.close(ctx, ob.Seq)
+		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
 		if err := w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
 			if ctx.Err() != nil {

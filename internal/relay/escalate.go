@@ -79,5 +79,5 @@ func (w *worker) escalationTransfer(ctx context.Context, ob *outbox) {
 		w.finish(ctx, ob.Seq)
 		return
 	}
-	w.close(ctx, ob.Seq)
+	w.letGo(ctx, ob.Seq)
 }

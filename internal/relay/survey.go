@@ -134,5 +134,5 @@ func (w *worker) failSurvey(ctx context.Context, code, msg string, turn *botrela
 		w.logError(ctx, codeEndConversation, "close the survey: "+err.Error(), nil)
 	}
 	w.surveyEnded(ctx, botrelay.SurveyFailed, nil, msg)
-	w.close(ctx, 0)
+	w.letGo(ctx, 0)
 }

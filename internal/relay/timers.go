@@ -57,6 +57,6 @@ func (w *worker) inactiveClose(ctx context.Context) bool {
 		w.logError(ctx, codeChatEndConversation, "close an inactive chat: "+err.Error(), nil)
 		return false
 	}
-	w.close(ctx, 0)
+	w.letGo(ctx, 0)
 	return true
 }

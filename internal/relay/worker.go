@@ -380,7 +380,31 @@ func (w *worker) close(ctx context.Context, seq int64) {
 	_ = w.save(ctx)
 }
 
-// unassigned ends the bot's part in the conversation (F26, F28).
+// letGo ends the bot's part in the conversation: its state is let go with
+// the turn about seq finished (close), then the vendor's conversation is
+// ended where the vendor has one (Ender). The bot's own transfer, close and
+// escalation end here, not when the platform's "unassigned" arrives: that
+// may come after the worker is gone.
+func (w *worker) letGo(ctx context.Context, seq int64) {
+	w.close(ctx, seq)
+	w.endVendor(ctx)
+}
+
+// endVendor ends the vendor's side of the conversation, if it has one.
+func (w *worker) endVendor(ctx context.Context) {
+	e, ok := w.rn.vendor.(botrelay.Ender)
+	if !ok {
+		return
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.rn.bot.Settings.Limits.VendorTimeout())
+	defer cancel()
+	if err := e.EndConversation(ectx, w.ref, w.st.VendorState); err != nil {
+		w.log.Debug("end vendor conversation", "err", err)
+	}
+}
+
+// unassigned ends the bot's part in the conversation when the platform took
+// it away (F26, F28); one the bot let go itself was ended already (letGo).
 func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	w.buf = nil
 	if w.st == nil {
@@ -390,18 +414,11 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 		}
 		w.st = st
 	}
-	if w.st.Open {
-		w.close(ctx, 0)
-	}
 	if w.isSurvey() {
 		w.surveyEnded(ctx, botrelay.SurveyAbandoned, nil, "")
 	}
-	if e, ok := w.rn.vendor.(botrelay.Ender); ok {
-		ectx, cancel := context.WithTimeout(ctx, w.rn.bot.Settings.Limits.VendorTimeout())
-		defer cancel()
-		if err := e.EndConversation(ectx, w.ref, w.st.VendorState); err != nil {
-			w.log.Debug("end vendor conversation", "err", err)
-		}
+	if w.st.Open {
+		w.letGo(ctx, 0)
 	}
 }
 
