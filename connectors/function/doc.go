@@ -113,12 +113,14 @@
 //     call. While n calls run together each call's allowance is therefore
 //     memoryLimitMB × n (their growth is one sum), so that a burst of
 //     well-behaved calls, as when hundreds of conversations resume at once,
-//     does not stop itself. Under load a call can still be stopped for a
+//     does not stop itself; and no call is stopped while the heap is below
+//     256 MiB, where the growth a call sees is mostly the rest of the
+//     process. Under load a call can still be stopped for a
 //     neighbour's growth, which is why the error is classified
 //     ErrVendorUnavailable (the relay retries it). What is guaranteed: a
 //     script that grows memory through JavaScript code is stopped within
 //     about one sampling period plus one collection after the live heap
-//     crossed its start level plus its allowance;
+//     crossed its start level plus its allowance (and 256 MiB);
 //     the start level being the last collection's, data freed since then
 //     loosens the limit by that amount and data allocated since tightens it.
 //  2. Built-ins that allocate or loop in one native step over a size the

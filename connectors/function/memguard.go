@@ -19,6 +19,11 @@ const (
 	minGCInterval = 50 * time.Millisecond
 	heapMetric    = "/memory/classes/heap/objects:bytes"
 	liveMetric    = "/gc/heap/live:bytes"
+	// guardFloor is the heap below which the watchdog stops no call: the
+	// heap is the whole process's, and below the floor the growth it sees
+	// during a call is mostly everything else the process does (hundreds of
+	// conversations resuming at once easily add 64 MB), not a runaway script.
+	guardFloor = 256 << 20
 )
 
 // guarded is one running call under the watchdog.
@@ -90,6 +95,9 @@ func (w *memWatch) remove(g *guarded) {
 // the rest of the process under load) do not stop one another; a runaway
 // call is still stopped, once it has grown by the allowance. w.mu is held.
 func (w *memWatch) over(heap uint64, trip bool) bool {
+	if heap < guardFloor {
+		return false
+	}
 	found := false
 	n := uint64(max(1, len(w.calls)))
 	for g := range w.calls {
