@@ -1,0 +1,300 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/botrelay/botrelay/internal/browsertest"
+	"github.com/botrelay/botrelay/internal/testrig"
+)
+
+// apiClient is an admin's session on the REST API, for setting up what the
+// dashboard then shows and for comparing the dashboard with the API.
+type apiClient struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+func loginAPI(t *testing.T, base, user, password string) *apiClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &apiClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	var out struct {
+		CSRFToken string `json:"csrfToken"`
+	}
+	c.do(http.MethodPost, "/api/v1/login", map[string]string{"loginName": user, "password": password}, http.StatusOK, &out)
+	c.csrf = out.CSRFToken
+	return c
+}
+
+// do sends a JSON request, checks the status and decodes the reply into out.
+func (c *apiClient) do(method, path string, body any, status int, out any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode != status {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+}
+
+type named struct {
+	ID   json.Number `json:"id"`
+	Name string      `json:"name"`
+	Role string      `json:"role"`
+}
+
+// lookupID finds the id of the item called name in the list at path.
+func (c *apiClient) lookupID(path, name string) json.Number {
+	c.t.Helper()
+	var items []named
+	c.do(http.MethodGet, path, nil, http.StatusOK, &items)
+	for _, it := range items {
+		if it.Name == name {
+			return it.ID
+		}
+	}
+	c.t.Fatalf("%s has no %q", path, name)
+	return ""
+}
+
+// functionBot creates a bot user and a stopped function bot running code,
+// and returns the bot's id.
+func (c *apiClient) functionBot(name, login, code string) string {
+	c.t.Helper()
+	var user struct {
+		User struct {
+			ID json.Number `json:"id"`
+		} `json:"user"`
+	}
+	c.do(http.MethodPost, "/api/v1/users", map[string]any{"type": "BOT", "loginName": login, "nickname": name,
+		"profileId": c.lookupID("/api/v1/profiles", "Agent"), "messagingSlots": 10,
+		"skillIds": []json.Number{c.lookupID("/api/v1/skills", "bot")}}, http.StatusCreated, &user)
+	var bot struct {
+		ID string `json:"id"`
+	}
+	c.do(http.MethodPost, "/api/v1/bots", map[string]any{"name": name, "vendor": "function", "userId": user.User.ID,
+		"settings": map[string]any{"vendor": map[string]any{"code": code},
+			"errorHandling": map[string]any{"escalationSkill": "human"}}}, http.StatusCreated, &bot)
+	return bot.ID
+}
+
+// TestDashboardBotTableStates is the first browser test of issue 18's
+// acceptance: three bots in different states — the demo bot Online, "Zulu
+// bot" (its function defines no lambda, so its vendor check fails) in
+// Vendor Interruption and "Alpha bot" stopped, Offline. The API lists them
+// by creation (Demo, Zulu, Alpha), the table by name (Alpha, Demo, Zulu),
+// so a table that pairs rows with statuses by position shows every state
+// on the wrong row. Each row must show its own bot's state, as
+// GET /bots/{id}/status gives it.
+func TestDashboardBotTableStates(t *testing.T) {
+	const password = "Table-pass-42"
+	base, _ := startServer(t, password)
+	c := loginAPI(t, base, "admin", password)
+	zulu := c.functionBot("Zulu bot", "zulu-bot", `var notALambda = 1;`)
+	alpha := c.functionBot("Alpha bot", "alpha-bot", echoCode)
+	c.do(http.MethodPost, "/api/v1/bots/"+zulu+"/start", nil, http.StatusAccepted, nil)
+
+	// The API's view: each bot's state, once every bot has settled.
+	want := map[string]string{"Demo bot": "ONLINE", "Zulu bot": "VENDOR_INTERRUPTION", "Alpha bot": "OFFLINE"}
+	ids := map[string]string{"Zulu bot": zulu, "Alpha bot": alpha}
+	var bots []struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	c.do(http.MethodGet, "/api/v1/bots", nil, http.StatusOK, &bots)
+	var order []string
+	for _, b := range bots {
+		ids[b.Name] = b.ID
+		order = append(order, b.Name)
+	}
+	if fmt.Sprint(order) != "[Demo bot Zulu bot Alpha bot]" {
+		t.Fatalf("API order %q; the test needs the API order to differ from the name order", order)
+	}
+	apiState := func(name string) string {
+		var st struct {
+			State string `json:"state"`
+		}
+		c.do(http.MethodGet, "/api/v1/bots/"+ids[name]+"/status", nil, http.StatusOK, &st)
+		return st.State
+	}
+	testrig.Eventually(t, 30*time.Second, "the three bots settle in their states", func() bool {
+		for name, s := range want {
+			if apiState(name) != s {
+				return false
+			}
+		}
+		return true
+	})
+
+	p := &page{t: t, ctx: browsertest.Browser(t, 1280, 800), dir: browsertest.ArtifactsDir(t)}
+	p.do("open dashboard", chromedp.Navigate(base+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#bots-table")))
+	p.waitJS("three rows", `document.querySelectorAll("#bots-table tbody tr").length === 3`, 10*time.Second)
+	p.waitJS("each row's own state", stateIs("Demo bot", "ONLINE", "Online")+" && "+
+		stateIs("Zulu bot", "VENDOR_INTERRUPTION", "Vendor Interruption")+" && "+stateIs("Alpha bot", "OFFLINE", "Offline"), 15*time.Second)
+	p.screenshot("dashboard-20-bot-table-states")
+
+	// Row by row, the table and the API agree (after a few refreshes).
+	rows := evalJS[[]string](p, `[...document.querySelectorAll("#bots-table tbody tr")].map(r => r.dataset.botId + "|" + r.cells[0].textContent + "|" + r.querySelector("[data-testid=bot-state]").dataset.state)`)
+	var got []string
+	for _, r := range rows {
+		f := strings.Split(r, "|")
+		if len(f) != 3 {
+			t.Fatalf("row %q", r)
+		}
+		if f[0] != ids[f[1]] {
+			t.Errorf("row %q carries the id of another bot (%s is %s)", r, f[1], ids[f[1]])
+		}
+		if s := apiState(f[1]); s != f[2] {
+			t.Errorf("row %s shows %s, the API says %s", f[1], f[2], s)
+		}
+		got = append(got, f[1]+"="+f[2])
+	}
+	if w := "[Alpha bot=OFFLINE Demo bot=ONLINE Zulu bot=VENDOR_INTERRUPTION]"; fmt.Sprint(got) != w {
+		t.Errorf("table %v, want %v", got, w)
+	}
+	// Start and Stop buttons follow each row's own bot.
+	for name, startHidden := range map[string]bool{"Alpha bot": false, "Demo bot": true, "Zulu bot": true} {
+		if h := evalJS[bool](p, `document.querySelector(`+jsString(botRow(name)+" [data-testid=start-bot]")+`).hidden`); h != startHidden {
+			t.Errorf("%s: Start hidden = %v, want %v", name, h, startHidden)
+		}
+	}
+
+	// The agent bot's page has no survey panel, and no stray "null" where
+	// it would have been.
+	p.do("Alpha bot's page", chromedp.Click(chromedp.CSS(botRow("Alpha bot")+" [data-testid=bot-link]")), chromedp.WaitVisible(chromedp.CSS("#tester")))
+	p.waitJS("Alpha bot's page shows Offline", `document.querySelector("#bot-title").textContent === "Alpha bot" && document.querySelector("[data-testid=bot-state]").dataset.state === "OFFLINE"`, 10*time.Second)
+	if stray := evalJS[[]string](p, `[...document.querySelector("#view").childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent)`); len(stray) != 0 {
+		t.Errorf("the bot page has stray text %q", stray)
+	}
+	p.screenshot("dashboard-23-agent-bot-page")
+	if n := evalJS[string](p, `document.body.dataset.cspViolations || "0"`); n != "0" {
+		t.Errorf("%s Content-Security-Policy violations", n)
+	}
+}
+
+// TestDashboardCreateBotUserKeys is the second browser test of issue 18's
+// acceptance: the Add user form starts on the Agent profile; creating a bot
+// user shows its API key set — app key, secret, access token and its
+// secret — as text, once; after a reload of the page only the listing
+// without secrets remains, and the API never shows the secrets again.
+func TestDashboardCreateBotUserKeys(t *testing.T) {
+	const password = "Users-pass-42"
+	base, _ := startServer(t, password)
+	c := loginAPI(t, base, "admin", password)
+	p := &page{t: t, ctx: browsertest.Browser(t, 1280, 1000), dir: browsertest.ArtifactsDir(t)}
+	p.do("log in", chromedp.Navigate(base+"/dashboard/#/users"), chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#user-form")))
+	if got := evalJS[string](p, `document.querySelector("#user-profile").selectedOptions[0].textContent`); got != "Agent" {
+		t.Errorf("the Add user form's profile defaults to %q, want Agent", got)
+	}
+	p.do("fill in a bot user",
+		chromedp.SetValue(chromedp.CSS("#user-type"), "BOT"),
+		chromedp.SendKeys(chromedp.CSS("#user-login"), "keys-bot"),
+		chromedp.SendKeys(chromedp.CSS("#user-nickname"), "Keys bot"),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#user-skills label")].find(l => l.textContent.trim() === "bot").querySelector("input").click()`),
+		chromedp.Click(chromedp.CSS("#user-submit")))
+	p.waitJS("keys shown", `!!document.querySelector("[data-testid=created-api-key]") && !document.querySelector("#user-created").hidden`, 10*time.Second)
+	p.screenshot("dashboard-21-bot-user-keys")
+	text := evalJS[string](p, `document.querySelector("#user-created").textContent`)
+	for _, bad := range []string{"[object", "null", "undefined"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("the created-user notice shows %q: %s", bad, text)
+		}
+	}
+	field := func(id string) string {
+		return evalJS[string](p, `document.querySelector("[data-testid=`+id+`]").textContent`)
+	}
+	appKey, secret := field("created-app-key"), field("created-secret")
+	token, tokenSecret := field("created-access-token"), field("created-access-token-secret")
+	for name, v := range map[string]string{"app key": appKey, "secret": secret, "access token": token, "access token secret": tokenSecret} {
+		if len(v) < 16 {
+			t.Errorf("%s shown as %q", name, v)
+		}
+	}
+
+	// The API agrees: the user is a BOT with the Agent profile and skill
+	// bot, and its key set is the one shown — without its secrets.
+	var users []struct {
+		ID        json.Number   `json:"id"`
+		LoginName string        `json:"loginName"`
+		Type      string        `json:"type"`
+		ProfileID json.Number   `json:"profileId"`
+		SkillIDs  []json.Number `json:"skillIds"`
+	}
+	c.do(http.MethodGet, "/api/v1/users", nil, http.StatusOK, &users)
+	var id json.Number
+	for _, u := range users {
+		if u.LoginName == "keys-bot" {
+			id = u.ID
+			if u.Type != "BOT" || u.ProfileID != c.lookupID("/api/v1/profiles", "Agent") ||
+				fmt.Sprint(u.SkillIDs) != fmt.Sprint([]json.Number{c.lookupID("/api/v1/skills", "bot")}) {
+				t.Errorf("created user %+v: want a BOT with the Agent profile and skill bot", u)
+			}
+		}
+	}
+	if id == "" {
+		t.Fatal("keys-bot is not in GET /users")
+	}
+	var keys []map[string]any
+	c.do(http.MethodGet, "/api/v1/users/"+id.String()+"/apikeys", nil, http.StatusOK, &keys)
+	if len(keys) != 1 || keys[0]["appKey"] != appKey || keys[0]["accessToken"] != token {
+		t.Fatalf("keys %v, want the one shown (app key %s)", keys, appKey)
+	}
+	if _, ok := keys[0]["secret"]; ok {
+		t.Errorf("GET keys shows the secret again: %v", keys[0])
+	}
+
+	// Once: after a reload the notice and the secrets are gone.
+	p.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#users-table tr[data-login="keys-bot"]`)))
+	html := evalJS[string](p, `document.body.innerHTML`)
+	if strings.Contains(html, secret) || strings.Contains(html, tokenSecret) {
+		t.Error("the secrets are still on the page after a reload")
+	}
+	if !evalJS[bool](p, `document.querySelector("#user-created").hidden`) {
+		t.Error("the created-user notice is still shown after a reload")
+	}
+	p.screenshot("dashboard-22-users-after-reload")
+}
