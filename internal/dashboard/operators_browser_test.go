@@ -2,18 +2,25 @@ package dashboard_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/customendpoint"
+	"github.com/botrelay/botrelay/connectors/function"
+	"github.com/botrelay/botrelay/internal/app"
 	"github.com/botrelay/botrelay/internal/browsertest"
+	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -297,4 +304,116 @@ func TestDashboardCreateBotUserKeys(t *testing.T) {
 		t.Error("the created-user notice is still shown after a reload")
 	}
 	p.screenshot("dashboard-22-users-after-reload")
+}
+
+// startServerWith is startServer with the Custom Endpoint vendor next to
+// the function vendor.
+func startServerWith(t *testing.T, adminPassword string) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	cfg.Log.Level = "error"
+	cfg.ShutdownTimeout = config.Duration(10 * time.Second)
+	reg := botrelay.NewRegistry()
+	reg.RegisterVendor(function.Connector{})
+	reg.RegisterVendor(customendpoint.Connector{})
+	env := map[string]string{"BOTRELAY_ADMIN_PASSWORD": adminPassword}
+	m := &app.Main{Config: cfg, Registry: reg, Stdout: io.Discard, Logs: io.Discard,
+		Getenv: func(k string) string { return env[k] }}
+	ready := m.Ready()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("server did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start within 30 s")
+	}
+	return "http://" + m.Addr()
+}
+
+// TestDashboardTestConnectionProgressCancel: in the wizard, Test
+// connection against a Custom Endpoint that never answers counts the
+// seconds, and Cancel test stops it — the vendor's request ends too;
+// against a dead endpoint (nothing listens) it says it failed and what to
+// check. The last step shows no stray "null".
+func TestDashboardTestConnectionProgressCancel(t *testing.T) {
+	const password = "Wizard-pass-42"
+	hung := make(chan struct{}, 1)
+	ended := make(chan struct{}, 1)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case hung <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+		select {
+		case ended <- struct{}{}:
+		default:
+		}
+	}))
+	defer hang.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+
+	base := startServerWith(t, password)
+	p := &page{t: t, ctx: browsertest.Browser(t, 1280, 1000), dir: browsertest.ArtifactsDir(t)}
+	p.do("log in", chromedp.Navigate(base+"/dashboard/#/bots/new"), chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="1"]`)))
+	p.do("to step 2", chromedp.Click(chromedp.CSS("#wizard-next")), chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="2"]`)))
+	p.do("new bot user", chromedp.Click(chromedp.CSS("#agent-new")), chromedp.SendKeys(chromedp.CSS("#new-user-login"), "ce-bot"),
+		chromedp.Click(chromedp.CSS("#wizard-next")), chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="3"]`)))
+	p.do("to step 4", chromedp.Click(chromedp.CSS("#wizard-next")), chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="4"]`)))
+	p.do("custom endpoint", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#vendor"); s.value = "custom_endpoint"; s.dispatchEvent(new Event("change")); })()`))
+	p.waitJS("custom endpoint step", `document.querySelector("#vendor").value === "custom_endpoint" && !document.querySelector("#function-code")`, 5*time.Second)
+	if stray := evalJS[[]string](p, `[...document.querySelector("#wizard").childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent)`); len(stray) != 0 {
+		t.Errorf("the wizard's last step has stray text %q", stray)
+	}
+	settings := func(url string) string {
+		return `document.querySelector("#vendor-settings").value = ` + jsString(`{"baseUrl": "`+url+`", "botId": "b1", "environment": "prod"}`)
+	}
+
+	// A vendor that never answers: progress, then Cancel test.
+	p.do("test a hanging endpoint", chromedp.Evaluate[chromedp.Void](settings(hang.URL)), chromedp.Click(chromedp.CSS("#test-connection")))
+	select {
+	case <-hung:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the connection test never reached the endpoint")
+	}
+	p.waitJS("progress counts seconds", `/^Testing the connection… [1-9]\d* s$/.test(document.querySelector("#test-result").textContent) && !document.querySelector("#test-cancel").hidden && document.querySelector("#test-connection").disabled`, 5*time.Second)
+	p.screenshot("dashboard-24-test-connection-progress")
+	p.do("cancel", chromedp.Click(chromedp.CSS("#test-cancel")))
+	p.waitJS("cancelled", `document.querySelector("#test-result").dataset.ok === "cancelled" && document.querySelector("#test-result").textContent === "Test cancelled." && document.querySelector("#test-cancel").hidden && !document.querySelector("#test-connection").disabled`, 5*time.Second)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Error("the vendor's request went on after Cancel test")
+	}
+
+	// A dead endpoint: a clear failure.
+	p.do("test a dead endpoint", chromedp.Evaluate[chromedp.Void](settings(deadURL)), chromedp.Click(chromedp.CSS("#test-connection")))
+	// The Custom Endpoint connector retries get-state (F42), so this takes
+	// a while; the result line keeps counting meanwhile.
+	testrig.Eventually(t, 40*time.Second, "the dead endpoint's test ends", func() bool {
+		return evalJS[string](p, `document.querySelector("#test-result").dataset.ok`) == "false"
+	})
+	got := evalJS[string](p, `document.querySelector("#test-result").textContent`)
+	if !strings.HasPrefix(got, "Failed after ") || !strings.Contains(got, "Check the vendor settings (address, credentials) and that botrelay can reach the vendor.") {
+		t.Errorf("dead endpoint reported as %q", got)
+	}
+	t.Logf("dead endpoint: %s", got)
+	p.screenshot("dashboard-25-test-connection-dead")
 }
