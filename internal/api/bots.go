@@ -147,7 +147,7 @@ func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain 
 	if err != nil {
 		return nil, err
 	}
-	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: id, AccountID: a.o.Account, Logger: a.log.With("bot_id", string(id)),
+	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: id, AccountID: a.o.Account, Logger: a.log,
 		HTTPClient: a.o.HTTPClient, Now: a.o.Now, Signer: a.o.Signer})
 	if err != nil {
 		var e *botrelay.Error

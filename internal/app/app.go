@@ -102,17 +102,6 @@ func (m *Main) Addr() string {
 	return m.ln.Addr().String()
 }
 
-// NewLogger returns the logger the configuration asks for.
-func NewLogger(w io.Writer, c config.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
 // Run starts the server and blocks until ctx is cancelled, then shuts down
 // gracefully: the listener stops accepting, requests in flight finish within
 // the shutdown timeout, and the store closes. It returns nil after a clean
@@ -233,7 +222,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	m.log.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
+	m.log.Info("shutting down", "timeout", time.Duration(m.Config.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.Config.ShutdownTimeout))
 	defer cancel()
 	// Bots stop first (their conversations stay open and resume on the next

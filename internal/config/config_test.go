@@ -39,7 +39,7 @@ func TestDefault(t *testing.T) {
 		Database:        "",
 		Account:         "1000",
 		TLS:             TLSConfig{},
-		Log:             LogConfig{Level: "info", Format: "json"},
+		Log:             LogConfig{Level: "info", Format: "auto"},
 		ShutdownTimeout: Duration(15 * time.Second),
 	}
 	got := Default()
@@ -505,7 +505,7 @@ func TestValidate(t *testing.T) {
 		"log level loud":         {edit: func(c *Config) { c.Log.Level = "loud" }, key: "log.level", inMsg: `log.level "loud" must be one of debug, info, warn, error`},
 		"log level upper case":   {edit: func(c *Config) { c.Log.Level = "INFO" }, key: "log.level"},
 		"log level warn":         {edit: func(c *Config) { c.Log.Level = "warn" }},
-		"log format xml":         {edit: func(c *Config) { c.Log.Format = "xml" }, key: "log.format", inMsg: `log.format "xml" must be one of json, text`},
+		"log format xml":         {edit: func(c *Config) { c.Log.Format = "xml" }, key: "log.format", inMsg: `log.format "xml" must be one of auto, json, text`},
 		"log format text":        {edit: func(c *Config) { c.Log.Format = "text" }},
 		"timeout zero":           {edit: func(c *Config) { c.ShutdownTimeout = 0 }, key: "shutdown_timeout", inMsg: "shutdown_timeout 0s must be more than 0s and at most 10m"},
 		"timeout negative":       {edit: func(c *Config) { c.ShutdownTimeout = Duration(-time.Second) }, key: "shutdown_timeout"},
@@ -585,7 +585,7 @@ func TestKeys(t *testing.T) {
 		{Key: "tls.key", Env: "BOTRELAY_TLS_KEY", Type: "string", Default: ""},
 		{Key: "tls.self_signed", Env: "BOTRELAY_TLS_SELF_SIGNED", Type: "bool", Default: "false"},
 		{Key: "log.level", Env: "BOTRELAY_LOG_LEVEL", Type: "string", Default: "info"},
-		{Key: "log.format", Env: "BOTRELAY_LOG_FORMAT", Type: "string", Default: "json"},
+		{Key: "log.format", Env: "BOTRELAY_LOG_FORMAT", Type: "string", Default: "auto"},
 		{Key: "shutdown_timeout", Env: "BOTRELAY_SHUTDOWN_TIMEOUT", Type: "duration", Default: "15s"},
 	}
 	got := Keys()

@@ -372,7 +372,9 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.log,
+	// The connector tags its logger with vendor and bot_id itself; rn.log
+	// has them already, so it gets the untagged one.
+	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.r.o.Logger,
 		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer})
 	if err != nil {
 		return err
@@ -628,7 +630,7 @@ func (rn *runner) stopWorkers(drain time.Duration, cancelWork context.CancelFunc
 		select {
 		case <-done:
 		case <-t.C:
-			rn.log.Warn("conversations still busy after the drain timeout; they finish after the restart", "drain", drain.String())
+			rn.log.Warn("conversations still busy after the drain timeout; they finish after the restart", "drain", drain)
 		}
 		t.Stop()
 	}
