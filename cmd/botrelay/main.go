@@ -24,7 +24,8 @@ Usage:
   botrelay profiles …       list, show, create, update and delete profiles (permission sets)
   botrelay surveys …        list and show post-conversation survey runs and their answers
   botrelay bench [flags]    measure throughput, latency, CPU and memory (BENCHMARKS.md)
-  botrelay version          print the version
+  botrelay healthcheck      exit 0 when the local server answers /healthz (for containers)
+  botrelay version          print the version and the commit it was built from
 
 Run 'botrelay <command> -h' for a command's flags.
 `
@@ -53,8 +54,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "botrelay", app.Version)
+		fmt.Fprintln(stdout, app.VersionLine())
 		return 0
+	case "healthcheck":
+		return healthcheckCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -373,7 +373,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Version is set at build time with -ldflags "-X .../internal/app.Version=...".
+// Version, when set at build time with -ldflags
+// "-X github.com/botrelay/botrelay/internal/app.Version=...", replaces the
+// module version that VersionLine reads from the build information.
 var Version = "dev"
 
 // trimLine keeps an error to one line for the CLI.
