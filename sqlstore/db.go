@@ -50,6 +50,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration progress. Default: slog.Default().
 	Logger *slog.Logger
+	// MigrateTo stops the migrations at this schema version; 0 applies
+	// them all. A restore loads a backup into the schema it was taken
+	// from, then reopens the store to apply the rest.
+	MigrateTo int
 }
 
 // Store is a botrelay.Store on an SQL database. It is safe for concurrent use.
@@ -61,6 +65,8 @@ type Store struct {
 	// batch group-commits the hot writes on SQLite (batch.go); nil on
 	// PostgreSQL.
 	batch *batcher
+	// migrateTo is Options.MigrateTo.
+	migrateTo int
 }
 
 // Open connects to the database, checks the connection and applies every
@@ -99,7 +105,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", o.Dialect, err)
 	}
-	s := &Store{db: db, dialect: o.Dialect, now: o.Now, log: o.Logger}
+	s := &Store{db: db, dialect: o.Dialect, now: o.Now, log: o.Logger, migrateTo: o.MigrateTo}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", o.Dialect, redactDriverError(err))

@@ -24,6 +24,8 @@ Usage:
   botrelay profiles …       list, show, create, update and delete profiles (permission sets)
   botrelay surveys …        list and show post-conversation survey runs and their answers
   botrelay bench [flags]    measure throughput, latency, CPU and memory (BENCHMARKS.md)
+  botrelay backup [flags]   write a consistent backup of the database to a file
+  botrelay restore [flags]  load a backup into a new data folder or an empty database
   botrelay healthcheck      exit 0 when the local server answers /healthz (for containers)
   botrelay version          print the version and the commit it was built from
 
@@ -58,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "healthcheck":
 		return healthcheckCommand(args[1:], stdout, stderr)
+	case "backup":
+		return backupCommand(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
