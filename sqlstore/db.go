@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,6 +68,8 @@ type Store struct {
 	batch *batcher
 	// migrateTo is Options.MigrateTo.
 	migrateTo int
+	// commits is told about each committed write (ObserveCommits).
+	commits atomic.Pointer[CommitObserver]
 }
 
 // Open connects to the database, checks the connection and applies every
@@ -220,6 +223,7 @@ func (s *Store) pool() conn { return conn{q: s.db, s: s} }
 
 // inTx runs fn in a transaction, committing when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -231,6 +235,7 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.observeCommit(1, time.Since(start))
 	return nil
 }
 

@@ -180,12 +180,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if registry == nil {
 		registry = botrelay.NewRegistry()
 	}
-	m.relay = relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
+	events := newBotEvents()
+	m.relay = relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self), Observer: events,
 		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
 		Scripts:      &function.Runner{Logger: m.log.With("part", "functions")}})
+	met.operator(m.store, events, m.relay, h, m.account)
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
 		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer}).Routes(mux)
 	m.mu.Lock()
