@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,4 +212,42 @@ func TestOperatorMetrics(t *testing.T) {
 			got["botrelay_store_commit_writes_sum"], got["botrelay_store_commit_duration_seconds_sum"])
 	}
 	t.Logf("escalation code %s; %v commits holding %v writes", escalation, commits, got["botrelay_store_commit_writes_sum"])
+
+	// The Grafana dashboard in deploy/ asks only for series that exist.
+	raw, err := os.ReadFile("../../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("deploy/grafana-dashboard.json: %v", err)
+	}
+	exprs := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs++
+			for _, name := range regexp.MustCompile(`botrelay_[a-z_]+`).FindAllString(tg.Expr, -1) {
+				found := false
+				for k := range got {
+					if k == name || strings.HasPrefix(k, name+"{") {
+						found = true
+						break
+					}
+				}
+				if !found {
+					t.Errorf("dashboard panel %q asks for %s, which /metrics does not have", p.Title, name)
+				}
+			}
+		}
+	}
+	if exprs < 10 {
+		t.Errorf("the dashboard has %d queries", exprs)
+	}
 }
