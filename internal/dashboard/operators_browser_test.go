@@ -1,13 +1,11 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -26,84 +24,22 @@ import (
 
 // apiClient is an admin's session on the REST API, for setting up what the
 // dashboard then shows and for comparing the dashboard with the API.
-type apiClient struct {
-	t    *testing.T
-	base string
-	hc   *http.Client
-	csrf string
-}
+type apiClient struct{ *testrig.API }
 
 func loginAPI(t *testing.T, base, user, password string) *apiClient {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &apiClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-	var out struct {
-		CSRFToken string `json:"csrfToken"`
-	}
-	c.do(http.MethodPost, "/api/v1/login", map[string]string{"loginName": user, "password": password}, http.StatusOK, &out)
-	c.csrf = out.CSRFToken
-	return c
+	return &apiClient{testrig.LoginAPI(t, base, user, password)}
 }
 
-// do sends a JSON request, checks the status and decodes the reply into out.
 func (c *apiClient) do(method, path string, body any, status int, out any) {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode != status {
-		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, status, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s %s: %v in %s", method, path, err, data)
-		}
-	}
+	c.API.Do(method, path, body, status, out)
 }
 
-type named struct {
-	ID   json.Number `json:"id"`
-	Name string      `json:"name"`
-	Role string      `json:"role"`
-}
-
-// lookupID finds the id of the item called name in the list at path.
-func (c *apiClient) lookupID(path, name string) json.Number {
-	c.t.Helper()
-	var items []named
-	c.do(http.MethodGet, path, nil, http.StatusOK, &items)
-	for _, it := range items {
-		if it.Name == name {
-			return it.ID
-		}
-	}
-	c.t.Fatalf("%s has no %q", path, name)
-	return ""
-}
+func (c *apiClient) lookupID(path, name string) json.Number { return c.API.ID(path, name) }
 
 // functionBot creates a bot user and a stopped function bot running code,
 // and returns the bot's id.
 func (c *apiClient) functionBot(name, login, code string) string {
-	c.t.Helper()
 	var user struct {
 		User struct {
 			ID json.Number `json:"id"`
