@@ -202,6 +202,28 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
+// TestDockerignore: the build context leaves out local data (a data folder
+// holds master.key and the database) but keeps .git, which Go needs to
+// stamp the commit.
+func TestDockerignore(t *testing.T) {
+	var lines []string
+	for _, l := range strings.Split(readFile(t, "../.dockerignore"), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	for _, want := range []string{"botrelay-data/", "**/node_modules/", "*.backup"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore does not leave out %s", want)
+		}
+	}
+	for _, l := range lines {
+		if strings.Contains(l, ".git") {
+			t.Errorf(".dockerignore leaves out %s: the image's botrelay version would not name its commit", l)
+		}
+	}
+}
+
 // unitKeys reads the [Service] section of a systemd unit as key → values.
 func unitKeys(text string) map[string][]string {
 	keys := map[string][]string{}
