@@ -35,7 +35,9 @@ type PlatformAdapter interface {
 	// post-conversation survey can run (withoutPCS false, F28).
 	Close(ctx context.Context, conv ConversationRef, withoutPCS bool) error
 	// SetTTR changes the conversation's time to response (F29).
-	SetTTR(ctx context.Context, conv ConversationRef, ttr string) error
+	// ttr is URGENT, NORMAL, PRIORITIZED or CUSTOM; seconds goes with
+	// CUSTOM.
+	SetTTR(ctx context.Context, conv ConversationRef, ttr string, seconds int) error
 	// Accept accepts a ring offered through EventRing (F33).
 	Accept(ctx context.Context, ringID string) error
 	// History returns the message events of a dialog with a sequence above
@@ -124,4 +126,13 @@ type PlatformEvent struct {
 	Handoff      int64
 	HandoffKnown bool
 	At           time.Time
+}
+
+// EngagementAttributesReader is implemented by platforms that can read a
+// consumer's engagement attributes (F13) on their own, e.g. through
+// LivePerson's GetUserProfile: the relay asks when the conversation's
+// context does not carry them. The answer is in the lpSdes shape,
+// {"unauthenticatedSdes":{…},"authenticatedSdes":{…}}.
+type EngagementAttributesReader interface {
+	EngagementAttributes(ctx context.Context, conv ConversationRef) (json.RawMessage, error)
 }

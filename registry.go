@@ -3,6 +3,7 @@ package botrelay
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 )
 
@@ -18,12 +19,23 @@ var vendorIDPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func NewRegistry() *Registry { return &Registry{vendors: map[string]VendorConnector{}} }
 
 // RegisterVendor adds connectors. It panics on an empty, malformed or
-// duplicate id: a wiring mistake that must fail at start, not at run time.
+// duplicate id, and on a vendor with secrets that names no endpoint
+// settings (VendorInfo.Endpoint) or names a secret as one: wiring mistakes
+// that must fail at start, not at run time.
 func (r *Registry) RegisterVendor(cs ...VendorConnector) {
 	for _, c := range cs {
-		id := c.Info().ID
+		info := c.Info()
+		id := info.ID
 		if !vendorIDPattern.MatchString(id) {
 			panic(fmt.Sprintf("botrelay: vendor id %q is not lower_snake", id))
+		}
+		if len(info.Secrets) > 0 && len(info.Endpoint) == 0 {
+			panic(fmt.Sprintf("botrelay: vendor %q has secrets but declares no endpoint settings (VendorInfo.Endpoint)", id))
+		}
+		for _, k := range info.Endpoint {
+			if slices.Contains(info.Secrets, k) {
+				panic(fmt.Sprintf("botrelay: vendor %q declares the secret %q as an endpoint setting", id, k))
+			}
 		}
 		if _, dup := r.vendors[id]; dup {
 			panic(fmt.Sprintf("botrelay: vendor %q registered twice", id))

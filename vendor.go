@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,14 @@ type VendorInfo struct {
 	// Secrets names the settings (top-level JSON keys) that are credentials:
 	// stored encrypted, accepted on write, never returned by the API.
 	Secrets []string
+	// Endpoint names the settings (top-level JSON keys) that decide where
+	// the vendor calls go, and so where the secrets are sent: base URLs,
+	// hosts, regions, token URLs, project, environment and agent ids.
+	// The stored secrets are bound to their values: a change that does not
+	// give the secrets again is refused (API), and secrets sealed for other
+	// values are not used. Every vendor with Secrets must name at least
+	// one; the registry test fails otherwise.
+	Endpoint []string
 	// Survey reports whether the vendor can run survey bots (F41).
 	Survey bool
 	// SurveyOnly reports that the vendor runs survey bots and nothing else
@@ -51,6 +60,19 @@ type VendorInfo struct {
 	// an operator's start is refused with the reason and the bot stays
 	// Offline. Other vendors start in Vendor Interruption instead (F4).
 	StrictStart bool
+	// Errors are the error-log codes the connector's errors carry,
+	// declared beside it and listed in its docs/vendors page.
+	Errors VendorErrors
+}
+
+// VendorErrors declares a connector's error-log codes (Appendix A, without
+// ErrorCodePrefix).
+type VendorErrors struct {
+	// Timeout is the code the relay logs when a call to the vendor does
+	// not answer within the bot's vendor timeout.
+	Timeout string
+	// Codes is every code the connector's errors carry, Timeout included.
+	Codes []string
 }
 
 // BotEnv is what the host gives a VendorBot.
@@ -68,6 +90,10 @@ type BotEnv struct {
 	// Signer signs the JWTs that vendors such as Custom Endpoint verify; its
 	// public keys are served at the JWKS URL. Nil where not available.
 	Signer TokenSigner
+	// EscalationSkill is the name of the bot's escalation skill (F31): the
+	// target of a vendor's "hand over to an agent" answer that names no
+	// skill (Watson connect_to_agent). "" when the bot has none.
+	EscalationSkill string
 }
 
 // WithDefaults returns e with a plain HTTP client, time.Now and a discarding
@@ -225,6 +251,11 @@ type Turn struct {
 	// VendorState is what the previous Reply of this conversation returned
 	// (F46); nil on the first turn.
 	VendorState json.RawMessage
+	// ShowTyping, when set, shows the consumer the typing indicator until
+	// the reply is published: a connector calls it when the vendor says
+	// the bot is typing (a Direct Line typing activity) while the call is
+	// still collecting the answer. Safe to call more than once.
+	ShowTyping func() `json:"-"`
 }
 
 // File is a consumer upload.
@@ -337,6 +368,10 @@ type VendorError struct {
 	Class   error
 	Code    string
 	Message string
+	// RetryAfter is the wait the vendor asked for (429 or 503 with
+	// Retry-After) when it was longer than the call had left; the relay
+	// does not call again sooner.
+	RetryAfter time.Duration
 }
 
 // NewVendorError builds a *VendorError; class is one of the ErrVendor* values.
@@ -349,3 +384,54 @@ func (e *VendorError) Error() string { return e.Code + ": " + e.Message }
 
 // Unwrap returns the class, so errors.Is(err, ErrVendorUnavailable) works.
 func (e *VendorError) Unwrap() error { return e.Class }
+
+// EndpointValues returns the values of info's endpoint settings
+// (VendorInfo.Endpoint) in settings, a JSON object, each as compact JSON;
+// settings that are absent, null or "" are left out, so leaving a setting
+// out and sending it empty are the same endpoint.
+func EndpointValues(info VendorInfo, settings json.RawMessage) (map[string]string, error) {
+	all := map[string]json.RawMessage{}
+	if len(settings) > 0 && string(settings) != "null" {
+		if err := json.Unmarshal(settings, &all); err != nil {
+			return nil, Errorf(EINVALID, "settings.vendor must be a JSON object")
+		}
+	}
+	out := map[string]string{}
+	for _, k := range info.Endpoint {
+		raw, ok := all[k]
+		if !ok {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, Errorf(EINVALID, "settings.vendor.%s is not valid JSON", k)
+		}
+		if v == nil || v == "" {
+			continue
+		}
+		c, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = string(c)
+	}
+	return out, nil
+}
+
+// ChangedEndpoint returns the endpoint settings whose values differ between
+// two results of EndpointValues, sorted.
+func ChangedEndpoint(old, new map[string]string) []string {
+	var out []string
+	for k, v := range old {
+		if new[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range new {
+		if _, ok := old[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -292,3 +292,12 @@ func parseParams(s string) (Params, error) {
 	}
 	return p, nil
 }
+
+// ParamsOf returns the argon2id parameters of encoded, a hash as
+// VerifyPassword accepts it, so a caller can tell how much memory checking
+// a password against it takes (Params.Memory KiB). Its errors wrap
+// ErrMalformedHash.
+func ParamsOf(encoded string) (Params, error) {
+	p, _, _, err := decodeHash(encoded)
+	return p, err
+}

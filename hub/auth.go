@@ -16,6 +16,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/internal/limits"
 )
 
 // session is one agent login. Sessions live in memory: a restart requires a
@@ -136,14 +137,32 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		user = cr.User
 	case b.Password != "":
-		cr, err := h.store.Credentials(ctx, h.o.Account, b.Username)
+		// Every password check goes through the shared login limiter:
+		// the attempt is reserved before the store is read or the hash
+		// runs, and an unknown name is checked against a dummy hash.
+		att, err := h.o.Logins.Begin(b.Username, h.o.ClientAddr(r))
 		if err != nil {
-			h.loginFailed(w, err, bad)
+			writeLimited(w, err)
 			return
 		}
-		ok := false
-		if cr.PasswordHash != "" {
-			ok, _ = auth.VerifyPassword(b.Password, cr.PasswordHash)
+		defer att.Abort()
+		var cr *botrelay.Credentials
+		ok, err := att.Verify(ctx, b.Password, func() (string, error) {
+			c, err := h.store.Credentials(ctx, h.o.Account, b.Username)
+			if botrelay.ErrorCode(err) == botrelay.ENOTFOUND {
+				return "", nil
+			} else if err != nil {
+				return "", err
+			}
+			cr = c
+			return c.PasswordHash, nil
+		})
+		if limits.SetRetryAfter(w.Header(), err) {
+			writeError(w, err)
+			return
+		} else if err != nil {
+			h.loginFailed(w, err, bad)
+			return
 		}
 		if !ok {
 			writeLoginError(w, http.StatusUnauthorized, bad, 1003)
@@ -224,6 +243,13 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 		"csdsCollectionResponse": map[string]any{"baseURIs": h.baseURIs(r)},
 		"accountData":            map[string]any{"agentGroupsData": map[string]any{"items": []any{}}},
 	})
+}
+
+// writeLimited answers a login the limits refused: 429 or 503 with
+// Retry-After and the shared error body {"error":{"code","message"}}.
+func writeLimited(w http.ResponseWriter, err error) {
+	limits.SetRetryAfter(w.Header(), err)
+	writeError(w, err)
 }
 
 func (h *Hub) loginFailed(w http.ResponseWriter, err error, msg string) {
@@ -444,6 +470,11 @@ func (h *Hub) handleConsumerToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if id == "" {
+		// A new anonymous consumer: limited per client address.
+		if err := h.o.Consumers.Token(h.o.ClientAddr(r)); err != nil {
+			writeLimited(w, err)
+			return
+		}
 		id = botrelay.ConsumerID(newID())
 	}
 	tok, exp := h.consumerToken(id)

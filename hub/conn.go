@@ -32,6 +32,7 @@ type conn struct {
 	ws       *websocket.Conn
 	cork     *netcork.Conn // nil unless the server's listener corks
 	host     string        // the public host the client connected to
+	addr     string        // the client address, for the limits
 	out      chan []byte
 	done     chan struct{}
 	doneOnce sync.Once
@@ -239,7 +240,7 @@ func (h *Hub) accept(w http.ResponseWriter, r *http.Request) (*conn, error) {
 	}
 	ws.SetReadLimit(ums.MaxFrameSize)
 	c := &conn{
-		h: h, ws: ws, host: h.o.PublicHost(r), cork: netcork.FromContext(r.Context()),
+		h: h, ws: ws, host: h.o.PublicHost(r), addr: h.o.ClientAddr(r), cork: netcork.FromContext(r.Context()),
 		out:      make(chan []byte, outboundQueue),
 		done:     make(chan struct{}),
 		convSubs: map[string]*convSub{}, msgSubs: map[botrelay.ConversationID]bool{},

@@ -101,7 +101,6 @@ func consumerEvent(e *botrelay.MessageEvent) ums.MessagingEvent {
 	ev.OriginatorID = e.OriginatorPID
 	ev.OriginatorPID = ""
 	ev.MessageAudience = ""
-	ev.EncodedMetadata = ""
 	return ev
 }
 

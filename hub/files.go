@@ -3,6 +3,8 @@ package hub
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -53,6 +55,10 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, "a valid consumer token is required")
 		return
 	}
+	if err := h.o.Consumers.Upload(h.o.ClientAddr(r)); err != nil {
+		writeLimited(w, err)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadSize+64<<10)
 	f, hdr, err := r.FormFile("file")
 	if err != nil {
@@ -92,7 +98,7 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := filepath.Join(h.files, string(consumer))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		h.log.Error("create file folder", "err", err)
 		writeError(w, err)
 		return
@@ -106,7 +112,7 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -137,24 +143,27 @@ func (h *Hub) handleDownload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, botrelay.Errorf(botrelay.ENOTFOUND, "file not found"))
 		return
 	}
+	// The consumer who uploaded the file, by the token in Authorization;
+	// everyone else (agents, bots, vendors) by a signed link, which
+	// GenerateURLForDownloadFile gives the conversation's participants.
 	allowed := false
-	if c, err := h.consumerFromRequest(r); err == nil && c == owner {
-		allowed = true
-	}
-	if !allowed {
-		tok := bearerFromHeader(r)
-		if tok == "" {
-			tok = r.URL.Query().Get("token")
-		}
-		allowed = h.bearerSession(tok) != nil
+	if tok := bearerFromHeader(r); tok != "" {
+		c, err := h.verifyConsumerToken(tok)
+		allowed = err == nil && c == owner
 	}
 	if !allowed {
 		q := r.URL.Query()
 		exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
-		allowed = err == nil && exp > h.now().Unix() && hmac.Equal([]byte(q.Get("sig")), []byte(h.sign("file|"+rel+"|"+q.Get("exp"))))
+		allowed = err == nil && exp > h.now().Unix() && exp <= h.now().Add(FileURLTTL).Unix() &&
+			hmac.Equal([]byte(q.Get("sig")), []byte(h.signFile(rel, q.Get("exp"))))
+	}
+	if !allowed && r.Header.Get("Authorization") == "" && !r.URL.Query().Has("sig") && !r.URL.Query().Has("exp") {
+		unauthorized(w, "a signed download link (GenerateURLForDownloadFile) or the uploader's consumer token is required")
+		return
 	}
 	if !allowed {
-		unauthorized(w, "a consumer token, an agent bearer or a signed URL is required")
+		writeError(w, botrelay.Errorf(botrelay.EFORBIDDEN, "this file needs a valid, unexpired download link; "+
+			"ask for a new one (GenerateURLForDownloadFile)"))
 		return
 	}
 	ext := rel[strings.LastIndexByte(rel, '.')+1:]
@@ -171,14 +180,56 @@ func (h *Hub) handleDownload(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, f)
 }
 
-// downloadURL answers GenerateURLForDownloadFile with a URL signed for one
-// hour.
-func (h *Hub) downloadURL(host, rel string) (any, error) {
-	if _, ok := fileOwner(rel); !ok {
+// FileURLTTL is how long a download link works.
+const FileURLTTL = 10 * time.Minute
+
+// deriveFileKey derives the download-link key from the signing key.
+func deriveFileKey(signingKey []byte) []byte {
+	m := hmac.New(sha256.New, signingKey)
+	m.Write([]byte("botrelay hub file links v1"))
+	return m.Sum(nil)
+}
+
+// signFile is the signature of a download link for rel expiring at exp
+// (Unix seconds).
+func (h *Hub) signFile(rel, exp string) string {
+	m := hmac.New(sha256.New, h.fileKey)
+	m.Write([]byte(string(h.o.Account) + "|" + rel + "|" + exp))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// mayDownload reports whether the session's user may have links to the
+// files of the consumer: with conversation:view-all, or as an active
+// participant of one of the consumer's conversations the hub holds.
+func (h *Hub) mayDownload(s *session, owner botrelay.ConsumerID) bool {
+	if s.viewAll {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, cs := range h.convs {
+		if cs.c.ConsumerID == owner && cs.c.HasUser(s.user.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// downloadURL answers GenerateURLForDownloadFile with a link signed for
+// FileURLTTL, for the participants of the file's conversations (and
+// conversation:view-all). The link carries no bearer: an expiry and an
+// HMAC over the account, the path and the expiry.
+func (h *Hub) downloadURL(s *session, host, rel string) (any, error) {
+	owner, ok := fileOwner(rel)
+	if !ok {
 		return nil, botrelay.Errorf(botrelay.ENOTFOUND, "file %q not found", rel)
 	}
-	exp := strconv.FormatInt(h.now().Add(time.Hour).Unix(), 10)
-	sig := h.sign("file|" + rel + "|" + exp)
+	if !h.mayDownload(s, owner) {
+		return nil, botrelay.Errorf(botrelay.EFORBIDDEN, "only the participants of the file's conversation (or users with %s) get its download link",
+			botrelay.PermConvViewAll)
+	}
+	exp := strconv.FormatInt(h.now().Add(FileURLTTL).Unix(), 10)
+	sig := h.signFile(rel, exp)
 	path := "/api/account/" + string(h.o.Account) + "/files/" + rel
 	q := url.Values{"exp": {exp}, "sig": {sig}}
 	return map[string]any{

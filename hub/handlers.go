@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/ums"
@@ -33,21 +34,47 @@ func (h *Hub) Routes(mux *http.ServeMux) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"account": string(h.o.Account)})
 	})
 
-	page := func(name string) http.HandlerFunc {
+	page := func(name, frameAncestors string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			b, err := fs.ReadFile(h.web, name)
 			if err != nil {
 				http.NotFound(w, r)
 				return
 			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("X-Content-Type-Options", "nosniff")
+			hd := w.Header()
+			hd.Set("Content-Type", "text/html; charset=utf-8")
+			hd.Set("Cache-Control", "no-cache")
+			setPageHeaders(hd, frameAncestors)
 			_, _ = w.Write(b)
 		}
 	}
-	mux.HandleFunc("GET /{$}", page("index.html"))
-	mux.HandleFunc("GET /agent", page("agent.html"))
-	mux.Handle("GET /static/", http.FileServerFS(h.web))
+	mux.HandleFunc("GET /{$}", page("index.html", h.o.FrameAncestors))
+	mux.HandleFunc("GET /agent", page("agent.html", ""))
+	static := http.FileServerFS(h.web)
+	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w.Header(), "")
+		static.ServeHTTP(w, r)
+	}))
+}
+
+// setPageHeaders sets the security headers of a page on hd: a
+// Content-Security-Policy that allows scripts, styles and connections only
+// from this server and nothing inline (images may also come from https
+// URLs, as bots' structured content has them, and from data: and blob:),
+// the frame-ancestors source list (empty: 'none', and X-Frame-Options
+// DENY for old browsers), nosniff and no referrer.
+func setPageHeaders(hd http.Header, frameAncestors string) {
+	fa := strings.Join(strings.Fields(frameAncestors), " ")
+	if fa == "" {
+		fa = "'none'"
+		hd.Set("X-Frame-Options", "DENY")
+	} else {
+		hd.Del("X-Frame-Options")
+	}
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; "+
+		"img-src 'self' data: blob: https:; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors "+fa)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
 }
 
 // handleAgentWS is the agent UMS websocket. The bearer comes from the
@@ -179,16 +206,21 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		} else {
 			h.reroute(s.user.ID)
 		}
+		// The answer goes before the state notification it causes.
+		c.send(ums.OK(req, nil))
 		h.sendAgentState(c)
 		h.mu.Unlock()
-		return nil, nil
+		return errAnswered, nil
 	case "routing.SubscribeAgentsState":
 		h.mu.Lock()
 		c.stateSub = newID()
 		id := c.stateSub
+		// The answer carries the subscription id a client routes the
+		// notifications by, so it goes first.
+		c.send(ums.OK(req, map[string]string{"subscriptionId": id}))
 		h.sendAgentState(c)
 		h.mu.Unlock()
-		return map[string]string{"subscriptionId": id}, nil
+		return errAnswered, nil
 	case "routing.SubscribeRoutingTasks":
 		h.mu.Lock()
 		c.routingSub = newID()
@@ -280,9 +312,9 @@ func (h *Hub) agentRequest(ctx context.Context, c *conn, s *session, req *ums.Re
 		if err := ums.DecodeBody(req, &b); err != nil {
 			return nil, err
 		}
-		return h.downloadURL(c.host, b.RelativePath)
+		return h.downloadURL(s, c.host, b.RelativePath)
 	case "userprofile.GetUserProfile":
-		return map[string]any{"firstName": "", "lastName": "", "privateData": map[string]any{}}, nil
+		return h.userProfile(ctx, c, s, req)
 	}
 	return nil, notSupported(req)
 }

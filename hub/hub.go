@@ -31,6 +31,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/hub/web"
+	"github.com/botrelay/botrelay/internal/limits"
 )
 
 // Close codes the hub uses on websockets (see docs/protocol.md).
@@ -59,6 +60,10 @@ type Options struct {
 	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
 	// least 32 bytes.
 	SigningKey []byte
+	// FrameAncestors is the frame-ancestors source list of the consumer
+	// page (space-separated origins): the sites that may embed it. Empty
+	// allows none. The agent console can never be framed.
+	FrameAncestors string
 	// Logger receives the hub's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// PublicHost returns the host[:port] this server is reachable at, for
@@ -72,6 +77,16 @@ type Options struct {
 	SessionTTL time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
+	// Logins limits password logins and runs their hashes; the server
+	// shares one with the management API. Default: a limiter of its own
+	// with the default limits.
+	Logins *limits.Logins
+	// Consumers limits anonymous consumers (tokens, conversations,
+	// messages). Default: nil, no limits.
+	Consumers *limits.Consumers
+	// ClientAddr returns the client address of a request, for the limits.
+	// Default: the TCP peer's IP address (limits.ClientAddr).
+	ClientAddr func(r *http.Request) string
 }
 
 // Hub is the embedded messaging platform. Create it with New, register its
@@ -82,6 +97,9 @@ type Hub struct {
 	store botrelay.Store
 	files string // DataDir/files
 	web   fs.FS
+	// fileKey signs download links; derived from SigningKey so a link can
+	// never pass for a consumer token or the other way round.
+	fileKey []byte
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -159,6 +177,12 @@ func New(o Options) (*Hub, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Logins == nil {
+		o.Logins = limits.NewLogins(limits.LoginConfig{}, o.Now)
+	}
+	if o.ClientAddr == nil {
+		o.ClientAddr = limits.ClientAddr
+	}
 	if o.PublicHost == nil {
 		o.PublicHost = func(r *http.Request) string { return r.Host }
 	}
@@ -168,6 +192,7 @@ func New(o Options) (*Hub, error) {
 		log:           o.Logger.With("component", "hub"),
 		store:         o.Store,
 		files:         o.DataDir + "/files",
+		fileKey:       deriveFileKey(o.SigningKey),
 		web:           web.FS,
 		ready:         make(chan struct{}),
 		closed:        make(chan struct{}),

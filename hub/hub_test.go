@@ -106,8 +106,18 @@ func seed(t testing.TB, path string) *fixture {
 // startHub runs a hub on a TLS test server.
 func startHub(t *testing.T, f *fixture, ringTimeout time.Duration) (*httptest.Server, *hub.Hub) {
 	t.Helper()
-	h, err := hub.New(hub.Options{Store: f.store, Account: acct, DataDir: t.TempDir(), SigningKey: signingKey,
-		Logger: quiet, RingTimeout: ringTimeout})
+	return startHubWith(t, f, ringTimeout, nil)
+}
+
+// startHubWith is startHub with a chance to change the hub's options.
+func startHubWith(t testing.TB, f *fixture, ringTimeout time.Duration, edit func(*hub.Options)) (*httptest.Server, *hub.Hub) {
+	t.Helper()
+	o := hub.Options{Store: f.store, Account: acct, DataDir: t.TempDir(), SigningKey: signingKey,
+		Logger: quiet, RingTimeout: ringTimeout}
+	if edit != nil {
+		edit(&o)
+	}
+	h, err := hub.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

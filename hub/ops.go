@@ -35,6 +35,9 @@ func (h *Hub) requestConversation(ctx context.Context, c *conn, req *ums.Request
 	if ok {
 		return map[string]string{"conversationId": string(id)}, nil
 	}
+	if err := h.o.Consumers.Conversation(c.addr, string(c.consumer)); err != nil {
+		return nil, err
+	}
 	var skill *botrelay.Skill
 	var err error
 	switch {
@@ -209,6 +212,11 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 	if err := ums.DecodeBody(req, &b); err != nil {
 		return nil, err
 	}
+	if c.consumer != "" {
+		if err := h.o.Consumers.Size(len(b.Event)); err != nil {
+			return nil, err
+		}
+	}
 	conv, cs, err := h.dialogConversation(ctx, b.DialogID, b.ConversationID)
 	if err != nil {
 		return nil, err
@@ -233,6 +241,11 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 		}
 		if me.Audience != "" {
 			return nil, botrelay.Errorf(botrelay.EFORBIDDEN, "consumers cannot send private messages")
+		}
+		if ev.Type == "ContentEvent" || ev.Type == "RichContentEvent" {
+			if err := h.o.Consumers.Message(c.addr, string(c.consumer), len(b.Event)); err != nil {
+				return nil, err
+			}
 		}
 		me.OriginatorID, me.OriginatorPID, me.OriginatorRole = string(c.consumer), string(c.consumer), botrelay.ParticipantConsumer
 	} else {
@@ -600,9 +613,17 @@ func (h *Hub) updateConversation(ctx context.Context, c *conn, req *ums.Request)
 				// the conversation ends.
 				closeConversation(nc, closer, now)
 			case "TTRField":
+				if f.TTRType == "CUSTOM" {
+					secs, err := customTTR(f.Value)
+					if err != nil {
+						return err
+					}
+					nc.ManualETTR = now.Add(secs)
+					continue
+				}
 				t := botrelay.TTRType(f.TTRType)
 				if !t.Valid() {
-					return botrelay.Errorf(botrelay.EINVALID, "ttrType must be NORMAL, URGENT or PRIORITIZED")
+					return botrelay.Errorf(botrelay.EINVALID, "ttrType must be NORMAL, URGENT, PRIORITIZED or CUSTOM")
 				}
 				nc.TTR = t
 			case "ManualETTR":

@@ -87,6 +87,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	)
 	switch o.Dialect {
 	case SQLite:
+		if err := prepareSQLiteFile(o.DSN); err != nil {
+			return nil, err
+		}
 		db, err = sql.Open("sqlite", sqliteDSN(o.DSN))
 		if err == nil {
 			// SQLite has one writer at a time; a few connections let reads
@@ -118,6 +121,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	if o.Dialect == SQLite {
+		// The -wal and -shm files exist now; an old loose one is tightened.
+		if err := tightenSQLiteFiles(o.DSN); err != nil {
+			db.Close()
+			return nil, err
+		}
 		if s.batch, err = newBatcher(ctx, s); err != nil {
 			db.Close()
 			return nil, err

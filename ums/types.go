@@ -67,8 +67,10 @@ type ConversationField struct {
 	ConversationState string `json:"conversationState,omitempty"`
 	// DialogChange.
 	Dialog *DialogChange `json:"dialog,omitempty"`
-	// TTRField.
+	// TTRField; Value (seconds, a number or a numeric string) goes with
+	// ttrType CUSTOM.
 	TTRType string `json:"ttrType,omitempty"`
+	Value   any    `json:"value,omitempty"`
 	// ManualETTR (milliseconds since the epoch).
 	Time int64 `json:"time,omitempty"`
 }

@@ -24,6 +24,8 @@ Usage:
   botrelay profiles …       list, show, create, update and delete profiles (permission sets)
   botrelay surveys …        list and show post-conversation survey runs and their answers
   botrelay bench [flags]    measure throughput, latency, CPU and memory (BENCHMARKS.md)
+  botrelay rotate-master-key [flags]
+                            re-seal every bot's secrets under a new master key (server stopped)
   botrelay backup [flags]   write a consistent backup of the database to a file
   botrelay restore [flags]  load a backup into a new data folder or an empty database
   botrelay healthcheck      exit 0 when the local server answers /healthz (for containers)
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return manageCommand(args[0], args[1:], os.Stdin, stdout, stderr)
 	case "bench":
 		return benchCommand(args[1:], stdout, stderr)
+	case "rotate-master-key":
+		return app.RotateMasterKeyCommand(args[1:], stdout, stderr, os.Getenv)
 	case "vendors":
 		for _, id := range newRegistry().VendorIDs() {
 			fmt.Fprintln(stdout, id)

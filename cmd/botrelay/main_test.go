@@ -38,7 +38,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv("BOTRELAY_TEST_EXEC_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	if u := os.Getenv("BOTRELAY_TEST_HEALTH_PROBE"); u != "" {
+		os.Exit(healthProbe(u, os.Stdin, os.Stdout))
+	}
+	code := m.Run()
+	if plainBinary.dir != "" {
+		os.RemoveAll(plainBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and test reads.
@@ -75,7 +82,14 @@ func start(t *testing.T, env []string, args ...string) *proc {
 // startWithInput is start with standard input read from stdin.
 func startWithInput(t *testing.T, stdin io.Reader, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	return startExe(t, os.Args[0], stdin, env, args...)
+}
+
+// startExe is startWithInput with the executable exe: this test binary
+// (which then behaves as botrelay) or a botrelay binary.
+func startExe(t *testing.T, exe string, stdin io.Reader, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(exe, args...)
 	cmd.Stdin = stdin
 	cmd.Env = append(cleanEnv(), "BOTRELAY_TEST_EXEC_MAIN=1")
 	cmd.Env = append(cmd.Env, env...)
@@ -305,6 +319,8 @@ func TestServeBadConfigIsOneLine(t *testing.T) {
 		"unknown flag":         {args: []string{"--adr", "x"}, want: "-adr"},
 		"bad database":         {args: []string{"--database", "mysql://u:hunter2@db/x"}, want: "database"},
 		"bad admin password":   {env: []string{"BOTRELAY_ADMIN_PASSWORD=short"}, want: "BOTRELAY_ADMIN_PASSWORD"},
+		"bad trusted proxy":    {env: []string{"BOTRELAY_TRUSTED_PROXIES=proxy.local"}, want: "trusted_proxies"},
+		"bad login limit":      {env: []string{"BOTRELAY_LOGIN_PAIR_FAILURES=0"}, want: "login.pair_failures"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

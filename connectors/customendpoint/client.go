@@ -1,12 +1,10 @@
 package customendpoint
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,9 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // RequestTimeout caps every HTTP request (§4.6: 60 s per request). The
@@ -34,9 +32,6 @@ var DefaultRetryPauses = []time.Duration{5 * time.Second, 10 * time.Second}
 
 // maxRetryAfter bounds how long a Retry-After header can make us wait.
 const maxRetryAfter = 60 * time.Second
-
-// maxBody bounds a response body.
-const maxBody = 4 << 20
 
 // Token claims (see docs/vendors/custom-endpoint.md).
 const (
@@ -93,18 +88,6 @@ type result struct {
 	body   []byte
 }
 
-// retryable reports whether a status is transient: 408, 429 and 5xx except
-// 501 and 505.
-func retryable(status int) bool {
-	switch {
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
-		return true
-	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
-		return false
-	}
-	return status >= 500
-}
-
 // do runs c with retries. Statuses in c.pass and 2xx come back as a result;
 // everything else is a classified *botrelay.VendorError.
 func (b *Bot) do(ctx context.Context, c call) (*result, error) {
@@ -134,7 +117,13 @@ func (b *Bot) do(ctx context.Context, c call) (*result, error) {
 			pause = min(retryAfter, maxRetryAfter)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= pause {
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, c.code, "%s failed (%s); attempt %d of %d, and the deadline leaves no time for another", c.what, ve.msg, attempt, MaxAttempts)
+			err := botrelay.NewVendorError(botrelay.ErrVendorUnavailable, c.code, "%s failed (%s); attempt %d of %d, and the deadline leaves no time for another", c.what, ve.msg, attempt, MaxAttempts)
+			if retryAfter > 0 {
+				// The endpoint asked for the wait: the relay must not call
+				// it sooner either.
+				err.RetryAfter = retryAfter
+			}
+			return nil, err
 		}
 		log.WarnContext(ctx, "custom endpoint request failed; retrying", "attempt", attempt, "pause", pause, "error", ve.msg)
 		t := time.NewTimer(pause)
@@ -168,21 +157,10 @@ func (b *Bot) attempt(ctx context.Context, c call) (*result, time.Duration, erro
 	}
 	actx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	var body io.Reader
-	if c.body != nil {
-		body = bytes.NewReader(c.body)
-	}
-	req, err := http.NewRequestWithContext(actx, c.method, b.cfg.BaseURL+c.path, body)
-	if err != nil {
-		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: build request: %v", c.what, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if c.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := b.env.HTTPClient.Do(req)
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	kc := kit.NewClient(b.env, token)
+	res, err := kc.Send(actx, kit.Request{Code: c.code, What: c.what, Method: c.method, URL: b.cfg.BaseURL + c.path, Header: h, Body: c.body, OwnRetries: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller's deadline or cancellation: do not retry.
@@ -191,21 +169,13 @@ func (b *Bot) attempt(ctx context.Context, c call) (*result, time.Duration, erro
 		if actx.Err() != nil {
 			return nil, 0, &retryErr{fmt.Sprintf("no answer within %s", b.timeout)}
 		}
-		return nil, 0, &retryErr{fmt.Sprintf("request failed: %v", redactURL(err))}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, vendorErr(botrelay.ErrVendorUnavailable, c.code, "%s: %v", c.what, ctx.Err())
+		if errors.Is(err, botrelay.ErrVendorUnavailable) {
+			return nil, 0, &retryErr{strings.TrimPrefix(err.Error(), c.code+": "+c.what+": ")}
 		}
-		return nil, 0, &retryErr{fmt.Sprintf("reading the response (HTTP %d) failed: %v", resp.StatusCode, err)}
+		return nil, 0, err
 	}
-	if len(data) > maxBody {
-		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: response body exceeds %d bytes", c.what, maxBody)
-	}
-	st := resp.StatusCode
-	if st >= 200 && st < 300 {
+	st, data := res.Status, res.Body
+	if kit.Classify(st) == kit.Success {
 		return &result{status: st, body: data}, 0, nil
 	}
 	for _, p := range c.pass {
@@ -213,62 +183,21 @@ func (b *Bot) attempt(ctx context.Context, c call) (*result, time.Duration, erro
 			return &result{status: st, body: data}, 0, nil
 		}
 	}
-	switch {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+	switch cl := kit.Classify(st); {
+	case cl == kit.Auth:
 		b.dropToken(token)
 		hint := ""
 		if b.cfg.TokenURL == "" && b.env.Signer != nil && b.env.Signer.JWKSURL() != "" {
 			hint = "; the endpoint must verify it with the keys at " + b.env.Signer.JWKSURL()
 		}
-		return nil, 0, vendorErr(botrelay.ErrVendorAuth, c.code, "%s: the endpoint rejected botrelay's token (HTTP %d%s)%s", c.what, st, snippet(data), hint)
-	case retryable(st):
-		return nil, retryAfter(resp.Header.Get("Retry-After"), b.env.Now()), &retryErr{fmt.Sprintf("HTTP %d%s", st, snippet(data))}
+		return nil, 0, vendorErr(botrelay.ErrVendorAuth, c.code, "%s: the endpoint rejected botrelay's token (HTTP %d%s)%s", c.what, st, kit.Snippet(data), hint)
+	case cl == kit.Unavailable:
+		return nil, kit.RetryAfter(res.Header.Get("Retry-After"), b.env.Now()), &retryErr{fmt.Sprintf("HTTP %d%s", st, kc.Snippet(data))}
 	case st == http.StatusNotFound:
-		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: HTTP 404: bot %q or environment %q not found at the endpoint%s", c.what, b.cfg.BotID, b.cfg.Environment, snippet(data))
+		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: HTTP 404: bot %q or environment %q not found at the endpoint%s", c.what, b.cfg.BotID, b.cfg.Environment, kit.Snippet(data))
 	default:
-		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: unexpected HTTP %d%s", c.what, st, snippet(data))
+		return nil, 0, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: unexpected HTTP %d%s", c.what, st, kit.Snippet(data))
 	}
-}
-
-// redactURL drops the URL from a *url.Error: the message names the host
-// already through the operation, and URLs can be long.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-// snippet quotes the start of a response body for error messages.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
-		return ""
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
 }
 
 // bearer returns the cached token or a new one.
@@ -345,35 +274,35 @@ func (b *Bot) fetchToken(ctx context.Context, now time.Time) (string, time.Time,
 	}
 	actx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, b.cfg.TokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "token request: %v", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := b.env.HTTPClient.Do(req)
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	kc := kit.NewClient(b.env, b.cfg.ClientSecret)
+	res, err := kc.Send(actx, kit.Request{Code: CodeGetToken, What: "token request", Method: http.MethodPost, URL: b.cfg.TokenURL, Header: h, Body: []byte(form.Encode()), OwnRetries: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", time.Time{}, vendorErr(botrelay.ErrVendorUnavailable, CodeGetToken, "token request: %v", ctx.Err())
 		}
-		return "", time.Time{}, &retryErr{fmt.Sprintf("token request failed: %v", redactURL(err))}
+		if errors.Is(err, botrelay.ErrVendorUnavailable) {
+			return "", time.Time{}, &retryErr{strings.TrimPrefix(err.Error(), CodeGetToken+": ")}
+		}
+		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "%s", strings.TrimPrefix(err.Error(), CodeGetToken+": "))
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	switch st := resp.StatusCode; {
-	case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "the token endpoint refused the client credentials (HTTP %d%s)", st, snippet(data))
-	case retryable(st):
-		return "", time.Time{}, &retryErr{fmt.Sprintf("token endpoint: HTTP %d%s", st, snippet(data))}
-	case st < 200 || st >= 300:
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "token endpoint: unexpected HTTP %d%s", st, snippet(data))
+	data := res.Body
+	st := res.Status
+	switch cl := kit.Classify(st); {
+	case cl == kit.Auth || st == http.StatusBadRequest:
+		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "the token endpoint refused the client credentials (HTTP %d%s)", st, kc.Snippet(data))
+	case cl == kit.Unavailable:
+		return "", time.Time{}, &retryErr{fmt.Sprintf("token endpoint: HTTP %d%s", st, kc.Snippet(data))}
+	case cl != kit.Success:
+		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "token endpoint: unexpected HTTP %d%s", st, kc.Snippet(data))
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`
 		ExpiresIn   json.RawMessage `json:"expires_in"`
 	}
 	if err := json.Unmarshal(data, &tr); err != nil || tr.AccessToken == "" {
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "token endpoint answered without an access_token%s", snippet(data))
+		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "token endpoint answered without an access_token%s", kc.Snippet(data))
 	}
 	var secs float64
 	if s := strings.Trim(string(tr.ExpiresIn), `"`); s != "" {
@@ -410,7 +339,7 @@ func (b *Bot) Environments(ctx context.Context) ([]string, error) {
 	}
 	var envs []string
 	if err := json.Unmarshal(res.body, &envs); err != nil {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetEnvironments, "get environments: the body is not a JSON array of strings%s", snippet(res.body))
+		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetEnvironments, "get environments: the body is not a JSON array of strings%s", kit.Snippet(res.body))
 	}
 	return envs, nil
 }
@@ -441,7 +370,7 @@ func (b *Bot) State(ctx context.Context) (state, version string, err error) {
 		Version any     `json:"version"`
 	}
 	if err := json.Unmarshal(res.body, &s); err != nil || s.State == nil {
-		return "", "", vendorErr(botrelay.ErrVendorBadReply, CodeGetState, "get state: want {\"state\":…,\"version\":…}, got%s", orEmpty(snippet(res.body)))
+		return "", "", vendorErr(botrelay.ErrVendorBadReply, CodeGetState, "get state: want {\"state\":…,\"version\":…}, got%s", orEmpty(kit.Snippet(res.body)))
 	}
 	if s.Version != nil {
 		version = fmt.Sprint(s.Version)

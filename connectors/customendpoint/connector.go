@@ -53,9 +53,11 @@ func (Connector) Info() botrelay.VendorInfo {
 		ID:          VendorID,
 		DisplayName: "Custom Endpoint",
 		Secrets:     []string{"clientSecret"},
+		Endpoint:    []string{"baseUrl", "tokenUrl", "botId", "environment"},
 		Survey:      true,
 		// The connector applies F42's Custom Endpoint retry policy itself.
 		RetriesInternally: true,
+		Errors:            errorCodes,
 		// F2: the start sequence needs GET …/state to answer online.
 		StrictStart: true,
 	}
@@ -181,6 +183,13 @@ const (
 	// CodeUnsupportedEvent: the turn has no Custom Endpoint event.
 	CodeUnsupportedEvent = "aivendor.custom-endpoint.unsupported-event"
 )
+
+// errorCodes are the codes above, as docs/vendors/custom-endpoint.md
+// lists them. A call that does not answer within the bot's vendor timeout
+// is a failed event.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendEvent, Codes: []string{
+	CodeSendEvent, CodeCreateConversation, CodeGetState, CodeGetEnvironments, CodeGetToken,
+	CodeInvalidBody, CodeUnsupportedEvent}}
 
 func vendorErr(class error, code, format string, args ...any) error {
 	return botrelay.NewVendorError(class, code, format, args...)

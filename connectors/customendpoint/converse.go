@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // vendorState is the per-conversation state the relay stores for this
@@ -61,20 +62,7 @@ type CreateConversation struct {
 // PUTs the conversation again and resends the event once (§4.6). The reply
 // carries new vendor state only when a PUT happened.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	body, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, state, err := b.Exchange(ctx, t, body)
-	if err != nil {
-		return nil, err
-	}
-	reply, err := b.ParseResponse(ctx, t, resp)
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = state
-	return reply, nil
+	return kit.Converse(ctx, b, t, b.cfg.ClientSecret)
 }
 
 // HookInfo implements botrelay.HookableBot. The reference product names no
@@ -139,7 +127,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, body json.RawMessa
 			return nil, nil, err
 		}
 		if res.status == http.StatusNotFound {
-			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendEvent, "send %s event: HTTP 404 again after creating the conversation%s", ev.Type, snippet(res.body))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendEvent, "send %s event: HTTP 404 again after creating the conversation%s", ev.Type, kit.Snippet(res.body))
 		}
 	}
 	return res.body, newState, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Response item types (§4.4).
@@ -55,7 +56,7 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return nil, badReply("the reply is not a JSON object%s", snippet(body))
+		return nil, badReply("the reply is not a JSON object%s", kit.Snippet(body))
 	}
 	if jsonobj.Absent(top["response"]) {
 		return nil, badReply("the reply has no \"response\" array")

@@ -12,6 +12,8 @@ import (
 	"cloud.google.com/go/dialogflow/cx/apiv3/cxpb"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // CXVendorID is the Dialogflow CX connector's id.
@@ -26,6 +28,10 @@ const (
 	CodeCXMultipleActions = "aivendor.dialogflowcx.parse-message.multiple-actions"
 )
 
+// errorCodes are the codes above, as docs/vendors/dialogflow.md lists them.
+var errorCodesCX = botrelay.VendorErrors{Timeout: CodeCXSendRequest, Codes: []string{
+	CodeCXSendRequest, CodeCXTestConnection, CodeCXParseError, CodeCXMultipleActions}}
+
 // CXConnector is the dialogflow_cx VendorConnector. The zero value is ready
 // to use and safe for concurrent use.
 type CXConnector struct{}
@@ -34,7 +40,8 @@ var _ botrelay.VendorConnector = CXConnector{}
 
 // Info implements botrelay.VendorConnector.
 func (CXConnector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: CXVendorID, DisplayName: "Google Dialogflow CX", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: CXVendorID, DisplayName: "Google Dialogflow CX", Secrets: secretKeys,
+		Endpoint: []string{"serviceLocation", "projectId", "location", "agentId", "environmentId"}, Errors: errorCodesCX}
 }
 
 // CXConfig is a bot's dialogflow_cx settings. Unknown keys are refused.
@@ -129,6 +136,7 @@ type CXBot struct {
 var (
 	_ botrelay.HealthChecker = (*CXBot)(nil)
 	_ io.Closer              = (*CXBot)(nil)
+	_ botrelay.HookableBot   = (*CXBot)(nil)
 )
 
 // Close releases the gRPC connections.
@@ -150,6 +158,18 @@ func (b *CXBot) CheckHealth(ctx context.Context) error {
 
 // Converse implements botrelay.VendorBot: one DetectIntent call.
 func (b *CXBot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
+	return kit.Converse(ctx, b, t)
+}
+
+// HookInfo implements botrelay.HookableBot with the reference product's
+// names (F36).
+func (b *CXBot) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "DialogflowCX", RequestKey: "dfCxrequest", ResponseKey: "dialogflowcx"}
+}
+
+// BuildRequest implements botrelay.HookableBot: the DetectIntentRequest in
+// its JSON form (the REST API's, which hooks see and may rewrite).
+func (b *CXBot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
 	q, err := buildQuery(t, CXCharLimit, CodeCXSendRequest)
 	if err != nil {
 		return nil, err
@@ -164,17 +184,31 @@ func (b *CXBot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	} else {
 		req.QueryInput.Input = &cxpb.QueryInput_Text{Text: &cxpb.TextInput{Text: q.text}}
 	}
-	res, err := b.sessions.DetectIntent(ctx, req)
+	out, err := protojson.Marshal(req)
 	if err != nil {
-		return nil, callError(ctx, CodeCXSendRequest, "DetectIntent on "+req.Session, err)
+		return nil, botrelay.NewVendorError(botrelay.ErrUnsupported, CodeCXSendRequest, "encode the DetectIntent request: %v", err)
+	}
+	return out, nil
+}
+
+// Exchange implements botrelay.HookableBot: DetectIntent with req (JSON),
+// the response in JSON. Dialogflow keeps the session: no vendor state.
+func (b *CXBot) Exchange(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	out, err := detectIntent(ctx, raw, &cxpb.DetectIntentRequest{}, CodeCXSendRequest, b.sessions.DetectIntent)
+	return out, nil, err
+}
+
+// ParseResponse implements botrelay.HookableBot.
+func (b *CXBot) ParseResponse(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (*botrelay.Reply, error) {
+	res := &cxpb.DetectIntentResponse{}
+	if err := decodeResponse(raw, res, CodeCXParseError); err != nil {
+		return nil, err
 	}
 	p, err := parseCX(res, t.Conversation.SkillName)
 	if err != nil {
 		return nil, err
 	}
-	if len(p.ignored) > 0 {
-		b.log.InfoContext(ctx, "ignored Dialogflow payloads of an unknown shape", "conversation_id", string(t.Conversation.ID), "payloads", p.ignored)
-	}
+	logIgnored(ctx, b.log, t, p)
 	return &p.reply, nil
 }
 

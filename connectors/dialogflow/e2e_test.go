@@ -64,7 +64,8 @@ var e2eVendors = map[string]e2e{
 		vendor: dialogflow.CXVendorID, fake: cxFake, settings: cxSettings, testCode: dialogflow.CodeCXTestConnection,
 		answer: func(f *fake) {
 			f.setCX(func(req *cxpb.DetectIntentRequest) *cxpb.DetectIntentResponse {
-				qr := &cxpb.QueryResult{}
+				// CX echoes the query in queryResult.text.
+				qr := &cxpb.QueryResult{Query: &cxpb.QueryResult_Text{Text: req.GetQueryInput().GetText().GetText()}}
 				switch req.GetQueryInput().GetText().GetText() {
 				case "agent":
 					action, _ := structpb.NewStruct(map[string]any{"action": map[string]any{"name": "TRANSFER", "parameters": map[string]any{"skill": "human"}}})
@@ -211,5 +212,61 @@ func TestE2E_WrongCredentials(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestE2E_Hooks (F36; issue 15, point 2): Dialogflow bots take pre- and
+// post-hooks over the DetectIntent request and response in their JSON
+// form, and the error-hook gets the vendor name of the reference product
+// with both under its keys.
+func TestE2E_Hooks(t *testing.T) {
+	hookNames := map[string][3]string{
+		"es": {"DialogflowV2", "dfV2request", "dialogflowv2"},
+		"cx": {"DialogflowCX", "dfCxrequest", "dialogflowcx"},
+	}
+	for name, v := range e2eVendors {
+		t.Run(name, func(t *testing.T) {
+			f := v.fake(t)
+			v.answer(f)
+			r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{dialogflow.ESConnector{}, dialogflow.CXConnector{}}})
+			settings, secrets := split(v.settings(f, goodPEM))
+			msgs := "fulfillmentMessages"
+			if name == "cx" {
+				msgs = "responseMessages"
+			}
+			hn := hookNames[name]
+			b := r.AddBot("df-hooks-"+name, testrig.BotOptions{Vendor: v.vendor, Settings: settings, Secrets: secrets,
+				Edit: func(b *botrelay.Bot) {
+					b.Settings.Hooks = botrelay.BotHooks{
+						PreHook: `function lambda(input, cb) { var r = input.payload; r.queryInput.text.text = r.queryInput.text.text.toUpperCase(); cb(null, r); }`,
+						PostHook: `function lambda(input, cb) { var r = input.payload; var m = r.queryResult.` + msgs + `[0].text;
+  if ((r.queryResult.queryText || r.queryResult.text) === "BOOM") throw new Error("post-hook refused");
+  m.text[0] = m.text[0] + " (post-hook)"; cb(null, r); }`,
+						ErrorHook: `function lambda(input, cb) { var p = input.payload;
+  throw new Error("error-hook got vendor=" + p.vendor + " request=" + (p["` + hn[1] + `"] && p["` + hn[1] + `"].queryInput ? "yes" : "no") +
+    " response=" + (p["` + hn[2] + `"] && p["` + hn[2] + `"].queryResult ? "yes" : "no")); }`,
+					}
+				}})
+			r.Start(b, botrelay.BotOnline)
+			c := testrig.NewConsumer(t, r.URL, string(testrig.Account))
+			c.Open("bot")
+			c.Say("hi")
+			c.WaitTexts(15*time.Second, "Hello from Dialogflow "+strings.ToUpper(name)+" (post-hook)")
+			if sent := v.sent(f); len(sent) != 1 || sent[0].text != "HI" {
+				t.Fatalf("Dialogflow got %+v, want the text the pre-hook made: HI", sent)
+			}
+			c.Say("boom")
+			c.WaitTexts(15*time.Second, "Let me get you a human.")
+			want := "error-hook got vendor=" + hn[0] + " request=yes response=yes"
+			testrig.Eventually(t, 15*time.Second, "the error-hook's report in the error log", func() bool {
+				errs, _ := r.Store.BotErrors(context.Background(), b.ID, "", 0)
+				for _, e := range errs {
+					if strings.Contains(e.Message, want) {
+						return true
+					}
+				}
+				return false
+			})
+		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"cloud.google.com/go/dialogflow/apiv2/dialogflowpb"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // ESVendorID is the Dialogflow ES connector's id.
@@ -27,6 +29,10 @@ const (
 	CodeESParseError     = "aivendor.dialogflowv2.parse-message.parser-error"
 )
 
+// errorCodes are the codes above, as docs/vendors/dialogflow.md lists them.
+var errorCodesES = botrelay.VendorErrors{Timeout: CodeESSendQuery, Codes: []string{
+	CodeESSendQuery, CodeESTestConnection, CodeESParseError}}
+
 // ESConnector is the dialogflow_es VendorConnector. The zero value is ready
 // to use and safe for concurrent use.
 type ESConnector struct{}
@@ -35,7 +41,8 @@ var _ botrelay.VendorConnector = ESConnector{}
 
 // Info implements botrelay.VendorConnector.
 func (ESConnector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: ESVendorID, DisplayName: "Google Dialogflow ES", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: ESVendorID, DisplayName: "Google Dialogflow ES", Secrets: secretKeys,
+		Endpoint: []string{"serviceLocation", "projectId", "location", "environment"}, Errors: errorCodesES}
 }
 
 // ESConfig is a bot's dialogflow_es settings. Unknown keys are refused.
@@ -128,6 +135,7 @@ type ESBot struct {
 var (
 	_ botrelay.HealthChecker = (*ESBot)(nil)
 	_ io.Closer              = (*ESBot)(nil)
+	_ botrelay.HookableBot   = (*ESBot)(nil)
 )
 
 // Close releases the gRPC connections.
@@ -149,6 +157,18 @@ func (b *ESBot) CheckHealth(ctx context.Context) error {
 
 // Converse implements botrelay.VendorBot: one DetectIntent call.
 func (b *ESBot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
+	return kit.Converse(ctx, b, t)
+}
+
+// HookInfo implements botrelay.HookableBot with the reference product's
+// names (F36).
+func (b *ESBot) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "DialogflowV2", RequestKey: "dfV2request", ResponseKey: "dialogflowv2"}
+}
+
+// BuildRequest implements botrelay.HookableBot: the DetectIntentRequest in
+// its JSON form (the REST API's, which hooks see and may rewrite).
+func (b *ESBot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
 	q, err := buildQuery(t, ESCharLimit, CodeESSendQuery)
 	if err != nil {
 		return nil, err
@@ -162,17 +182,31 @@ func (b *ESBot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	} else {
 		req.QueryInput = &dialogflowpb.QueryInput{Input: &dialogflowpb.QueryInput_Text{Text: &dialogflowpb.TextInput{Text: q.text, LanguageCode: b.cfg.LanguageCode}}}
 	}
-	res, err := b.sessions.DetectIntent(ctx, req)
+	out, err := protojson.Marshal(req)
 	if err != nil {
-		return nil, callError(ctx, CodeESSendQuery, "DetectIntent on "+req.Session, err)
+		return nil, botrelay.NewVendorError(botrelay.ErrUnsupported, CodeESSendQuery, "encode the DetectIntent request: %v", err)
+	}
+	return out, nil
+}
+
+// Exchange implements botrelay.HookableBot: DetectIntent with req (JSON),
+// the response in JSON. Dialogflow keeps the session: no vendor state.
+func (b *ESBot) Exchange(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	out, err := detectIntent(ctx, raw, &dialogflowpb.DetectIntentRequest{}, CodeESSendQuery, b.sessions.DetectIntent)
+	return out, nil, err
+}
+
+// ParseResponse implements botrelay.HookableBot.
+func (b *ESBot) ParseResponse(ctx context.Context, t *botrelay.Turn, raw json.RawMessage) (*botrelay.Reply, error) {
+	res := &dialogflowpb.DetectIntentResponse{}
+	if err := decodeResponse(raw, res, CodeESParseError); err != nil {
+		return nil, err
 	}
 	p, err := parseES(res, t.Conversation.SkillName)
 	if err != nil {
 		return nil, err
 	}
-	if len(p.ignored) > 0 {
-		b.log.InfoContext(ctx, "ignored Dialogflow payloads of an unknown shape", "conversation_id", string(t.Conversation.ID), "payloads", p.ignored)
-	}
+	logIgnored(ctx, b.log, t, p)
 	return &p.reply, nil
 }
 

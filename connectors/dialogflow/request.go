@@ -7,15 +7,19 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-
+	"log/slog"
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Event names sent instead of text.
@@ -158,15 +162,45 @@ func callError(ctx context.Context, code, what string, err error) error {
 	default:
 		class, reason = botrelay.ErrVendorBadReply, "the request was refused"
 	}
-	return botrelay.NewVendorError(class, code, "%s: %s: %s: %s", what, reason, st.Code(), clip(st.Message(), 300))
+	return botrelay.NewVendorError(class, code, "%s: %s: %s%s", what, reason, st.Code(), kit.Quote(st.Message()))
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+// detectRequest is an ES or CX DetectIntentRequest.
+type detectRequest interface {
+	proto.Message
+	GetSession() string
+}
+
+// detectIntent decodes raw (a DetectIntentRequest in JSON, as the pre-hook
+// answered it) into req, calls DetectIntent and answers the response in
+// JSON, for the post-hook.
+func detectIntent[Req detectRequest, Resp proto.Message](ctx context.Context, raw json.RawMessage, req Req, code string,
+	call func(context.Context, Req, ...gax.CallOption) (Resp, error)) (json.RawMessage, error) {
+	if err := protojson.Unmarshal(raw, req); err != nil {
+		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, code, "the DetectIntent request (after the pre-hook) is not a DetectIntentRequest: %v", err)
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	res, err := call(ctx, req)
+	if err != nil {
+		return nil, callError(ctx, code, "DetectIntent on "+req.GetSession(), err)
 	}
-	return s[:n] + "…"
+	out, err := protojson.Marshal(res)
+	if err != nil {
+		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, code, "encode the DetectIntent response: %v", err)
+	}
+	return out, nil
+}
+
+// decodeResponse decodes a DetectIntentResponse in JSON (as the post-hook
+// answered it) into res.
+func decodeResponse(raw json.RawMessage, res proto.Message, code string) error {
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, res); err != nil {
+		return botrelay.NewVendorError(botrelay.ErrVendorBadReply, code, "the DetectIntent response is not a DetectIntentResponse: %v", err)
+	}
+	return nil
+}
+
+func logIgnored(ctx context.Context, log *slog.Logger, t *botrelay.Turn, p *parser) {
+	if len(p.ignored) > 0 {
+		log.InfoContext(ctx, "ignored Dialogflow payloads of an unknown shape", "conversation_id", string(t.Conversation.ID), "payloads", p.ignored)
+	}
 }

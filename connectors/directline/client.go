@@ -1,20 +1,19 @@
 package directline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // MaxResends is how often a request is sent again after a server error
@@ -31,8 +30,8 @@ var DefaultResendPauses = []time.Duration{500 * time.Millisecond, time.Second}
 // refreshed (tokens last 30 minutes).
 const tokenRefreshBefore = 5 * time.Minute
 
-// maxBody bounds a response body.
-const maxBody = 4 << 20
+// maxBody bounds a stream frame.
+const maxBody = kit.MaxBody
 
 // Bot is one configured directline bot. It implements botrelay.VendorBot,
 // botrelay.HookableBot and botrelay.HealthChecker and is safe for
@@ -41,6 +40,13 @@ type Bot struct {
 	cfg          Config
 	env          botrelay.BotEnv
 	resendPauses []time.Duration
+
+	// health is the conversation the connection checks read, so they do
+	// not create one each time.
+	health struct {
+		sync.Mutex
+		convID string
+	}
 }
 
 var (
@@ -64,18 +70,6 @@ type call struct {
 type result struct {
 	status int
 	body   []byte
-}
-
-// resendable reports whether a status is a server error worth resending:
-// 429 and 5xx except 501, 502 and 505.
-func resendable(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests:
-		return true
-	case http.StatusNotImplemented, http.StatusBadGateway, http.StatusHTTPVersionNotSupported:
-		return false
-	}
-	return status >= 500
 }
 
 // do sends c, resending after transport failures and server errors up to
@@ -126,40 +120,19 @@ func (b *Bot) attempt(ctx context.Context, c call, payload []byte) (*result, err
 	if len(c.query) > 0 {
 		u += "?" + c.query.Encode()
 	}
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.method, u, body)
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.bearer)
+	kc := kit.NewClient(b.env, b.cfg.Secret, c.bearer)
+	res, err := kc.Send(ctx, kit.Request{Code: CodeSendQuery, What: c.what, Method: c.method, URL: u, Header: h, Body: payload})
 	if err != nil {
-		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendQuery, "%s: build the request: %v", c.what, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.bearer)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := b.env.HTTPClient.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, CodeSendQuery, "%s: %v", c.what, ctx.Err())
+		var ve *botrelay.VendorError
+		if ctx.Err() != nil || !errors.Is(err, botrelay.ErrVendorUnavailable) || !errors.As(err, &ve) {
+			return nil, err
 		}
-		return nil, &resendErr{fmt.Sprintf("request failed: %v", redactURL(err))}
+		return nil, &resendErr{strings.TrimPrefix(ve.Message, c.what+": ")}
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, CodeSendQuery, "%s: %v", c.what, ctx.Err())
-		}
-		return nil, &resendErr{fmt.Sprintf("reading the response (HTTP %d) failed: %v", resp.StatusCode, err)}
-	}
-	if len(data) > maxBody {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "%s: the response exceeds %d bytes", c.what, maxBody)
-	}
-	st := resp.StatusCode
-	if st >= 200 && st < 300 {
+	st, data := res.Status, res.Body
+	if kit.Classify(st) == kit.Success {
 		return &result{status: st, body: data}, nil
 	}
 	for _, p := range c.pass {
@@ -167,15 +140,19 @@ func (b *Bot) attempt(ctx context.Context, c call, payload []byte) (*result, err
 			return &result{status: st, body: data}, nil
 		}
 	}
-	switch {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return nil, vendorErr(botrelay.ErrVendorAuth, CodeSendQuery, "%s: Direct Line refused the %s (HTTP %d%s)", c.what, b.credentialName(c.bearer), st, errorDetail(data))
+	detail := errorDetail(kc, data)
+	switch cl := kit.Classify(st); {
+	case cl == kit.Auth:
+		return nil, vendorErr(botrelay.ErrVendorAuth, CodeSendQuery, "%s: Direct Line refused the %s (HTTP %d%s)", c.what, b.credentialName(c.bearer), st, detail)
 	case st == http.StatusBadGateway:
-		return nil, vendorErr(botrelay.ErrVendorUnavailable, CodeSendQuery, "%s: HTTP 502: the bot did not acknowledge the activity%s", c.what, errorDetail(data))
-	case resendable(st):
-		return nil, &resendErr{fmt.Sprintf("HTTP %d%s", st, errorDetail(data))}
+		// The bot did not acknowledge within 15 s: never resent.
+		return nil, vendorErr(botrelay.ErrVendorUnavailable, CodeSendQuery, "%s: HTTP 502: the bot did not acknowledge the activity%s", c.what, detail)
+	case cl == kit.Unavailable && res.RetryAfter > 0:
+		return nil, kc.StatusErrorDetail(CodeSendQuery, c.what, "", res, detail)
+	case cl == kit.Unavailable:
+		return nil, &resendErr{fmt.Sprintf("HTTP %d%s", st, detail)}
 	}
-	return nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendQuery, "%s: unexpected HTTP %d%s", c.what, st, errorDetail(data))
+	return nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendQuery, "%s: unexpected HTTP %d%s", c.what, st, detail)
 }
 
 // credentialName says which credential a bearer is, never the value.
@@ -186,19 +163,9 @@ func (b *Bot) credentialName(bearer string) string {
 	return "conversation token"
 }
 
-// redactURL drops the URL from a *url.Error (it may be long; the operation
-// names the call already).
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
 // errorDetail quotes Direct Line's {"error":{"code","message"}} or the
-// start of another body, for error messages.
-func errorDetail(body []byte) string {
+// start of another body, for error messages, with the credentials hidden.
+func errorDetail(kc *kit.Client, body []byte) string {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -206,26 +173,9 @@ func errorDetail(body []byte) string {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && (e.Error.Code != "" || e.Error.Message != "") {
-		return ": " + strings.TrimSpace(e.Error.Code+" "+strconv.Quote(e.Error.Message))
+		return ": " + strings.TrimSpace(e.Error.Code+" "+strconv.Quote(kc.Redact(e.Error.Message)))
 	}
-	return snippet(body)
-}
-
-// snippet quotes the start of a body for error messages.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
-		return ""
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
+	return kc.Snippet(body)
 }
 
 // conversationInfo is Direct Line's Conversation object (the answer of
@@ -253,7 +203,7 @@ func (ci conversationInfo) expires(now time.Time) int64 {
 func (b *Bot) decodeInfo(what string, body []byte) (conversationInfo, error) {
 	var ci conversationInfo
 	if err := json.Unmarshal(body, &ci); err != nil {
-		return ci, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "%s: the answer is not a Conversation object%s", what, snippet(body))
+		return ci, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "%s: the answer is not a Conversation object%s", what, kit.Snippet(body))
 	}
 	return ci, nil
 }
@@ -296,7 +246,7 @@ func (b *Bot) startConversation(ctx context.Context, bearer string) (conversatio
 	}
 	ci, err := b.decodeInfo("start conversation", res.body)
 	if err == nil && ci.ConversationID == "" {
-		err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "start conversation: the answer has no conversationId%s", snippet(res.body))
+		err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "start conversation: the answer has no conversationId%s", kit.Snippet(res.body))
 	}
 	return ci, err
 }
@@ -345,7 +295,7 @@ func (b *Bot) getActivities(ctx context.Context, st *vendorState) (activitySet, 
 		return set, err
 	}
 	if err := json.Unmarshal(res.body, &set); err != nil {
-		return set, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "get activities: the answer is not an ActivitySet%s", snippet(res.body))
+		return set, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "get activities: the answer is not an ActivitySet%s", kit.Snippet(res.body))
 	}
 	return set, nil
 }
@@ -365,7 +315,7 @@ func (b *Bot) postActivity(ctx context.Context, st *vendorState, activity json.R
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(res.body, &r); err != nil || r.ID == "" {
-		return "", vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "post activity: the answer has no activity id%s", snippet(res.body))
+		return "", vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "post activity: the answer has no activity id%s", kit.Snippet(res.body))
 	}
 	return r.ID, nil
 }
@@ -380,19 +330,41 @@ func (b *Bot) bearer(st *vendorState) string {
 	return b.cfg.Secret
 }
 
-// CheckHealth implements botrelay.HealthChecker: it proves the secret with
-// tokens/generate, or, where Direct Line has no token service (a 404 or
-// 405, as offline-directline), by starting a conversation. A refused secret
-// is ErrVendorAuth naming the check; the secret itself is never quoted.
+// CheckHealth implements botrelay.HealthChecker. The first check proves
+// the secret with tokens/generate, or, where Direct Line has no token
+// service (a 404 or 405, as offline-directline), by starting a
+// conversation; it keeps that conversation's id. Later checks (the Vendor
+// Interruption check runs every 60 s) only read that conversation (GET
+// /conversations/{id}), so they create nothing; when Direct Line no longer
+// knows it (404), the next check makes one again. A refused secret is
+// ErrVendorAuth naming the check; the secret itself is never quoted.
 func (b *Bot) CheckHealth(ctx context.Context) error {
+	b.health.Lock()
+	defer b.health.Unlock()
+	if id := b.health.convID; id != "" {
+		res, err := b.do(ctx, call{what: "connection test (read conversation)", method: http.MethodGet, path: "/conversations/" + url.PathEscape(id),
+			bearer: b.cfg.Secret, pass: []int{http.StatusNotFound}})
+		if err != nil {
+			return err
+		}
+		if res.status != http.StatusNotFound {
+			return nil
+		}
+		b.health.convID = ""
+	}
 	res, err := b.do(ctx, call{what: "connection test (generate token)", method: http.MethodPost, path: "/tokens/generate", bearer: b.cfg.Secret,
 		body: map[string]any{"user": map[string]string{"id": "botrelay-health-check"}}, pass: []int{http.StatusNotFound, http.StatusMethodNotAllowed}})
 	if err != nil {
 		return err
 	}
-	if res.status >= 200 && res.status < 300 {
-		return nil
+	if kit.Classify(res.status) != kit.Success {
+		if res, err = b.do(ctx, call{what: "connection test (start conversation)", method: http.MethodPost, path: "/conversations", bearer: b.cfg.Secret}); err != nil {
+			return err
+		}
 	}
-	_, err = b.do(ctx, call{what: "connection test (start conversation)", method: http.MethodPost, path: "/conversations", bearer: b.cfg.Secret})
-	return err
+	var ci conversationInfo
+	if json.Unmarshal(res.body, &ci) == nil {
+		b.health.convID = ci.ConversationID
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 	"github.com/coder/websocket"
 )
 
@@ -57,7 +58,7 @@ func (b *Bot) openStream(ctx context.Context, st *vendorState) *stream {
 	})
 	if err != nil {
 		// The stream URL carries a token: log the failure without it.
-		b.env.Logger.WarnContext(ctx, "direct line stream could not be opened; polling instead", "error", redactURL(err))
+		b.env.Logger.WarnContext(ctx, "direct line stream could not be opened; polling instead", "error", kit.TransportCause(err))
 		return nil
 	}
 	conn.SetReadLimit(maxBody)
@@ -80,7 +81,7 @@ func (s *stream) read(ctx context.Context) {
 		}
 		var f frame
 		if err := json.Unmarshal(data, &f.set); err != nil {
-			f.err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the stream sent something that is not an ActivitySet%s", snippet(data))
+			f.err = vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the stream sent something that is not an ActivitySet%s", kit.Snippet(data))
 		}
 		select {
 		case s.frames <- f:
@@ -104,6 +105,9 @@ type collector struct {
 	user    string
 	replies []json.RawMessage
 	seen    map[string]bool
+	// typing shows the typing indicator (the turn's ShowTyping); nil when
+	// the platform has none.
+	typing func()
 }
 
 // take adds the replies of set and moves the watermark; it returns how many
@@ -119,10 +123,22 @@ func (c *collector) take(set activitySet) int {
 	for _, raw := range set.Activities {
 		var a struct {
 			ID        string  `json:"id"`
+			Type      string  `json:"type"`
 			ReplyToID string  `json:"replyToId"`
 			From      account `json:"from"`
 		}
-		if json.Unmarshal(raw, &a) != nil || a.ReplyToID != c.replyTo || (c.user != "" && a.From.ID == c.user) {
+		if json.Unmarshal(raw, &a) != nil || (c.user != "" && a.From.ID == c.user) {
+			continue
+		}
+		if a.Type == "typing" {
+			// The bot is working on its answer: the consumer sees the
+			// typing indicator; the activity itself is no reply.
+			if c.typing != nil {
+				c.typing()
+			}
+			continue
+		}
+		if a.ReplyToID != c.replyTo {
 			continue
 		}
 		if a.ID != "" {

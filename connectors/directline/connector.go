@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // VendorID is the connector's id.
@@ -56,7 +57,9 @@ func (Connector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{
 		ID:          VendorID,
 		DisplayName: "Microsoft Direct Line",
+		Errors:      errorCodes,
 		Secrets:     []string{"secret"},
+		Endpoint:    []string{"endpoint"},
 		// Direct Line's rule (F42): resend on server errors up to 2 times,
 		// never after a 502. The connector applies it itself.
 		RetriesInternally: true,
@@ -147,19 +150,12 @@ func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.Vend
 	dec := json.NewDecoder(bytes.NewReader(cfg))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "directline settings: %v", redactSecret(err.Error(), c.Secret))
+		return nil, botrelay.Errorf(botrelay.EINVALID, "directline settings: %v", kit.Redact(err.Error(), c.Secret))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return newBot(c, env), nil
-}
-
-func redactSecret(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[secret]")
 }
 
 func newBot(c Config, env botrelay.BotEnv) *Bot {
@@ -191,6 +187,10 @@ const (
 	// CodeInvalidName: an unknown channelData action or event name.
 	CodeInvalidName = "aivendor.microsoft.activity.invalid-name"
 )
+
+// errorCodes are the codes above, as docs/vendors/directline.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendQuery, Codes: []string{
+	CodeSendQuery, CodeParserCrashed, CodeResponseMissing, CodeInvalidType, CodeInvalidName}}
 
 func vendorErr(class error, code, format string, args ...any) error {
 	return botrelay.NewVendorError(class, code, format, args...)

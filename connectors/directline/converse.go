@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // vendorState is what the relay stores per conversation for this
@@ -66,20 +67,7 @@ const (
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	req, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, state, err := b.Exchange(ctx, t, req)
-	if err != nil {
-		return nil, err
-	}
-	reply, err := b.ParseResponse(ctx, t, resp)
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = state
-	return reply, nil
+	return kit.Converse(ctx, b, t, b.cfg.Secret)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's
@@ -189,7 +177,7 @@ func (b *Bot) state(t *botrelay.Turn) vendorState {
 func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
 	var set activitySet
 	if err := json.Unmarshal(resp, &set); err != nil {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the response is not an ActivitySet%s", snippet(resp))
+		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeParserCrashed, "the response is not an ActivitySet%s", kit.Snippet(resp))
 	}
 	if len(set.Activities) == 0 {
 		return nil, vendorErr(botrelay.ErrVendorBadReply, CodeResponseMissing, "the bot sent no activity in reply")
@@ -213,7 +201,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 		if err := b.ensureConversation(ctx, t, &st); err != nil {
 			return nil, nil, err
 		}
-		set, err := b.exchangeOnce(ctx, &st, activity, built)
+		set, err := b.exchangeOnce(ctx, &st, activity, built, t.ShowTyping)
 		if errors.Is(err, errConversationGone) && !restarted {
 			b.env.Logger.InfoContext(ctx, "direct line lost the conversation; starting a new one", "conversation_id", string(t.Conversation.ID))
 			st = vendorState{}
@@ -276,7 +264,7 @@ func (b *Bot) ensureConversation(ctx context.Context, t *botrelay.Turn, st *vend
 
 // exchangeOnce opens the stream (unless polling), posts the activity and
 // collects its replies.
-func (b *Bot) exchangeOnce(ctx context.Context, st *vendorState, activity map[string]json.RawMessage, built string) (activitySet, error) {
+func (b *Bot) exchangeOnce(ctx context.Context, st *vendorState, activity map[string]json.RawMessage, built string, typing func()) (activitySet, error) {
 	body, err := withConversationID(activity, built, st.ConversationID)
 	if err != nil {
 		return activitySet{}, err
@@ -292,7 +280,7 @@ func (b *Bot) exchangeOnce(ctx context.Context, st *vendorState, activity map[st
 	if err != nil {
 		return activitySet{}, err
 	}
-	c := &collector{b: b, st: st, replyTo: id, user: fromID(activity)}
+	c := &collector{b: b, st: st, replyTo: id, user: fromID(activity), typing: typing}
 	if s != nil {
 		return c.fromStream(ctx, s)
 	}

@@ -527,3 +527,53 @@ func TestStreamFallback(t *testing.T) {
 		t.Fatalf("polled %v, streams %d", polled, f.streamsOpened(st.ConversationID))
 	}
 }
+
+// TestHealthCheckCreatesOneConversation (issue 15, point 7): the Vendor
+// Interruption check runs every 60 s; only the first creates a Direct
+// Line conversation, the later ones read it. When Direct Line forgot it,
+// the next check creates one again.
+func TestHealthCheckCreatesOneConversation(t *testing.T) {
+	for name, noTokens := range map[string]bool{"tokens": false, "no token service": true} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeDirectLine(t)
+			if noTokens {
+				f.status = func(method, path string) int {
+					if strings.Contains(path, "/tokens/") {
+						return 404
+					}
+					return 0
+				}
+			}
+			b := newTestBot(t, f.endpoint(), nil)
+			convs := func() int {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				return len(f.convs)
+			}
+			for i := 0; i < 5; i++ {
+				if err := b.CheckHealth(context.Background()); err != nil {
+					t.Fatalf("check %d: %v", i+1, err)
+				}
+			}
+			if n := convs(); n != 1 {
+				t.Fatalf("5 checks created %d conversations, want 1", n)
+			}
+			calls := f.Calls()
+			if last := calls[len(calls)-1]; last.Method != "GET" || !strings.HasPrefix(last.Path, "/v3/directline/conversations/DL") {
+				t.Fatalf("last check called %s %s, want a read of the conversation", last.Method, last.Path)
+			}
+			f.mu.Lock()
+			clear(f.convs)
+			f.mu.Unlock()
+			if err := b.CheckHealth(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.CheckHealth(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := convs(); n != 1 {
+				t.Fatalf("after Direct Line forgot the conversation: %d conversations, want 1 new one", n)
+			}
+		})
+	}
+}

@@ -109,3 +109,39 @@ func TestE2E_WrongSecret(t *testing.T) {
 	}
 	t.Logf("state message: %s", ev.Message)
 }
+
+// TestE2E_TypingIndicator (issue 15, point 7): the bot sends a typing
+// activity and its message half a second later. The consumer sees the
+// typing indicator first, then the message; the typing activity does not
+// end the wait for the reply.
+func TestE2E_TypingIndicator(t *testing.T) {
+	f := newFakeDirectLine(t)
+	f.bot = func(a map[string]any) []map[string]any {
+		return []map[string]any{{"type": "typing"}, {"type": "message", "text": "thought about: " + str(a["text"]), "_afterMs": 500}}
+	}
+	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{Connector{}}})
+	b := r.AddBot("directline-typing", testrig.BotOptions{Vendor: VendorID,
+		Settings: map[string]any{"endpoint": f.endpoint(), "auth": "token"},
+		Secrets:  map[string]any{"secret": fakeSecret}})
+	r.Start(b, botrelay.BotOnline)
+
+	c := testrig.NewConsumer(t, r.URL, string(testrig.Account))
+	c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(e2eWait, "thought about: hi")
+	composing, text := -1, -1
+	for i, e := range c.Events() {
+		if e.Type() == "ChatStateEvent" && strings.Contains(string(e.Event), `"COMPOSING"`) && composing < 0 {
+			composing = i
+		}
+		if e.Text() == "thought about: hi" {
+			text = i
+		}
+	}
+	if composing < 0 || composing > text {
+		t.Fatalf("typing indicator at event %d, the message at %d; want the indicator first", composing, text)
+	}
+	if errs := r.Errors(b); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+}

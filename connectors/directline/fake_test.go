@@ -271,6 +271,19 @@ func (f *fakeDirectLine) post(w http.ResponseWriter, r *http.Request) {
 	replies := bot(a)
 	f.mu.Lock()
 	for _, rep := range replies {
+		if after, ok := rep["_afterMs"].(int); ok {
+			// Sent later, as a bot that works on its answer does.
+			delete(rep, "_afterMs")
+			rep["replyToId"], rep["id"] = id, c.id+"|"+newID()
+			rep["from"] = map[string]any{"id": "fake-bot", "name": "Fake Bot", "role": "bot"}
+			rep["conversation"] = map[string]any{"id": c.id}
+			time.AfterFunc(time.Duration(after)*time.Millisecond, func() {
+				f.mu.Lock()
+				c.appendLocked(rep)
+				f.mu.Unlock()
+			})
+			continue
+		}
 		if _, ok := rep["replyToId"]; !ok {
 			rep["replyToId"] = id
 		}

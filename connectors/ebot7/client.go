@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 const (
@@ -36,6 +34,7 @@ const (
 type Bot struct {
 	cfg     Config
 	env     botrelay.BotEnv
+	http    *kit.Client
 	poll    time.Duration
 	botPath string // /v1/bots/{botId}
 }
@@ -89,20 +88,7 @@ type Collected struct {
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	req, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, state, err := b.Exchange(ctx, t, req)
-	if err != nil {
-		return nil, err
-	}
-	reply, err := b.ParseResponse(ctx, t, resp)
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = state
-	return reply, nil
+	return kit.Converse(ctx, b, t, b.cfg.AppKey)
 }
 
 // HookInfo implements botrelay.HookableBot.
@@ -196,8 +182,8 @@ func (b *Bot) createConversation(ctx context.Context, t *botrelay.Turn) (string,
 	if err != nil {
 		return "", err
 	}
-	if st < 200 || st > 299 {
-		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: HTTP %d%s", st, snippet(data))
+	if kit.Classify(st) != kit.Success {
+		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: HTTP %d%s", st, kit.Snippet(data))
 	}
 	var out struct {
 		Item struct {
@@ -205,7 +191,7 @@ func (b *Bot) createConversation(ctx context.Context, t *botrelay.Turn) (string,
 		} `json:"item"`
 	}
 	if json.Unmarshal(data, &out) != nil || out.Item.ID == "" {
-		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: the answer has no item.id%s", snippet(data))
+		return "", vendorErr(botrelay.ErrVendorBadReply, CodeCreateConversation, "create the conversation: the answer has no item.id%s", kit.Snippet(data))
 	}
 	return out.Item.ID, nil
 }
@@ -220,8 +206,8 @@ func (b *Bot) postMessage(ctx context.Context, convID string, in MessageInput) (
 	if st == http.StatusNotFound {
 		return false, nil
 	}
-	if st < 200 || st > 299 {
-		return false, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "post the message: HTTP %d%s", st, snippet(data))
+	if kit.Classify(st) != kit.Success {
+		return false, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "post the message: HTTP %d%s", st, kit.Snippet(data))
 	}
 	return true, nil
 }
@@ -272,14 +258,14 @@ func (b *Bot) readNew(ctx context.Context, st *State) ([]Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		if code < 200 || code > 299 {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetMessages, "list the messages: HTTP %d%s", code, snippet(data))
+		if kit.Classify(code) != kit.Success {
+			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeGetMessages, "list the messages: HTTP %d%s", code, kit.Snippet(data))
 		}
 		var list struct {
 			Items []Message `json:"items"`
 		}
 		if err := json.Unmarshal(data, &list); err != nil {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "list the messages: the answer is not {\"items\":[…]}%s", snippet(data))
+			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "list the messages: the answer is not {\"items\":[…]}%s", kit.Snippet(data))
 		}
 		out = append(out, list.Items...)
 		st.Offset += len(list.Items)
@@ -297,8 +283,8 @@ func (b *Bot) archived(ctx context.Context, convID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if st < 200 || st > 299 {
-		return false, vendorErr(botrelay.ErrVendorBadReply, CodeGetConversation, "read the conversation: HTTP %d%s", st, snippet(data))
+	if kit.Classify(st) != kit.Success {
+		return false, vendorErr(botrelay.ErrVendorBadReply, CodeGetConversation, "read the conversation: HTTP %d%s", st, kit.Snippet(data))
 	}
 	var out struct {
 		Item struct {
@@ -306,7 +292,7 @@ func (b *Bot) archived(ctx context.Context, convID string) (bool, error) {
 		} `json:"item"`
 	}
 	if err := json.Unmarshal(data, &out); err != nil {
-		return false, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "read the conversation: the answer is not {\"item\":{…}}%s", snippet(data))
+		return false, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidBody, "read the conversation: the answer is not {\"item\":{…}}%s", kit.Snippet(data))
 	}
 	return out.Item.IsArchived, nil
 }
@@ -318,8 +304,8 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st < 200 || st > 299 {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: list conversations of bot %q: HTTP %d%s", b.cfg.BotID, st, snippet(data))
+	if kit.Classify(st) != kit.Success {
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: list conversations of bot %q: HTTP %d%s", b.cfg.BotID, st, kit.Snippet(data))
 	}
 	return nil
 }
@@ -335,75 +321,28 @@ func (b *Bot) EndConversation(ctx context.Context, conv botrelay.ConversationRef
 	if err != nil {
 		return err
 	}
-	if (code < 200 || code > 299) && code != http.StatusNotFound {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeArchive, "archive the conversation: HTTP %d%s", code, snippet(data))
+	if (kit.Classify(code) != kit.Success) && code != http.StatusNotFound {
+		return vendorErr(botrelay.ErrVendorBadReply, CodeArchive, "archive the conversation: HTTP %d%s", code, kit.Snippet(data))
 	}
 	return nil
 }
 
-// do makes one request. Transport failures, 429 and 5xx are
-// ErrVendorUnavailable, 401 and 403 ErrVendorAuth; other statuses come back.
+// do makes one request through the connector kit. Transport failures,
+// 408, 429 and 5xx are ErrVendorUnavailable, 401 and 403 ErrVendorAuth;
+// other statuses come back.
 func (b *Bot) do(ctx context.Context, method, path string, body []byte, code string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
 	what := method + " " + strings.SplitN(path, "?", 2)[0]
-	req, err := http.NewRequestWithContext(ctx, method, b.cfg.BaseURL+path, rd)
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+b.cfg.AppKey)
+	res, err := b.http.Send(ctx, kit.Request{Code: code, What: what, Method: method, URL: b.cfg.BaseURL + path, Header: h, Body: body})
 	if err != nil {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: build request: %v", what, redact(err))
+		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+b.cfg.AppKey)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	switch kit.Classify(res.Status) {
+	case kit.Auth:
+		return 0, nil, vendorErr(botrelay.ErrVendorAuth, code, "%s: e-bot7 refused the app key or its access to bot %q (HTTP %d)", what, b.cfg.BotID, res.Status)
+	case kit.Unavailable:
+		return 0, nil, b.http.StatusError(code, what, "", res)
 	}
-	resp, err := b.env.HTTPClient.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: no answer in time: %v", what, ctx.Err())
-		}
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: %v", what, redact(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: reading the response: %v", what, redact(err))
-	}
-	if len(data) > maxBody {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: response exceeds %d bytes", what, maxBody)
-	}
-	st := resp.StatusCode
-	switch {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return 0, nil, vendorErr(botrelay.ErrVendorAuth, code, "%s: e-bot7 refused the app key or its access to bot %q (HTTP %d)", what, b.cfg.BotID, st)
-	case st == http.StatusTooManyRequests || st >= 500:
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: HTTP %d%s", what, st, snippet(data))
-	}
-	return st, data, nil
-}
-
-func redact(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
-		return ""
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
+	return res.Status, res.Body, nil
 }

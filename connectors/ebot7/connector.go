@@ -25,6 +25,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // VendorID is the connector's id.
@@ -55,6 +56,11 @@ const (
 	CodeUnsupportedTurn = "aivendor.ebot7.unsupported-event"
 )
 
+// errorCodes are the codes above, as docs/vendors/ebot7.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendMessage, Codes: []string{
+	CodeCreateConversation, CodeSendMessage, CodeGetMessages, CodeGetConversation, CodeTestConnection,
+	CodeArchive, CodeInvalidBody, CodeUnsupportedTurn}}
+
 // Connector is the ebot7 VendorConnector. The zero value is ready to use.
 type Connector struct{}
 
@@ -62,7 +68,8 @@ var _ botrelay.VendorConnector = Connector{}
 
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorID, DisplayName: "e-bot7", Secrets: []string{"appKey"}}
+	return botrelay.VendorInfo{ID: VendorID, DisplayName: "e-bot7", Secrets: []string{"appKey"},
+		Endpoint: []string{"baseUrl", "botId"}, Errors: errorCodes}
 }
 
 // Config is a bot's ebot7 settings. Unknown keys are refused.
@@ -127,7 +134,7 @@ func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.Vend
 		return nil, err
 	}
 	env = env.WithDefaults(VendorID)
-	return &Bot{cfg: c, env: env, poll: DefaultPollInterval, botPath: "/v1/bots/" + url.PathEscape(c.BotID)}, nil
+	return &Bot{cfg: c, env: env, http: kit.NewClient(env, c.AppKey), poll: DefaultPollInterval, botPath: "/v1/bots/" + url.PathEscape(c.BotID)}, nil
 }
 
 func vendorErr(class error, code, format string, args ...any) error {

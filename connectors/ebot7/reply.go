@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // TransferPrefix starts the text of a Bot Message that transfers:
@@ -34,7 +35,7 @@ func badReply(format string, args ...any) error {
 func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
 	var c Collected
 	if s := bytes.TrimSpace(resp); len(s) == 0 || s[0] != '{' || json.Unmarshal(s, &c) != nil {
-		return nil, badReply("the collected answer is not {\"convId\",\"isArchived\",\"messages\":[…]}%s", snippet(resp))
+		return nil, badReply("the collected answer is not {\"convId\",\"isArchived\",\"messages\":[…]}%s", kit.Snippet(resp))
 	}
 	reply := &botrelay.Reply{}
 	setAction := func(a *botrelay.Action) {

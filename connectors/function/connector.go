@@ -15,6 +15,7 @@ import (
 	"github.com/dop251/goja/parser"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Interface guards.
@@ -29,6 +30,9 @@ const (
 	CodeInvokeLambda        = "aivendor.faas.invoke-lambda"
 	CodeMissingResponseBody = "aivendor.faas.missing-response-body"
 )
+
+// errorCodes are the codes above, as docs/vendors/function.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeInvokeLambda, Codes: []string{CodeInvokeLambda, CodeMissingResponseBody}}
 
 // Limits of the settings and of a call.
 const (
@@ -54,7 +58,7 @@ func (Connector) Info() botrelay.VendorInfo {
 	// or ran out of time would do the same again (the reference product's
 	// functions are not retried either, F42).
 	return botrelay.VendorInfo{ID: "function", DisplayName: "JavaScript function", Secrets: nil, Survey: true,
-		RetriesInternally: true}
+		RetriesInternally: true, Errors: errorCodes}
 }
 
 // Settings are the bot's vendor settings.
@@ -199,20 +203,7 @@ type Bot struct {
 // Converse implements botrelay.VendorBot: it calls lambda(input, callback)
 // with the turn and translates the callback's result.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	input, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	result, state, err := b.Exchange(ctx, t, input)
-	if err != nil {
-		return nil, err
-	}
-	reply, err := b.ParseResponse(ctx, t, result)
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = state
-	return reply, nil
+	return kit.Converse(ctx, b, t)
 }
 
 // HookInfo implements botrelay.HookableBot, with the reference product's
@@ -229,6 +220,10 @@ func (b *Bot) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessa
 // Exchange implements botrelay.HookableBot: it calls the function with
 // input and returns the callback's result and the conversation's session.
 func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, input json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up (the relay stopping, or its deadline).
+		return nil, nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, CodeInvokeLambda, "the function was not run: %v", err)
+	}
 	log := b.log.With("conversation_id", t.Conversation.ID)
 	out, err := b.invoke(ctx, log, input)
 	if err != nil {

@@ -110,11 +110,15 @@
 //     collection (at most one per 50 ms) and, if the live heap still exceeds
 //     it, interrupts the call. The measure is process-wide: the growth of
 //     anything else running at the same time counts against every running
-//     call, so under load a call can be stopped for a neighbour's growth.
-//     That is why the error is classified ErrVendorUnavailable (the relay
-//     retries it). What is guaranteed: a script that grows memory through
-//     JavaScript code is stopped within about one sampling period plus one
-//     collection after the live heap crossed its start level plus the limit;
+//     call. While n calls run together each call's allowance is therefore
+//     memoryLimitMB × n (their growth is one sum), so that a burst of
+//     well-behaved calls, as when hundreds of conversations resume at once,
+//     does not stop itself. Under load a call can still be stopped for a
+//     neighbour's growth, which is why the error is classified
+//     ErrVendorUnavailable (the relay retries it). What is guaranteed: a
+//     script that grows memory through JavaScript code is stopped within
+//     about one sampling period plus one collection after the live heap
+//     crossed its start level plus its allowance;
 //     the start level being the last collection's, data freed since then
 //     loosens the limit by that amount and data allocated since tightens it.
 //  2. Built-ins that allocate or loop in one native step over a size the

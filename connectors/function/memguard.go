@@ -83,12 +83,17 @@ func (w *memWatch) remove(g *guarded) {
 	w.mu.Unlock()
 }
 
-// over reports whether heap exceeds some call's start level plus its limit;
-// with trip set it interrupts those calls. w.mu is held.
+// over reports whether heap exceeds some call's start level plus its
+// allowance; with trip set it interrupts those calls. The heap is the whole
+// process's, so while n calls run together their growth is one sum: each
+// call's allowance is its limit times n, so that n well-behaved calls (and
+// the rest of the process under load) do not stop one another; a runaway
+// call is still stopped, once it has grown by the allowance. w.mu is held.
 func (w *memWatch) over(heap uint64, trip bool) bool {
 	found := false
+	n := uint64(max(1, len(w.calls)))
 	for g := range w.calls {
-		if heap > g.base && heap-g.base > g.limit {
+		if heap > g.base && heap-g.base > g.limit*n {
 			found = true
 			if trip && !g.tripped.Swap(true) {
 				g.vm.Interrupt(stopMemory)

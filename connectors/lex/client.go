@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -21,13 +20,11 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // SigningService is the SigV4 service name of both Lex runtimes.
 const SigningService = "lex"
-
-// maxBody bounds a response body.
-const maxBody = 4 << 20
 
 // client signs and sends Lex runtime requests.
 type client struct {
@@ -35,6 +32,7 @@ type client struct {
 	env      botrelay.BotEnv
 	signer   *v4.Signer
 	log      *slog.Logger
+	http     *kit.Client
 }
 
 func newClient(s AWSSettings, env botrelay.BotEnv, vendor string) *client {
@@ -48,7 +46,9 @@ func newClient(s AWSSettings, env botrelay.BotEnv, vendor string) *client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &client{settings: s, env: env, signer: v4.NewSigner(), log: log.With("vendor", vendor, "bot_id", string(env.BotID))}
+	log = log.With("vendor", vendor, "bot_id", string(env.BotID))
+	hc := &kit.Client{HTTP: env.HTTPClient, Now: env.Now, Logger: log, Secrets: []string{s.SecretAccessKey, s.SessionToken}}
+	return &client{settings: s, env: env, signer: v4.NewSigner(), log: log, http: hc}
 }
 
 // escapeSegment percent-encodes everything but RFC 3986's unreserved
@@ -83,6 +83,8 @@ type response struct {
 	body   []byte
 	errTyp string // AWS error type, for non-2xx
 	errMsg string // AWS error message, for non-2xx
+	// retryAfter is a Retry-After the call had no time for.
+	retryAfter time.Duration
 }
 
 // do signs and sends one request. what names the operation in errors; code
@@ -90,81 +92,57 @@ type response struct {
 // classified by status, except those in pass.
 func (c *client) do(ctx context.Context, code, what, method, path string, body []byte, pass ...int) (*response, error) {
 	u := c.settings.Endpoint + path
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: build request: %v", what, err)
-	}
-	// Keep the path exactly as encoded: the signature covers it.
-	if pu, err := url.Parse(u); err == nil {
-		req.URL.RawPath = pu.EscapedPath()
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: c.settings.AccessKeyID, SecretAccessKey: c.settings.SecretAccessKey,
-		SessionToken: c.settings.SessionToken, Source: "botrelay"}
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), SigningService, c.settings.Region, c.env.Now().UTC()); err != nil {
-		return nil, vendorErr(botrelay.ErrVendorAuth, code, "%s: sign the request: %v", what, err)
-	}
-	resp, err := c.env.HTTPClient.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: %v", what, ctx.Err())
+	sign := func(req *http.Request) error {
+		// Keep the path exactly as encoded: the signature covers it.
+		if pu, err := url.Parse(u); err == nil {
+			req.URL.RawPath = pu.EscapedPath()
 		}
-		return nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: request failed: %v", what, redactURL(err))
+		sum := sha256.Sum256(body)
+		creds := aws.Credentials{AccessKeyID: c.settings.AccessKeyID, SecretAccessKey: c.settings.SecretAccessKey,
+			SessionToken: c.settings.SessionToken, Source: "botrelay"}
+		if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), SigningService, c.settings.Region, c.env.Now().UTC()); err != nil {
+			return vendorErr(botrelay.ErrVendorAuth, code, "%s: sign the request: %v", what, err)
+		}
+		return nil
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	res, err := c.http.Send(ctx, kit.Request{Code: code, What: what, Method: method, URL: u, Body: body, Prepare: sign})
 	if err != nil {
-		return nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: reading the response (HTTP %d) failed: %v", what, resp.StatusCode, err)
+		return nil, err
 	}
-	if len(data) > maxBody {
-		return nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: response body exceeds %d bytes", what, maxBody)
+	r := &response{status: res.Status, body: res.Body}
+	if kit.Classify(res.Status) == kit.Success {
+		return r, nil
 	}
-	st := resp.StatusCode
-	if st >= 200 && st < 300 {
-		return &response{status: st, body: data}, nil
-	}
-	r := &response{status: st, body: data}
-	r.errTyp, r.errMsg = awsError(resp.Header, data)
+	r.errTyp, r.errMsg = awsError(res.Header, res.Body)
+	r.retryAfter = res.RetryAfter
 	for _, p := range pass {
-		if p == st {
+		if p == res.Status {
 			return r, nil
 		}
 	}
-	return nil, statusErr(code, what, r)
+	return nil, c.statusErr(code, what, r)
 }
 
 // statusErr classifies a non-2xx answer.
-func statusErr(code, what string, r *response) error {
-	detail := describe(r)
-	switch st := r.status; {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return vendorErr(botrelay.ErrVendorAuth, code, "%s: AWS rejected the credentials or their permissions (%s); check accessKeyId, secretAccessKey, sessionToken, region and the IAM policy", what, detail)
-	case st == http.StatusRequestTimeout || st == http.StatusTooManyRequests || st >= 500:
-		return vendorErr(botrelay.ErrVendorUnavailable, code, "%s: %s", what, detail)
-	default:
-		return vendorErr(botrelay.ErrVendorBadReply, code, "%s: %s", what, detail)
-	}
+func (c *client) statusErr(code, what string, r *response) error {
+	return c.http.StatusErrorDetail(code, what, "AWS rejected the credentials or their permissions; check accessKeyId, secretAccessKey, sessionToken, region and the IAM policy",
+		&kit.Response{Status: r.status, Body: r.body, RetryAfter: r.retryAfter}, c.detail(r))
 }
 
 // describe renders "HTTP 403 InvalidSignatureException: message".
-func describe(r *response) string {
-	s := "HTTP " + strconv.Itoa(r.status)
+func (c *client) describe(r *response) string { return "HTTP " + strconv.Itoa(r.status) + c.detail(r) }
+
+// detail renders " InvalidSignatureException: message" (or the body's
+// start) with the credentials hidden.
+func (c *client) detail(r *response) string {
+	s := ""
 	if r.errTyp != "" {
 		s += " " + r.errTyp
 	}
 	if r.errMsg != "" {
-		s += ": " + clip(r.errMsg)
-	} else if t := strings.TrimSpace(string(r.body)); t != "" {
-		s += ": " + strconv.Quote(clip(t))
+		s += ": " + c.http.Redact(r.errMsg)
+	} else {
+		s += c.http.Snippet(r.body)
 	}
 	return s
 }
@@ -197,26 +175,6 @@ func awsError(h http.Header, body []byte) (typ, msg string) {
 		msg = b.Message2
 	}
 	return strings.TrimSpace(typ), strings.TrimSpace(msg)
-}
-
-func clip(s string) string {
-	const max = 300
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // jsonProblem describes a JSON decoding error without Go type names.

@@ -120,6 +120,10 @@ const (
 	CodeTestConnection = "aivendor.lex.test-connection"
 )
 
+// errorCodes are the codes above, as docs/vendors/lex.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendQuery, Codes: []string{
+	CodeCompositeNotSupported, CodePayloadMalformed, CodePayloadNoParams, CodePayloadTypeUnsupported, CodeFormatNotSupported, CodeParserCrashed, CodeSendQuery, CodeTestConnection}}
+
 // WelcomeUtterance is the text sent for the welcome turn (F11).
 const WelcomeUtterance = "WELCOME-INTENT"
 
@@ -152,12 +156,14 @@ var (
 
 // Info implements botrelay.VendorConnector.
 func (ConnectorV1) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "Amazon Lex V1", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "Amazon Lex V1", Secrets: secretKeys,
+		Endpoint: []string{"region", "endpoint", "botName", "botAlias"}, Errors: errorCodes}
 }
 
 // Info implements botrelay.VendorConnector.
 func (ConnectorV2) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "Amazon Lex V2", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "Amazon Lex V2", Secrets: secretKeys,
+		Endpoint: []string{"region", "endpoint", "botId", "botAliasId"}, Errors: errorCodes}
 }
 
 // AWSSettings are the settings both connectors share.

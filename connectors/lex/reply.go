@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Lex message formats / content types.
@@ -65,7 +66,7 @@ func (b *builder) composite(value string) error {
 		} `json:"messages"`
 	}
 	if err := json.Unmarshal([]byte(value), &c); err != nil || c.Messages == nil {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeCompositeNotSupported, "the Composite message is not {\"messages\":[…]}: %s", strconv.Quote(clip(value)))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeCompositeNotSupported, "the Composite message is not {\"messages\":[…]}%s", kit.Quote(value))
 	}
 	type grp struct {
 		n    float64
@@ -110,7 +111,7 @@ type pobj = jsonobj.Obj
 func (b *builder) customPayload(where, content string) error {
 	o, err := jsonobj.Decode(malformed, where, json.RawMessage(content), true)
 	if err != nil {
-		return malformed("%s: the custom payload is not a JSON object: %s", where, strconv.Quote(clip(content)))
+		return malformed("%s: the custom payload is not a JSON object%s", where, kit.Quote(content))
 	}
 	switch {
 	case o.Has("type"):
@@ -131,7 +132,7 @@ func (b *builder) customPayload(where, content string) error {
 	case o.Has("textResponse"):
 		return b.textResponse(o)
 	}
-	return vendorErr(botrelay.ErrVendorBadReply, CodePayloadTypeUnsupported, "%s: the custom payload has none of structuredContent, delay, messageAudience, textResponse or type:\"ACTION\": %s", where, strconv.Quote(clip(content)))
+	return vendorErr(botrelay.ErrVendorBadReply, CodePayloadTypeUnsupported, "%s: the custom payload has none of structuredContent, delay, messageAudience, textResponse or type:\"ACTION\"%s", where, kit.Quote(content))
 }
 
 // structured maps {structuredContent, metadata?, encodedMetadata?}; a

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // BotV1 is one lex_v1 bot. It implements botrelay.HealthChecker and is safe
@@ -53,15 +54,7 @@ func (b *BotV1) target() string {
 
 // Converse implements botrelay.VendorBot: one PostText.
 func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	body, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, _, err := b.Exchange(ctx, t, body)
-	if err != nil {
-		return nil, err
-	}
-	return b.ParseResponse(ctx, t, resp)
+	return kit.Converse(ctx, b, t, b.client.settings.SecretAccessKey, b.client.settings.SessionToken)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's
@@ -149,8 +142,8 @@ func (b *BotV1) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if res.status >= 200 && res.status < 300 || isSessionNotFound(res) {
+	if kit.Classify(res.status) == kit.Success || isSessionNotFound(res) {
 		return nil
 	}
-	return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: %s; check botName, botAlias and region", what, describe(res))
+	return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: %s; check botName, botAlias and region", what, b.describe(res))
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // BotV2 is one lex_v2 bot. It implements botrelay.HealthChecker and
@@ -73,15 +74,7 @@ func (b *BotV2) target() string {
 
 // Converse implements botrelay.VendorBot: one RecognizeText.
 func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	body, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, _, err := b.Exchange(ctx, t, body)
-	if err != nil {
-		return nil, err
-	}
-	return b.ParseResponse(ctx, t, resp)
+	return kit.Converse(ctx, b, t, b.client.settings.SecretAccessKey, b.client.settings.SessionToken)
 }
 
 // HookInfo implements botrelay.HookableBot with the reference product's
@@ -182,10 +175,10 @@ func (b *BotV2) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if res.status >= 200 && res.status < 300 || isSessionNotFound(res) {
+	if kit.Classify(res.status) == kit.Success || isSessionNotFound(res) {
 		return nil
 	}
-	return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: %s; check botId, botAliasId, localeId and region", what, describe(res))
+	return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: %s; check botId, botAliasId, localeId and region", what, b.describe(res))
 }
 
 // EndConversation implements botrelay.Ender: DeleteSession. A session Lex

@@ -5,21 +5,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
-
-// maxBody bounds a response body.
-const maxBody = 4 << 20
 
 // tokenRefresh is how long before its expiry a cached token is replaced.
 const tokenRefresh = time.Minute
@@ -52,76 +47,45 @@ type call struct {
 }
 
 // do makes an API request with the bearer token. A 401 drops the token,
-// fetches a new one and repeats the request once. Transport failures, 429
-// and 5xx are ErrVendorUnavailable; 401 (after the repeat) and 403
-// ErrVendorAuth. Other statuses come back to the caller with the body.
-// Error messages never carry the token or the client secret.
+// fetches a new one and repeats the request once. Statuses are classified
+// by the connector kit: transport failures, 408, 429 and 5xx are
+// ErrVendorUnavailable; 401 (after the repeat) and 403 ErrVendorAuth.
+// Other statuses come back to the caller with the body. Error messages
+// never carry the token or the client secret.
 func (b *Bot) do(ctx context.Context, c call) (int, []byte, error) {
 	for attempt := 1; ; attempt++ {
 		tok, err := b.bearer(ctx)
 		if err != nil {
 			return 0, nil, err
 		}
-		st, data, err := b.send(ctx, c, tok)
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+tok)
+		res, err := b.client(tok).Send(ctx, kit.Request{Code: c.code, What: c.what, Method: c.method, URL: b.cfg.BaseURL + c.path, Header: h, Body: c.body})
 		if err != nil {
 			return 0, nil, err
 		}
-		switch {
-		case st == http.StatusUnauthorized && attempt == 1:
+		switch cl := kit.Classify(res.Status); {
+		case res.Status == http.StatusUnauthorized && attempt == 1:
 			b.dropToken(tok)
 			b.env.Logger.InfoContext(ctx, "medallia refused the token; fetching a new one", "op", c.what)
 			continue
-		case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		case cl == kit.Auth:
 			b.dropToken(tok)
-			return 0, nil, vendorErr(botrelay.ErrVendorAuth, c.code, "%s: the survey service refused botrelay's token (HTTP %d%s)", c.what, st, b.snippet(data, tok))
-		case st == http.StatusTooManyRequests || st >= 500:
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, c.code, "%s: HTTP %d%s", c.what, st, b.snippet(data, tok))
+			return 0, nil, b.client(tok).StatusError(c.code, c.what, "the survey service refused botrelay's token", res)
+		case cl == kit.Unavailable:
+			return 0, nil, b.client(tok).StatusError(c.code, c.what, "", res)
 		}
-		return st, data, nil
+		return res.Status, res.Body, nil
 	}
 }
 
-// send makes one HTTP request and reads the response.
-func (b *Bot) send(ctx context.Context, c call, tok string) (int, []byte, error) {
-	var rd io.Reader
-	if c.body != nil {
-		rd = bytes.NewReader(c.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.method, b.cfg.BaseURL+c.path, rd)
-	if err != nil {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: build request: %v", c.what, redact(err))
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if c.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return b.roundTrip(ctx, req, c.code, c.what)
-}
-
-// roundTrip sends req and reads the response body; transport failures are
-// ErrVendorUnavailable.
-func (b *Bot) roundTrip(ctx context.Context, req *http.Request, code, what string) (int, []byte, error) {
-	resp, err := b.env.HTTPClient.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: no answer in time: %v", what, ctx.Err())
-		}
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: %v", what, redact(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: no answer in time: %v", what, ctx.Err())
-		}
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: reading the response: %v", what, redact(err))
-	}
-	if len(data) > maxBody {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: response exceeds %d bytes", what, maxBody)
-	}
-	return resp.StatusCode, data, nil
+// client is a kit client that hides the client secret, its Basic
+// credential (a service echoing its Authorization header would otherwise
+// show the secret base64-encoded) and the given tokens. It takes no lock:
+// fetchToken calls it under b.mu.
+func (b *Bot) client(tokens ...string) *kit.Client {
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(b.cfg.ClientID) + ":" + url.QueryEscape(b.cfg.ClientSecret)))
+	return kit.NewClient(b.env, append(tokens, b.cfg.ClientSecret, basic)...)
 }
 
 // bearer returns the cached token, or fetches one when there is none or it
@@ -156,25 +120,22 @@ func (b *Bot) dropToken(tok string) {
 func (b *Bot) fetchToken(ctx context.Context, now time.Time) (string, time.Time, error) {
 	const what = "get token"
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {Scope}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.cfg.TokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "%s: build request: %v", what, redact(err))
-	}
-	req.SetBasicAuth(url.QueryEscape(b.cfg.ClientID), url.QueryEscape(b.cfg.ClientSecret))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	st, data, err := b.roundTrip(ctx, req, CodeGetToken, what)
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(b.cfg.ClientID)+":"+url.QueryEscape(b.cfg.ClientSecret))))
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	kc := b.client()
+	res, err := kc.Send(ctx, kit.Request{Code: CodeGetToken, What: what, Method: http.MethodPost, URL: b.cfg.TokenURL, Header: h, Body: []byte(form.Encode())})
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	switch {
-	case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "the token endpoint refused the client credentials (HTTP %d%s)", st, b.snippet(data))
-	case st == http.StatusTooManyRequests || st >= 500:
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorUnavailable, CodeGetToken, "token endpoint: HTTP %d%s", st, b.snippet(data))
-	case st < 200 || st > 299:
-		return "", time.Time{}, vendorErr(botrelay.ErrVendorBadReply, CodeGetToken, "token endpoint: unexpected HTTP %d%s", st, b.snippet(data))
+	st, data := res.Status, res.Body
+	switch cl := kit.Classify(st); {
+	case st == http.StatusBadRequest || cl == kit.Auth:
+		return "", time.Time{}, vendorErr(botrelay.ErrVendorAuth, CodeGetToken, "the token endpoint refused the client credentials (HTTP %d%s)", st, kc.Snippet(data))
+	case cl == kit.Unavailable:
+		return "", time.Time{}, kc.StatusError(CodeGetToken, "token endpoint", "", res)
+	case cl != kit.Success:
+		return "", time.Time{}, vendorErr(botrelay.ErrVendorBadReply, CodeGetToken, "token endpoint: unexpected HTTP %d%s", st, kc.Snippet(data))
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`
@@ -211,7 +172,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st < 200 || st > 299 {
+	if kit.Classify(st) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", HealthPath, st, b.snippet(data, b.cachedToken()))
 	}
 	return nil
@@ -229,46 +190,17 @@ func (b *Bot) EndConversation(ctx context.Context, conv botrelay.ConversationRef
 	if err != nil {
 		return err
 	}
-	if status == http.StatusNotFound || status >= 200 && status <= 299 {
+	if status == http.StatusNotFound || kit.Classify(status) == kit.Success {
 		return nil
 	}
 	return vendorErr(botrelay.ErrVendorBadReply, CodeEndSession, "end session: unexpected HTTP %d%s", status, b.snippet(data, b.cachedToken()))
 }
 
-// redact drops the URL from a *url.Error (a tokenUrl may carry a query).
-func redact(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// snippet quotes the start of a response body for error messages, with the
-// client secret and the given tokens blanked out should the service echo
-// them. It takes no lock: fetchToken calls it under b.mu.
+// snippet quotes the start of a response body for error messages, with
+// the client secret and the given tokens blanked out should the service
+// echo them.
 func (b *Bot) snippet(body []byte, tokens ...string) string {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
-		return ""
-	}
-	// The Basic credential too: a service echoing its Authorization header
-	// would otherwise show the secret base64-encoded.
-	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(b.cfg.ClientID) + ":" + url.QueryEscape(b.cfg.ClientSecret)))
-	for _, secret := range append(tokens, b.cfg.ClientSecret, basic) {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
+	return b.client(tokens...).Snippet(body)
 }
 
 // cachedToken returns the current token, for redaction.

@@ -58,6 +58,11 @@ const (
 	CodeUnsupportedTurn = "aivendor.medallia.unsupported-event"
 )
 
+// errorCodes are the codes above, as docs/vendors/medallia.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendAnswer, Codes: []string{
+	CodeGetToken, CodeStartSurvey, CodeSendAnswer, CodeEndSession, CodeTestConnection,
+	CodeInvalidBody, CodeNoSession, CodeUnsupportedTurn}}
+
 // Connector is the medallia VendorConnector. The zero value is ready to
 // use and safe for concurrent use.
 type Connector struct{}
@@ -70,8 +75,10 @@ func (Connector) Info() botrelay.VendorInfo {
 		ID:          VendorID,
 		DisplayName: "Medallia (survey bots)",
 		Secrets:     []string{"clientSecret"},
+		Endpoint:    []string{"baseUrl", "tokenUrl", "surveyAppId"},
 		Survey:      true,
 		SurveyOnly:  true,
+		Errors:      errorCodes,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // HealthPath is the connection test's path below baseUrl.
@@ -78,20 +79,7 @@ type File struct {
 // Converse implements botrelay.VendorBot: a survey turn starts a session,
 // a consumer turn sends an answer to the session in t.VendorState.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	req, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, state, err := b.Exchange(ctx, t, req)
-	if err != nil {
-		return nil, err
-	}
-	reply, err := b.ParseResponse(ctx, t, resp)
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = state
-	return reply, nil
+	return kit.Converse(ctx, b, t, b.cfg.ClientSecret)
 }
 
 // HookInfo implements botrelay.HookableBot. The reference product names no
@@ -199,7 +187,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 }
 
 func (b *Bot) okStatus(c call, status int, body []byte) error {
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, c.code, "%s: unexpected HTTP %d%s", c.what, status, b.snippet(body, b.cachedToken()))
 	}
 	return nil

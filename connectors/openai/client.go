@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 const maxBody = 4 << 20
@@ -20,8 +16,9 @@ const maxBody = 4 << 20
 // Bot is one configured openai bot. It implements botrelay.HookableBot and
 // botrelay.HealthChecker and is safe for concurrent use.
 type Bot struct {
-	cfg Config
-	env botrelay.BotEnv
+	cfg  Config
+	env  botrelay.BotEnv
+	http *kit.Client
 }
 
 var (
@@ -98,15 +95,7 @@ func decodeState(raw json.RawMessage) State {
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	req, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, _, err := b.Exchange(ctx, t, req)
-	if err != nil {
-		return nil, err
-	}
-	return b.ParseResponse(ctx, t, resp)
+	return kit.Converse(ctx, b, t, b.cfg.APIKey)
 }
 
 // HookInfo implements botrelay.HookableBot.
@@ -203,7 +192,7 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 		}
 		return nil, nil, err
 	}
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendRequest, "POST /chat/completions: HTTP %d%s", status, b.apiError(body))
 	}
 	return body, nil, nil
@@ -216,7 +205,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if status < 200 || status > 299 {
+	if kit.Classify(status) != kit.Success {
 		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET /models: HTTP %d%s", status, b.apiError(body))
 	}
 	var list struct {
@@ -225,7 +214,7 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET /models did not answer a model list%s", snippet(body))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET /models did not answer a model list%s", kit.Snippet(body))
 	}
 	for _, m := range list.Data {
 		if m.ID == b.cfg.Model {
@@ -235,52 +224,27 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: the server does not offer model %q (%d models listed)", b.cfg.Model, len(list.Data))
 }
 
-// do makes one request. Transport failures, 429 and 5xx are
-// ErrVendorUnavailable, 401 and 403 ErrVendorAuth; other statuses come back.
+// do makes one request through the connector kit. Transport failures,
+// 408, 429 and 5xx are ErrVendorUnavailable, 401 and 403 ErrVendorAuth;
+// other statuses come back.
 func (b *Bot) do(ctx context.Context, method, path string, body []byte, code string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.cfg.BaseURL+path, rd)
-	if err != nil {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s %s: build request: %v", method, path, redact(err))
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	h := http.Header{}
 	if b.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
+		h.Set("Authorization", "Bearer "+b.cfg.APIKey)
 	}
-	resp, err := b.env.HTTPClient.Do(req)
+	what := method + " " + path
+	res, err := b.http.Send(ctx, kit.Request{Code: code, What: what, Method: method, URL: b.cfg.BaseURL + path, Header: h, Body: body})
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: no answer in time: %v", method, path, ctx.Err())
-		}
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: %v", method, path, redact(err))
+		return 0, nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: no answer in time: %v", method, path, ctx.Err())
-		}
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: reading the response: %v", method, path, redact(err))
-	}
-	if len(data) > maxBody {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s %s: response exceeds %d bytes", method, path, maxBody)
-	}
-	st := resp.StatusCode
-	switch {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+	switch kit.Classify(res.Status) {
+	case kit.Auth:
 		// OpenAI's message quotes part of the key: only its code is shown.
-		return 0, nil, vendorErr(botrelay.ErrVendorAuth, code, "%s %s: the server rejected the API key (HTTP %d%s)", method, path, st, errorCode(data))
-	case st == http.StatusTooManyRequests || st >= 500:
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: HTTP %d%s", method, path, st, b.apiError(data))
+		return 0, nil, vendorErr(botrelay.ErrVendorAuth, code, "%s: the server rejected the API key (HTTP %d%s)", what, res.Status, errorCode(res.Body))
+	case kit.Unavailable:
+		return 0, nil, b.http.StatusErrorDetail(code, what, "", res, b.apiError(res.Body))
 	}
-	return st, data, nil
+	return res.Status, res.Body, nil
 }
 
 type apiErr struct {
@@ -316,36 +280,9 @@ func (b *Bot) apiError(body []byte) string {
 	var e apiErr
 	s := ""
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		s = snippet([]byte(e.Error.Message)) + strings.TrimPrefix(errorCode(body), ",")
+		s = b.http.Snippet([]byte(e.Error.Message)) + strings.TrimPrefix(errorCode(body), ",")
 	} else {
-		s = snippet(body)
+		s = b.http.Snippet(body)
 	}
-	if b.cfg.APIKey != "" {
-		s = strings.ReplaceAll(s, b.cfg.APIKey, "***")
-	}
-	return s
-}
-
-func redact(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
-		return ""
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
+	return b.http.Redact(s)
 }

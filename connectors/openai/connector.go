@@ -23,6 +23,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // VendorID is the connector's id.
@@ -58,6 +59,10 @@ const (
 	CodeUnsupportedTurn = "aivendor.openai.unsupported-event"
 )
 
+// errorCodes are the codes above, as docs/vendors/openai.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendRequest, Codes: []string{
+	CodeSendRequest, CodeTestConnection, CodeInvalidBody, CodeTokenBudget, CodeLatencyBudget, CodeUnsupportedTurn}}
+
 // Connector is the openai VendorConnector. The zero value is ready to use.
 type Connector struct{}
 
@@ -65,7 +70,8 @@ var _ botrelay.VendorConnector = Connector{}
 
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorID, DisplayName: "OpenAI-compatible chat completions", Secrets: []string{"apiKey"}}
+	return botrelay.VendorInfo{ID: VendorID, DisplayName: "OpenAI-compatible chat completions", Secrets: []string{"apiKey"},
+		Endpoint: []string{"baseUrl"}, Errors: errorCodes}
 }
 
 // Config is a bot's openai settings. Unknown keys are refused.
@@ -165,7 +171,7 @@ func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.Vend
 		return nil, err
 	}
 	env = env.WithDefaults(VendorID)
-	return &Bot{cfg: c, env: env}, nil
+	return &Bot{cfg: c, env: env, http: kit.NewClient(env, c.APIKey)}, nil
 }
 
 func vendorErr(class error, code, format string, args ...any) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 func durationMs(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
@@ -26,7 +27,7 @@ func badReply(format string, args ...any) error {
 func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
 	var cr ChatResponse
 	if s := bytes.TrimSpace(resp); len(s) == 0 || s[0] != '{' || json.Unmarshal(s, &cr) != nil {
-		return nil, badReply("the completion is not a chat.completion object%s", snippet(resp))
+		return nil, badReply("the completion is not a chat.completion object%s", kit.Snippet(resp))
 	}
 	if len(cr.Choices) == 0 {
 		return nil, badReply("the completion has no choices")

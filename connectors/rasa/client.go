@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // maxBody bounds a response body.
@@ -21,8 +18,9 @@ const maxBody = 4 << 20
 // Bot is one configured rasa bot. It implements botrelay.HookableBot and
 // botrelay.HealthChecker and is safe for concurrent use.
 type Bot struct {
-	cfg Config
-	env botrelay.BotEnv
+	cfg  Config
+	env  botrelay.BotEnv
+	http *kit.Client
 }
 
 var (
@@ -64,15 +62,7 @@ type File struct {
 
 // Converse implements botrelay.VendorBot.
 func (b *Bot) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	req, err := b.BuildRequest(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	resp, _, err := b.Exchange(ctx, t, req)
-	if err != nil {
-		return nil, err
-	}
-	return b.ParseResponse(ctx, t, resp)
+	return kit.Converse(ctx, b, t, b.cfg.Token)
 }
 
 // HookInfo implements botrelay.HookableBot.
@@ -130,8 +120,8 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 	if status == http.StatusNotFound {
 		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "HTTP 404 from %s: is the rest channel enabled in credentials.yml?", WebhookPath)
 	}
-	if status < 200 || status > 299 {
-		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "unexpected HTTP %d from %s%s", status, WebhookPath, snippet(body))
+	if kit.Classify(status) != kit.Success {
+		return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeSendMessage, "unexpected HTTP %d from %s%s", status, WebhookPath, kit.Snippet(body))
 	}
 	return body, nil, nil
 }
@@ -140,9 +130,9 @@ func (b *Bot) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessag
 func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
 	reply, skipped, err := parseReply(resp, t.Conversation.Type, t.Conversation.SkillName)
 	for _, s := range skipped {
-		b.env.Logger.WarnContext(ctx, "rasa custom payload ignored", "conversation_id", string(t.Conversation.ID), "payload", s)
+		b.env.Logger.WarnContext(ctx, "rasa custom payload ignored", "conversation_id", string(t.Conversation.ID), "payload", b.http.Redact(s))
 	}
-	return reply, err
+	return reply, b.http.Clean(err)
 }
 
 // CheckHealth implements botrelay.HealthChecker. With a token it reads
@@ -158,86 +148,35 @@ func (b *Bot) CheckHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if status < 200 || status > 299 {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", path, status, snippet(body))
+	if kit.Classify(status) != kit.Success {
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET %s answered HTTP %d%s", path, status, kit.Snippet(body))
 	}
 	if path == "/" && !strings.Contains(string(body), "Rasa") {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET / does not look like a Rasa server%s", snippet(body))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "connection test: GET / does not look like a Rasa server%s", kit.Snippet(body))
 	}
 	return nil
 }
 
-// do makes one request. Transport failures, 429 and 5xx are
-// ErrVendorUnavailable, 401 and 403 ErrVendorAuth; other statuses come back
-// to the caller. Error messages never carry the token.
+// do makes one request through the connector kit. Transport failures,
+// 408, 429 and 5xx are ErrVendorUnavailable, 401 and 403 ErrVendorAuth;
+// other statuses come back to the caller. Messages never carry the token.
 func (b *Bot) do(ctx context.Context, method, path string, body []byte, code string) (int, []byte, error) {
 	u := b.cfg.BaseURL + path
 	if b.cfg.Token != "" && b.cfg.AuthMode == AuthQuery {
 		u += "?token=" + url.QueryEscape(b.cfg.Token)
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s %s: build request: %v", method, path, redact(err))
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	h := http.Header{}
 	if b.cfg.Token != "" && b.cfg.AuthMode == AuthBearer {
-		req.Header.Set("Authorization", "Bearer "+b.cfg.Token)
+		h.Set("Authorization", "Bearer "+b.cfg.Token)
 	}
-	resp, err := b.env.HTTPClient.Do(req)
+	what := method + " " + path
+	res, err := b.http.Send(ctx, kit.Request{Code: code, What: what, Method: method, URL: u, Header: h, Body: body})
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: no answer in time: %v", method, path, ctx.Err())
-		}
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: %v", method, path, redact(err))
+		return 0, nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: reading the response: %v", method, path, redact(err))
+	switch kit.Classify(res.Status) {
+	case kit.Auth, kit.Unavailable:
+		return 0, nil, b.http.StatusError(code, what, "Rasa rejected the token", res)
 	}
-	if len(data) > maxBody {
-		return 0, nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s %s: response exceeds %d bytes", method, path, maxBody)
-	}
-	st := resp.StatusCode
-	switch {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return 0, nil, vendorErr(botrelay.ErrVendorAuth, code, "%s %s: Rasa rejected the token (HTTP %d)%s", method, path, st, snippet(data))
-	case st == http.StatusTooManyRequests || st >= 500:
-		return 0, nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s %s: HTTP %d%s", method, path, st, snippet(data))
-	}
-	return st, data, nil
-}
-
-// redact drops the URL (which may carry ?token=) from a *url.Error.
-func redact(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// snippet quotes the start of a response body for error messages.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
-		return ""
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
+	return res.Status, res.Body, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/internal/jsonobj"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // VendorID is the connector's id.
@@ -47,6 +48,10 @@ const (
 	CodeUnsupportedTurn = "aivendor.rasa.unsupported-event"
 )
 
+// errorCodes are the codes above, as docs/vendors/rasa.md lists them.
+var errorCodes = botrelay.VendorErrors{Timeout: CodeSendMessage,
+	Codes: []string{CodeSendMessage, CodeTestConnection, CodeInvalidBody, CodeUnsupportedTurn}}
+
 // Connector is the rasa VendorConnector. The zero value is ready to use.
 type Connector struct{}
 
@@ -54,7 +59,8 @@ var _ botrelay.VendorConnector = Connector{}
 
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorID, DisplayName: "Rasa", Secrets: []string{"token"}}
+	return botrelay.VendorInfo{ID: VendorID, DisplayName: "Rasa", Secrets: []string{"token"},
+		Endpoint: []string{"baseUrl"}, Errors: errorCodes}
 }
 
 // Config is a bot's rasa settings. Unknown keys are refused.
@@ -111,7 +117,7 @@ func (Connector) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.Vend
 		return nil, err
 	}
 	env = env.WithDefaults(VendorID)
-	return &Bot{cfg: c, env: env}, nil
+	return &Bot{cfg: c, env: env, http: kit.NewClient(env, c.Token)}, nil
 }
 
 func vendorErr(class error, code, format string, args ...any) error {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
 // Action names in a custom payload's "action" (the names of the
@@ -138,7 +139,7 @@ func parseReply(body []byte, convType botrelay.ConversationType, skill string) (
 	s := bytes.TrimSpace(body)
 	var msgs []json.RawMessage
 	if len(s) == 0 || s[0] != '[' || json.Unmarshal(s, &msgs) != nil {
-		return nil, nil, badReply("the webhook's answer is not a JSON array of messages%s", snippet(body))
+		return nil, nil, badReply("the webhook's answer is not a JSON array of messages%s", kit.Snippet(body))
 	}
 	p := &parser{reply: &botrelay.Reply{}, convType: convType, skill: skill}
 	for i, raw := range msgs {

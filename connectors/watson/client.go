@@ -1,12 +1,11 @@
 package watson
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,10 +14,8 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
-
-// maxBody bounds a response body.
-const maxBody = 4 << 20
 
 // iamTimeout bounds one IAM token exchange. The exchange runs on behalf of
 // every caller waiting for the token, so it does not end with the first
@@ -62,6 +59,8 @@ func (c *client) secrets() []string { return []string{c.auth.APIKey, c.auth.Pass
 type result struct {
 	status int
 	body   []byte
+	// retryAfter is a Retry-After the call had no time for.
+	retryAfter time.Duration
 }
 
 // do makes one call to base+path with the version parameter and the
@@ -90,78 +89,47 @@ func (c *client) do(ctx context.Context, code, what, method, rawURL string, body
 				return nil, err
 			}
 		}
-		var rd io.Reader
-		if payload != nil {
-			rd = bytes.NewReader(payload)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-		if err != nil {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: build the request: %v", what, err)
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", "botrelay")
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
+		h := http.Header{}
 		if c.iam != nil {
-			req.Header.Set("Authorization", "Bearer "+token)
+			h.Set("Authorization", "Bearer "+token)
 		} else {
-			req.SetBasicAuth(c.auth.Username, c.auth.Password)
+			h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.auth.Username+":"+c.auth.Password)))
 		}
-		resp, err := c.env.HTTPClient.Do(req)
+		res, err := c.kit(token).Send(ctx, kit.Request{Code: code, What: what, Method: method, URL: u.String(), Header: h, Body: payload})
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: %v", what, ctx.Err())
-			}
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: request to %s failed: %v", what, u.Host, transportCause(err))
+			return nil, err
 		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-		resp.Body.Close()
-		if err != nil {
-			return nil, vendorErr(botrelay.ErrVendorUnavailable, code, "%s: reading the answer (HTTP %d) failed: %v", what, resp.StatusCode, transportCause(err))
-		}
-		if len(data) > maxBody {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, code, "%s: the answer is larger than %d bytes", what, maxBody)
-		}
-		if resp.StatusCode == http.StatusUnauthorized && c.iam != nil && attempt == 1 {
+		if res.Status == http.StatusUnauthorized && c.iam != nil && attempt == 1 {
 			c.iam.drop(token)
 			c.env.Logger.InfoContext(ctx, "watson refused the IAM token; exchanging the API key again", "op", what)
 			continue
 		}
-		return &result{status: resp.StatusCode, body: data}, nil
+		return &result{status: res.Status, body: res.Body, retryAfter: res.RetryAfter}, nil
 	}
 }
 
-// transportCause drops the URL from a *url.Error (the message names the
-// host already).
-func transportCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+// kit is the connector kit's client with the bot's secrets (and a token)
+// hidden.
+func (c *client) kit(token ...string) *kit.Client {
+	return kit.NewClient(c.env, append(c.secrets(), token...)...)
 }
 
-// statusErr classifies a non-2xx answer: 401/403 are ErrVendorAuth, 408,
-// 429 and 5xx ErrVendorUnavailable (both with unavailCode), anything else
-// ErrVendorBadReply with refusedCode.
+// statusErr classifies a non-2xx answer (the connector kit's classes):
+// 401/403 are ErrVendorAuth, 408, 429 and 5xx ErrVendorUnavailable (both
+// with unavailCode), anything else ErrVendorBadReply with refusedCode.
 func (c *client) statusErr(unavailCode, refusedCode, what string, res *result) error {
-	st := res.status
-	detail := fmt.Sprintf("HTTP %d%s", st, snippet(res.body, c.secrets()...))
-	switch {
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		how := "the IAM token"
-		if c.iam == nil {
-			how = "the username and password"
-		}
-		return vendorErr(botrelay.ErrVendorAuth, unavailCode, "%s: Watson refused %s (%s)", what, how, detail)
-	case st == http.StatusRequestTimeout || st == http.StatusTooManyRequests || st >= 500:
-		return vendorErr(botrelay.ErrVendorUnavailable, unavailCode, "%s: %s", what, detail)
+	how := "Watson refused the IAM token"
+	if c.iam == nil {
+		how = "Watson refused the username and password"
 	}
-	return vendorErr(botrelay.ErrVendorBadReply, refusedCode, "%s: %s", what, detail)
+	code := unavailCode
+	if kit.Classify(res.status) == kit.Refused {
+		code = refusedCode
+	}
+	return c.kit().StatusError(code, what, how, &kit.Response{Status: res.status, Body: res.body, RetryAfter: res.retryAfter})
 }
 
-func success(res *result) bool { return res.status >= 200 && res.status < 300 }
+func success(res *result) bool { return kit.Classify(res.status) == kit.Success }
 
 // iamSource exchanges an API key for IAM bearer tokens and caches them. One
 // exchange runs at a time; concurrent callers wait for it. A token is used
@@ -253,29 +221,29 @@ func (s *iamSource) iamErr(class error, format string, args ...any) error {
 // exchange makes one token request. Its errors never quote the API key.
 func (s *iamSource) exchange(ctx context.Context, now time.Time) (string, time.Duration, error) {
 	form := url.Values{"grant_type": {iamGrantType}, "apikey": {s.apiKey}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, strings.NewReader(form.Encode()))
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	kc := &kit.Client{HTTP: s.hc, Now: s.now, Secrets: []string{s.apiKey}}
+	res, err := kc.Send(ctx, kit.Request{Code: s.code, What: "IAM token exchange at " + s.url, Method: http.MethodPost, URL: s.url, Header: h, Body: []byte(form.Encode())})
 	if err != nil {
-		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "build the request: %v", err)
+		var ve *botrelay.VendorError
+		if errors.As(err, &ve) {
+			return "", 0, s.iamErr(ve.Class, "%s", strings.TrimPrefix(ve.Message, "IAM token exchange at "+s.url+": "))
+		}
+		return "", 0, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "botrelay")
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return "", 0, s.iamErr(botrelay.ErrVendorUnavailable, "%v", transportCause(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", 0, s.iamErr(botrelay.ErrVendorUnavailable, "reading the answer: %v", transportCause(err))
-	}
-	switch st := resp.StatusCode; {
-	case st == http.StatusBadRequest || st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "the token endpoint refused the API key (HTTP %d%s)", st, snippet(data, s.apiKey))
-	case st == http.StatusRequestTimeout || st == http.StatusTooManyRequests || st >= 500:
-		return "", 0, s.iamErr(botrelay.ErrVendorUnavailable, "HTTP %d%s", st, snippet(data, s.apiKey))
-	case st < 200 || st >= 300:
-		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "unexpected HTTP %d%s", st, snippet(data, s.apiKey))
+	data := res.Body
+	switch st, cl := res.Status, kit.Classify(res.Status); {
+	case st == http.StatusBadRequest || cl == kit.Auth:
+		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "the token endpoint refused the API key (HTTP %d%s)", st, kc.Snippet(data))
+	case cl == kit.Unavailable:
+		err := s.iamErr(botrelay.ErrVendorUnavailable, "HTTP %d%s", st, kc.Snippet(data))
+		if ve, ok := err.(*botrelay.VendorError); ok {
+			ve.RetryAfter = res.RetryAfter
+		}
+		return "", 0, err
+	case cl != kit.Success:
+		return "", 0, s.iamErr(botrelay.ErrVendorAuth, "unexpected HTTP %d%s", st, kc.Snippet(data))
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`

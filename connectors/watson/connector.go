@@ -46,12 +46,14 @@ var secretKeys = []string{"apiKey", "password"}
 
 // Info implements botrelay.VendorConnector.
 func (V1) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "IBM Watson Assistant V1", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "IBM Watson Assistant V1", Secrets: secretKeys,
+		Endpoint: []string{"workspaceUrl", "workspaceId", "tokenEndpointUrl"}, Errors: errorCodesV1}
 }
 
 // Info implements botrelay.VendorConnector.
 func (V2) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "IBM Watson Assistant V2", Secrets: secretKeys}
+	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "IBM Watson Assistant V2", Secrets: secretKeys,
+		Endpoint: []string{"url", "assistantId", "tokenEndpointUrl"}, Errors: errorCodesV2}
 }
 
 // Auth holds the credentials shared by both versions: either IAM (apiKey,

@@ -143,3 +143,120 @@ func TestE2E_WrongCredentialsKeepBotFromOnline(t *testing.T) {
 		})
 	}
 }
+
+// TestE2E_ConnectToAgent: a connect_to_agent answer transfers to the skill
+// transfer_info names, or to the bot's escalation skill, and its
+// message_to_human_agent reaches the agent as a private note, never the
+// consumer; it is a transfer, not an escalation (no error is logged).
+func TestE2E_ConnectToAgent(t *testing.T) {
+	for _, c := range []struct {
+		vendor    string
+		v2        bool
+		say, note string
+		skill     string
+	}{
+		{"watson_v1", false, "refund please", "Refund over 500 USD.", "refunds"},
+		{"watson_v2", true, "refund please", "Refund over 500 USD.", "refunds"},
+		{"watson_v1", false, "someone", "Wants a person.", "human"},
+		{"watson_v2", true, "someone", "Wants a person.", "human"},
+	} {
+		t.Run(c.vendor+"/"+c.skill, func(t *testing.T) {
+			r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{watson.V1{}, watson.V2{}}, Skills: []string{"refunds"}})
+			var f *fakeWatson
+			if c.v2 {
+				f = newFake(t, v2Fake)
+			} else {
+				f = newFake(t)
+			}
+			settings, secrets := split(settings(f, c.v2))
+			b := r.AddBot(c.vendor, testrig.BotOptions{Vendor: c.vendor, Settings: settings, Secrets: secrets})
+			r.Start(b, botrelay.BotOnline)
+			cons := testrig.NewConsumer(t, r.URL, "1000")
+			cons.Open("bot")
+			cons.Say(c.say)
+			r.WaitSkill(cons.ConvID, c.skill, wait)
+			evs, err := r.Store.Events(context.Background(), botrelay.ConversationID(cons.ConvID), "", 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			note := false
+			for _, e := range evs {
+				note = note || (e.Audience == botrelay.AudienceAgentsAndManagers && strings.Contains(string(e.Event), c.note))
+			}
+			if !note {
+				t.Fatalf("no private note %q for the agent", c.note)
+			}
+			for _, e := range cons.Events() {
+				if strings.Contains(string(e.Event), c.note) {
+					t.Fatal("the consumer received the note for the agent")
+				}
+			}
+			if errs := r.Errors(b); len(errs) != 0 {
+				t.Fatalf("a connect_to_agent transfer logged errors: %v", errs)
+			}
+		})
+	}
+}
+
+// TestE2E_Hooks (F36; issue 15, point 2): watson bots take pre- and
+// post-hooks, and the error-hook gets the reference product's vendor name
+// with the request and the raw response under its keys.
+func TestE2E_Hooks(t *testing.T) {
+	for _, c := range []struct {
+		vendor, name, reqKey, respKey string
+		v2                            bool
+	}{
+		{"watson_v1", "WatsonAssistant", "watsonV1Payload", "watson", false},
+		{"watson_v2", "WatsonAssistantV2", "watsonV2Payload", "watsonv2", true},
+	} {
+		t.Run(c.vendor, func(t *testing.T) {
+			r := newRig(t)
+			var f *fakeWatson
+			if c.v2 {
+				f = newFake(t, v2Fake)
+			} else {
+				f = newFake(t)
+			}
+			settings, secrets := split(settings(f, c.v2))
+			b := r.AddBot(c.vendor+"-hooks", testrig.BotOptions{Vendor: c.vendor, Settings: settings, Secrets: secrets, Edit: func(b *botrelay.Bot) {
+				b.Settings.Hooks = botrelay.BotHooks{
+					// The pre-hook rewrites the text Watson gets; the
+					// post-hook the text of Watson's answer.
+					PreHook: `function lambda(input, cb) { var r = input.payload; r.input.text = r.input.text.toUpperCase(); cb(null, r); }`,
+					PostHook: `function lambda(input, cb) { var r = input.payload; var g = r.output.generic;
+  if (g && g.length && g[0].text) g[0].text = g[0].text + " (post-hook)"; cb(null, r); }`,
+					// The error-hook throws what it got, to make it visible
+					// in the error log.
+					ErrorHook: `function lambda(input, cb) { var p = input.payload;
+  throw new Error("error-hook got vendor=" + p.vendor + " request=" + (p["` + c.reqKey + `"] ? "yes" : "no") +
+    " response=" + (p["` + c.respKey + `"] ? "yes" : "no") + " error=" + p.error.name); }`,
+				}
+			}})
+			r.Start(b, botrelay.BotOnline)
+			cons := testrig.NewConsumer(t, r.URL, "1000")
+			cons.Open("bot")
+			cons.Say("hello")
+			cons.WaitTexts(wait, "You said: HELLO | convId=true sdes=true (post-hook)")
+
+			// An answer the parser refuses: escalation, and the error-hook.
+			bad := `{"output":{"generic":[{"response_type":"pause"}]},"context":{}}`
+			if c.v2 {
+				f.setReplyV2(func(map[string]any) (int, string) { return 200, asV2([]byte(bad)) })
+			} else {
+				f.setReplyV1(func(map[string]any) (int, string) { return 200, bad })
+			}
+			cons.Say("again")
+			cons.WaitTexts(wait, "Let me get you a human.")
+			want := "error-hook got vendor=" + c.name + " request=yes response=yes error=com.liveperson.bot-connectors-worker.error.aivendor.watson.parser.pause.undefined-time"
+			testrig.Eventually(t, wait, "the error-hook's report in the error log", func() bool {
+				errs, _ := r.Store.BotErrors(context.Background(), b.ID, "", 0)
+				for _, e := range errs {
+					if strings.Contains(e.Message, want) {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}

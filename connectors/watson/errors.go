@@ -1,10 +1,6 @@
 package watson
 
 import (
-	"strconv"
-	"strings"
-	"unicode/utf8"
-
 	"github.com/botrelay/botrelay"
 )
 
@@ -45,29 +41,19 @@ const (
 	CodeTestConnectionV2 = "aivendor.watsonv2.test-connection"
 )
 
+// parserCodes are the reply parser's codes, both versions.
+var parserCodes = []string{CodeUndefinedStructuredContent, CodeUndefinedSource, CodeUndefinedOptions,
+	CodeFormatNotSupported, CodeUndefinedText, CodeUndefinedTime, CodeParseMessageFailed, CodeParserCrashed}
+
+// errorCodesV1 and errorCodesV2 are each version's codes, as
+// docs/vendors/watson.md lists them.
+var (
+	errorCodesV1 = botrelay.VendorErrors{Timeout: CodeSendQuery,
+		Codes: append([]string{CodeSendQuery, CodeWatsonError, CodeIAMToken, CodeTestConnection}, parserCodes...)}
+	errorCodesV2 = botrelay.VendorErrors{Timeout: CodeSendQueryV2,
+		Codes: append([]string{CodeSendQueryV2, CodeCreateSession, CodeInvalidSession, CodeIAMTokenV2, CodeTestConnectionV2}, parserCodes...)}
+)
+
 func vendorErr(class error, code, format string, args ...any) *botrelay.VendorError {
 	return botrelay.NewVendorError(class, code, format, args...)
-}
-
-// snippet quotes the start of a response body for error messages, with
-// every secret in hide replaced.
-func snippet(body []byte, hide ...string) string {
-	s := strings.TrimSpace(string(body))
-	for _, h := range hide {
-		if len(h) >= 4 { // shorter values are no secret worth hiding and would garble the text
-			s = strings.ReplaceAll(s, h, "[redacted]")
-		}
-	}
-	if s == "" {
-		return ""
-	}
-	const max = 200
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + strconv.Quote(s)
 }

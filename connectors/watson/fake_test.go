@@ -251,6 +251,13 @@ func dialog(text string, vars map[string]any) (generic []any, actions []any) {
 	case text == "":
 		last, _ := lp["lastConsumerMessage"].(string)
 		return []any{map[string]any{"response_type": "text", "text": "Welcome! last=" + last}}, []any{}
+	case text == "refund please":
+		return []any{map[string]any{"response_type": "text", "text": "Let me get someone."},
+			map[string]any{"response_type": "connect_to_agent", "message_to_human_agent": "Refund over 500 USD.",
+				"agent_available": map[string]any{"message": "An agent will be with you shortly."},
+				"transfer_info":   map[string]any{"target": map[string]any{"liveperson": map[string]any{"skill": "refunds"}}}}}, []any{}
+	case text == "someone":
+		return []any{map[string]any{"response_type": "connect_to_agent", "message_to_human_agent": "Wants a person."}}, []any{}
 	case text == "agent":
 		return []any{map[string]any{"response_type": "text", "text": "Transferring you to a human."}},
 			[]any{map[string]any{"name": "TRANSFER", "type": "client", "parameters": map[string]any{"skill": "human"}, "result_variable": "none"}}

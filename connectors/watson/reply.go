@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,9 @@ type parseInput struct {
 	encodedMetadata string
 	convType        botrelay.ConversationType
 	currentSkill    string
+	// escalationSkill is the bot's escalation skill, the target of a
+	// connect_to_agent answer that names none.
+	escalationSkill string
 }
 
 // translate builds the Reply. Texts from output.generic, or from the
@@ -163,6 +167,13 @@ func translate(in parseInput) (*botrelay.Reply, error) {
 	if err := p.actions(in.actions); err != nil {
 		return nil, err
 	}
+	if p.agentTransfer != nil {
+		if r.Action == nil {
+			r.Action = p.agentTransfer
+		} else {
+			r.Skipped = append(r.Skipped, "connect_to_agent")
+		}
+	}
 	r.Intents = intents(in.intents)
 	if in.encodedMetadata != "" && in.convType != botrelay.Chat {
 		for _, it := range r.Items {
@@ -189,6 +200,8 @@ func isEmptyArray(raw json.RawMessage) bool {
 type parser struct {
 	in parseInput
 	r  *botrelay.Reply
+	// agentTransfer is the transfer a connect_to_agent answer asks for.
+	agentTransfer *botrelay.Action
 }
 
 func (p *parser) add(m *botrelay.Message) {
@@ -235,6 +248,8 @@ func (p *parser) generic(where string, raw json.RawMessage) error {
 		return p.custom(where+".user_defined", ud)
 	case "search":
 		return p.search(where, it)
+	case "connect_to_agent":
+		return p.connectToAgent(where, it)
 	}
 	return parseErr(CodeFormatNotSupported, "%s: response type %q is not supported", where, typ)
 }
@@ -548,15 +563,18 @@ func (p *parser) choice(where string, it jobj, key string) error {
 	return nil
 }
 
-// search translates a search-skill answer: the header, then each result's
-// title and body as a text (the answer text Watson returns, §3.2).
+// search translates a search-skill answer (assistant v2
+// response_type "search"): the header, then each of primary_results as its
+// title and body (additional_results are the "more results" Watson's own
+// web chat folds away; they are not sent). IBM renamed results to
+// primary_results in December 2020.
 func (p *parser) search(where string, it jobj) error {
 	header, _, _ := it.str("header")
 	if strings.TrimSpace(header) != "" {
 		p.add(&botrelay.Message{Text: header})
 	}
 	var results []jobj
-	_ = json.Unmarshal(it["results"], &results)
+	_ = json.Unmarshal(it["primary_results"], &results)
 	n := 0
 	for _, r := range results {
 		title, _, _ := r.str("title")
@@ -568,7 +586,53 @@ func (p *parser) search(where string, it jobj) error {
 		}
 	}
 	if n == 0 && strings.TrimSpace(header) == "" {
-		return parseErr(CodeUndefinedText, "%s has neither a header nor results with a title or body", where)
+		return parseErr(CodeUndefinedText, "%s has neither a header nor primary_results with a title or body", where)
+	}
+	return nil
+}
+
+// connectToAgent translates response_type "connect_to_agent": a transfer
+// to the skill transfer_info.target names (the first target holding a
+// "skill" string, e.g. {"target":{"liveperson":{"skill":"human"}}}), else
+// to the bot's escalation skill, with message_to_human_agent as a private
+// note for the agent (AGENTS_AND_MANAGERS) before it. The transfer is the
+// reply's action unless the answer also carries a client action.
+func (p *parser) connectToAgent(where string, it jobj) error {
+	if it.has("message_to_human_agent") {
+		note, err := it.text("message_to_human_agent", where, CodeParseMessageFailed)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(note) != "" {
+			p.add(&botrelay.Message{Text: note, Audience: botrelay.AudienceAgentsAndManagers})
+		}
+	}
+	skill := ""
+	if ti, ok := asObject(it["transfer_info"]); ok {
+		if targets, ok := asObject(ti["target"]); ok {
+			names := make([]string, 0, len(targets))
+			for k := range targets {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				if tg, ok := asObject(targets[k]); ok {
+					if s, _, isStr := tg.str("skill"); isStr && strings.TrimSpace(s) != "" {
+						skill = strings.TrimSpace(s)
+						break
+					}
+				}
+			}
+		}
+	}
+	if skill == "" {
+		skill = p.in.escalationSkill
+	}
+	if skill == "" {
+		return parseErr(CodeParseMessageFailed, "%s: transfer_info names no skill and the bot has no escalation skill", where)
+	}
+	if p.agentTransfer == nil {
+		p.agentTransfer = &botrelay.Action{Kind: botrelay.ActionTransfer, Skill: skill}
 	}
 	return nil
 }

@@ -7,17 +7,22 @@ import (
 	"net/http"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
-// BotV1 is one configured watson_v1 bot. It implements botrelay.VendorBot
-// and botrelay.HealthChecker and is safe for concurrent use.
+// BotV1 is one configured watson_v1 bot. It implements
+// botrelay.HookableBot and botrelay.HealthChecker and is safe for
+// concurrent use.
 type BotV1 struct {
 	cfg    ConfigV1
 	client *client
 	path   string // /v1/workspaces/{workspaceId}
 }
 
-var _ botrelay.HealthChecker = (*BotV1)(nil)
+var (
+	_ botrelay.HealthChecker = (*BotV1)(nil)
+	_ botrelay.HookableBot   = (*BotV1)(nil)
+)
 
 // stateV1 is a v1 conversation's vendor state: Watson's context, echoed on
 // the next turn, and the workspace it belongs to (a settings change to
@@ -43,10 +48,20 @@ type inputV1 struct {
 // conversation) plus convId, lpEvent and lpSdes. The answer's context,
 // without lpEvent, is the new vendor state.
 func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	if t.Kind == botrelay.TurnSurvey {
-		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendQuery, "Watson bots cannot run surveys")
-	}
-	wctx := jobj{}
+	return kit.Converse(ctx, b, t, b.client.secrets()...)
+}
+
+// HookInfo implements botrelay.HookableBot with the reference product's
+// names (F36).
+func (b *BotV1) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "WatsonAssistant", RequestKey: "watsonV1Payload", ResponseKey: "watson"}
+}
+
+// requestContext is the context sent with t: the stored one (none for a
+// welcome turn) plus convId, lpEvent and lpSdes, and the encodedMetadata
+// in effect before the answer.
+func (b *BotV1) requestContext(t *botrelay.Turn) (wctx jobj, prevEM string) {
+	wctx = jobj{}
 	if t.Kind != botrelay.TurnStart && len(t.VendorState) > 0 {
 		var st stateV1
 		if json.Unmarshal(t.VendorState, &st) == nil && st.Workspace == b.cfg.WorkspaceID {
@@ -55,26 +70,47 @@ func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 			}
 		}
 	}
-	prevEM, _ := stickyMetadata(wctx, "")
+	prevEM, _ = stickyMetadata(wctx, "")
 	wctx["convId"] = mustJSON(string(t.Conversation.ID))
 	wctx["lpEvent"] = lpEvent(t)
 	wctx["lpSdes"] = lpSdes(t)
+	return wctx, prevEM
+}
+
+// BuildRequest implements botrelay.HookableBot: the message body.
+func (b *BotV1) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
+	if t.Kind == botrelay.TurnSurvey {
+		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendQuery, "Watson bots cannot run surveys")
+	}
+	wctx, _ := b.requestContext(t)
 	req := messageV1{Context: wctx}
 	if t.Kind != botrelay.TurnStart {
 		req.Input = &inputV1{Text: queryText(t)}
 	}
+	return json.Marshal(req)
+}
+
+// Exchange implements botrelay.HookableBot: POST …/message.
+func (b *BotV1) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessage) (json.RawMessage, json.RawMessage, error) {
 	res, err := b.client.do(ctx, CodeSendQuery, "send the message", http.MethodPost, b.cfg.WorkspaceURL+b.path+"/message", req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !success(res) {
-		return nil, b.client.statusErr(CodeSendQuery, CodeWatsonError, "send the message", res)
+		return nil, nil, b.client.statusErr(CodeSendQuery, CodeWatsonError, "send the message", res)
 	}
-	top, err := decodeAnswer(res.body)
+	return res.body, nil, nil
+}
+
+// ParseResponse implements botrelay.HookableBot: the reply, and the
+// answer's context (the request's when the answer has none) as the vendor
+// state.
+func (b *BotV1) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
+	top, err := decodeAnswer(resp)
 	if err != nil {
 		return nil, err
 	}
-	rctx := wctx
+	rctx, prevEM := b.requestContext(t)
 	if top.has("context") {
 		var isObj bool
 		if rctx, isObj = asObject(top["context"]); !isObj {
@@ -88,6 +124,7 @@ func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	reply, err := translate(parseInput{
 		output: top["output"], actions: top["actions"], intents: top["intents"],
 		encodedMetadata: em, convType: t.Conversation.Type, currentSkill: t.Conversation.SkillName,
+		escalationSkill: b.client.env.EscalationSkill,
 	})
 	if err != nil {
 		return nil, err
@@ -101,11 +138,11 @@ func (b *BotV1) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 func decodeAnswer(body []byte) (jobj, error) {
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, parseErr(CodeParserCrashed, "the answer is not JSON%s", snippet(body))
+		return nil, parseErr(CodeParserCrashed, "the answer is not JSON%s", kit.Snippet(body))
 	}
 	o, ok := asObject(body)
 	if !ok {
-		return nil, parseErr(CodeParseMessageFailed, "the answer is not a JSON object%s", snippet(body))
+		return nil, parseErr(CodeParseMessageFailed, "the answer is not a JSON object%s", kit.Snippet(body))
 	}
 	return o, nil
 }
@@ -136,7 +173,7 @@ func (b *BotV1) CheckHealth(ctx context.Context) error {
 		}
 	}
 	if res.status == http.StatusNotFound {
-		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: workspace %q not found at %s (HTTP 404%s)", what, b.cfg.WorkspaceID, b.cfg.WorkspaceURL, snippet(res.body, b.client.secrets()...))
+		return vendorErr(botrelay.ErrVendorBadReply, CodeTestConnection, "%s: workspace %q not found at %s (HTTP 404%s)", what, b.cfg.WorkspaceID, b.cfg.WorkspaceURL, kit.Snippet(res.body, b.client.secrets()...))
 	}
 	return b.client.statusErr(CodeTestConnection, CodeTestConnection, what, res)
 }

@@ -7,10 +7,12 @@ import (
 	"net/url"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/connectors/kit"
 )
 
-// BotV2 is one configured watson_v2 bot. It implements botrelay.VendorBot,
-// botrelay.HealthChecker and botrelay.Ender and is safe for concurrent use.
+// BotV2 is one configured watson_v2 bot. It implements
+// botrelay.HookableBot, botrelay.HealthChecker and botrelay.Ender and is
+// safe for concurrent use.
 type BotV2 struct {
 	cfg    ConfigV2
 	client *client
@@ -20,6 +22,7 @@ type BotV2 struct {
 var (
 	_ botrelay.HealthChecker = (*BotV2)(nil)
 	_ botrelay.Ender         = (*BotV2)(nil)
+	_ botrelay.HookableBot   = (*BotV2)(nil)
 )
 
 // mainSkill is the v2 context key of the dialog skill whose user_defined
@@ -54,9 +57,18 @@ type inputV2 struct {
 // context.skills["main skill"].user_defined; the context comes back
 // (return_context) for the sticky encodedMetadata.
 func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
-	if t.Kind == botrelay.TurnSurvey {
-		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendQueryV2, "Watson bots cannot run surveys")
-	}
+	return kit.Converse(ctx, b, t, b.client.secrets()...)
+}
+
+// HookInfo implements botrelay.HookableBot with the reference product's
+// names (F36).
+func (b *BotV2) HookInfo() botrelay.HookInfo {
+	return botrelay.HookInfo{Vendor: "WatsonAssistantV2", RequestKey: "watsonV2Payload", ResponseKey: "watsonv2"}
+}
+
+// prevState is the conversation's state before t: none for a welcome turn
+// or after the assistant changed.
+func (b *BotV2) prevState(t *botrelay.Turn) stateV2 {
 	var st stateV2
 	if len(t.VendorState) > 0 {
 		_ = json.Unmarshal(t.VendorState, &st)
@@ -64,45 +76,70 @@ func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 	if st.Assistant != b.cfg.AssistantID || t.Kind == botrelay.TurnStart {
 		st = stateV2{Assistant: b.cfg.AssistantID}
 	}
-	fresh := false
-	if st.SessionID == "" {
-		sid, err := b.createSession(ctx, CodeCreateSession)
-		if err != nil {
-			return nil, err
-		}
-		st.SessionID, fresh = sid, true
+	return st
+}
+
+// BuildRequest implements botrelay.HookableBot: the message body (the
+// session goes in the URL).
+func (b *BotV2) BuildRequest(ctx context.Context, t *botrelay.Turn) (json.RawMessage, error) {
+	if t.Kind == botrelay.TurnSurvey {
+		return nil, vendorErr(botrelay.ErrUnsupported, CodeSendQueryV2, "Watson bots cannot run surveys")
 	}
-	req := messageV2{
+	return json.Marshal(messageV2{
 		Input: inputV2{MessageType: "text", Text: queryText(t), Options: map[string]any{"return_context": true}},
 		Context: map[string]any{"skills": map[string]any{mainSkill: map[string]any{"user_defined": map[string]any{
 			"convId": string(t.Conversation.ID), "lpEvent": lpEvent(t), "lpSdes": lpSdes(t),
 		}}}},
+	})
+}
+
+// Exchange implements botrelay.HookableBot: it creates the session when
+// needed (again after a 404) and sends req; the new vendor state holds the
+// session and the sticky encodedMetadata.
+func (b *BotV2) Exchange(ctx context.Context, t *botrelay.Turn, req json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	st := b.prevState(t)
+	fresh := false
+	if st.SessionID == "" {
+		sid, err := b.createSession(ctx, CodeCreateSession)
+		if err != nil {
+			return nil, nil, err
+		}
+		st.SessionID, fresh = sid, true
 	}
 	res, err := b.message(ctx, st.SessionID, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if res.status == http.StatusNotFound {
 		if fresh {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: Watson does not know the session it just created (HTTP 404%s)", snippet(res.body, b.client.secrets()...))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: Watson does not know the session it just created (HTTP 404%s)", kit.Snippet(res.body, b.client.secrets()...))
 		}
 		b.client.env.Logger.InfoContext(ctx, "watson session expired; creating a new one", "conversation_id", string(t.Conversation.ID))
 		sid, err := b.createSession(ctx, CodeInvalidSession)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		st.SessionID = sid
 		if res, err = b.message(ctx, sid, req); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if res.status == http.StatusNotFound {
-			return nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: HTTP 404 again with a new session%s", snippet(res.body, b.client.secrets()...))
+			return nil, nil, vendorErr(botrelay.ErrVendorBadReply, CodeInvalidSession, "send the message: HTTP 404 again with a new session%s", kit.Snippet(res.body, b.client.secrets()...))
 		}
 	}
 	if !success(res) {
-		return nil, b.client.statusErr(CodeSendQueryV2, CodeSendQueryV2, "send the message", res)
+		return nil, nil, b.client.statusErr(CodeSendQueryV2, CodeSendQueryV2, "send the message", res)
 	}
-	top, err := decodeAnswer(res.body)
+	if top, ok := asObject(res.body); ok {
+		st.EncodedMetadata, _ = stickyMetadata(userDefined(top["context"]), st.EncodedMetadata)
+	}
+	return res.body, mustJSON(st), nil
+}
+
+// ParseResponse implements botrelay.HookableBot. The vendor state comes
+// from Exchange.
+func (b *BotV2) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.RawMessage) (*botrelay.Reply, error) {
+	top, err := decodeAnswer(resp)
 	if err != nil {
 		return nil, err
 	}
@@ -113,17 +150,12 @@ func (b *BotV2) Converse(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply
 			return nil, parseErr(CodeParseMessageFailed, "output must be a JSON object")
 		}
 	}
-	em, _ := stickyMetadata(userDefined(top["context"]), st.EncodedMetadata)
-	st.EncodedMetadata = em
-	reply, err := translate(parseInput{
+	em, _ := stickyMetadata(userDefined(top["context"]), b.prevState(t).EncodedMetadata)
+	return translate(parseInput{
 		output: top["output"], actions: out["actions"], intents: out["intents"],
 		encodedMetadata: em, convType: t.Conversation.Type, currentSkill: t.Conversation.SkillName,
+		escalationSkill: b.client.env.EscalationSkill,
 	})
-	if err != nil {
-		return nil, err
-	}
-	reply.VendorState = mustJSON(st)
-	return reply, nil
 }
 
 // userDefined returns context.skills["main skill"].user_defined, or an
@@ -144,7 +176,7 @@ func userDefined(ctxRaw json.RawMessage) jobj {
 func (b *BotV2) sessionsURL() string { return b.cfg.URL + b.path + "/sessions" }
 
 // message sends req on session sid; 404 comes back as a result.
-func (b *BotV2) message(ctx context.Context, sid string, req messageV2) (*result, error) {
+func (b *BotV2) message(ctx context.Context, sid string, req json.RawMessage) (*result, error) {
 	return b.client.do(ctx, CodeSendQueryV2, "send the message", http.MethodPost, b.sessionsURL()+"/"+url.PathEscape(sid)+"/message", req)
 }
 
@@ -156,7 +188,7 @@ func (b *BotV2) createSession(ctx context.Context, code string) (string, error) 
 	}
 	if !success(res) {
 		if res.status == http.StatusNotFound {
-			return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: assistant %q not found at %s (HTTP 404%s)", b.cfg.AssistantID, b.cfg.URL, snippet(res.body, b.client.secrets()...))
+			return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: assistant %q not found at %s (HTTP 404%s)", b.cfg.AssistantID, b.cfg.URL, kit.Snippet(res.body, b.client.secrets()...))
 		}
 		return "", b.client.statusErr(code, code, "create a session", res)
 	}
@@ -164,7 +196,7 @@ func (b *BotV2) createSession(ctx context.Context, code string) (string, error) 
 		SessionID string `json:"session_id"`
 	}
 	if json.Unmarshal(res.body, &s) != nil || s.SessionID == "" {
-		return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: the answer has no session_id%s", snippet(res.body))
+		return "", vendorErr(botrelay.ErrVendorBadReply, code, "create a session: the answer has no session_id%s", kit.Snippet(res.body))
 	}
 	return s.SessionID, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/botrelay/botrelay/auth"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/browsertest"
+	"github.com/botrelay/botrelay/internal/limits"
 	"github.com/botrelay/botrelay/sqlstore"
 )
 
@@ -33,6 +34,9 @@ type tab struct {
 	ctx  context.Context
 }
 
+// newTab opens a tab. Every Content-Security-Policy violation the browser
+// reports in it (a blocked inline script, style or event handler, a
+// resource from elsewhere) fails the test when it ends.
 func newTab(t *testing.T, browserCtx context.Context, name string) *tab {
 	ctx, cancel := chromedp.NewContext(browserCtx)
 	t.Cleanup(cancel)
@@ -41,6 +45,7 @@ func newTab(t *testing.T, browserCtx context.Context, name string) *tab {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open tab %s: %v", name, err)
 	}
+	browsertest.FailOnCSPViolations(t, ctx, name)
 	return &tab{t: t, name: name, ctx: ctx}
 }
 
@@ -288,6 +293,12 @@ func tinyPNG(t *testing.T) []byte {
 // agent (Agent profile, skill "bot") with a password. It returns the base URL.
 func startHub(t *testing.T, login, password string) string {
 	t.Helper()
+	return startHubWith(t, login, password, nil)
+}
+
+// startHubWith is startHub with a chance to change the hub's options.
+func startHubWith(t *testing.T, login, password string, edit func(*hub.Options)) string {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -337,10 +348,14 @@ func startHub(t *testing.T, login, password string) string {
 		t.Fatal(err)
 	}
 
-	h, err := hub.New(hub.Options{
+	o := hub.Options{
 		Store: store, Account: account, DataDir: dir, Logger: quiet,
 		SigningKey: []byte("0123456789abcdef0123456789abcdef"),
-	})
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	h, err := hub.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,4 +379,26 @@ func startHub(t *testing.T, login, password string) string {
 func TestPages(t *testing.T) {
 	base := startHub(t, "ann", "Secret-pass-42")
 	pageScenario(t, base, "ann", "Secret-pass-42")
+}
+
+// TestAgentConsoleShowsLoginDelay: when the login limits refuse a login,
+// the agent console tells the agent how long to wait.
+func TestAgentConsoleShowsLoginDelay(t *testing.T) {
+	base := startHubWith(t, "ann", "Secret-pass-42", func(o *hub.Options) {
+		o.Logins = limits.NewLogins(limits.LoginConfig{PairFailures: 1, Delay: time.Minute, MaxDelay: time.Minute}, nil)
+	})
+	agent := newTab(t, browsertest.Browser(t, 1100, 800), "agent")
+	agent.do("open console", chromedp.Navigate(base+"/agent"), chromedp.WaitVisible(chromedp.CSS("#login-username")))
+	agent.do("wrong password",
+		chromedp.SendKeys(chromedp.CSS("#login-username"), "ann"),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "wrong"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	agent.waitJS("wrong password shown", `document.querySelector("#login-error").textContent === "Wrong login name or password."`)
+	agent.do("right password, too soon",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#login-password").value = ""`),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "Secret-pass-42"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	agent.waitJS("the delay shown", `/^Too many failed logins for this name or from this address; try again in [1-6]?[0-9] s\.$/.test(document.querySelector("#login-error").textContent)`)
 }

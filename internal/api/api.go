@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/limits"
 	"github.com/botrelay/botrelay/internal/relay"
 )
 
@@ -60,6 +61,13 @@ type Options struct {
 	Signer botrelay.TokenSigner
 	// SessionTTL is how long a login session lasts. Default: 12h.
 	SessionTTL time.Duration
+	// Logins limits password logins and runs password hashes; the server
+	// shares one with the hub's agent login. Default: a limiter of its own
+	// with the default limits.
+	Logins *limits.Logins
+	// ClientAddr returns the client address of a request, for the login
+	// limits. Default: the TCP peer's IP address (limits.ClientAddr).
+	ClientAddr func(r *http.Request) string
 }
 
 // API serves the management REST API. It is safe for concurrent use.
@@ -67,7 +75,6 @@ type API struct {
 	o        Options
 	log      *slog.Logger
 	sessions *credentials
-	limiter  *limiter
 }
 
 // New returns the API. It does no I/O and starts no goroutines.
@@ -87,11 +94,16 @@ func New(o Options) *API {
 	if o.SessionTTL == 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
+	if o.Logins == nil {
+		o.Logins = limits.NewLogins(limits.LoginConfig{}, o.Now)
+	}
+	if o.ClientAddr == nil {
+		o.ClientAddr = limits.ClientAddr
+	}
 	return &API{
 		o:        o,
 		log:      o.Logger,
 		sessions: newCredentials(o.Now),
-		limiter:  newLimiter(o.Now, loginFailureLimit, loginFailureWindow),
 	}
 }
 
@@ -252,6 +264,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == botrelay.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="botrelay"`)
 	}
+	limits.SetRetryAfter(w.Header(), err) // 429 and 503 of the limits say when to retry
 	writeJSON(w, errorStatus(code), errorBody{errorDetail{code, msg}})
 }
 

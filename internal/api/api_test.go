@@ -22,18 +22,19 @@ import (
 )
 
 // fakeVendor is a vendor connector for API tests: settings {"greeting",
-// "apiKey"} where apiKey is a secret and required; the health check fails
-// when apiKey is "bad".
+// "apiKey", "host"} where apiKey is a secret and required and host (unused)
+// is its endpoint setting; the health check fails when apiKey is "bad".
 type fakeVendor struct{}
 
 func (fakeVendor) Info() botrelay.VendorInfo {
-	return botrelay.VendorInfo{ID: "fake", DisplayName: "Fake", Secrets: []string{"apiKey"}}
+	return botrelay.VendorInfo{ID: "fake", DisplayName: "Fake", Secrets: []string{"apiKey"}, Endpoint: []string{"host"}}
 }
 
 func (fakeVendor) NewBot(cfg json.RawMessage, env botrelay.BotEnv) (botrelay.VendorBot, error) {
 	var s struct {
 		Greeting string `json:"greeting"`
 		APIKey   string `json:"apiKey"`
+		Host     string `json:"host"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(cfg))
 	dec.DisallowUnknownFields()
@@ -61,7 +62,7 @@ func (b *fakeBot) CheckHealth(ctx context.Context) error {
 
 // env is an API on a real rig (store, hub, relay) behind httptest.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	rig    *testrig.Rig
 	api    *API
 	srv    *httptest.Server
@@ -77,9 +78,19 @@ const testPassword = "correct horse battery"
 
 func newEnv(t *testing.T, vendors ...botrelay.VendorConnector) *env {
 	t.Helper()
+	return newEnvWith(t, nil, vendors...)
+}
+
+// newEnvWith is newEnv with a chance to change the API's options.
+func newEnvWith(t testing.TB, edit func(*Options), vendors ...botrelay.VendorConnector) *env {
+	t.Helper()
 	rig := testrig.NewRig(t, testrig.RigOptions{Vendors: append([]botrelay.VendorConnector{fakeVendor{}}, vendors...)})
-	a := New(Options{Store: rig.Store, Relay: rig.Relay, Box: rig.Box, Registry: rig.Registry, Account: testrig.Account,
-		Logger: rig.Log, Signer: rig.Signer})
+	o := Options{Store: rig.Store, Relay: rig.Relay, Box: rig.Box, Registry: rig.Registry, Account: testrig.Account,
+		Logger: rig.Log, Signer: rig.Signer}
+	if edit != nil {
+		edit(&o)
+	}
+	a := New(o)
 	mux := http.NewServeMux()
 	a.Routes(mux)
 	srv := httptest.NewServer(mux)
@@ -128,7 +139,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) decode(t *testing.T, v any) {
+func (r resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -611,49 +622,6 @@ func TestCookieSessionCSRF(t *testing.T) {
 	}
 	if r := e.do(nil, http.MethodPost, "/api/v1/login", "", map[string]string{"loginName": "soon-disabled", "password": cu.GeneratedPassword}); r.status != http.StatusUnauthorized {
 		t.Errorf("disabled user's login: %d, want 401", r.status)
-	}
-}
-
-func TestLoginRateLimit(t *testing.T) {
-	e := newEnv(t)
-	bad := map[string]string{"loginName": "agent", "password": "wrong password"}
-	for i := range loginFailureLimit {
-		if r := e.do(nil, http.MethodPost, "/api/v1/login", "", bad); r.status != http.StatusUnauthorized {
-			t.Fatalf("attempt %d: %d, want 401", i+1, r.status)
-		}
-	}
-	r := e.do(nil, http.MethodPost, "/api/v1/login", "", map[string]string{"loginName": "agent", "password": testPassword})
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-		t.Fatalf("after %d failures: %d (Retry-After %q), want 429", loginFailureLimit, r.status, r.header.Get("Retry-After"))
-	}
-	var eb errorBody
-	r.decode(t, &eb)
-	if eb.Error.Code != botrelay.ERATELIMITED {
-		t.Errorf("code %q", eb.Error.Code)
-	}
-	// The client address is limited too: another name from here is refused.
-	if r := e.do(nil, http.MethodPost, "/api/v1/login", "", map[string]string{"loginName": "admin", "password": testPassword}); r.status != http.StatusTooManyRequests {
-		t.Errorf("same address, other name: %d, want 429", r.status)
-	}
-	// Unknown names count as failures and give the same answer as wrong passwords.
-	e2 := newEnv(t)
-	r = e2.do(nil, http.MethodPost, "/api/v1/login", "", map[string]string{"loginName": "nobody", "password": "x"})
-	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "wrong login name or password") {
-		t.Errorf("unknown name: %d %s", r.status, r.body)
-	}
-}
-
-func TestLimiterWindow(t *testing.T) {
-	now := time.Unix(1000, 0)
-	l := newLimiter(func() time.Time { return now }, 2, time.Minute)
-	l.fail("k")
-	l.fail("k")
-	if l.blocked("k") != time.Minute {
-		t.Fatalf("blocked %v", l.blocked("k"))
-	}
-	now = now.Add(time.Minute)
-	if l.blocked("k") != 0 {
-		t.Fatal("still blocked after the window")
 	}
 }
 

@@ -3,15 +3,13 @@ package api
 import (
 	"context"
 	"errors"
-	"math"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/internal/limits"
 )
 
 // SessionCookie is the name of the login session cookie.
@@ -85,10 +83,6 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// dummyHash is verified against when the login name does not exist, so a
-// wrong name costs as much time as a wrong password.
-var dummyHash, _ = auth.HashPassword("botrelay-no-such-user")
-
 type loginRequest struct {
 	LoginName string `json:"loginName"`
 	Password  string `json:"password"`
@@ -100,39 +94,26 @@ type loginResponse struct {
 	User      userJSON `json:"user"`
 }
 
-// clientIP is the request's peer address without the port. Proxies are not
-// trusted: X-Forwarded-For is ignored.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := decode(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	nameKey := "name:" + strings.ToLower(strings.TrimSpace(req.LoginName))
-	ipKey := "ip:" + clientIP(r)
-	if wait := max(a.limiter.blocked(nameKey), a.limiter.blocked(ipKey)); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		a.writeError(w, r, botrelay.Errorf(botrelay.ERATELIMITED, "too many failed logins; try again later"))
-		return
-	}
-	u, err := a.checkPassword(r.Context(), req)
+	// The attempt is reserved with the shared login limiter before the
+	// store is read or the hash runs, so concurrent guesses cannot all
+	// pass a limit only some of them fit.
+	att, err := a.o.Logins.Begin(req.LoginName, a.o.ClientAddr(r))
 	if err != nil {
-		if botrelay.ErrorCode(err) == botrelay.EUNAUTHORIZED {
-			a.limiter.fail(nameKey)
-			a.limiter.fail(ipKey)
-		}
 		a.writeError(w, r, err)
 		return
 	}
-	a.limiter.reset(nameKey)
+	defer att.Abort()
+	u, err := a.checkPassword(r.Context(), att, req)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	id, csrf := a.sessions.newSession(u.ID, a.o.SessionTTL)
 	expires := a.o.Now().Add(a.o.SessionTTL)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
@@ -141,21 +122,22 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkPassword returns the enabled user whose password req proves, or
-// EUNAUTHORIZED without saying which part was wrong.
-func (a *API) checkPassword(ctx context.Context, req loginRequest) (*botrelay.User, error) {
+// EUNAUTHORIZED without saying which part was wrong. An unknown name, or a
+// user without a password, is checked against a dummy hash of the same
+// cost, so it takes as long as a wrong password.
+func (a *API) checkPassword(ctx context.Context, att *limits.Attempt, req loginRequest) (*botrelay.User, error) {
 	bad := botrelay.Errorf(botrelay.EUNAUTHORIZED, "wrong login name or password")
-	creds, err := a.o.Store.Credentials(ctx, a.o.Account, strings.TrimSpace(req.LoginName))
-	if errors.Is(err, botrelay.ErrNotFound) {
-		_, _ = auth.VerifyPassword(req.Password, dummyHash)
-		return nil, bad
-	} else if err != nil {
-		return nil, err
-	}
-	if creds.PasswordHash == "" {
-		_, _ = auth.VerifyPassword(req.Password, dummyHash)
-		return nil, bad
-	}
-	ok, err := auth.VerifyPassword(req.Password, creds.PasswordHash)
+	var creds *botrelay.Credentials
+	ok, err := att.Verify(ctx, req.Password, func() (string, error) {
+		c, err := a.o.Store.Credentials(ctx, a.o.Account, strings.TrimSpace(req.LoginName))
+		if errors.Is(err, botrelay.ErrNotFound) {
+			return "", nil
+		} else if err != nil {
+			return "", err
+		}
+		creds = c
+		return c.PasswordHash, nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +145,7 @@ func (a *API) checkPassword(ctx context.Context, req loginRequest) (*botrelay.Us
 		return nil, bad
 	}
 	if auth.NeedsRehash(creds.PasswordHash) {
-		if h, err := auth.HashPassword(req.Password); err == nil {
+		if h, err := a.o.Logins.Hash(ctx, req.Password); err == nil {
 			if err := a.o.Store.SetPasswordHash(ctx, creds.User.ID, h); err != nil {
 				a.log.WarnContext(ctx, "rehash password", "user_id", int64(creds.User.ID), "err", err)
 			}

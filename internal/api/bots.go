@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/relay"
@@ -36,7 +37,9 @@ type botJSON struct {
 // botRequest is the body of bot create and update. Settings.Vendor holds the
 // vendor settings, secrets included; the API splits them by the vendor's
 // VendorInfo.Secrets. On update a secret key that is absent keeps its value
-// and one set to null is removed; type, conversationType and vendor cannot
+// and one set to null is removed, but an update that changes an endpoint
+// setting (VendorInfo.Endpoint) must give every stored secret again or
+// remove it (checkSecretsFollow); type, conversationType and vendor cannot
 // change.
 type botRequest struct {
 	Name             string                    `json:"name"`
@@ -137,7 +140,7 @@ func splitVendor(info botrelay.VendorInfo, raw json.RawMessage) (plain json.RawM
 
 // vendorBot builds the vendor client for the settings and secrets, which
 // checks them without I/O. The caller closes it.
-func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain json.RawMessage, secrets map[string]any) (botrelay.VendorBot, error) {
+func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain json.RawMessage, secrets map[string]any, escalation string) (botrelay.VendorBot, error) {
 	m := map[string]any{}
 	if err := json.Unmarshal(plain, &m); err != nil {
 		return nil, botrelay.Errorf(botrelay.EINVALID, "settings.vendor must be a JSON object")
@@ -148,7 +151,7 @@ func (a *API) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector, plain 
 		return nil, err
 	}
 	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: id, AccountID: a.o.Account, Logger: a.log,
-		HTTPClient: a.o.HTTPClient, Now: a.o.Now, Signer: a.o.Signer})
+		HTTPClient: a.o.HTTPClient, Now: a.o.Now, Signer: a.o.Signer, EscalationSkill: escalation})
 	if err != nil {
 		var e *botrelay.Error
 		if errors.As(err, &e) {
@@ -170,11 +173,14 @@ func (a *API) storedVendorBot(b *botrelay.Bot) (botrelay.VendorBot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := relay.CheckEndpoint(sec, conn.Info(), b); err != nil {
+		return nil, err
+	}
 	plain := b.Settings.Vendor
 	if len(plain) == 0 {
 		plain = json.RawMessage("{}")
 	}
-	return a.vendorBot(b.ID, conn, plain, sec.Vendor)
+	return a.vendorBot(b.ID, conn, plain, sec.Vendor, b.Settings.ErrorHandling.EscalationSkill)
 }
 
 func closeVendorBot(vb botrelay.VendorBot) {
@@ -199,7 +205,7 @@ func (a *API) checkBot(b *botrelay.Bot, secrets map[string]any) error {
 	if b.Type != botrelay.BotSurvey && conn.Info().SurveyOnly {
 		return botrelay.Errorf(botrelay.EINVALID, "vendor %s runs survey bots only: create the bot with type %s", b.Vendor, botrelay.BotSurvey)
 	}
-	vb, err := a.vendorBot(b.ID, conn, b.Settings.Vendor, secrets)
+	vb, err := a.vendorBot(b.ID, conn, b.Settings.Vendor, secrets, b.Settings.ErrorHandling.EscalationSkill)
 	if err != nil {
 		return err
 	}
@@ -234,13 +240,61 @@ func (a *API) sealWithNewKey(ctx context.Context, b *botrelay.Bot, secrets map[s
 	if err != nil {
 		return "", err
 	}
-	b.Secrets, err = relay.SealSecrets(a.o.Box, b, &relay.Secrets{Vendor: secrets, APIKey: relay.Credentials{
-		AppKey: k.AppKey, Secret: k.Secret, AccessToken: k.AccessToken, AccessTokenSecret: k.AccessTokenSecret}})
+	sec := &relay.Secrets{Vendor: secrets, APIKey: relay.Credentials{
+		AppKey: k.AppKey, Secret: k.Secret, AccessToken: k.AccessToken, AccessTokenSecret: k.AccessTokenSecret}}
+	if err = a.bindEndpoint(sec, b); err == nil {
+		b.Secrets, err = relay.SealSecrets(a.o.Box, b, sec)
+	}
 	if err != nil {
 		a.dropAPIKey(ctx, k.AppKey)
 		return "", err
 	}
 	return k.AppKey, nil
+}
+
+// bindEndpoint binds the vendor secrets in s to b's endpoint settings.
+func (a *API) bindEndpoint(s *relay.Secrets, b *botrelay.Bot) error {
+	conn, err := a.o.Registry.Vendor(b.Vendor)
+	if err != nil {
+		return err
+	}
+	return relay.BindEndpoint(s, conn.Info(), b)
+}
+
+// checkSecretsFollow refuses an update that changes where the vendor calls
+// go (VendorInfo.Endpoint) while keeping stored vendor secrets the request
+// does not give again: the secrets would otherwise be sent to a place
+// their owner never chose (issue 14). Giving each stored secret again, or
+// removing it with null, is the caller's statement that it may go there.
+func checkSecretsFollow(info botrelay.VendorInfo, old, upd *botrelay.Bot, stored, given map[string]any, removed []string) error {
+	if len(stored) == 0 {
+		return nil
+	}
+	before, err := botrelay.EndpointValues(info, old.Settings.Vendor)
+	if err != nil {
+		return err
+	}
+	after, err := botrelay.EndpointValues(info, upd.Settings.Vendor)
+	if err != nil {
+		return err
+	}
+	changed := botrelay.ChangedEndpoint(before, after)
+	if len(changed) == 0 {
+		return nil
+	}
+	var kept []string
+	for k := range stored {
+		if _, ok := given[k]; !ok && !slices.Contains(removed, k) {
+			kept = append(kept, k)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	slices.Sort(kept)
+	return botrelay.Errorf(botrelay.EINVALID, "settings.vendor: changing %s changes where the vendor calls go; "+
+		"send the secret settings %s again (or set them to null to remove them)",
+		strings.Join(changed, ", "), strings.Join(kept, ", "))
 }
 
 // dropAPIKey deletes a key set the API made, logging a failure.
@@ -353,6 +407,18 @@ func (a *API) updateBot(w http.ResponseWriter, r *http.Request) {
 	if req.UserID != 0 {
 		upd.UserID = req.UserID
 	}
+	if err := checkSecretsFollow(conn.Info(), b, &upd, old.Vendor, given, removed); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	// The bot logs in to its platform with its API key set, so moving it
+	// to another platform is choosing where that key goes: as much as
+	// creating a bot, not an edit (the Agent profile has bot:edit).
+	if upd.Settings.Platform != b.Settings.Platform && !caller(ctx).profile.Has(botrelay.PermBotCreate) {
+		a.writeError(w, r, botrelay.Errorf(botrelay.EFORBIDDEN, "changing settings.platform sends the bot's API key set to "+
+			"another platform, which needs the %s permission", botrelay.PermBotCreate))
+		return
+	}
 	if err := a.checkBot(&upd, secrets); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -369,7 +435,10 @@ func (a *API) updateBot(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		old.Vendor = secrets
-		if upd.Secrets, err = relay.SealSecrets(a.o.Box, &upd, old); err != nil {
+		if err = relay.BindEndpoint(old, conn.Info(), &upd); err == nil {
+			upd.Secrets, err = relay.SealSecrets(a.o.Box, &upd, old)
+		}
+		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
@@ -615,6 +684,7 @@ type vendorJSON struct {
 	ID          string   `json:"id"`
 	DisplayName string   `json:"displayName"`
 	Secrets     []string `json:"secrets"`
+	Endpoint    []string `json:"endpoint"`
 	Survey      bool     `json:"survey"`
 }
 
@@ -629,7 +699,8 @@ func (a *API) listVendors(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		info := c.Info()
-		out = append(out, vendorJSON{ID: info.ID, DisplayName: info.DisplayName, Secrets: nonNil(info.Secrets), Survey: info.Survey})
+		out = append(out, vendorJSON{ID: info.ID, DisplayName: info.DisplayName, Secrets: nonNil(info.Secrets),
+			Endpoint: nonNil(info.Endpoint), Survey: info.Survey})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

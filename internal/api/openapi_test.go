@@ -18,7 +18,7 @@ type specChecker struct {
 	patterns *http.ServeMux // the route table's patterns, to find a request's operation
 }
 
-func newSpecChecker(t *testing.T, a *API) *specChecker {
+func newSpecChecker(t testing.TB, a *API) *specChecker {
 	t.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(openAPI)

@@ -177,7 +177,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	var hash string
 	if password != "" {
 		var err error
-		if hash, err = auth.HashPassword(password); err != nil {
+		if hash, err = a.o.Logins.Hash(r.Context(), password); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
@@ -319,7 +319,7 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	hash, err := auth.HashPassword(req.Password)
+	hash, err := a.o.Logins.Hash(r.Context(), req.Password)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

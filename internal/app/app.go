@@ -31,6 +31,7 @@ import (
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/dashboard"
 	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/limits"
 	"github.com/botrelay/botrelay/internal/netcork"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
@@ -117,6 +118,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder %s: %w", m.Config.Data, err)
 	}
+	if err := secureDataDir(m.Config.Data, m.log); err != nil {
+		return fmt.Errorf("restrict data folder %s to this user: %w", m.Config.Data, err)
+	}
 	key, keySource, err := secretbox.LoadKey(m.Getenv("BOTRELAY_MASTER_KEY"), m.Config.Data)
 	if err != nil {
 		return err
@@ -142,8 +146,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("JWT signing key: %w", err)
 	}
+	// One login limiter for every password check (agent login and
+	// /api/v1/login), and the client address as the limits see it.
+	proxies, err := limits.ParseProxies(m.Config.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
+	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
 	h, err := hub.New(hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
-		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now})
+		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now,
+		FrameAncestors: m.Config.FrameAncestors,
+		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr})
+
 	if err != nil {
 		return err
 	}
@@ -151,6 +166,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	m.routes(mux)
 	met := newMetrics()
+	met.loginChecks(logins)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/jwks.json", signer.Handler())
 	h.Routes(mux)
@@ -189,11 +205,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Scripts:      &function.Runner{Logger: m.log.With("part", "functions")}})
 	met.operator(m.store, events, m.relay, h, m.account)
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
-		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer}).Routes(mux)
+		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
 	m.mu.Lock()
 	m.ln = ln
 	m.srv = &http.Server{
-		Handler:           met.instrument(mux),
+		Handler:           met.instrument(securityHeaders(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -352,6 +368,21 @@ func (m *Main) tlsConfig() (*tls.Config, error) {
 }
 
 // routes registers the endpoints of every part on mux.
+// securityHeaders gives every response the strictest headers: no framing,
+// no content (CSP default-src 'none'), no MIME sniffing, no referrer.
+// Pages and downloads replace the Content-Security-Policy with their own
+// (hub pages, the dashboard's, the files' sandbox).
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (m *Main) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", m.healthz)
 }

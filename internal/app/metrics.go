@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/botrelay/botrelay/internal/limits"
 )
 
 // metrics holds the registry behind /metrics: Go runtime and process
@@ -103,3 +105,13 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// loginChecks exports the number of password hashes the login limiter
+// checked, so operators (and the flood test) can see how many guesses
+// reached the hash.
+func (m *metrics) loginChecks(l *limits.Logins) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "botrelay_login_password_checks_total",
+		Help: "Password hashes checked by logins (agent login and /api/v1/login), unknown login names included.",
+	}, func() float64 { return float64(l.Checks()) }))
+}

@@ -30,6 +30,7 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 		tlsCert    = fs.String("tls-cert", "", "PEM certificate `file` for HTTPS")
 		tlsKey     = fs.String("tls-key", "", "PEM private key `file` for HTTPS")
 		selfSigned = fs.Bool("tls-self-signed", false, "serve HTTPS with a generated certificate; its CA is written to the data folder")
+		frameAnc   = fs.String("frame-ancestors", "", "space-separated `origins` that may embed the consumer page in a frame (default none)")
 		logFormat  = fs.String("log-format", "", "log record `format`: auto (text on a terminal, JSON otherwise), json or text")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +69,8 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 			cfg.TLS.Key = *tlsKey
 		case "tls-self-signed":
 			cfg.TLS.SelfSigned = *selfSigned
+		case "frame-ancestors":
+			cfg.FrameAncestors = *frameAnc
 		case "log-format":
 			cfg.Log.Format = *logFormat
 		}
@@ -90,7 +93,8 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 // --addr is reported as such.
 func flagHint(msg string) string {
 	for key, flagName := range map[string]string{"addr": "--addr", "data": "--data", "database": "--database",
-		"account": "--account", "tls.cert": "--tls-cert", "tls.key": "--tls-key", "tls.self_signed": "--tls-self-signed", "log.format": "--log-format"} {
+		"account": "--account", "tls.cert": "--tls-cert", "tls.key": "--tls-key", "tls.self_signed": "--tls-self-signed",
+		"frame_ancestors": "--frame-ancestors", "log.format": "--log-format"} {
 		if strings.HasPrefix(msg, "config: "+key+" ") {
 			return msg + " (flag " + flagName + ")"
 		}

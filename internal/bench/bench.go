@@ -256,7 +256,11 @@ func runBotrelay(ctx context.Context, o *Options, r *Report) (err error) {
 				return err
 			}
 		}
-		s.env = append(slices.Clone(o.ChildEnv), "BOTRELAY_ADMIN_PASSWORD="+password)
+		// The load comes from one address: the consumer limits would cut it.
+		s.env = append(slices.Clone(o.ChildEnv), "BOTRELAY_ADMIN_PASSWORD="+password,
+			"BOTRELAY_CONSUMERS_TOKENS_PER_MINUTE=0", "BOTRELAY_CONSUMERS_CONVERSATIONS_PER_MINUTE=0",
+			"BOTRELAY_CONSUMERS_CONVERSATIONS_PER_CONSUMER=0", "BOTRELAY_CONSUMERS_MESSAGES_PER_MINUTE=0",
+			"BOTRELAY_CONSUMERS_MESSAGES_PER_CONSUMER=0", "BOTRELAY_CONSUMERS_UPLOADS_PER_MINUTE=0")
 		if s.addr, err = freeAddr(); err != nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -76,4 +78,34 @@ func ArtifactsDir(t testing.TB) string {
 		return d
 	}
 	return t.TempDir()
+}
+
+// FailOnCSPViolations watches the tab of ctx (opened already) and, when the
+// test ends, fails it for every Content-Security-Policy violation the
+// browser reported there: a blocked inline script, style or event handler,
+// or a resource from a place the policy does not allow.
+func FailOnCSPViolations(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	var mu sync.Mutex
+	var violations []string
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Source == "security" || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				violations = append(violations, m.Text)
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range violations {
+			t.Errorf("%s: the browser reported a Content-Security-Policy violation: %s", name, v)
+		}
+	})
 }

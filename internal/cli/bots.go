@@ -267,7 +267,9 @@ func botsCreate(e *env, args []string) error {
 }
 
 func botsUpdate(e *env, args []string) error {
-	fs := e.flags("update", "botrelay bots update ID [flags]\n\nOnly a stopped, offline bot can be updated. Secret vendor settings left out keep their value.")
+	fs := e.flags("update", "botrelay bots update ID [flags]\n\nOnly a stopped, offline bot can be updated. Secret vendor settings left out keep their value,\n"+
+		"except when the update changes an endpoint setting (a base URL, host, region or id; GET /api/v1/vendors\n"+
+		"lists them as endpoint): then give every stored secret again with --secrets, or null to remove it.")
 	var f botFlags
 	fs.StringVar(&f.name, "name", "", "new bot `name`")
 	fs.StringVar(&f.user, "user", "", "new bot user: `login` name or id")

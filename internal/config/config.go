@@ -40,6 +40,16 @@ type Config struct {
 	Log LogConfig `yaml:"log" doc:"Logging settings."`
 	// ShutdownTimeout bounds how long a graceful shutdown may take.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" doc:"How long shutdown waits for open requests and connections to finish before closing them; more than 0s and at most 10m."`
+	// FrameAncestors lists the sites that may embed the consumer page in a
+	// frame (its Content-Security-Policy frame-ancestors); empty for none.
+	FrameAncestors string `yaml:"frame_ancestors" doc:"Sites allowed to embed the consumer page (/) in a frame, space-separated origins such as https://shop.example.com or https://*.example.com, or 'self'; empty allows none. The agent console and the dashboard can never be framed."`
+	// TrustedProxies lists the reverse proxies whose X-Forwarded-For is
+	// believed for the client address of the limits.
+	TrustedProxies string `yaml:"trusted_proxies" doc:"Reverse proxies whose X-Forwarded-For header gives the client address (for the login and consumer limits), as IP addresses or networks separated by commas; empty trusts none and uses the TCP peer's address."`
+	// Login holds the login limits.
+	Login LoginLimits `yaml:"login" doc:"Limits of password logins (agent login and /api/v1/login)."`
+	// Consumers holds the limits of anonymous consumers.
+	Consumers ConsumerLimits `yaml:"consumers" doc:"Limits of anonymous consumers (the consumer page and botrelay chat)."`
 }
 
 // TLSConfig holds the HTTPS settings of Config. Cert and Key are set
@@ -69,6 +79,9 @@ var (
 	logFormats         = []string{"auto", "json", "text"}
 	maxShutdownTimeout = 10 * time.Minute // the message in Validate says "10m"
 	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	// frameAncestorPattern is an http(s) origin, its host optionally
+	// starting with a *. wildcard, with an optional port.
+	frameAncestorPattern = regexp.MustCompile(`^https?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
 )
 
 // Default returns the default configuration: it listens on
@@ -82,6 +95,8 @@ func Default() Config {
 		Account:         "1000",
 		Log:             LogConfig{Level: "info", Format: "auto"},
 		ShutdownTimeout: Duration(15 * time.Second),
+		Login:           defaultLoginLimits(),
+		Consumers:       defaultConsumerLimits(),
 	}
 }
 
@@ -142,7 +157,12 @@ func (c *Config) Validate() error {
 	if d := time.Duration(c.ShutdownTimeout); d <= 0 || d > maxShutdownTimeout {
 		return keyError("shutdown_timeout", "shutdown_timeout %s must be more than 0s and at most 10m", c.ShutdownTimeout)
 	}
-	return nil
+	for _, src := range strings.Fields(c.FrameAncestors) {
+		if src != "'self'" && !frameAncestorPattern.MatchString(src) {
+			return keyError("frame_ancestors", "frame_ancestors has %q; give space-separated origins such as https://shop.example.com or https://*.example.com, or 'self'", src)
+		}
+	}
+	return c.validateLimits()
 }
 
 // validPort reports whether port is a decimal number from 0 to 65535.

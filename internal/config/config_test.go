@@ -41,6 +41,10 @@ func TestDefault(t *testing.T) {
 		TLS:             TLSConfig{},
 		Log:             LogConfig{Level: "info", Format: "auto"},
 		ShutdownTimeout: Duration(15 * time.Second),
+		Login: LoginLimits{PairFailures: 5, NameFailures: 20, AddressFailures: 30, Delay: Duration(time.Second),
+			MaxDelay: Duration(time.Minute), ForgetAfter: Duration(15 * time.Minute), HashWait: Duration(2 * time.Second)},
+		Consumers: ConsumerLimits{TokensPerMinute: 60, ConversationsPerMinute: 30, ConversationsPerConsumer: 6,
+			MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16384, UploadsPerMinute: 20},
 	}
 	got := Default()
 	if got != want {
@@ -465,6 +469,10 @@ func TestValidate(t *testing.T) {
 		inMsg string
 	}{
 		"defaults":               {edit: func(*Config) {}},
+		"frame ancestors":        {edit: func(c *Config) { c.FrameAncestors = "'self' https://shop.example.com https://*.example.com:8443" }},
+		"frame ancestors none":   {edit: func(c *Config) { c.FrameAncestors = "'none'" }, key: "frame_ancestors", inMsg: "origins such as"},
+		"frame ancestors inject": {edit: func(c *Config) { c.FrameAncestors = "https://a.example; script-src *" }, key: "frame_ancestors"},
+		"frame ancestors path":   {edit: func(c *Config) { c.FrameAncestors = "https://a.example/page" }, key: "frame_ancestors"},
 		"all interfaces":         {edit: func(c *Config) { c.Addr = ":8080" }},
 		"ipv6":                   {edit: func(c *Config) { c.Addr = "[::1]:443" }},
 		"port 0":                 {edit: func(c *Config) { c.Addr = "localhost:0" }},
@@ -512,6 +520,20 @@ func TestValidate(t *testing.T) {
 		"timeout 10m":            {edit: func(c *Config) { c.ShutdownTimeout = Duration(10 * time.Minute) }},
 		"timeout over 10m":       {edit: func(c *Config) { c.ShutdownTimeout = Duration(10*time.Minute + 1) }, key: "shutdown_timeout"},
 		"timeout 1ns":            {edit: func(c *Config) { c.ShutdownTimeout = 1 }},
+
+		"pair failures 0":       {edit: func(c *Config) { c.Login.PairFailures = 0 }, key: "login.pair_failures", inMsg: "login.pair_failures 0 must be from 1 to 1000000"},
+		"name failures huge":    {edit: func(c *Config) { c.Login.NameFailures = 1_000_001 }, key: "login.name_failures"},
+		"address failures 1":    {edit: func(c *Config) { c.Login.AddressFailures = 1 }},
+		"delay 0":               {edit: func(c *Config) { c.Login.Delay = 0 }, key: "login.delay", inMsg: "from 1ms to 1h"},
+		"max delay below delay": {edit: func(c *Config) { c.Login.Delay, c.Login.MaxDelay = Duration(time.Minute), Duration(time.Second) }, key: "login.max_delay", inMsg: "at least login.delay (1m0s)"},
+		"forget after 0":        {edit: func(c *Config) { c.Login.ForgetAfter = 0 }, key: "login.forget_after"},
+		"hash memory negative":  {edit: func(c *Config) { c.Login.HashMemoryMiB = -1 }, key: "login.hash_memory_mib", inMsg: "0 (automatic)"},
+		"hash memory 100":       {edit: func(c *Config) { c.Login.HashMemoryMiB = 100 }},
+		"hash wait 2m":          {edit: func(c *Config) { c.Login.HashWait = Duration(2 * time.Minute) }, key: "login.hash_wait"},
+		"messages negative":     {edit: func(c *Config) { c.Consumers.MessagesPerMinute = -1 }, key: "consumers.messages_per_minute", inMsg: "0 (no limit) or more"},
+		"consumer limits off":   {edit: func(c *Config) { c.Consumers = ConsumerLimits{} }},
+		"trusted proxies":       {edit: func(c *Config) { c.TrustedProxies = "127.0.0.1, ::1 10.0.0.0/8" }},
+		"trusted proxies bogus": {edit: func(c *Config) { c.TrustedProxies = "10.0.0.0/8,proxy.local" }, key: "trusted_proxies", inMsg: `"proxy.local" is not an IP address or network`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -587,6 +609,23 @@ func TestKeys(t *testing.T) {
 		{Key: "log.level", Env: "BOTRELAY_LOG_LEVEL", Type: "string", Default: "info"},
 		{Key: "log.format", Env: "BOTRELAY_LOG_FORMAT", Type: "string", Default: "auto"},
 		{Key: "shutdown_timeout", Env: "BOTRELAY_SHUTDOWN_TIMEOUT", Type: "duration", Default: "15s"},
+		{Key: "frame_ancestors", Env: "BOTRELAY_FRAME_ANCESTORS", Type: "string", Default: ""},
+		{Key: "trusted_proxies", Env: "BOTRELAY_TRUSTED_PROXIES", Type: "string", Default: ""},
+		{Key: "login.pair_failures", Env: "BOTRELAY_LOGIN_PAIR_FAILURES", Type: "int", Default: "5"},
+		{Key: "login.name_failures", Env: "BOTRELAY_LOGIN_NAME_FAILURES", Type: "int", Default: "20"},
+		{Key: "login.address_failures", Env: "BOTRELAY_LOGIN_ADDRESS_FAILURES", Type: "int", Default: "30"},
+		{Key: "login.delay", Env: "BOTRELAY_LOGIN_DELAY", Type: "duration", Default: "1s"},
+		{Key: "login.max_delay", Env: "BOTRELAY_LOGIN_MAX_DELAY", Type: "duration", Default: "1m0s"},
+		{Key: "login.forget_after", Env: "BOTRELAY_LOGIN_FORGET_AFTER", Type: "duration", Default: "15m0s"},
+		{Key: "login.hash_memory_mib", Env: "BOTRELAY_LOGIN_HASH_MEMORY_MIB", Type: "int", Default: "0"},
+		{Key: "login.hash_wait", Env: "BOTRELAY_LOGIN_HASH_WAIT", Type: "duration", Default: "2s"},
+		{Key: "consumers.tokens_per_minute", Env: "BOTRELAY_CONSUMERS_TOKENS_PER_MINUTE", Type: "int", Default: "60"},
+		{Key: "consumers.conversations_per_minute", Env: "BOTRELAY_CONSUMERS_CONVERSATIONS_PER_MINUTE", Type: "int", Default: "30"},
+		{Key: "consumers.conversations_per_consumer", Env: "BOTRELAY_CONSUMERS_CONVERSATIONS_PER_CONSUMER", Type: "int", Default: "6"},
+		{Key: "consumers.messages_per_minute", Env: "BOTRELAY_CONSUMERS_MESSAGES_PER_MINUTE", Type: "int", Default: "600"},
+		{Key: "consumers.messages_per_consumer", Env: "BOTRELAY_CONSUMERS_MESSAGES_PER_CONSUMER", Type: "int", Default: "60"},
+		{Key: "consumers.max_message_bytes", Env: "BOTRELAY_CONSUMERS_MAX_MESSAGE_BYTES", Type: "int", Default: "16384"},
+		{Key: "consumers.uploads_per_minute", Env: "BOTRELAY_CONSUMERS_UPLOADS_PER_MINUTE", Type: "int", Default: "20"},
 	}
 	got := Keys()
 	if len(got) != len(want) {
@@ -655,6 +694,25 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		"log.level":        "debug",
 		"log.format":       "text",
 		"shutdown_timeout": "1m0s",
+		"frame_ancestors":  "https://shop.example.com",
+		"trusted_proxies":  "10.0.0.0/8,127.0.0.1",
+
+		"login.pair_failures":    "3",
+		"login.name_failures":    "50",
+		"login.address_failures": "100",
+		"login.delay":            "2s",
+		"login.max_delay":        "10m0s",
+		"login.forget_after":     "1h0m0s",
+		"login.hash_memory_mib":  "100",
+		"login.hash_wait":        "5s",
+
+		"consumers.tokens_per_minute":          "10",
+		"consumers.conversations_per_minute":   "0",
+		"consumers.conversations_per_consumer": "2",
+		"consumers.messages_per_minute":        "1000",
+		"consumers.messages_per_consumer":      "30",
+		"consumers.max_message_bytes":          "4096",
+		"consumers.uploads_per_minute":         "5",
 	}
 	for _, k := range Keys() {
 		v, ok := values[k.Key]

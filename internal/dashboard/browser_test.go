@@ -213,6 +213,7 @@ func TestDashboard(t *testing.T) {
 	const password = "Dashboard-pass-42"
 	base, store := startServer(t, password)
 	p := &page{t: t, ctx: browsertest.Browser(t, 1280, 900), dir: browsertest.ArtifactsDir(t)}
+	browsertest.FailOnCSPViolations(t, p.ctx, "dashboard")
 	const botName = "Echo bot"
 
 	// Log in; a wrong password is refused first.

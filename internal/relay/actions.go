@@ -54,7 +54,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		}
 		w.close(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
-		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR); err != nil {
+		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
 			if ctx.Err() != nil {
 				return
 			}

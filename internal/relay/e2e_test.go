@@ -826,6 +826,21 @@ func TestF42_FailingVendorEscalatesInTime(t *testing.T) {
 			c.WaitTexts(2*time.Second+2*time.Second, "Let me get you a human.")
 			r.WaitSkill(c.ConvID, "human", 4*time.Second-time.Since(start))
 			t.Logf("escalated after %v", time.Since(start))
+			// The error log holds the connector's own code, as its docs
+			// page lists it (issue 15, point 5): a hung endpoint is a
+			// failed event.
+			if mode == "empty" {
+				return // a reply without messages: the relay's own check
+			}
+			declared := customendpoint.Connector{}.Info().Errors.Codes
+			errs := r.Errors(b)
+			if len(errs) == 0 {
+				t.Fatal("nothing in the error log")
+			}
+			code := strings.TrimPrefix(errs[0], botrelay.ErrorCodePrefix)
+			if !slices.Contains(declared, code) || (mode == "hang" && code != customendpoint.CodeSendEvent) {
+				t.Fatalf("error log %v; want one of the declared codes %v (a hang: %s)", errs, declared, customendpoint.CodeSendEvent)
+			}
 		})
 	}
 }
@@ -1072,4 +1087,76 @@ func TestF45_StaleOpenStateIsLetGo(t *testing.T) {
 	}
 	c.Say("still there?")
 	c.WaitTexts(wait, "echo: still there? #2")
+}
+
+// TestF29_ChangeTTRCustom: CHANGE_TTR CUSTOM reaches the platform with its
+// value: the hub sets the expected time to response that many seconds
+// ahead.
+func TestF29_ChangeTTRCustom(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) { cb(null, {messages: ["soon"], context: {action: "CHANGE_TTR", actionParameters: {ttrType: "CUSTOM", value: 300}}}); }`
+	b := fnBot(r, "ttr-custom", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	before := time.Now()
+	c.Say("x")
+	c.WaitTexts(wait, "soon")
+	testrig.Eventually(t, wait, "a manual ETTR 300 s ahead", func() bool {
+		e := r.Conversation(c.ConvID).ManualETTR
+		return !e.Before(before.Add(299*time.Second)) && !e.After(time.Now().Add(301*time.Second))
+	})
+	if errs := r.Errors(b); len(errs) != 0 {
+		t.Fatalf("errors logged: %v", errs)
+	}
+}
+
+// TestF14_LPEventAsLivePersonSendsIt (issue 15, point 4): lpEvent carries
+// what LivePerson sends with a plain message: conversationContext (type,
+// skill, visitor), metadata ([] when none) and messageAudience.
+func TestF14_LPEventAsLivePersonSendsIt(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var ev = input.payload.context.lpEvent, cc = ev.conversationContext || {}, v = cc.visitor || {};
+  cb(null, {messages: ["type=" + cc.type + " skill=" + (typeof cc.skillId) + ":" + (cc.skillId ? "set" : "none") +
+    " visitor=" + v.sharkVisitorId + "/" + v.sharkSessionId + "/" + v.language +
+    " audience=" + ev.messageAudience + " metadata=" + JSON.stringify(ev.metadata) + " conv=" + (ev.conversationId === input.payload.convId)]});
+}`
+	b := fnBot(r, "lpevent", code, nil)
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.OpenWith("bot", map[string]any{"type": "SharkContext", "visitorId": "V-123", "sessionId": "S-456", "lang": "en-US"})
+	c.Say("hi")
+	c.WaitTexts(wait, "type=MESSAGING skill=string:set visitor=V-123/S-456/en-US audience=ALL metadata=[] conv=true")
+	// A message with metadata keeps it.
+	c.Publish(map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "again"},
+		map[string]any{"type": "ExternalId", "id": "q-1"})
+	c.WaitTexts(wait, `type=MESSAGING skill=string:set visitor=V-123/S-456/en-US audience=ALL metadata=[{"id":"q-1","type":"ExternalId"}] conv=true`)
+}
+
+// TestF13_EngagementAttributesFromTheUserProfile (issue 15, point 4): when
+// the conversation's context does not carry lpSdes (LivePerson never puts
+// them there), the adapter reads the consumer's engagement attributes with
+// GetUserProfile; the hub answers them as LivePerson does, from the
+// engagementAttributes the consumer's page reported.
+func TestF13_EngagementAttributesFromTheUserProfile(t *testing.T) {
+	r := newRig(t)
+	code := `function lambda(input, cb) {
+  var s = input.payload.context.lpSdes, u = s.unauthenticatedSdes || {}, a = s.authenticatedSdes || {};
+  var info = u.customerInfo && u.customerInfo.customerInfo, pers = a.personalInfo && a.personalInfo.personalInfo;
+  cb(null, {messages: ["status=" + (info ? info.cstatus : "none") + " id=" + (info ? info.customerId : "none") +
+    " name=" + (pers ? pers.firstname : "none") + " authType=" + (a.personalInfo ? a.personalInfo.type : "none")]});
+}`
+	b := fnBot(r, "sdes-profile", code, func(b *botrelay.Bot) { b.Settings.Messaging.EngagementAttributes = true })
+	r.Start(b, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.OpenWith("bot", map[string]any{"type": "SharkContext", "engagementAttributes": []any{
+		map[string]any{"type": "ctmrinfo", "info": map[string]any{"cstatus": "gold", "customerId": "c-42"}},
+		map[string]any{"type": "personal", "auth": true, "personal": map[string]any{"firstname": "Ann"}},
+	}})
+	c.Say("who am I")
+	c.WaitTexts(wait, "status=gold id=c-42 name=Ann authType=personal")
+	if errs := r.Errors(b); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/botrelay/botrelay"
 )
@@ -54,12 +55,9 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 // messages written since the hand-off.
 func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *botrelay.BotConversation) {
 	rn := w.rn
-	history, err := rn.history(ctx, w.ref, 0)
-	if err != nil {
-		rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
-		if ctx.Err() != nil {
-			return // stopping: the assignment is taken again after the restart
-		}
+	history, ok := w.readHistory(ctx, 0)
+	if !ok && (ctx.Err() != nil || w.stopping()) {
+		return // stopping: the assignment is taken again after the restart
 	}
 	if st == nil {
 		st = &botrelay.BotConversation{BotID: rn.bot.ID, ConversationID: w.ref.ID}
@@ -93,6 +91,10 @@ func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *b
 	if welcome && !w.welcome(ctx, ev, lastConsumerText(history, ev)) {
 		return
 	}
+	if !ok {
+		w.catchUpLater()
+		return
+	}
 	w.catchUp(ctx, ev, history)
 }
 
@@ -115,12 +117,12 @@ func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *bot
 	if w.isSurvey() && ev.Kind == botrelay.EventSurveyStarted {
 		w.surveyStarted(ctx)
 	}
-	history, err := w.rn.history(ctx, w.ref, w.st.LastSequence)
-	if err != nil {
-		w.rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "err", err)
-		if ctx.Err() != nil {
-			return
+	history, ok := w.readHistory(ctx, w.st.LastSequence)
+	if !ok {
+		if ctx.Err() == nil && !w.stopping() {
+			w.catchUpLater()
 		}
+		return
 	}
 	// Turns answered since the last save (see finishOutbox).
 	w.st.LastSequence = max(w.st.LastSequence, answeredThrough(history))
@@ -133,6 +135,69 @@ func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *bot
 		}
 	}
 	w.catchUp(ctx, ev, history)
+}
+
+// historyTries is how many times a conversation's history is read before
+// the worker gives up for now (catchUpLater).
+const historyTries = 4
+
+// readHistory reads the conversation's history after a sequence, trying
+// again after a failure: under load the platform may not answer in time,
+// and going on without the history would skip the consumer messages it
+// holds (a later message would move LastSequence past them). It reports
+// false when every try failed or the worker is stopping.
+func (w *worker) readHistory(ctx context.Context, after int64) ([]*botrelay.PlatformEvent, bool) {
+	pause := 500 * time.Millisecond
+	for try := 1; ; try++ {
+		history, err := w.rn.history(ctx, w.ref, after)
+		if err == nil {
+			return history, true
+		}
+		w.rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "try", try, "err", err)
+		if try >= historyTries || ctx.Err() != nil || w.stopping() {
+			return nil, false
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false
+		case <-w.quit:
+			t.Stop()
+			return nil, false
+		case <-t.C:
+		}
+		pause *= 2
+	}
+}
+
+// catchUpRetry is how long a worker whose history could not be read waits
+// before it tries again by itself.
+const catchUpRetry = 5 * time.Second
+
+// catchUpLater records that the conversation's history could not be read:
+// the next event of the conversation reads it first (handle), and the
+// worker tries again by itself after catchUpRetry (run).
+func (w *worker) catchUpLater() {
+	w.pendingCatchUp = true
+	if w.retryTimer == nil {
+		w.retryTimer = time.NewTimer(catchUpRetry)
+	}
+}
+
+// catchUpPending reads the history a failed read left behind and handles
+// its consumer messages; it reports false while the history still cannot
+// be read.
+func (w *worker) catchUpPending(ctx context.Context, ev *botrelay.PlatformEvent) bool {
+	history, ok := w.readHistory(ctx, w.st.LastSequence)
+	if !ok {
+		w.catchUpLater()
+		return false
+	}
+	w.pendingCatchUp = false
+	w.st.LastSequence = max(w.st.LastSequence, answeredThrough(history))
+	w.catchUp(ctx, ev, history)
+	return true
 }
 
 // catchUp handles the consumer messages of history after the last handled

@@ -3,9 +3,11 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/botrelay/botrelay"
@@ -285,4 +287,54 @@ func TestHandover_RestartWithWelcomeTurnedOn(t *testing.T) {
 	c2.WaitTexts(wait, "rec_a: echo first")
 	wantCalls(t, "bot A", h.a.Calls(), "TEXT hi", "TEXT again", "START last=", "TEXT first")
 	wantTranscript(t, c, "consumer: hi", "bot: rec_a: echo hi", "consumer: again", "bot: rec_a: echo again")
+}
+
+// flakyHistory is a platform whose History fails while failing is set, as
+// a hub under load that does not answer QueryMessages in time.
+type flakyHistory struct {
+	botrelay.PlatformAdapter
+	failing atomic.Bool
+	calls   atomic.Int32
+}
+
+func (f *flakyHistory) History(ctx context.Context, conv botrelay.ConversationRef, after int64) ([]*botrelay.PlatformEvent, error) {
+	f.calls.Add(1)
+	if f.failing.Load() {
+		return nil, errors.New("QueryMessages: no answer within 10s")
+	}
+	return f.PlatformAdapter.History(ctx, conv, after)
+}
+
+// A bot resumes a conversation whose history it cannot read (the platform
+// does not answer): it does not skip the consumer messages the history
+// holds. Once the history can be read, every message written meanwhile is
+// answered once, in order, and none is lost behind a later one.
+func TestHandover_ResumeWaitsForTheHistory(t *testing.T) {
+	flaky := &flakyHistory{}
+	a := &recorder{id: "rec_a"}
+	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{a},
+		WrapPlatform: func(p botrelay.PlatformAdapter) botrelay.PlatformAdapter { flaky.PlatformAdapter = p; return flaky }})
+	bot := r.AddBot("a", testrig.BotOptions{Vendor: "rec_a"})
+	r.Start(bot, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open(botrelay.SkillNameBot)
+	c.Say("one")
+	c.WaitTexts(wait, "rec_a: echo one")
+	if err := r.Relay.Stop(context.Background(), bot.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.Say("two") // written while the bot is stopped
+	flaky.failing.Store(true)
+	before := flaky.calls.Load()
+	r.Start(bot, botrelay.BotOnline)
+	// The resume's reads fail; a live message arrives meanwhile.
+	testrig.Eventually(t, wait, "the resume to try the history", func() bool { return flaky.calls.Load() > before })
+	c.Say("three")
+	testrig.Eventually(t, wait, "the history tried again", func() bool { return flaky.calls.Load() >= before+3 })
+	wantCalls(t, "bot A", a.Calls(), "TEXT one")
+	flaky.failing.Store(false)
+	c.WaitTexts(wait, "rec_a: echo two", "rec_a: echo three")
+	wantCalls(t, "bot A", a.Calls(), "TEXT one", "TEXT two", "TEXT three")
+	wantTranscript(t, c, "consumer: one", "bot: rec_a: echo one", "consumer: two", "consumer: three",
+		"bot: rec_a: echo two", "bot: rec_a: echo three")
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,54 @@ type Secrets struct {
 	Vendor map[string]any `json:"vendor,omitempty"`
 	// APIKey is the bot user's key set.
 	APIKey Credentials `json:"apiKey"`
+	// Bound reports that Endpoint holds the values of the vendor's endpoint
+	// settings (VendorInfo.Endpoint) the vendor secrets were stored with;
+	// secrets sealed before endpoint binding existed are not bound.
+	Bound    bool              `json:"bound,omitempty"`
+	Endpoint map[string]string `json:"endpoint,omitempty"`
+	// Platform is where the API key set logs in (settings.platform when
+	// bound): the bot is not logged in elsewhere with it.
+	Platform botrelay.PlatformSettings `json:"platform,omitzero"`
+}
+
+// BindEndpoint records in s the endpoint settings of b's vendor settings,
+// so that the vendor secrets go nowhere else (see CheckEndpoint).
+func BindEndpoint(s *Secrets, info botrelay.VendorInfo, b *botrelay.Bot) error {
+	ep, err := botrelay.EndpointValues(info, b.Settings.Vendor)
+	if err != nil {
+		return err
+	}
+	s.Bound, s.Endpoint, s.Platform = true, ep, b.Settings.Platform
+	return nil
+}
+
+// CheckPlatform refuses to log the bot in with its API key set on another
+// platform than the one the set was sealed for (see CheckEndpoint).
+func CheckPlatform(s *Secrets, b *botrelay.Bot) error {
+	if s.Bound && s.Platform != b.Settings.Platform {
+		return botrelay.Errorf(botrelay.EINVALID, "the bot's API key set was stored for another platform than settings.platform; "+
+			"update the bot through the API")
+	}
+	return nil
+}
+
+// CheckEndpoint refuses vendor secrets that were sealed for other endpoint
+// settings than b's: the API never stores such a pair, so it means the
+// stored settings were changed behind its back, and the secrets must not
+// follow them.
+func CheckEndpoint(s *Secrets, info botrelay.VendorInfo, b *botrelay.Bot) error {
+	if !s.Bound || len(s.Vendor) == 0 {
+		return nil
+	}
+	ep, err := botrelay.EndpointValues(info, b.Settings.Vendor)
+	if err != nil {
+		return err
+	}
+	if ch := botrelay.ChangedEndpoint(s.Endpoint, ep); len(ch) > 0 {
+		return botrelay.Errorf(botrelay.EINVALID, "the stored vendor secrets were saved for other values of %s; "+
+			"update the bot with the secrets again", strings.Join(ch, ", "))
+	}
+	return nil
 }
 
 // Sealer opens and seals Bot.Secrets.

@@ -24,6 +24,9 @@ type runner struct {
 	vendor            botrelay.VendorBot
 	platform          botrelay.PlatformAdapter
 	retriesInternally bool
+	// timeoutCode is the vendor's code for a call that did not answer in
+	// time (its VendorInfo.Errors.Timeout).
+	timeoutCode string
 	// secrets are the bot's secret values, blanked out of every error
 	// message the relay records or logs (a vendor may echo them).
 	secrets []string
@@ -367,6 +370,12 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := CheckEndpoint(sec, conn.Info(), b); err != nil {
+		return err
+	}
+	if err := CheckPlatform(sec, b); err != nil {
+		return err
+	}
 	rn.secrets = sec.Values()
 	cfg, err := mergeVendorConfig(b.Settings.Vendor, sec.Vendor)
 	if err != nil {
@@ -375,7 +384,8 @@ func (rn *runner) build(ctx context.Context) error {
 	// The connector tags its logger with vendor and bot_id itself; rn.log
 	// has them already, so it gets the untagged one.
 	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.r.o.Logger,
-		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer})
+		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer,
+		EscalationSkill: b.Settings.ErrorHandling.EscalationSkill})
 	if err != nil {
 		return err
 	}
@@ -399,6 +409,10 @@ func (rn *runner) build(ctx context.Context) error {
 	}
 	rn.vendor, rn.platform = vb, pa
 	rn.retriesInternally = conn.Info().RetriesInternally
+	rn.timeoutCode = conn.Info().Errors.Timeout
+	if rn.timeoutCode == "" {
+		rn.timeoutCode = "aivendor." + b.Vendor + ".send-query"
+	}
 	return nil
 }
 

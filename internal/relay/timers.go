@@ -35,7 +35,7 @@ func (w *worker) resetInactivity() {
 
 // stopTimers stops every timer of the worker when its goroutine ends.
 func (w *worker) stopTimers() {
-	for _, t := range []*time.Timer{w.timer, w.warnTimer, w.closeTimer} {
+	for _, t := range []*time.Timer{w.timer, w.warnTimer, w.closeTimer, w.retryTimer} {
 		if t != nil {
 			t.Stop()
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -28,9 +29,27 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botr
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	w.lastReq, w.lastResp = nil, nil
+	// A vendor that says its bot is typing shows the consumer the typing
+	// indicator until the call ends.
+	var typing atomic.Bool
+	turn.ShowTyping = func() {
+		if typing.CompareAndSwap(false, true) {
+			if err := w.rn.platform.SetTyping(ctx, w.ref, true); err != nil {
+				w.rn.log.Debug("typing indicator", "err", err)
+			}
+		}
+	}
+	defer func() {
+		turn.ShowTyping = nil
+		if typing.Load() {
+			_ = w.rn.platform.SetTyping(ctx, w.ref, false)
+		}
+	}()
 	call := w.rn.vendor.Converse
 	hooks := w.rn.bot.Settings.Hooks
-	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "") {
+	// With any hook, a hookable vendor is called step by step, so the
+	// error-hook gets the request and the response too (F36).
+	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "" || hooks.ErrorHook != "") {
 		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
 	}
 	backoff := 250 * time.Millisecond
@@ -43,12 +62,13 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botr
 			return reply, nil
 		}
 		if cctx.Err() != nil {
-			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, vendorCode(w.rn.bot.Vendor),
+			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, w.rn.timeoutCode,
 				"the vendor did not answer within %v", timeout)
 		}
 		deadline, _ := cctx.Deadline()
+		var ve *botrelay.VendorError
 		if !errors.Is(err, botrelay.ErrVendorUnavailable) || attempt >= 3 || w.rn.retriesInternally ||
-			time.Until(deadline) < backoff {
+			time.Until(deadline) < backoff || (errors.As(err, &ve) && ve.RetryAfter > 0) {
 			return nil, err
 		}
 		select {
@@ -137,27 +157,6 @@ func (w *worker) errorHook(ctx context.Context, errorID, code string) {
 	if _, err := w.runHook(hctx, "error-hook", src, raw); err != nil {
 		w.logError(ctx, "aivendor.faas.failed-hook", err.Error(), nil)
 	}
-}
-
-// vendorCode is the error-log code of a vendor call failure.
-func vendorCode(vendor string) string {
-	switch vendor {
-	case "function":
-		return "aivendor.faas.invoke-lambda"
-	case "dialogflow_es":
-		return "aivendor.dialogflowv2.send-query"
-	case "dialogflow_cx":
-		return "aivendor.dialogflowcx.send-request"
-	case "watson_v1":
-		return "aivendor.watson.send-query"
-	case "watson_v2":
-		return "aivendor.watsonv2.send-query"
-	case "lex_v1", "lex_v2":
-		return "aivendor.lex.send-query"
-	case "directline":
-		return "aivendor.microsoft.send-query"
-	}
-	return "aivendor." + vendor + ".send-query"
 }
 
 // validate applies F16 and drops blank texts (F17).

@@ -46,6 +46,12 @@ type worker struct {
 	// unsaved counts the turns finished since the state was last stored.
 	unsaved int
 
+	// pendingCatchUp is set when the conversation's history could not be
+	// read at its assignment or resume: the next event reads it first, or
+	// retryTimer's.
+	pendingCatchUp bool
+	retryTimer     *time.Timer
+
 	// running is whether the worker has a goroutine (guarded by the
 	// runner's mu; see runner.park).
 	running bool
@@ -94,9 +100,12 @@ func (w *worker) run(ctx context.Context) {
 		w.stopTimers()
 	}()
 	for {
-		var timerC, warnC, closeC <-chan time.Time
+		var timerC, warnC, closeC, retryC <-chan time.Time
 		if w.timer != nil {
 			timerC = w.timer.C
+		}
+		if w.retryTimer != nil {
+			retryC = w.retryTimer.C
 		}
 		if w.warnTimer != nil {
 			warnC = w.warnTimer.C
@@ -124,6 +133,11 @@ func (w *worker) run(ctx context.Context) {
 		case <-timerC:
 			w.timer = nil
 			w.flush(ctx)
+		case <-retryC:
+			w.retryTimer = nil
+			if w.pendingCatchUp && w.st != nil && w.st.Open {
+				w.catchUpPending(ctx, &botrelay.PlatformEvent{})
+			}
 		case <-w.signal:
 			w.mu.Lock()
 			evs := w.queue
@@ -157,7 +171,7 @@ func (w *worker) run(ctx context.Context) {
 				}
 				continue
 			}
-			if w.timer == nil && w.warnTimer == nil && w.closeTimer == nil && len(w.signal) == 0 && w.rn.park(w) {
+			if w.timer == nil && w.warnTimer == nil && w.closeTimer == nil && w.retryTimer == nil && len(w.signal) == 0 && w.rn.park(w) {
 				parked = true
 				return
 			}
@@ -190,6 +204,12 @@ func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
 		}
 		if !w.st.Open || ev.Sequence <= w.st.LastSequence {
 			return false
+		}
+		if w.pendingCatchUp {
+			// The history holds ev too: it is handled in order with what
+			// came before it, or later still if the platform stays silent.
+			w.catchUpPending(ctx, ev)
+			break
 		}
 		w.message(ctx, ev)
 	case botrelay.EventConsumerTyping:
@@ -294,6 +314,15 @@ func (w *worker) collectSDEs(ctx context.Context, ev *botrelay.PlatformEvent) {
 		SDEs json.RawMessage `json:"lpSdes"`
 	}
 	_ = json.Unmarshal(ev.Context, &c)
+	if r, ok := w.rn.platform.(botrelay.EngagementAttributesReader); ok && len(c.SDEs) == 0 {
+		// Not in the context (LivePerson never puts them there): ask the
+		// platform (GetUserProfile of the consumer).
+		sdes, err := r.EngagementAttributes(ctx, ev.Conversation)
+		if err != nil {
+			w.rn.log.Warn("engagement attributes", "conversation_id", string(w.ref.ID), "err", err)
+		}
+		c.SDEs = sdes
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(c.SDEs, &m) != nil || len(m) == 0 {
 		w.sdes = json.RawMessage(`{}`)

@@ -224,10 +224,12 @@ func (c *Consumer) Publish(event any, metadata ...any) int64 {
 		dialog = c.ConvID
 	}
 	body := map[string]any{"dialogId": dialog, "event": event}
+	var md json.RawMessage
 	if len(metadata) > 0 {
-		body["metadata"] = metadata
+		// Request-level, as LivePerson's consumer API carries it.
+		md, _ = json.Marshal(metadata)
 	}
-	code, resp := c.Request("ms.PublishEvent", body)
+	code, resp := c.RequestWithMetadata("ms.PublishEvent", body, md)
 	if code != 200 {
 		c.t.Fatalf("PublishEvent: %d %s", code, resp)
 	}

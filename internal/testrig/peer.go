@@ -60,6 +60,13 @@ func (p *peer) read() {
 // Request sends a request and waits for its response code and body.
 func (p *peer) Request(typ string, body any) (int, json.RawMessage) {
 	p.t.Helper()
+	return p.RequestWithMetadata(typ, body, nil)
+}
+
+// RequestWithMetadata is Request with the request-level metadata array
+// LivePerson's PublishEvent carries.
+func (p *peer) RequestWithMetadata(typ string, body any, metadata json.RawMessage) (int, json.RawMessage) {
+	p.t.Helper()
 	p.mu.Lock()
 	p.next++
 	id := strconv.Itoa(p.next)
@@ -67,7 +74,7 @@ func (p *peer) Request(typ string, body any) (int, json.RawMessage) {
 	p.waiting[id] = ch
 	p.mu.Unlock()
 	raw, _ := json.Marshal(body)
-	data, _ := json.Marshal(frame{Kind: "req", ID: id, Type: typ, Body: raw})
+	data, _ := json.Marshal(frame{Kind: "req", ID: id, Type: typ, Body: raw, Metadata: metadata})
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
 	if err := p.conn.Write(ctx, websocket.MessageText, data); err != nil {
@@ -95,4 +102,6 @@ type frame struct {
 	Type  string          `json:"type"`
 	Code  int             `json:"code,omitempty"`
 	Body  json.RawMessage `json:"body"`
+	// Metadata is a request's metadata array (PublishEvent).
+	Metadata json.RawMessage `json:"metadata,omitempty"`
 }

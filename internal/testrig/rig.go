@@ -60,6 +60,9 @@ type RigOptions struct {
 	Skills []string
 	// DataDir is the data folder; default t.TempDir().
 	DataDir string
+	// WrapPlatform, when set, wraps each bot's platform adapter (a test
+	// that makes the platform misbehave).
+	WrapPlatform func(botrelay.PlatformAdapter) botrelay.PlatformAdapter
 }
 
 // NewRig starts a rig; everything stops when the test ends.
@@ -127,10 +130,14 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	r.Relay = relay.New(relay.Options{Store: store, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.Signer, Scripts: &function.Runner{Logger: logger},
 		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
-			return liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
+			pa, err := liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
 				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
 				liveperson.Options{Logger: logger, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
 					SurveyBot: b.Type == botrelay.BotSurvey})
+			if err != nil || o.WrapPlatform == nil {
+				return pa, err
+			}
+			return o.WrapPlatform(pa), nil
 		}})
 	relayDone := make(chan struct{})
 	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()

@@ -159,14 +159,15 @@ func (a *Adapter) Close(ctx context.Context, conv botrelay.ConversationRef, with
 	}, nil)
 }
 
-// SetTTR changes the conversation's time to response: URGENT, NORMAL or
-// PRIORITIZED.
-func (a *Adapter) SetTTR(ctx context.Context, conv botrelay.ConversationRef, ttr string) error {
-	t := botrelay.TTRType(strings.ToUpper(strings.TrimSpace(ttr)))
-	if !t.Valid() {
-		return invalidf("ttr %q must be URGENT, NORMAL or PRIORITIZED", ttr)
+// SetTTR changes the conversation's time to response: URGENT, NORMAL,
+// PRIORITIZED, or CUSTOM with a time in seconds (LivePerson's TTRField
+// with value).
+func (a *Adapter) SetTTR(ctx context.Context, conv botrelay.ConversationRef, ttr string, seconds int) error {
+	field, err := ttrField(ttr, seconds)
+	if err != nil {
+		return err
 	}
-	return a.updateConversation(ctx, conv, []map[string]any{{"field": "TTRField", "ttrType": string(t)}}, nil)
+	return a.updateConversation(ctx, conv, []map[string]any{field}, nil)
 }
 
 func (a *Adapter) updateConversation(ctx context.Context, conv botrelay.ConversationRef, fields []map[string]any, meta json.RawMessage) error {

@@ -62,6 +62,7 @@ type convState struct {
 	ref      botrelay.ConversationRef
 	dialogs  map[string]string // dialog id → dialog type
 	main     string            // the main dialog's id
+	context  json.RawMessage   // the consumer's conversationContext
 }
 
 // Notification and event names.
@@ -239,6 +240,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
 		if handoff != nil {
 			ev.Handoff, ev.HandoffKnown = *handoff, true
+		}
+		if ev.Context != nil {
+			st.context = ev.Context
 		}
 
 		switch {
@@ -434,7 +438,7 @@ func (a *Adapter) consumerEvent(m *msgEvent, raw json.RawMessage, ref botrelay.C
 		Conversation: ref,
 		Sequence:     m.Sequence,
 		Metadata:     nonEmpty(m.Metadata),
-		Raw:          append(json.RawMessage(nil), bytes.TrimSpace(raw)...),
+		Raw:          a.lpEvent(raw, ref),
 		At:           at,
 	}
 	switch e.Type {

@@ -331,11 +331,21 @@ func TestLivePersonWireShapes(t *testing.T) {
 	if got := mustJSON(f.nextFrame(".ams.cm.UpdateConversationField")["body"]); got != `{"conversationField":[{"conversationState":"CLOSE","field":"ConversationStateField"}],"conversationId":"c1"}` {
 		t.Fatalf("close body = %s", got)
 	}
-	if err := a.SetTTR(ctx, ref, "prioritized"); err != nil {
+	if err := a.SetTTR(ctx, ref, "prioritized", 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := mustJSON(f.nextFrame(".ams.cm.UpdateConversationField")["body"]); got != `{"conversationField":[{"field":"TTRField","ttrType":"PRIORITIZED"}],"conversationId":"c1"}` {
 		t.Fatalf("ttr body = %s", got)
+	}
+	// CUSTOM: LivePerson's TTRField with the value in seconds (F29).
+	if err := a.SetTTR(ctx, ref, "CUSTOM", 300); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustJSON(f.nextFrame(".ams.cm.UpdateConversationField")["body"]); got != `{"conversationField":[{"field":"TTRField","ttrType":"CUSTOM","value":300}],"conversationId":"c1"}` {
+		t.Fatalf("custom ttr body = %s", got)
+	}
+	if err := a.SetTTR(ctx, ref, "CUSTOM", 0); botrelay.ErrorCode(err) != botrelay.EINVALID {
+		t.Fatalf("SetTTR(CUSTOM, 0) = %v, want EINVALID", err)
 	}
 
 	// History: the consumer's messages and other agents' (which tell the

@@ -161,13 +161,13 @@ func conversationFlow(t *testing.T, useTLS bool) {
 	}
 
 	// TTR.
-	if err := a.SetTTR(ctx, ref, "URGENT"); err != nil {
+	if err := a.SetTTR(ctx, ref, "URGENT", 0); err != nil {
 		t.Fatal(err)
 	}
 	if ttr := e.conversation(ref.ID).TTR; ttr != botrelay.TTRUrgent {
 		t.Fatalf("TTR = %s", ttr)
 	}
-	if err := a.SetTTR(ctx, ref, "SOON"); botrelay.ErrorCode(err) != botrelay.EINVALID {
+	if err := a.SetTTR(ctx, ref, "SOON", 0); botrelay.ErrorCode(err) != botrelay.EINVALID {
 		t.Fatalf("SetTTR(SOON) = %v, want EINVALID", err)
 	}
 

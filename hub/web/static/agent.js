@@ -62,6 +62,12 @@
         body: JSON.stringify({ username: ui.username.value.trim(), password: ui.password.value }),
       });
       if (r.status === 401 || r.status === 403) throw new Error("Wrong login name or password.");
+      if (r.status === 429 || r.status === 503) {
+        // The login limits: {"error":{"code","message"}} says when to try again.
+        const b = await r.json().catch(() => null);
+        const m = b && b.error && b.error.message;
+        throw new Error(m ? m.charAt(0).toUpperCase() + m.slice(1) + "." : "Too many attempts; try again later.");
+      }
       if (!r.ok) throw new Error("Login failed (HTTP " + r.status + ").");
       const body = await r.json();
       const cfg = body.config || {};
@@ -396,6 +402,14 @@
     }
   }
 
+  // fileLink asks the hub for a signed, short-lived download link (no
+  // bearer in it): {url, exp}. Only the conversation's participants get one.
+  async function fileLink(relativePath) {
+    const b = await ums.request(".ams.ms.GenerateURLForDownloadFile", { relativePath });
+    const q = new URLSearchParams(b.queryParams || {});
+    return { url: b.relativePath + "?" + q.toString(), exp: Number((b.queryParams || {}).exp) || 0 };
+  }
+
   function renderEvent(conv, ev) {
     if (ev.system) {
       return el("li", { class: "msg", "data-testid": "message", "data-kind": "system" }, el("span", { class: "body", text: ev.system }));
@@ -416,10 +430,25 @@
       body.append(renderStructured(e.content, null));
     } else if (e.contentType === "hosted/file") {
       const f = (typeof e.message === "object" && e.message) || {};
-      const path = String(f.relativePath || "").split("/").map(encodeURIComponent).join("/");
-      const href = "/api/account/" + encodeURIComponent(state.account) + "/files/" + path + "?token=" + encodeURIComponent(state.session.bearer);
-      body.append(el("a", { href, target: "_blank", rel: "noopener", "data-testid": "file-link", text: f.caption || f.relativePath || "file" }));
-      if (isImageFile(f.fileType)) body.append(el("img", { class: "file-thumb", src: href, alt: f.caption || "image" }));
+      const rel = String(f.relativePath || "");
+      const link = el("a", { target: "_blank", rel: "noopener", "data-testid": "file-link", text: f.caption || rel || "file" });
+      body.append(link);
+      const img = isImageFile(f.fileType) ? el("img", { class: "file-thumb", alt: f.caption || "image" }) : null;
+      if (img) body.append(img);
+      let expires = 0;
+      const refresh = () => fileLink(rel).then((u) => {
+        link.href = u.url;
+        expires = u.exp;
+        if (img && !img.src) img.src = u.url;
+        return u.url;
+      });
+      refresh().catch((err) => { link.title = err.message || "no download link"; });
+      // Links are short-lived: one about to expire is renewed on click.
+      link.addEventListener("click", (ev) => {
+        if (Date.now() / 1000 < expires - 15) return;
+        ev.preventDefault();
+        refresh().then((u) => window.open(u, "_blank", "noopener")).catch(() => {});
+      });
     } else {
       body.textContent = typeof e.message === "string" ? e.message : "";
       if (e.quickReplies) {

@@ -227,9 +227,14 @@
     ui.typing.textContent = name ? name + " is typing…" : "";
   }
 
-  function downloadURL(relativePath) {
+  // fileURL fetches one of the consumer's own files with the token in the
+  // Authorization header (never in the URL) and returns a blob: URL of it.
+  async function fileURL(relativePath) {
     const path = String(relativePath || "").split("/").map(encodeURIComponent).join("/");
-    return "/api/account/" + encodeURIComponent(state.account) + "/files/" + path + "?token=" + encodeURIComponent(state.token);
+    const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/files/" + path,
+      { headers: { Authorization: "Bearer " + state.token } });
+    if (!r.ok) throw new Error("could not load the file (HTTP " + r.status + ")");
+    return URL.createObjectURL(await r.blob());
   }
 
   function renderEvent(ch, fromPublish) {
@@ -262,10 +267,20 @@
       body.append(renderStructured(ev.content, mine ? null : (text) => sendText(text)));
     } else if (ev.contentType === "hosted/file") {
       const f = (typeof ev.message === "object" && ev.message) || {};
-      const href = downloadURL(f.relativePath);
-      const link = el("a", { href, target: "_blank", rel: "noopener", "data-testid": "file-link", text: f.caption || f.relativePath || "file" });
+      const link = el("a", { target: "_blank", rel: "noopener", "data-testid": "file-link", text: f.caption || f.relativePath || "file" });
       body.append(link);
-      if (isImageFile(f.fileType)) body.append(el("a", { href, target: "_blank", rel: "noopener" }, el("img", { class: "file-thumb", src: href, alt: f.caption || "image" })));
+      let thumb = null;
+      if (isImageFile(f.fileType)) {
+        thumb = el("a", { target: "_blank", rel: "noopener" }, el("img", { class: "file-thumb", alt: f.caption || "image" }));
+        body.append(thumb);
+      }
+      fileURL(f.relativePath).then((href) => {
+        link.href = href;
+        if (thumb) {
+          thumb.href = href;
+          thumb.firstChild.src = href;
+        }
+      }).catch((err) => { link.title = err.message; });
     } else {
       body.textContent = typeof ev.message === "string" ? ev.message : "";
       if (!mine && ev.quickReplies) {
@@ -374,7 +389,7 @@
     try {
       const form = new FormData();
       form.append("file", file);
-      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/consumer/files?token=" + encodeURIComponent(state.token), { method: "POST", body: form });
+      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/consumer/files", { method: "POST", body: form, headers: { Authorization: "Bearer " + state.token } });
       if (!r.ok) throw new Error("upload failed (HTTP " + r.status + ")");
       const up = await r.json();
       await publish({ type: "ContentEvent", contentType: "hosted/file", message: { relativePath: up.relativePath, fileType: up.fileType, caption: file.name } });
