@@ -2,21 +2,14 @@ package hub
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/botrelay/botrelay"
-	"github.com/botrelay/botrelay/auth"
-	"github.com/botrelay/botrelay/internal/limits"
 )
 
 // session is one agent login. Sessions live in memory: a restart requires a
@@ -44,11 +37,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeLoginError answers like LivePerson's agentVep: {"error","internalCode"}.
-func writeLoginError(w http.ResponseWriter, status int, msg string, internal int) {
-	writeJSON(w, status, map[string]any{"error": msg, "internalCode": internal})
 }
 
 // writeError answers with the shared error body {"error":{"code","message"}}.
@@ -84,183 +72,6 @@ func (h *Hub) handleBaseURI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"baseURIs": h.baseURIs(r)})
 }
 
-type loginBody struct {
-	Username          string `json:"username"`
-	Password          string `json:"password"`
-	AppKey            string `json:"appKey"`
-	Secret            string `json:"secret"`
-	AccessToken       string `json:"accessToken"`
-	AccessTokenSecret string `json:"accessTokenSecret"`
-	JWT               string `json:"jwt"`
-	Assertion         string `json:"assertion"`
-	CSRF              string `json:"csrf"`
-}
-
-// handleLogin is agentVep's login: a password or an API key set. Only
-// enabled users whose profile grants conversation:handle, or bot users, may
-// log in. A login replaces the user's previous session.
-func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAccount(w, r) {
-		return
-	}
-	var b loginBody
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&b); err != nil {
-		writeLoginError(w, http.StatusBadRequest, "malformed login body", 1001)
-		return
-	}
-	ctx := r.Context()
-	if b.Username == "" {
-		writeLoginError(w, http.StatusUnauthorized, "username is required", 1002)
-		return
-	}
-	const bad = "wrong username, password or API key"
-	var user *botrelay.User
-	switch {
-	case b.AppKey != "":
-		cr, err := h.store.Credentials(ctx, h.o.Account, b.Username)
-		if err != nil {
-			h.loginFailed(w, err, bad)
-			return
-		}
-		k, err := h.store.APIKey(ctx, b.AppKey)
-		if err != nil {
-			h.loginFailed(w, err, bad)
-			return
-		}
-		if k.UserID != cr.User.ID || subtle.ConstantTimeCompare([]byte(k.AccessToken), []byte(b.AccessToken)) != 1 ||
-			!auth.VerifySecret(b.Secret, k.SecretHash) || !auth.VerifySecret(b.AccessTokenSecret, k.AccessTokenSecretHash) {
-			writeLoginError(w, http.StatusUnauthorized, bad, 1003)
-			return
-		}
-		if err := h.store.TouchAPIKey(ctx, k.AppKey, h.now()); err != nil {
-			h.log.Warn("touch api key", "err", err)
-		}
-		user = cr.User
-	case b.Password != "":
-		// Every password check goes through the shared login limiter:
-		// the attempt is reserved before the store is read or the hash
-		// runs, and an unknown name is checked against a dummy hash.
-		att, err := h.o.Logins.Begin(b.Username, h.o.ClientAddr(r))
-		if err != nil {
-			writeLimited(w, err)
-			return
-		}
-		defer att.Abort()
-		var cr *botrelay.Credentials
-		ok, err := att.Verify(ctx, b.Password, func() (string, error) {
-			c, err := h.store.Credentials(ctx, h.o.Account, b.Username)
-			if botrelay.ErrorCode(err) == botrelay.ENOTFOUND {
-				return "", nil
-			} else if err != nil {
-				return "", err
-			}
-			cr = c
-			return c.PasswordHash, nil
-		})
-		if limits.SetRetryAfter(w.Header(), err) {
-			writeError(w, err)
-			return
-		} else if err != nil {
-			h.loginFailed(w, err, bad)
-			return
-		}
-		if !ok {
-			writeLoginError(w, http.StatusUnauthorized, bad, 1003)
-			return
-		}
-		user = cr.User
-	default:
-		writeLoginError(w, http.StatusUnauthorized, "log in with a password or an API key; SAML and JWT logins are not supported", 1004)
-		return
-	}
-	if !user.Enabled {
-		writeLoginError(w, http.StatusUnauthorized, "user is disabled", 1005)
-		return
-	}
-	prof, err := h.store.Profile(ctx, user.ProfileID)
-	if err != nil {
-		h.loginFailed(w, err, bad)
-		return
-	}
-	if user.Type != botrelay.UserBot && !prof.Has(botrelay.PermConvHandle) {
-		writeLoginError(w, http.StatusForbidden, "the user's profile does not allow handling conversations", 1006)
-		return
-	}
-	s := &session{
-		bearer:  auth.RandomToken(32),
-		csrf:    auth.RandomToken(16),
-		cookie:  auth.RandomToken(24),
-		user:    user,
-		viewAll: prof.Has(botrelay.PermConvViewAll),
-		expires: h.now().Add(h.o.SessionTTL),
-	}
-	if user.Type == botrelay.UserBot {
-		if s.survey, s.surveySkills, err = h.surveyRole(ctx, user.ID); err != nil {
-			h.loginFailed(w, err, bad)
-			return
-		}
-	}
-	h.mu.Lock()
-	old := h.userSession[user.ID]
-	if old != nil {
-		h.dropSession(old)
-	}
-	h.users[user.ID] = user
-	h.sessions[s.bearer] = s
-	h.cookies[s.cookie] = s
-	h.userSession[user.ID] = s
-	var oldConn *conn
-	if old != nil {
-		oldConn = old.conn
-		old.conn = nil
-	}
-	h.mu.Unlock()
-	if oldConn != nil {
-		oldConn.close(CloseSessionReplaced, "another login of this user took over")
-	}
-	h.log.Info("agent logged in", "user_id", int64(user.ID), "login", user.LoginName)
-
-	http.SetCookie(w, &http.Cookie{Name: "Session_id", Value: s.cookie, Path: "/api/account/" + string(h.o.Account),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(h.o.SessionTTL / time.Second)})
-	writeJSON(w, http.StatusOK, map[string]any{
-		"csrf":       s.csrf,
-		"wsuk":       auth.RandomToken(12),
-		"sessionTTl": strconv.FormatInt(h.o.SessionTTL.Milliseconds(), 10),
-		"bearer":     s.bearer,
-		"config": map[string]any{
-			"loginName":         user.LoginName,
-			"userId":            strconv.FormatInt(int64(user.ID), 10),
-			"userPid":           user.PID,
-			"userTypeId":        map[bool]int{true: 2, false: 1}[user.Type == botrelay.UserBot],
-			"userPrivileges":    []int{},
-			"serverCurrentTime": ms(h.now()),
-			"timeDiff":          0,
-			"isAdmin":           prof.Role == botrelay.RoleAdmin,
-			"accountId":         string(h.o.Account),
-			"nickname":          user.Nickname,
-			"profileIds":        []int64{int64(user.ProfileID)},
-		},
-		"csdsCollectionResponse": map[string]any{"baseURIs": h.baseURIs(r)},
-		"accountData":            map[string]any{"agentGroupsData": map[string]any{"items": []any{}}},
-	})
-}
-
-// writeLimited answers a login the limits refused: 429 or 503 with
-// Retry-After and the shared error body {"error":{"code","message"}}.
-func writeLimited(w http.ResponseWriter, err error) {
-	limits.SetRetryAfter(w.Header(), err)
-	writeError(w, err)
-}
-
-func (h *Hub) loginFailed(w http.ResponseWriter, err error, msg string) {
-	if botrelay.ErrorCode(err) == botrelay.ENOTFOUND {
-		writeLoginError(w, http.StatusUnauthorized, msg, 1003)
-		return
-	}
-	h.log.Error("login", "err", err)
-	writeLoginError(w, http.StatusInternalServerError, "login failed", 1000)
-}
-
 // dropSession forgets s. The caller holds h.mu and closes s.conn.
 func (h *Hub) dropSession(s *session) {
 	delete(h.sessions, s.bearer)
@@ -285,51 +96,6 @@ func (h *Hub) cookieSession(r *http.Request, csrf string) *session {
 		return nil
 	}
 	return s
-}
-
-// handleRefresh extends a session: body {"csrf"} with the login cookie.
-func (h *Hub) handleRefresh(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAccount(w, r) {
-		return
-	}
-	var b loginBody
-	_ = json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&b)
-	s := h.cookieSession(r, b.CSRF)
-	if s == nil {
-		writeLoginError(w, http.StatusUnauthorized, "session unauthorized", 1010)
-		return
-	}
-	h.mu.Lock()
-	s.expires = h.now().Add(h.o.SessionTTL)
-	h.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"csrf": s.csrf, "sessionTTl": strconv.FormatInt(h.o.SessionTTL.Milliseconds(), 10)})
-}
-
-// handleLogout ends a session, by cookie and csrf or by bearer, and closes
-// its websocket with CloseSessionEnded.
-func (h *Hub) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAccount(w, r) {
-		return
-	}
-	var b loginBody
-	_ = json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&b)
-	s := h.cookieSession(r, b.CSRF)
-	if s == nil {
-		s = h.bearerSession(bearerFromHeader(r))
-	}
-	if s == nil {
-		writeLoginError(w, http.StatusUnauthorized, "session unauthorized", 1010)
-		return
-	}
-	h.mu.Lock()
-	h.dropSession(s)
-	c := s.conn
-	s.conn = nil
-	h.mu.Unlock()
-	if c != nil {
-		c.close(CloseSessionEnded, "logged out")
-	}
-	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
 // bearerSession returns the live session of a bearer, or nil.
@@ -399,86 +165,6 @@ func (h *Hub) handleSkills(w http.ResponseWriter, r *http.Request) {
 		out = append(out, map[string]string{"id": strconv.FormatInt(int64(s.ID), 10), "name": s.Name})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// Consumer tokens.
-
-// ConsumerTokenTTL is how long a consumer token is valid.
-const ConsumerTokenTTL = 30 * 24 * time.Hour
-
-type consumerClaims struct {
-	Acct string `json:"acct"`
-	Sub  string `json:"sub"`
-	Exp  int64  `json:"exp"` // Unix seconds
-}
-
-func (h *Hub) sign(payload string) string {
-	m := hmac.New(sha256.New, h.o.SigningKey)
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// consumerToken signs a token for the consumer.
-func (h *Hub) consumerToken(id botrelay.ConsumerID) (string, time.Time) {
-	exp := h.now().Add(ConsumerTokenTTL).Truncate(time.Second)
-	b, _ := json.Marshal(consumerClaims{Acct: string(h.o.Account), Sub: string(id), Exp: exp.Unix()})
-	p := base64.RawURLEncoding.EncodeToString(b)
-	return p + "." + h.sign("consumer|"+p), exp
-}
-
-var errBadToken = errors.New("bad token")
-
-// verifyConsumerToken returns the consumer of a valid token.
-func (h *Hub) verifyConsumerToken(tok string) (botrelay.ConsumerID, error) {
-	p, sig, ok := strings.Cut(tok, ".")
-	if !ok || len(tok) > 1024 || !hmac.Equal([]byte(sig), []byte(h.sign("consumer|"+p))) {
-		return "", errBadToken
-	}
-	b, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return "", errBadToken
-	}
-	var c consumerClaims
-	if json.Unmarshal(b, &c) != nil || c.Acct != string(h.o.Account) || c.Sub == "" || c.Exp <= h.now().Unix() {
-		return "", errBadToken
-	}
-	return botrelay.ConsumerID(c.Sub), nil
-}
-
-// consumerFromRequest reads the consumer token from Authorization or ?token=.
-func (h *Hub) consumerFromRequest(r *http.Request) (botrelay.ConsumerID, error) {
-	tok := bearerFromHeader(r)
-	if tok == "" {
-		tok = r.URL.Query().Get("token")
-	}
-	if tok == "" {
-		return "", errBadToken
-	}
-	return h.verifyConsumerToken(tok)
-}
-
-// handleConsumerToken issues a consumer token, or refreshes the one sent in
-// Authorization (same consumer id).
-func (h *Hub) handleConsumerToken(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAccount(w, r) {
-		return
-	}
-	id := botrelay.ConsumerID("")
-	if tok := bearerFromHeader(r); tok != "" {
-		if got, err := h.verifyConsumerToken(tok); err == nil {
-			id = got
-		}
-	}
-	if id == "" {
-		// A new anonymous consumer: limited per client address.
-		if err := h.o.Consumers.Token(h.o.ClientAddr(r)); err != nil {
-			writeLimited(w, err)
-			return
-		}
-		id = botrelay.ConsumerID(newID())
-	}
-	tok, exp := h.consumerToken(id)
-	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "consumerId": string(id), "expiresAt": exp.UnixMilli()})
 }
 
 // unauthorized answers 401 with the shared error body.

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/ums"
 )
 
 // MaxUploadSize bounds an uploaded file.
@@ -59,55 +61,17 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeLimited(w, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadSize+64<<10)
-	f, hdr, err := r.FormFile("file")
+	data, ext, err := readUpload(w, r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, botrelay.Errorf(botrelay.EINVALID, "the file is larger than 10 MB"))
-			return
-		}
-		writeError(w, botrelay.Errorf(botrelay.EINVALID, "multipart field \"file\" is required"))
-		return
-	}
-	defer f.Close()
-	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(hdr.Filename), "."))
-	ft, ok := fileTypes[ext]
-	if !ok {
-		writeError(w, botrelay.Errorf(botrelay.EINVALID, "file type must be png, jpg, jpeg, gif, pdf or txt"))
-		return
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxUploadSize+1))
-	if err != nil {
-		writeError(w, botrelay.Errorf(botrelay.EINVALID, "the upload could not be read"))
-		return
-	}
-	if len(data) > MaxUploadSize {
-		writeError(w, botrelay.Errorf(botrelay.EINVALID, "the file is larger than 10 MB"))
-		return
-	}
-	sniffed := http.DetectContentType(data)
-	want := strings.SplitN(ft.mime, ";", 2)[0]
-	if !strings.HasPrefix(sniffed, want) {
-		writeError(w, botrelay.Errorf(botrelay.EINVALID, "the file's content does not match its .%s extension", ext))
-		return
-	}
-	rel := string(consumer) + "/" + newToken() + "." + ext
-	if _, ok := fileOwner(rel); !ok {
-		writeError(w, botrelay.Errorf(botrelay.EINVALID, "consumer id is not usable for files"))
-		return
-	}
-	dir := filepath.Join(h.files, string(consumer))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		h.log.Error("create file folder", "err", err)
 		writeError(w, err)
 		return
 	}
-	if err := writeFileSync(filepath.Join(h.files, filepath.FromSlash(rel)), data); err != nil {
-		h.log.Error("store upload", "err", err)
+	rel, err := h.storeUpload(consumer, ext, data)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
+	ft := fileTypes[ext]
 	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": ft.fileType})
 }
 
@@ -237,4 +201,69 @@ func (h *Hub) downloadURL(s *session, host, rel string) (any, error) {
 		"queryParams":  map[string]string{"exp": exp, "sig": sig},
 		"url":          "https://" + host + path + "?" + q.Encode(),
 	}, nil
+}
+
+// generateDownloadURL answers ms.GenerateURLForDownloadFile (see
+// downloadURL).
+func (h *Hub) generateDownloadURL(_ context.Context, c *conn, req *ums.Request) (any, error) {
+	var b struct {
+		RelativePath string `json:"relativePath"`
+	}
+	if err := ums.DecodeBody(req, &b); err != nil {
+		return nil, err
+	}
+	return h.downloadURL(c.sess, c.host, b.RelativePath)
+}
+
+// readUpload reads the multipart field "file" of an upload and checks its
+// size, its extension and that its content matches the extension. It
+// returns the content and the extension, lower-cased.
+func readUpload(w http.ResponseWriter, r *http.Request) ([]byte, string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadSize+64<<10)
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, "", botrelay.Errorf(botrelay.EINVALID, "the file is larger than 10 MB")
+		}
+		return nil, "", botrelay.Errorf(botrelay.EINVALID, "multipart field \"file\" is required")
+	}
+	defer f.Close()
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(hdr.Filename), "."))
+	ft, ok := fileTypes[ext]
+	if !ok {
+		return nil, "", botrelay.Errorf(botrelay.EINVALID, "file type must be png, jpg, jpeg, gif, pdf or txt")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxUploadSize+1))
+	if err != nil {
+		return nil, "", botrelay.Errorf(botrelay.EINVALID, "the upload could not be read")
+	}
+	if len(data) > MaxUploadSize {
+		return nil, "", botrelay.Errorf(botrelay.EINVALID, "the file is larger than 10 MB")
+	}
+	sniffed := http.DetectContentType(data)
+	want := strings.SplitN(ft.mime, ";", 2)[0]
+	if !strings.HasPrefix(sniffed, want) {
+		return nil, "", botrelay.Errorf(botrelay.EINVALID, "the file's content does not match its .%s extension", ext)
+	}
+	return data, ext, nil
+}
+
+// storeUpload writes an uploaded file of consumer under a fresh name and
+// returns its relative path "<consumerId>/<random>.<ext>".
+func (h *Hub) storeUpload(consumer botrelay.ConsumerID, ext string, data []byte) (string, error) {
+	rel := string(consumer) + "/" + newToken() + "." + ext
+	if _, ok := fileOwner(rel); !ok {
+		return "", botrelay.Errorf(botrelay.EINVALID, "consumer id is not usable for files")
+	}
+	dir := filepath.Join(h.files, string(consumer))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		h.log.Error("create file folder", "err", err)
+		return "", err
+	}
+	if err := writeFileSync(filepath.Join(h.files, filepath.FromSlash(rel)), data); err != nil {
+		h.log.Error("store upload", "err", err)
+		return "", err
+	}
+	return rel, nil
 }

@@ -1,19 +1,3 @@
-// Package hub is botrelay's embedded messaging platform. It speaks the
-// LivePerson-compatible agent messaging protocol (domain lookup, agent login,
-// the UMS websocket) so that the liveperson platform adapter and LivePerson's
-// own node-agent-sdk can connect to it, and a consumer protocol with the
-// same frame format for the web messaging page. docs/protocol.md describes
-// both sides.
-//
-// Conversations, dialogs, participants and message events live in the store;
-// routing (agent states, waiting conversations, rings) and agent sessions
-// live in memory and are rebuilt by Run: a restart keeps open conversations
-// and their messages, and agents log in again.
-//
-// Locking: Hub.mu guards every in-memory map and every conn's subscription
-// state; it is never held during I/O. convState.op serialises the writes of
-// one conversation (store write, then state change and notifications under
-// Hub.mu). Lock order: convState.op, then Hub.createMu, then Hub.mu.
 package hub
 
 import (

@@ -350,10 +350,6 @@ func get(m any, path ...string) any {
 	return m
 }
 
-func isNotif(typ string) func(m map[string]any) bool {
-	return func(m map[string]any) bool { return m["kind"] == "notification" && m["type"] == typ }
-}
-
 // agentConn logs in and connects an agent, ONLINE and subscribed to routing
 // tasks and its conversations.
 func agentConn(t *testing.T, srv *httptest.Server, user string) *client {

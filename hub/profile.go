@@ -15,7 +15,7 @@ import (
 // them: an array of {"type","info"|"personal"|…,"auth"} entries, from the
 // "engagementAttributes" array of the consumer's conversationContext or,
 // failing that, from its "lpSdes".
-func (h *Hub) userProfile(ctx context.Context, c *conn, s *session, req *ums.Request) (any, error) {
+func (h *Hub) userProfile(ctx context.Context, c *conn, req *ums.Request) (any, error) {
 	var b struct {
 		UserID string `json:"userId"`
 	}
@@ -23,7 +23,7 @@ func (h *Hub) userProfile(ctx context.Context, c *conn, s *session, req *ums.Req
 		return nil, err
 	}
 	if b.UserID == "" {
-		return h.agentProfile(s.user), nil
+		return h.agentProfile(c.sess.user), nil
 	}
 	if attrs, found, err := h.consumerProfile(c, botrelay.ConsumerID(b.UserID)); found || err != nil {
 		return attrs, err

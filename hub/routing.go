@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -190,4 +191,136 @@ func (h *Hub) reroute(u botrelay.UserID) {
 // legacyID is a user's id in the protocol's legacy form "<account>.<userId>".
 func (h *Hub) legacyID(u botrelay.UserID) string {
 	return string(h.o.Account) + "." + strconv.FormatInt(int64(u), 10)
+}
+
+// updateRing accepts or rejects a ring.
+func (h *Hub) updateRing(ctx context.Context, s *session, ringID, state string) error {
+	h.mu.Lock()
+	r := h.rings[ringID]
+	var cs *convState
+	if r != nil {
+		cs = h.convs[r.conv]
+	}
+	if r == nil || cs == nil || cs.ring != r || r.user != s.user.ID {
+		h.mu.Unlock()
+		return botrelay.Errorf(botrelay.ENOTFOUND, "ring %q is not waiting for you", ringID)
+	}
+	switch state {
+	case "ACCEPTED":
+	case "REJECTED":
+		cs.tried[s.user.ID] = true
+		h.cancelRing(cs, "REJECTED")
+		h.dispatch()
+		h.mu.Unlock()
+		return nil
+	default:
+		h.mu.Unlock()
+		return botrelay.Errorf(botrelay.EINVALID, "ringState must be ACCEPTED or REJECTED")
+	}
+	h.mu.Unlock()
+
+	err := h.acceptRing(ctx, s, cs, r)
+	if err != nil {
+		// The assignment was not stored: the conversation still waits.
+		h.mu.Lock()
+		h.dispatch()
+		h.mu.Unlock()
+	}
+	return err
+}
+
+// acceptRing assigns r's conversation to the session's user, unless the
+// ring was withdrawn meanwhile, and tells the agent the ring is ACCEPTED.
+func (h *Hub) acceptRing(ctx context.Context, s *session, cs *convState, r *ring) error {
+	return h.mutate(ctx, cs, func(conv *botrelay.Conversation) error {
+		h.mu.Lock()
+		ok := cs.ring == r && conv.AssignedAgent() == 0
+		if ok {
+			// Detach the ring so it neither expires nor is reported as
+			// cancelled while the assignment is stored.
+			r.timer.Stop()
+			delete(h.rings, r.id)
+			cs.ring = nil
+		}
+		h.mu.Unlock()
+		if !ok {
+			return botrelay.Errorf(botrelay.ECONFLICT, "ring %q is no longer waiting", r.id)
+		}
+		kept := conv.Participants[:0]
+		for _, p := range conv.Participants {
+			if p.State != botrelay.ParticipantStateSuggested {
+				kept = append(kept, p)
+			}
+		}
+		conv.Participants = append(kept, botrelay.Participant{UserID: s.user.ID, Role: botrelay.ParticipantAssignedAgent,
+			State: botrelay.ParticipantStateActive, JoinedAt: h.now()})
+		return nil
+	}, func(conv *botrelay.Conversation) {
+		if c := s.conn; c != nil {
+			h.sendRing(c, conv, r, "UPSERT", "ACCEPTED")
+		}
+	})
+}
+
+// setAgentState answers routing.SetAgentState: ONLINE rings the agent for
+// waiting conversations, AWAY and OCCUPIED take its rings away. The answer
+// goes before the state notification it causes.
+func (h *Hub) setAgentState(_ context.Context, c *conn, req *ums.Request) (any, error) {
+	var b struct {
+		Availability string `json:"availability"`
+	}
+	if err := ums.DecodeBody(req, &b); err != nil {
+		return nil, err
+	}
+	switch b.Availability {
+	case StateOnline, StateAway, StateOccupied:
+	default:
+		return nil, botrelay.Errorf(botrelay.EINVALID, "availability must be ONLINE, AWAY or OCCUPIED")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.sess.state = b.Availability
+	if b.Availability == StateOnline {
+		h.dispatch()
+	} else {
+		h.reroute(c.sess.user.ID)
+	}
+	c.send(ums.OK(req, nil))
+	h.sendAgentState(c)
+	return errAnswered, nil
+}
+
+// subscribeRoutingTasks answers routing.SubscribeRoutingTasks: it re-sends
+// the rings the agent already has and rings it for waiting conversations.
+func (h *Hub) subscribeRoutingTasks(_ context.Context, c *conn, _ *ums.Request) (any, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.routingSub = newID()
+	for _, r := range h.rings {
+		if r.user == c.sess.user.ID {
+			if cs := h.convs[r.conv]; cs != nil {
+				h.sendRing(c, cs.c, r, "UPSERT", "WAITING")
+			}
+		}
+	}
+	h.dispatch()
+	return map[string]string{"subscriptionId": c.routingSub}, nil
+}
+
+// updateRoutingTaskSubscription accepts routing.UpdateRoutingTaskSubscription
+// and changes nothing: every subscription sees every ring of its agent.
+func (h *Hub) updateRoutingTaskSubscription(context.Context, *conn, *ums.Request) (any, error) {
+	return nil, nil
+}
+
+// updateRingState answers routing.UpdateRingState (see updateRing).
+func (h *Hub) updateRingState(ctx context.Context, c *conn, req *ums.Request) (any, error) {
+	var b struct {
+		RingID    string `json:"ringId"`
+		RingState string `json:"ringState"`
+	}
+	if err := ums.DecodeBody(req, &b); err != nil {
+		return nil, err
+	}
+	return nil, h.updateRing(ctx, c.sess, b.RingID, b.RingState)
 }

@@ -1,0 +1,70 @@
+// Package hub is botrelay's embedded messaging platform. It speaks the
+// LivePerson-compatible agent messaging protocol (domain lookup, agent login,
+// the UMS websocket) so that the liveperson platform adapter and LivePerson's
+// own node-agent-sdk can connect to it, and a consumer protocol with the
+// same frame format for the web messaging page. docs/protocol.md describes
+// both sides.
+//
+// Conversations, dialogs, participants and message events live in the store;
+// routing (agent states, waiting conversations, rings) and agent sessions
+// live in memory and are rebuilt by Run: a restart keeps open conversations
+// and their messages, and agents log in again.
+//
+// # Where things are
+//
+// HTTP routes and pages are in routes.go. The two websockets and the tables
+// from request type to handler (agentHandlers, consumerHandlers) are in
+// requests.go; conn.go reads frames and writes answers, lanes.go runs the
+// requests about one conversation in order. The handlers are grouped by
+// family:
+//
+//   - login.go: agent login, refresh, logout; auth.go: sessions, bearers,
+//     users, skills list.
+//   - consumer.go: consumer tokens and the consumer's conversation
+//     subscriptions.
+//   - conversations.go: request (open) a conversation, look one up, mutate
+//     one; update.go: UpdateConversationField (participants, transfer,
+//     close, survey, TTR).
+//   - messaging.go: publish, deliver, query and subscribe to messages;
+//     files.go: uploads and signed download links.
+//   - subscriptions.go: ExConversations and agent-state subscriptions, and
+//     the change notifications they get; convert.go renders conversations
+//     and events for the wire.
+//   - routing.go: agent states, rings, the waiting queue; survey.go: which
+//     bot runs post-conversation surveys.
+//
+// # Locks
+//
+// The hub has these locks:
+//
+//   - Hub.mu guards every in-memory map of the Hub (conversations, dialogs,
+//     rings, the waiting queue, sessions, connections, load, the user
+//     cache), every convState field but op and the sequence cache, every
+//     session field that changes (state, conn, expires, lastRing), and
+//     every conn's subscription fields (convSubs, routingSub, stateSub,
+//     msgSubs). Sessions and conns have no lock of their own. Hub.mu is
+//     never held during I/O (store calls, websocket writes): notifications
+//     are queued with conn.send, which never blocks.
+//   - convState.op (one per open conversation) serialises the writes of
+//     that conversation: it is held across the store write (AppendEvent,
+//     UpdateConversation), and Hub.mu is taken inside it to install the new
+//     state and notify. It also guards convState.seqDialog and seq. publish,
+//     mutate (conversation updates, accepting a ring) and subscribeMessaging
+//     take it; no code holds two conversations' op at once.
+//   - Hub.createMu serialises conversation creation (requestConversation),
+//     so that a consumer gets one open conversation; it is held across the
+//     store write, and Hub.mu is taken inside it. It is never held together
+//     with a convState.op.
+//   - lanes.mu (one per connection) guards that connection's lane queues;
+//     it is taken by nothing else and no other lock is taken under it.
+//   - Leaf locks taken under Hub.mu: conn.doneOnce (conn.close, also from
+//     conn.send when the queue is full; it only closes a channel and starts
+//     a goroutine), the ring timers' Stop, and the logger's.
+//   - The limits (Options.Logins, Options.Consumers) and the store have
+//     locks of their own; the hub calls them under createMu or convState.op
+//     at most, never under Hub.mu.
+//
+// Lock order: convState.op or Hub.createMu (never both), then Hub.mu, then
+// the leaf locks. The ring timers (expireRing) and the session sweep take
+// Hub.mu alone.
+package hub
