@@ -252,12 +252,12 @@ func parseParams(s string) (Params, error) {
 	var seen [3]bool // m, t, p
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
-		return p, errors.New("parameters must be m=..,t=..,p=..")
+		return p, errors.New("parameters must be m=N,t=N,p=N")
 	}
 	for _, part := range parts {
 		name, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return p, errors.New("parameters must be m=..,t=..,p=..")
+			return p, errors.New("parameters must be m=N,t=N,p=N")
 		}
 		var idx, bits int
 		switch name {

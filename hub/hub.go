@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +15,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/hub/web"
 	"github.com/botrelay/botrelay/internal/limits"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 // Close codes the hub uses on websockets (see docs/protocol.md).
@@ -267,13 +267,7 @@ func (h *Hub) waitReady(ctx context.Context) error {
 }
 
 // newID returns a random UUID (version 4).
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newID() string { return uuid.New() }
 
 func (h *Hub) now() time.Time { return h.o.Now().UTC() }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/platforms/liveperson"
 	"github.com/botrelay/botrelay/secretbox"
 )
@@ -354,7 +355,7 @@ func startDemoBot(t *testing.T, f *fixture, srv *httptest.Server) {
 		Settings: botrelay.BotSettings{Vendor: vendor, ErrorHandling: botrelay.ErrorHandling{EscalationSkill: botrelay.SkillNameHuman,
 			MessageToConsumer: "Something went wrong; let me get you a human agent."}}}
 	ks := f.keys["botty"]
-	b.Secrets, err = relay.SealSecrets(box, b, &relay.Secrets{APIKey: relay.Credentials{AppKey: ks.AppKey, Secret: ks.Secret,
+	b.Secrets, err = sealed.Seal(box, b, &sealed.Secrets{APIKey: sealed.Credentials{AppKey: ks.AppKey, Secret: ks.Secret,
 		AccessToken: ks.AccessToken, AccessTokenSecret: ks.AccessTokenSecret}})
 	if err != nil {
 		t.Fatal(err)
@@ -367,7 +368,7 @@ func startDemoBot(t *testing.T, f *fixture, srv *httptest.Server) {
 	reg.RegisterVendor(function.Connector{})
 	r := relay.New(relay.Options{Store: f.store, Registry: reg, Box: box, Logger: quiet, ConnectTimeout: 10 * time.Second,
 		Scripts: &function.Runner{Logger: quiet},
-		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
+		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c sealed.Credentials) (botrelay.PlatformAdapter, error) {
 			return liveperson.New(liveperson.Config{Account: string(acct), CSDSDomain: srv.URL, Username: c.Username,
 				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
 				liveperson.Options{Logger: quiet, HTTPClient: srv.Client(), ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 const botColumns = `id, account_id, name, user_id, type, conversation_type, vendor, settings, secrets, started, created_at, updated_at`
@@ -63,7 +64,7 @@ func (s *Store) CreateBot(ctx context.Context, b *botrelay.Bot) error {
 		return err
 	}
 	if b.ID == "" {
-		b.ID = botrelay.BotID(newUUID())
+		b.ID = botrelay.BotID(uuid.New())
 	}
 	return s.inTx(ctx, func(c conn) error {
 		if err := s.checkBotUser(ctx, c, b); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 const botConvColumns = `bot_id, conversation_id, dialog_id, consumer_id, skill_id, open, vendor_state, last_sequence,
@@ -132,7 +133,7 @@ func (s *Store) AddBotError(ctx context.Context, e *botrelay.BotError) error {
 		e.At = s.nowTime()
 	}
 	if e.ID == "" {
-		e.ID = newUUID()
+		e.ID = uuid.New()
 	}
 	return s.inTx(ctx, func(c conn) error {
 		_, err := c.exec(ctx, `INSERT INTO bot_errors (id, bot_id, conversation_id, code, message, details, at)

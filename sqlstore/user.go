@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/uuid"
 )
 
 const userColumns = `id, account_id, pid, type, login_name, nickname, email, profile_id,
@@ -40,7 +41,7 @@ func (s *Store) insertUser(ctx context.Context, c conn, u *botrelay.User) error 
 	if err := s.checkUserRefs(ctx, c, u); err != nil {
 		return err
 	}
-	u.PID = newUUID()
+	u.PID = uuid.New()
 	u.CreatedAt = s.nowTime()
 	u.UpdatedAt = u.CreatedAt
 	err := c.queryRow(ctx, `INSERT INTO users (account_id, pid, type, login_name, login_key, nickname, email, profile_id,

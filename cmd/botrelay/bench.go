@@ -40,6 +40,8 @@ figures.
 Flags:
 `
 
+// benchCommand is `botrelay bench`: it parses the flags, runs the bench and
+// prints its report.
 func benchCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
@@ -112,14 +114,20 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "botrelay bench: "+strings.SplitN(err.Error(), "\n", 2)[0])
 		return 1
 	}
+	return writeBenchReport(report, *out, *asJSON, stdout, stderr)
+}
+
+// writeBenchReport writes the JSON report to out (when set) and prints the
+// JSON report or the summary; it returns the command's exit code.
+func writeBenchReport(report *bench.Report, out string, asJSON bool, stdout, stderr io.Writer) int {
 	js, _ := json.MarshalIndent(report, "", "  ")
-	if *out != "" {
-		if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
+	if out != "" {
+		if err := os.WriteFile(out, append(js, '\n'), 0o644); err != nil {
 			fmt.Fprintf(stderr, "botrelay bench: %v\n", err)
 			return 1
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		fmt.Fprintf(stdout, "%s\n", js)
 	} else {
 		report.WriteSummary(stdout)

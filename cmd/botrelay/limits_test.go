@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -325,9 +324,9 @@ func plainTestBinary(t *testing.T) string {
 		if plainBinary.err != nil {
 			return
 		}
-		goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goCmd); err != nil {
-			goCmd = "go"
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = "/usr/local/go/bin/go" // where .ci/run expects Go
 		}
 		plainBinary.out, plainBinary.err = exec.Command(goCmd, "test", "-c", "-o",
 			filepath.Join(plainBinary.dir, "botrelay.test"), ".").CombinedOutput()

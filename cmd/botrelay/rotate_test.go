@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/secretbox"
 )
 
@@ -169,10 +169,10 @@ func TestRotateMasterKey(t *testing.T) {
 	}
 	oldBox, newBox := boxOf(t, oldKey), boxOf(t, newKey)
 	for _, b := range bots {
-		if _, err := relay.OpenSecrets(oldBox, b); err == nil && b.Secrets != "" {
+		if _, err := sealed.Open(oldBox, b); err == nil && b.Secrets != "" {
 			t.Errorf("bot %s: the old key still opens its secrets", b.Name)
 		}
-		if _, err := relay.OpenSecrets(newBox, b); err != nil {
+		if _, err := sealed.Open(newBox, b); err != nil {
 			t.Errorf("bot %s: the new key does not open its secrets: %v", b.Name, err)
 		}
 	}

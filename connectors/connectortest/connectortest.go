@@ -134,13 +134,13 @@ func (r *rig) turn() *botrelay.Turn {
 }
 
 // converse makes one call within d.
-func (r *rig) converse(t *testing.T, d time.Duration) (*botrelay.Reply, error, time.Duration) {
+func (r *rig) converse(t *testing.T, d time.Duration) (*botrelay.Reply, time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
 	reply, err := r.bot.Converse(ctx, r.turn())
-	return reply, err, time.Since(start)
+	return reply, time.Since(start), err
 }
 
 // checkErr asserts err is a classified *botrelay.VendorError of one of
@@ -192,7 +192,7 @@ func (r *rig) logClean(t *testing.T) {
 // reply as Converse (F36).
 func replyAndHooks(t *testing.T, h Harness) {
 	r := newRig(t, h)
-	reply, err, _ := r.converse(t, 10*time.Second)
+	reply, _, err := r.converse(t, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Converse: %v", err)
 	}
@@ -267,7 +267,7 @@ var faultCases = []faultCase{
 	{"Timeout", func(t *testing.T, h Harness) {
 		r := newRig(t, h)
 		r.faults.set(fault{hang: true})
-		_, err, took := r.converse(t, 500*time.Millisecond)
+		_, took, err := r.converse(t, 500*time.Millisecond)
 		if took > 2*time.Second {
 			t.Errorf("a hung vendor held the call %v past its 500 ms deadline", took-500*time.Millisecond)
 		}
@@ -278,7 +278,7 @@ var faultCases = []faultCase{
 		for _, st := range []int{500, 503} {
 			r := newRig(t, h)
 			r.faults.set(fault{status: st})
-			_, err, took := r.converse(t, 5*time.Second)
+			_, took, err := r.converse(t, 5*time.Second)
 			r.checkErr(t, err, botrelay.ErrVendorUnavailable)
 			if took > 4*time.Second {
 				t.Errorf("HTTP %d: the call took %v", st, took)
@@ -289,7 +289,7 @@ var faultCases = []faultCase{
 	{"TooManyRequests", func(t *testing.T, h Harness) {
 		r := newRig(t, h)
 		r.faults.set(fault{status: 429})
-		_, err, took := r.converse(t, 5*time.Second)
+		_, took, err := r.converse(t, 5*time.Second)
 		r.checkErr(t, err, botrelay.ErrVendorUnavailable)
 		if took > 4*time.Second {
 			t.Errorf("429 without Retry-After: the call took %v", took)
@@ -299,7 +299,7 @@ var faultCases = []faultCase{
 	{"RetryAfterHonoured", func(t *testing.T, h Harness) {
 		r := newRig(t, h)
 		r.faults.set(fault{status: 429, retryAfter: "1", times: 1})
-		reply, err, _ := r.converse(t, 10*time.Second)
+		reply, _, err := r.converse(t, 10*time.Second)
 		if err != nil {
 			t.Fatalf("429 with Retry-After: 1 within a 10 s call: %v", err)
 		}
@@ -318,7 +318,7 @@ var faultCases = []faultCase{
 	{"RetryAfterBeyondDeadline", func(t *testing.T, h Harness) {
 		r := newRig(t, h)
 		r.faults.set(fault{status: 429, retryAfter: "120"})
-		_, err, took := r.converse(t, 3*time.Second)
+		_, took, err := r.converse(t, 3*time.Second)
 		ve := r.checkErr(t, err, botrelay.ErrVendorUnavailable)
 		if took > 2500*time.Millisecond {
 			t.Errorf("a Retry-After beyond the deadline held the call %v", took)
@@ -331,14 +331,14 @@ var faultCases = []faultCase{
 	{"Garbage", func(t *testing.T, h Harness) {
 		r := newRig(t, h)
 		r.faults.set(fault{status: 200, body: "<html><body>502 Bad Gateway</body></html>"})
-		_, err, _ := r.converse(t, 5*time.Second)
+		_, _, err := r.converse(t, 5*time.Second)
 		r.checkErr(t, err, botrelay.ErrVendorBadReply, botrelay.ErrVendorUnavailable)
 		r.logClean(t)
 	}},
 	{"EmptyBody", func(t *testing.T, h Harness) {
 		r := newRig(t, h)
 		r.faults.set(fault{status: 200, empty: true})
-		reply, err, _ := r.converse(t, 5*time.Second)
+		reply, _, err := r.converse(t, 5*time.Second)
 		if err == nil {
 			if reply != nil && len(reply.Items) > 0 {
 				t.Fatalf("an empty answer gave messages: %+v", reply)

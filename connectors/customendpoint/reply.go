@@ -67,72 +67,79 @@ func parseReply(body []byte, currentSkill string) (*botrelay.Reply, error) {
 	}
 	reply := &botrelay.Reply{}
 	for i, raw := range items {
-		where := "response[" + strconv.Itoa(i) + "]"
-		it, err := decodeObj(where, raw, true)
-		if err != nil {
+		if err := parseItem(reply, "response["+strconv.Itoa(i)+"]", raw, currentSkill); err != nil {
 			return nil, err
-		}
-		typ, ok, err := it.Str("type")
-		if err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, badReply("%s.type is required", where)
-		}
-		switch typ {
-		case ItemText, ItemStructuredContent, ItemDelay, ItemAction:
-		default:
-			return nil, badReply("%s.type %q is not one of TEXT, STRUCTURED_CONTENT, DELAY, ACTION", where, typ)
-		}
-		where += " (" + typ + ")"
-		data, err := decodeObj(where+".data", it.M["data"], true)
-		if err != nil {
-			return nil, err
-		}
-		switch typ {
-		case ItemText:
-			m, err := parseText(data)
-			if err != nil {
-				return nil, err
-			}
-			if m != nil {
-				reply.Items = append(reply.Items, botrelay.Item{Message: m})
-			}
-		case ItemStructuredContent:
-			m, err := parseStructured(data)
-			if err != nil {
-				return nil, err
-			}
-			reply.Items = append(reply.Items, botrelay.Item{Message: m})
-		case ItemDelay:
-			d, err := parseDelay(data)
-			if err != nil {
-				return nil, err
-			}
-			reply.Items = append(reply.Items, botrelay.Item{Delay: d})
-		case ItemAction:
-			name, ok, err := data.Str("name")
-			if err != nil {
-				return nil, err
-			} else if !ok || name == "" {
-				return nil, badReply("%s.data.name is required", where)
-			}
-			if reply.Action != nil || !knownAction(name) {
-				reply.Skipped = append(reply.Skipped, name)
-				continue
-			}
-			params, err := decodeObj(where+".data.parameters", data.M["parameters"], false)
-			if err != nil {
-				return nil, err
-			}
-			a, err := parseAction(name, params, currentSkill)
-			if err != nil {
-				return nil, err
-			}
-			reply.Action = a
 		}
 	}
 	reply.Intents = parseIntents(top["analytics"])
 	return reply, nil
+}
+
+// parseItem adds one item of the reply's "response" array to reply.
+func parseItem(reply *botrelay.Reply, where string, raw json.RawMessage, currentSkill string) error {
+	it, err := decodeObj(where, raw, true)
+	if err != nil {
+		return err
+	}
+	typ, ok, err := it.Str("type")
+	if err != nil {
+		return err
+	} else if !ok {
+		return badReply("%s.type is required", where)
+	}
+	switch typ {
+	case ItemText, ItemStructuredContent, ItemDelay, ItemAction:
+	default:
+		return badReply("%s.type %q is not one of TEXT, STRUCTURED_CONTENT, DELAY, ACTION", where, typ)
+	}
+	where += " (" + typ + ")"
+	data, err := decodeObj(where+".data", it.M["data"], true)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case ItemText:
+		m, err := parseText(data)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			reply.Items = append(reply.Items, botrelay.Item{Message: m})
+		}
+	case ItemStructuredContent:
+		m, err := parseStructured(data)
+		if err != nil {
+			return err
+		}
+		reply.Items = append(reply.Items, botrelay.Item{Message: m})
+	case ItemDelay:
+		d, err := parseDelay(data)
+		if err != nil {
+			return err
+		}
+		reply.Items = append(reply.Items, botrelay.Item{Delay: d})
+	case ItemAction:
+		name, ok, err := data.Str("name")
+		if err != nil {
+			return err
+		} else if !ok || name == "" {
+			return badReply("%s.data.name is required", where)
+		}
+		if reply.Action != nil || !knownAction(name) {
+			reply.Skipped = append(reply.Skipped, name)
+			return nil
+		}
+		params, err := decodeObj(where+".data.parameters", data.M["parameters"], false)
+		if err != nil {
+			return err
+		}
+		a, err := parseAction(name, params, currentSkill)
+		if err != nil {
+			return err
+		}
+		reply.Action = a
+	}
+	return nil
 }
 
 func parseText(d obj) (*botrelay.Message, error) {

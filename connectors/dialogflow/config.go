@@ -159,10 +159,7 @@ func checkKey(key string) error {
 }
 
 func (c *Credentials) scopes() []string {
-	var out []string
-	for _, s := range strings.FieldsFunc(c.Scopes, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' }) {
-		out = append(out, s)
-	}
+	out := strings.FieldsFunc(c.Scopes, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' })
 	if len(out) == 0 {
 		out = []string{DefaultScope}
 	}

@@ -251,7 +251,8 @@ func parseCX(res *cxpb.DetectIntentResponse, skill string) (*parser, error) {
 	in, conf := qr.GetMatch().GetIntent(), qr.GetMatch().GetConfidence()
 	if in == nil {
 		// Older agents fill only the deprecated fields.
-		in, conf = qr.GetIntent(), qr.GetIntentDetectionConfidence() //nolint:staticcheck // SA1019: fallback for the deprecated fields
+		//lint:ignore SA1019 the fallback for agents that fill only the deprecated fields
+		in, conf = qr.GetIntent(), qr.GetIntentDetectionConfidence()
 	}
 	if in != nil {
 		p.intent(in.GetName(), in.GetDisplayName(), conf)

@@ -54,33 +54,9 @@ func (p *parser) payload(where string, s *structpb.Struct, allowAction bool) err
 	m := s.AsMap()
 	switch {
 	case allowAction && has(m, "action"):
-		a, ok := m["action"].(map[string]any)
-		if !ok {
-			return p.bad("%s.action must be an object", where)
-		}
-		name, ok := a["name"].(string)
-		if !ok || name == "" {
-			return p.bad("%s.action.name must be a non-empty string", where)
-		}
-		params := map[string]any{}
-		if v, ok := a["parameters"]; ok && v != nil {
-			if params, ok = v.(map[string]any); !ok {
-				return p.bad("%s.action.parameters must be an object", where)
-			}
-		}
-		return p.action(where+".action", name, params)
+		return p.payloadAction(where, m)
 	case has(m, "delay"):
-		secs, ok := number(m["delay"])
-		if !ok || secs < 0 || secs > 3600 {
-			return p.bad("%s.delay must be a number of seconds between 0 and 3600", where)
-		}
-		typing := true
-		if v, ok := m["typing"]; ok && v != nil {
-			if typing, ok = boolean(v); !ok {
-				return p.bad("%s.typing must be a boolean", where)
-			}
-		}
-		p.reply.Items = append(p.reply.Items, botrelay.Item{Delay: &botrelay.Delay{Duration: time.Duration(secs * float64(time.Second)), Typing: typing}})
+		return p.payloadDelay(where, m)
 	case has(m, "messageAudience"):
 		aud, _ := m["messageAudience"].(string)
 		text, ok := m["text"].(string)
@@ -110,27 +86,7 @@ func (p *parser) payload(where string, s *structpb.Struct, allowAction bool) err
 			p.message(msg)
 		}
 	case has(m, "structuredContent"):
-		sc, ok := m["structuredContent"].(map[string]any)
-		if !ok {
-			return p.bad("%s.structuredContent must be an object", where)
-		}
-		msg := &botrelay.Message{}
-		if qr, ok := sc["quickReplies"]; ok {
-			text, ok := sc["message"].(string)
-			if !ok || strings.TrimSpace(text) == "" {
-				return p.bad("%s.structuredContent.message is required with quickReplies", where)
-			}
-			if _, ok := qr.(map[string]any); !ok {
-				return p.bad("%s.structuredContent.quickReplies must be an object", where)
-			}
-			msg.Text, msg.QuickReplies = text, mustJSON(qr)
-		} else {
-			msg.StructuredContent = mustJSON(sc)
-		}
-		if err := p.extras(where, m, msg); err != nil {
-			return err
-		}
-		p.message(msg)
+		return p.payloadStructured(where, m)
 	default:
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -138,6 +94,68 @@ func (p *parser) payload(where string, s *structpb.Struct, allowAction bool) err
 		}
 		p.ignored = append(p.ignored, where+" {"+strings.Join(sortStrings(keys), ",")+"}")
 	}
+	return nil
+}
+
+// payloadAction maps a CX payload's {"action": {...}}.
+func (p *parser) payloadAction(where string, m map[string]any) error {
+	a, ok := m["action"].(map[string]any)
+	if !ok {
+		return p.bad("%s.action must be an object", where)
+	}
+	name, ok := a["name"].(string)
+	if !ok || name == "" {
+		return p.bad("%s.action.name must be a non-empty string", where)
+	}
+	params := map[string]any{}
+	if v, ok := a["parameters"]; ok && v != nil {
+		if params, ok = v.(map[string]any); !ok {
+			return p.bad("%s.action.parameters must be an object", where)
+		}
+	}
+	return p.action(where+".action", name, params)
+}
+
+// payloadDelay maps {"delay": seconds, "typing": bool}.
+func (p *parser) payloadDelay(where string, m map[string]any) error {
+	secs, ok := number(m["delay"])
+	if !ok || secs < 0 || secs > 3600 {
+		return p.bad("%s.delay must be a number of seconds between 0 and 3600", where)
+	}
+	typing := true
+	if v, ok := m["typing"]; ok && v != nil {
+		if typing, ok = boolean(v); !ok {
+			return p.bad("%s.typing must be a boolean", where)
+		}
+	}
+	p.reply.Items = append(p.reply.Items, botrelay.Item{Delay: &botrelay.Delay{Duration: time.Duration(secs * float64(time.Second)), Typing: typing}})
+	return nil
+}
+
+// payloadStructured maps {"structuredContent": {...}}: quick replies or
+// a card.
+func (p *parser) payloadStructured(where string, m map[string]any) error {
+	sc, ok := m["structuredContent"].(map[string]any)
+	if !ok {
+		return p.bad("%s.structuredContent must be an object", where)
+	}
+	msg := &botrelay.Message{}
+	if qr, ok := sc["quickReplies"]; ok {
+		text, ok := sc["message"].(string)
+		if !ok || strings.TrimSpace(text) == "" {
+			return p.bad("%s.structuredContent.message is required with quickReplies", where)
+		}
+		if _, ok := qr.(map[string]any); !ok {
+			return p.bad("%s.structuredContent.quickReplies must be an object", where)
+		}
+		msg.Text, msg.QuickReplies = text, mustJSON(qr)
+	} else {
+		msg.StructuredContent = mustJSON(sc)
+	}
+	if err := p.extras(where, m, msg); err != nil {
+		return err
+	}
+	p.message(msg)
 	return nil
 }
 

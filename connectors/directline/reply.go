@@ -126,6 +126,8 @@ func setAction(r *botrelay.Reply, a *botrelay.Action, name string) {
 	r.Action = a
 }
 
+// parseMessage adds one message activity to r: its delay, text, cards,
+// structured content, multi-message items and action, in that order.
 func parseMessage(r *botrelay.Reply, where string, a *inActivity, currentSkill string) error {
 	var cd channelData
 	if present(a.ChannelData) {
@@ -145,26 +147,9 @@ func parseMessage(r *botrelay.Reply, where string, a *inActivity, currentSkill s
 	if err != nil {
 		return err
 	}
-	var msgs []*botrelay.Message
-	if strings.TrimSpace(a.Text) != "" {
-		m := &botrelay.Message{Text: a.Text}
-		switch cd.MessageAudience {
-		case "", "ALL":
-		case botrelay.AudienceAgentsAndManagers:
-			m.Audience = botrelay.AudienceAgentsAndManagers
-		default:
-			return parserErr("%s: channelData.messageAudience %q is not AGENTS_AND_MANAGERS", where, cd.MessageAudience)
-		}
-		if a.SuggestedActions != nil && len(a.SuggestedActions.Actions) > 0 {
-			qr, err := quickReplies(where, a.SuggestedActions.Actions)
-			if err != nil {
-				return err
-			}
-			m.QuickReplies = qr
-		}
-		msgs = append(msgs, m)
-	} else if a.SuggestedActions != nil && len(a.SuggestedActions.Actions) > 0 {
-		return parserErr("%s: suggestedActions need a text to go with them", where)
+	msgs, err := textMessage(where, a, cd.MessageAudience)
+	if err != nil {
+		return err
 	}
 	cards, err := attachments(where, a.AttachmentLayout, a.Attachments)
 	if err != nil {
@@ -210,6 +195,34 @@ func parseMessage(r *botrelay.Reply, where string, a *inActivity, currentSkill s
 		setAction(r, act, cd.Action.Name)
 	}
 	return nil
+}
+
+// textMessage is the activity's text with its audience and suggested
+// actions (as quick replies), or none when the text is blank.
+func textMessage(where string, a *inActivity, audience string) ([]*botrelay.Message, error) {
+	suggested := a.SuggestedActions != nil && len(a.SuggestedActions.Actions) > 0
+	if strings.TrimSpace(a.Text) == "" {
+		if suggested {
+			return nil, parserErr("%s: suggestedActions need a text to go with them", where)
+		}
+		return nil, nil
+	}
+	m := &botrelay.Message{Text: a.Text}
+	switch audience {
+	case "", "ALL":
+	case botrelay.AudienceAgentsAndManagers:
+		m.Audience = botrelay.AudienceAgentsAndManagers
+	default:
+		return nil, parserErr("%s: channelData.messageAudience %q is not AGENTS_AND_MANAGERS", where, audience)
+	}
+	if suggested {
+		qr, err := quickReplies(where, a.SuggestedActions.Actions)
+		if err != nil {
+			return nil, err
+		}
+		m.QuickReplies = qr
+	}
+	return []*botrelay.Message{m}, nil
 }
 
 // parseDelay reads {delay, typing} or a number of seconds (with typing from

@@ -11,8 +11,6 @@ import (
 	"github.com/botrelay/botrelay/connectors/kit"
 )
 
-const maxBody = 4 << 20
-
 // Bot is one configured openai bot. It implements botrelay.HookableBot and
 // botrelay.HealthChecker and is safe for concurrent use.
 type Bot struct {

@@ -83,17 +83,11 @@ func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.Raw
 
 	st := decodeState(t.VendorState)
 	user, _ := b.userContent(t)
-	used := 0
-	if cr.Usage != nil && cr.Usage.TotalTokens > 0 {
-		used = cr.Usage.TotalTokens
-	} else {
-		n := len(b.cfg.SystemPrompt) + len(user) + len(strings.Join(said, "\n"))
-		for _, m := range st.History {
-			n += len(m.Content)
-		}
-		used = (n + 3) / 4
+	reported := 0
+	if cr.Usage != nil {
+		reported = cr.Usage.TotalTokens
 	}
-	st.Tokens += used
+	st.Tokens += b.tokensUsed(reported, st.History, user, said)
 	if max := b.cfg.MaxTokensPerConversation; max > 0 && st.Tokens > max {
 		return nil, vendorErr(botrelay.ErrUnsupported, CodeTokenBudget, "this turn took the conversation to %d tokens; its budget is %d", st.Tokens, max)
 	}
@@ -104,6 +98,20 @@ func (b *Bot) ParseResponse(ctx context.Context, t *botrelay.Turn, resp json.Raw
 	st.History = trim(st.History, b.cfg.MaxHistoryMessages, b.cfg.MaxHistoryBytes)
 	reply.VendorState, _ = json.Marshal(st)
 	return reply, nil
+}
+
+// tokensUsed is the turn's usage.total_tokens or, when the server reports
+// none, an estimate at 4 bytes a token of the system prompt, the history,
+// the user's message and what the assistant said.
+func (b *Bot) tokensUsed(reported int, history []ChatMessage, user string, said []string) int {
+	if reported > 0 {
+		return reported
+	}
+	n := len(b.cfg.SystemPrompt) + len(user) + len(strings.Join(said, "\n"))
+	for _, m := range history {
+		n += len(m.Content)
+	}
+	return (n + 3) / 4
 }
 
 // trim drops the oldest messages until at most maxMsgs remain whose

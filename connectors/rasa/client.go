@@ -12,9 +12,6 @@ import (
 	"github.com/botrelay/botrelay/connectors/kit"
 )
 
-// maxBody bounds a response body.
-const maxBody = 4 << 20
-
 // Bot is one configured rasa bot. It implements botrelay.HookableBot and
 // botrelay.HealthChecker and is safe for concurrent use.
 type Bot struct {

@@ -283,66 +283,78 @@ func (p *parser) custom(m jobj) error {
 		p.reply.Items = append(p.reply.Items, botrelay.Item{Delay: &botrelay.Delay{Duration: time.Duration(secs * float64(time.Second)), Typing: typing}})
 		return nil
 	case c.has("structuredContent"):
-		sc, err := c.object("structuredContent")
-		if err != nil {
-			return err
-		}
-		msg, err := common(c)
-		if err != nil {
-			return err
-		}
-		sco, _ := asObj(c.where+".structuredContent", sc)
-		if sco.has("quickReplies") {
-			qr, err := sco.object("quickReplies")
-			if err != nil {
-				return err
-			}
-			text, err := sco.str("message")
-			if err != nil {
-				return err
-			}
-			if strings.TrimSpace(text) == "" {
-				return badReply("%s.structuredContent.message is required with quickReplies", c.where)
-			}
-			msg.Text, msg.QuickReplies = text, qr
-		} else {
-			msg.StructuredContent = sc
-		}
-		p.add(msg)
-		return nil
+		return p.customStructured(c)
 	case c.has("text"), c.has("textResponse"):
-		key := "text"
-		if !c.has("text") {
-			key = "textResponse"
-		}
-		text, err := c.str(key)
-		if err != nil {
-			return err
-		}
-		msg, err := common(c)
-		if err != nil {
-			return err
-		}
-		aud, err := c.str("messageAudience")
-		if err != nil {
-			return err
-		}
-		switch aud {
-		case "", "ALL":
-		case botrelay.AudienceAgentsAndManagers:
-			msg.Audience = aud
-		default:
-			return badReply("%s.messageAudience %q is not ALL or AGENTS_AND_MANAGERS", c.where, aud)
-		}
-		if strings.TrimSpace(text) != "" {
-			msg.Text = text
-			p.add(msg)
-		}
-		return nil
+		return p.customText(c)
+
 	}
 	compact := new(bytes.Buffer)
 	_ = json.Compact(compact, m.m["custom"])
 	p.skipped = append(p.skipped, compact.String())
+	return nil
+}
+
+// customStructured maps {"structuredContent": {...}}: quick replies with
+// their message, or a card.
+func (p *parser) customStructured(c jobj) error {
+	sc, err := c.object("structuredContent")
+	if err != nil {
+		return err
+	}
+	msg, err := common(c)
+	if err != nil {
+		return err
+	}
+	sco, _ := asObj(c.where+".structuredContent", sc)
+	if sco.has("quickReplies") {
+		qr, err := sco.object("quickReplies")
+		if err != nil {
+			return err
+		}
+		text, err := sco.str("message")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(text) == "" {
+			return badReply("%s.structuredContent.message is required with quickReplies", c.where)
+		}
+		msg.Text, msg.QuickReplies = text, qr
+	} else {
+		msg.StructuredContent = sc
+	}
+	p.add(msg)
+	return nil
+}
+
+// customText maps {"text"|"textResponse": "...", "messageAudience": ...}.
+func (p *parser) customText(c jobj) error {
+	key := "text"
+	if !c.has("text") {
+		key = "textResponse"
+	}
+	text, err := c.str(key)
+	if err != nil {
+		return err
+	}
+	msg, err := common(c)
+	if err != nil {
+		return err
+	}
+	aud, err := c.str("messageAudience")
+	if err != nil {
+		return err
+	}
+	switch aud {
+	case "", "ALL":
+	case botrelay.AudienceAgentsAndManagers:
+		msg.Audience = aud
+	default:
+		return badReply("%s.messageAudience %q is not ALL or AGENTS_AND_MANAGERS", c.where, aud)
+	}
+	if strings.TrimSpace(text) != "" {
+		msg.Text = text
+		p.add(msg)
+	}
 	return nil
 }
 

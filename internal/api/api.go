@@ -3,9 +3,10 @@
 // session-cookie and bearer-token authentication and one permission per
 // route.
 //
-// Handlers are thin: they parse the request, call the store, the relay or the
-// vendor registry, and render JSON. Errors are *botrelay.Error values and map
-// to HTTP statuses in exactly one place (writeError).
+// Handlers are thin: they parse the request, call the store, provisioning
+// (package provision: bots and users), the relay or the vendor registry,
+// and render JSON. Errors are *botrelay.Error values and map to HTTP
+// statuses in exactly one place (writeError).
 //
 // Sessions and personal access tokens are kept in memory (hashed); they do
 // not survive a restart and are not shared between nodes, because the store
@@ -27,7 +28,9 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/limits"
+	"github.com/botrelay/botrelay/internal/provision"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 // Pseudo-permissions for the routes that need no profile permission. Every
@@ -46,7 +49,7 @@ const (
 type Options struct {
 	Store    botrelay.Store
 	Relay    *relay.Relay
-	Box      relay.Sealer
+	Box      sealed.Sealer
 	Registry *botrelay.Registry
 	Account  botrelay.AccountID
 	// Logger receives internal errors, once each. Default: slog.Default().
@@ -75,6 +78,7 @@ type API struct {
 	o        Options
 	log      *slog.Logger
 	sessions *credentials
+	prov     *provision.Provisioner
 }
 
 // New returns the API. It does no I/O and starts no goroutines.
@@ -104,6 +108,8 @@ func New(o Options) *API {
 		o:        o,
 		log:      o.Logger,
 		sessions: newCredentials(o.Now),
+		prov: provision.New(provision.Options{Store: o.Store, Box: o.Box, Registry: o.Registry, Account: o.Account,
+			Logger: o.Logger, HTTPClient: o.HTTPClient, Now: o.Now, Signer: o.Signer}),
 	}
 }
 

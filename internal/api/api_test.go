@@ -17,7 +17,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -488,7 +488,7 @@ func TestNoSecretInResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec, err := relay.OpenSecrets(e.rig.Box, stored)
+	sec, err := sealed.Open(e.rig.Box, stored)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/all"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -115,7 +115,7 @@ func secretNeedles(t *testing.T, e *env, id botrelay.BotID) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec, err := relay.OpenSecrets(e.rig.Box, b)
+	sec, err := sealed.Open(e.rig.Box, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/internal/provision"
 )
 
 // The conversation tester (spec F39): an operator chats with a bot's vendor
@@ -202,32 +203,16 @@ func (a *API) converse(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	switch req.Kind {
-	case "":
-		req.Kind = botrelay.TurnText
-	case botrelay.TurnText, botrelay.TurnStart:
-	default:
-		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "kind must be TEXT or START"))
+	if err := checkConverseRequest(&req, b); err != nil {
+		a.writeError(w, r, err)
 		return
 	}
-	if req.Kind == botrelay.TurnText && strings.TrimSpace(req.Text) == "" {
-		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "text is required for a TEXT turn"))
-		return
-	}
-	if len(req.Text) > testerTextMax {
-		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "text must be at most %d bytes", testerTextMax))
-		return
-	}
-	if b.Type == botrelay.BotSurvey {
-		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "the conversation tester does not run survey bots"))
-		return
-	}
-	vb, err := a.storedVendorBot(b)
+	vb, err := a.prov.VendorBot(b)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	defer closeVendorBot(vb)
+	defer provision.CloseVendorBot(vb)
 
 	user := caller(ctx).user.ID
 	ts, err := testerSessions.begin(a.o.Now(), req.ConversationID, b.ID, user)
@@ -238,6 +223,41 @@ func (a *API) converse(w http.ResponseWriter, r *http.Request) {
 	var newState json.RawMessage
 	defer func() { testerSessions.end(a.o.Now(), ts.id, newState) }()
 
+	turn := testerTurnOf(req, ts, b, user)
+	out := converseResponse{ConversationID: ts.id, Kind: req.Kind}
+	var done bool
+	if newState, done = a.runTesterTurn(ctx, vb, b, turn, &out); !done {
+		return // the client went away
+	}
+	out.Vendor.fill(turn, out.Reply)
+	out.Turn = ts.turns + 1
+	writeJSON(w, http.StatusOK, out)
+}
+
+// checkConverseRequest checks a tester turn for b, defaulting its kind to
+// TEXT.
+func checkConverseRequest(req *converseRequest, b *botrelay.Bot) error {
+	switch req.Kind {
+	case "":
+		req.Kind = botrelay.TurnText
+	case botrelay.TurnText, botrelay.TurnStart:
+	default:
+		return botrelay.Errorf(botrelay.EINVALID, "kind must be TEXT or START")
+	}
+	if req.Kind == botrelay.TurnText && strings.TrimSpace(req.Text) == "" {
+		return botrelay.Errorf(botrelay.EINVALID, "text is required for a TEXT turn")
+	}
+	if len(req.Text) > testerTextMax {
+		return botrelay.Errorf(botrelay.EINVALID, "text must be at most %d bytes", testerTextMax)
+	}
+	if b.Type == botrelay.BotSurvey {
+		return botrelay.Errorf(botrelay.EINVALID, "the conversation tester does not run survey bots")
+	}
+	return nil
+}
+
+// testerTurnOf makes the vendor turn of a tester request in session ts.
+func testerTurnOf(req converseRequest, ts testerSession, b *botrelay.Bot, user botrelay.UserID) *botrelay.Turn {
 	turn := &botrelay.Turn{Kind: req.Kind, Text: req.Text, VendorState: ts.state, SDEs: json.RawMessage(`{}`),
 		Conversation: botrelay.ConversationRef{ID: botrelay.ConversationID(ts.id), DialogID: botrelay.DialogID(ts.id),
 			Type: b.ConversationType, ConsumerID: botrelay.ConsumerID(fmt.Sprintf("tester-%d", user))}}
@@ -247,48 +267,56 @@ func (a *API) converse(w http.ResponseWriter, r *http.Request) {
 		turn.LPEvent = json.RawMessage(`{}`)
 		turn.Text = ""
 	}
+	return turn
+}
 
+// runTesterTurn sends turn to the vendor within the bot's vendor timeout
+// and records the outcome in out. It returns the vendor state to keep, and
+// false when the client went away.
+func (a *API) runTesterTurn(ctx context.Context, vb botrelay.VendorBot, b *botrelay.Bot, turn *botrelay.Turn, out *converseResponse) (json.RawMessage, bool) {
 	started := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, b.Settings.Limits.VendorTimeout())
 	defer cancel()
-	out := converseResponse{ConversationID: ts.id, Kind: req.Kind}
 	reply, err := a.testerTurn(cctx, vb, turn, &out.Vendor)
 	if err == nil {
 		err = checkTesterReply(b, reply)
 	}
 	out.DurationMs = time.Since(started).Milliseconds()
-	if err != nil {
-		if ctx.Err() != nil {
-			return // the client went away
-		}
-		if cctx.Err() != nil && !errors.As(err, new(*botrelay.VendorError)) {
-			err = botrelay.NewVendorError(botrelay.ErrVendorUnavailable, "tester.timeout",
-				"the vendor did not answer within %v", b.Settings.Limits.VendorTimeout())
-		}
-		out.Status, out.Error = "ERROR", testerErrorOf(err)
-	} else {
-		newState = reply.VendorState
+	if err == nil {
 		shown := *reply
 		shown.VendorState = nil
 		out.Status, out.Reply = "PROCESSED", &shown
+		return reply.VendorState, true
 	}
-	if !out.Vendor.Raw {
-		out.Vendor.Note = testerNoRawNote
-		out.Vendor.Request, _ = json.Marshal(testerTurnJSON{Kind: turn.Kind, ConversationID: turn.Conversation.ID,
+	if ctx.Err() != nil {
+		return nil, false
+	}
+	if cctx.Err() != nil && !errors.As(err, new(*botrelay.VendorError)) {
+		err = botrelay.NewVendorError(botrelay.ErrVendorUnavailable, "tester.timeout",
+			"the vendor did not answer within %v", b.Settings.Limits.VendorTimeout())
+	}
+	out.Status, out.Error = "ERROR", testerErrorOf(err)
+	return nil, true
+}
+
+// fill shows botrelay's turn and translated reply when the vendor gave no
+// raw request and response, and null for what is missing.
+func (ex *testerExchange) fill(turn *botrelay.Turn, reply *botrelay.Reply) {
+	if !ex.Raw {
+		ex.Note = testerNoRawNote
+		ex.Request, _ = json.Marshal(testerTurnJSON{Kind: turn.Kind, ConversationID: turn.Conversation.ID,
 			ConversationType: turn.Conversation.Type, Text: turn.Text, LPEvent: turn.LPEvent, SDEs: turn.SDEs,
 			HasVendorState: len(turn.VendorState) > 0})
-		if out.Reply != nil {
-			out.Vendor.Response, _ = json.Marshal(out.Reply)
+		if reply != nil {
+			ex.Response, _ = json.Marshal(reply)
 		}
 	}
-	if len(out.Vendor.Request) == 0 {
-		out.Vendor.Request = json.RawMessage("null")
+	if len(ex.Request) == 0 {
+		ex.Request = json.RawMessage("null")
 	}
-	if len(out.Vendor.Response) == 0 {
-		out.Vendor.Response = json.RawMessage("null")
+	if len(ex.Response) == 0 {
+		ex.Response = json.RawMessage("null")
 	}
-	out.Turn = ts.turns + 1
-	writeJSON(w, http.StatusOK, out)
 }
 
 // testerTurn makes the vendor call, capturing the raw request and response

@@ -7,6 +7,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/internal/provision"
 )
 
 type userJSON struct {
@@ -182,43 +183,33 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := a.o.Store.CreateUser(r.Context(), u); err != nil {
+	k, err := a.prov.CreateUser(r.Context(), u, hash)
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if hash != "" {
-		if err := a.o.Store.SetPasswordHash(r.Context(), u.ID, hash); err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		u.HasPassword = true
-	}
-	if u.Type == botrelay.UserBot {
-		k, err := a.newAPIKey(r.Context(), u.ID, "created with the user")
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		resp.APIKey = &k
+	if k != nil {
+		j := issuedKeyJSON(k)
+		resp.APIKey = &j
 	}
 	resp.User = toUserJSON(u)
 	writeJSON(w, http.StatusCreated, resp)
 }
 
+// issuedKeyJSON renders a key set just made, with its secrets.
+func issuedKeyJSON(k *provision.IssuedKey) apiKeyJSON {
+	j := toAPIKeyJSON(k.Key)
+	j.Secret, j.AccessTokenSecret = k.Secret, k.AccessTokenSecret
+	return j
+}
+
 // newAPIKey stores a fresh key set for user and returns it with its secrets.
 func (a *API) newAPIKey(ctx context.Context, user botrelay.UserID, desc string) (apiKeyJSON, error) {
-	ks, err := auth.NewKeySet()
+	k, err := a.prov.NewAPIKey(ctx, user, desc)
 	if err != nil {
 		return apiKeyJSON{}, err
 	}
-	k := &botrelay.APIKey{AppKey: ks.AppKey, UserID: user, AccessToken: ks.AccessToken, Description: desc,
-		SecretHash: auth.HashSecret(ks.Secret), AccessTokenSecretHash: auth.HashSecret(ks.AccessTokenSecret)}
-	if err := a.o.Store.CreateAPIKey(ctx, k); err != nil {
-		return apiKeyJSON{}, err
-	}
-	j := toAPIKeyJSON(k)
-	j.Secret, j.AccessTokenSecret = ks.Secret, ks.AccessTokenSecret
-	return j, nil
+	return issuedKeyJSON(k), nil
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
@@ -258,7 +249,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.o.Store.UpdateUser(r.Context(), u); err != nil {
+	if err := a.prov.UpdateUser(r.Context(), u); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -282,7 +273,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, botrelay.Errorf(botrelay.ECONFLICT, "you cannot delete yourself"))
 		return
 	}
-	if err := a.o.Store.DeleteUser(r.Context(), u.ID); err != nil {
+	if err := a.prov.DeleteUser(r.Context(), u.ID); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

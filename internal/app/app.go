@@ -21,18 +21,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
-	"github.com/botrelay/botrelay/connectors/function"
-	"github.com/botrelay/botrelay/hub"
-	"github.com/botrelay/botrelay/internal/api"
 	"github.com/botrelay/botrelay/internal/config"
-	"github.com/botrelay/botrelay/internal/dashboard"
-	"github.com/botrelay/botrelay/internal/jwtsign"
-	"github.com/botrelay/botrelay/internal/limits"
-	"github.com/botrelay/botrelay/internal/netcork"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
 	"github.com/botrelay/botrelay/secretbox"
@@ -107,162 +98,65 @@ func (m *Main) Addr() string {
 // gracefully: the listener stops accepting, requests in flight finish within
 // the shutdown timeout, and the store closes. It returns nil after a clean
 // shutdown and an error when start-up fails.
+//
+// Start-up is three steps: prepare (configuration, logger, data folder,
+// master key, store, first-start seeding), build (every part wired on one
+// mux and the listener; see build.go) and serve.
 func (m *Main) Run(ctx context.Context) error {
 	m.defaults()
-	if err := m.Config.Validate(); err != nil {
+	key, err := m.prepare(ctx)
+	if err != nil {
 		return err
+	}
+	defer m.closeStore()
+	if err := m.seed(ctx); err != nil {
+		return err
+	}
+	p, err := m.build(ctx, key)
+	if err != nil {
+		return err
+	}
+	return m.serve(ctx, p)
+}
+
+// prepare checks the configuration, makes the logger, secures the data
+// folder, loads the master key into the secret box and opens the store
+// (the caller closes it with closeStore). It returns the master key.
+func (m *Main) prepare(ctx context.Context) ([]byte, error) {
+	if err := m.Config.Validate(); err != nil {
+		return nil, err
 	}
 	m.log = NewLogger(m.Logs, m.Config.Log)
 	m.account = botrelay.AccountID(m.Config.Account)
 
 	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
-		return fmt.Errorf("create data folder %s: %w", m.Config.Data, err)
+		return nil, fmt.Errorf("create data folder %s: %w", m.Config.Data, err)
 	}
 	if err := secureDataDir(m.Config.Data, m.log); err != nil {
-		return fmt.Errorf("restrict data folder %s to this user: %w", m.Config.Data, err)
+		return nil, fmt.Errorf("restrict data folder %s to this user: %w", m.Config.Data, err)
 	}
 	key, keySource, err := secretbox.LoadKey(m.Getenv("BOTRELAY_MASTER_KEY"), m.Config.Data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if m.box, err = secretbox.New(key); err != nil {
-		return err
+		return nil, err
 	}
 	m.log.Info("master key loaded", "source", keySource)
-
 	if err := m.openStore(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		if err := m.store.Close(); err != nil {
-			m.log.Error("close store", "err", err)
-		}
-	}()
-	if err := m.seed(ctx); err != nil {
-		return err
-	}
+	return key, nil
+}
 
-	signer, err := jwtsign.LoadOrCreate(m.Config.Data)
-	if err != nil {
-		return fmt.Errorf("JWT signing key: %w", err)
+// closeStore closes the store prepare opened, logging a failure.
+func (m *Main) closeStore() {
+	if m.store == nil {
+		return
 	}
-	// One login limiter for every password check (agent login and
-	// /api/v1/login), and the client address as the limits see it.
-	proxies, err := limits.ParseProxies(m.Config.TrustedProxies)
-	if err != nil {
-		return err
+	if err := m.store.Close(); err != nil {
+		m.log.Error("close store", "err", err)
 	}
-	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
-	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
-	h, err := hub.New(hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
-		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now,
-		FrameAncestors: m.Config.FrameAncestors,
-		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr})
-
-	if err != nil {
-		return err
-	}
-
-	mux := http.NewServeMux()
-	m.routes(mux)
-	met := newMetrics()
-	met.loginChecks(logins)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /.well-known/jwks.json", signer.Handler())
-	h.Routes(mux)
-	dashboard.Routes(mux)
-
-	tlsConf, err := m.tlsConfig()
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", m.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another server using it? choose another with --addr)", m.Config.Addr, err)
-	}
-	ln = netcork.Listener{Listener: ln}
-	scheme := "http"
-	if tlsConf != nil {
-		ln = tls.NewListener(ln, tlsConf)
-		scheme = "https"
-	}
-	signer.SetJWKSURL(scheme + "://" + ln.Addr().String() + "/.well-known/jwks.json")
-	self, err := newSelfEndpoint(ln.Addr(), tlsConf)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	registry := m.Registry
-	if registry == nil {
-		registry = botrelay.NewRegistry()
-	}
-	events := newBotEvents()
-	m.relay = relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self), Observer: events,
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now,
-		// Bots drain within two thirds of the shutdown timeout, so that
-		// their platform sessions close before the hub does.
-		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
-		Scripts:      &function.Runner{Logger: m.log.With("part", "functions")}})
-	met.operator(m.store, events, m.relay, h, m.account)
-	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
-		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
-	m.mu.Lock()
-	m.ln = ln
-	m.srv = &http.Server{
-		Handler:           met.instrument(securityHeaders(mux)),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ConnContext:       netcork.ConnContext,
-	}
-	m.mu.Unlock()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- m.srv.Serve(ln) }()
-	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopHub()
-	hubDone := make(chan error, 1)
-	go func() { hubDone <- h.Run(hubCtx) }()
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRelay()
-	relayDone := make(chan error, 1)
-	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
-	m.log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "account", string(m.account))
-	close(m.ready)
-
-	select {
-	case err := <-serveErr:
-		stopRelay()
-		<-relayDone
-		stopHub()
-		h.Close()
-		<-hubDone
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	m.log.Info("shutting down", "timeout", time.Duration(m.Config.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.Config.ShutdownTimeout))
-	defer cancel()
-	// Bots stop first (their conversations stay open and resume on the next
-	// start), then the hub closes its websockets, then HTTP drains.
-	stopRelay()
-	select {
-	case <-relayDone:
-	case <-sctx.Done():
-		m.log.Warn("bots did not stop within the shutdown timeout")
-	}
-	stopHub()
-	h.Close()
-	<-hubDone
-	if err := m.srv.Shutdown(sctx); err != nil {
-		m.log.Warn("shutdown timed out; closing open connections", "err", err)
-		m.srv.Close()
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	m.log.Info("stopped")
-	return nil
 }
 
 func (m *Main) openStore(ctx context.Context) error {

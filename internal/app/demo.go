@@ -7,8 +7,7 @@ import (
 	"fmt"
 
 	"github.com/botrelay/botrelay"
-	"github.com/botrelay/botrelay/auth"
-	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/provision"
 )
 
 //go:embed demo.js
@@ -16,7 +15,8 @@ var demoBotCode string
 
 // seedDemoBot creates and starts the demo bot of DESIGN.md on the first
 // start: a function bot on skill bot, bound to its own bot user whose API
-// key set the connector keeps sealed, that escalates to skill human.
+// key set the connector keeps sealed (provision.AddBot), that escalates
+// to skill human.
 func (m *Main) seedDemoBot(ctx context.Context, b *botrelay.Bootstrap) error {
 	var botSkill botrelay.SkillID
 	for _, s := range b.Skills {
@@ -36,20 +36,11 @@ func (m *Main) seedDemoBot(ctx context.Context, b *botrelay.Bootstrap) error {
 	if err := m.store.CreateUser(ctx, user); err != nil {
 		return fmt.Errorf("demo bot user: %w", err)
 	}
-	keys, err := auth.NewKeySet()
-	if err != nil {
-		return err
-	}
-	if err := m.store.CreateAPIKey(ctx, &botrelay.APIKey{AppKey: keys.AppKey, UserID: user.ID, AccessToken: keys.AccessToken,
-		Description: "demo bot", SecretHash: auth.HashSecret(keys.Secret),
-		AccessTokenSecretHash: auth.HashSecret(keys.AccessTokenSecret)}); err != nil {
-		return fmt.Errorf("demo bot API key: %w", err)
-	}
 	vendor, err := json.Marshal(map[string]any{"code": demoBotCode})
 	if err != nil {
 		return err
 	}
-	bot := &botrelay.Bot{ID: botrelay.BotID(newID()), AccountID: m.account, Name: "Demo bot", UserID: user.ID,
+	bot := &botrelay.Bot{AccountID: m.account, Name: "Demo bot", UserID: user.ID,
 		Type: botrelay.BotAgent, ConversationType: botrelay.Messaging, Vendor: "function", Started: true,
 		Settings: botrelay.BotSettings{
 			Vendor: vendor,
@@ -60,24 +51,10 @@ func (m *Main) seedDemoBot(ctx context.Context, b *botrelay.Bootstrap) error {
 				TransferFailureMessage: "Sorry, no agent can take this conversation right now. Please try again later.",
 			},
 		}}
-	sealed, err := relay.SealSecrets(m.box, bot, &relay.Secrets{APIKey: relay.Credentials{AppKey: keys.AppKey,
-		Secret: keys.Secret, AccessToken: keys.AccessToken, AccessTokenSecret: keys.AccessTokenSecret}})
-	if err != nil {
-		return err
-	}
-	bot.Secrets = sealed
-	if err := m.store.CreateBot(ctx, bot); err != nil {
+	prov := provision.New(provision.Options{Store: m.store, Box: m.box, Registry: m.Registry, Account: m.account, Logger: m.log})
+	if err := prov.AddBot(ctx, bot, nil, "demo bot"); err != nil {
 		return fmt.Errorf("demo bot: %w", err)
 	}
 	m.log.Info("seeded the demo bot", "bot_id", string(bot.ID), "user", user.LoginName)
 	return nil
-}
-
-// newID returns a random UUID (version 4).
-func newID() string {
-	var b [16]byte
-	_, _ = randRead(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

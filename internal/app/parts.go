@@ -12,6 +12,7 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/platforms/liveperson"
 )
 
@@ -74,7 +75,7 @@ func addrIP(a net.Addr) net.IP {
 // platformFactory makes each bot's platform session: the embedded hub, or a
 // LivePerson account when the bot's settings name one.
 func (m *Main) platformFactory(self *selfEndpoint) relay.PlatformFactory {
-	return func(b *botrelay.Bot, user *botrelay.User, creds relay.Credentials) (botrelay.PlatformAdapter, error) {
+	return func(b *botrelay.Bot, user *botrelay.User, creds sealed.Credentials) (botrelay.PlatformAdapter, error) {
 		cfg := liveperson.Config{
 			Account: string(m.account), CSDSDomain: self.csdsDomain, Username: creds.Username,
 			AppKey: creds.AppKey, Secret: creds.Secret, AccessToken: creds.AccessToken, AccessTokenSecret: creds.AccessTokenSecret,

@@ -266,50 +266,15 @@ func runLoad(ctx context.Context, cs []*consumer, rate float64, window int, warm
 		} else {
 			c.slots = nil
 		}
+		var interval, first time.Duration
+		if rate > 0 {
+			interval = time.Duration(float64(len(cs)) / rate * float64(time.Second))
+			first = base + time.Duration(i)*interval/time.Duration(len(cs)) // spread the consumers over one interval
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var interval time.Duration
-			var next time.Duration
-			if rate > 0 {
-				interval = time.Duration(float64(len(cs)) / rate * float64(time.Second))
-				next = base + time.Duration(i)*interval/time.Duration(len(cs)) // spread the consumers over one interval
-			}
-			for k := 0; ; k++ {
-				var at time.Duration
-				if rate > 0 {
-					if wait := next - time.Since(epoch); wait > 0 {
-						select {
-						case <-time.After(wait):
-						case <-stop:
-							return
-						}
-					}
-					at = next // latency counts from the intended send time
-					next += interval
-				} else {
-					select {
-					case c.slots <- struct{}{}:
-					case <-stop:
-						return
-					}
-					at = time.Since(epoch)
-				}
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c.mu.Lock()
-				c.sentAt = append(c.sentAt, int64(at))
-				c.recvAt = append(c.recvAt, 0)
-				c.mu.Unlock()
-				err := c.c.send(ctx, "ms.PublishEvent", map[string]any{"dialogId": c.convID, "event": map[string]string{
-					"type": "ContentEvent", "contentType": "text/plain", "message": textPrefix + strconv.Itoa(k)}}, nil)
-				if err != nil {
-					return
-				}
-			}
+			c.sendLoop(ctx, epoch, interval, first, stop)
 		}()
 	}
 	sleepUntil := func(t time.Duration) {
@@ -326,7 +291,55 @@ func runLoad(ctx context.Context, cs []*consumer, rate float64, window int, warm
 	measure(false)
 	close(stop)
 	wg.Wait()
-	// Drain: wait until every message sent has its answer, or drain passes.
+	waitAnswered(cs, drain)
+	return tally(cs, d, wStart, wEnd)
+}
+
+// sendLoop sends the consumer's messages until stop closes: one every
+// interval from first on (both measured from epoch), or, with interval 0, one whenever the consumer
+// has a free slot in its window.
+func (c *consumer) sendLoop(ctx context.Context, epoch time.Time, interval, first time.Duration, stop <-chan struct{}) {
+	next := first
+	for k := 0; ; k++ {
+		var at time.Duration
+		if interval > 0 {
+			if wait := next - time.Since(epoch); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-stop:
+					return
+				}
+			}
+			at = next // latency counts from the intended send time
+			next += interval
+		} else {
+			select {
+			case c.slots <- struct{}{}:
+			case <-stop:
+				return
+			}
+			at = time.Since(epoch)
+		}
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		c.mu.Lock()
+		c.sentAt = append(c.sentAt, int64(at))
+		c.recvAt = append(c.recvAt, 0)
+		c.mu.Unlock()
+		err := c.c.send(ctx, "ms.PublishEvent", map[string]any{"dialogId": c.convID, "event": map[string]string{
+			"type": "ContentEvent", "contentType": "text/plain", "message": textPrefix + strconv.Itoa(k)}}, nil)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitAnswered waits until every message sent has its answer, or drain
+// passes.
+func waitAnswered(cs []*consumer, drain time.Duration) {
 	deadline := time.Now().Add(drain)
 	for time.Now().Before(deadline) {
 		missing := false
@@ -348,6 +361,11 @@ func runLoad(ctx context.Context, cs []*consumer, rate float64, window int, warm
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// tally counts what the consumers sent and received, in the window
+// [wStart, wEnd) of length d and in all.
+func tally(cs []*consumer, d, wStart, wEnd time.Duration) loadResult {
 	res := loadResult{window: d}
 	for _, c := range cs {
 		c.mu.Lock()

@@ -18,7 +18,6 @@ import (
 // the floor.
 type child struct {
 	cmd  *exec.Cmd
-	addr string
 	log  *os.File
 	done chan struct{}
 	err  error

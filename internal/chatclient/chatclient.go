@@ -287,6 +287,10 @@ func (c *client) send(ctx context.Context, typ string, body any, done func(frame
 	return nil
 }
 
+// loop is the chat: it opens a conversation, sends each input line as a
+// message once the previous one is acknowledged, and prints what arrives,
+// until the input ends and the chat is idle, the conversation closes, or
+// the connection is lost.
 func (c *client) loop(ctx context.Context) error {
 	c.pending = map[string]func(frame) error{}
 	c.convs = map[string]*conversation{}
@@ -294,36 +298,8 @@ func (c *client) loop(ctx context.Context) error {
 	c.seen = map[string]bool{}
 	c.names = map[string]string{}
 
-	frames := make(chan frame)
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			var f frame
-			if err := wsjson.Read(ctx, c.conn, &f); err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case frames <- f:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	allLines := make(chan string)
-	go func() {
-		defer close(allLines)
-		sc := bufio.NewScanner(c.o.In)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			select {
-			case allLines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	frames, readErr := c.readFrames(ctx)
+	allLines := c.readLines(ctx)
 
 	var lines <-chan string // nil until the conversation is ready
 	inputDone := false
@@ -332,46 +308,9 @@ func (c *client) loop(ctx context.Context) error {
 	defer idle.Stop()
 	arm := func() { idle.Reset(c.o.Idle) }
 
-	err := c.send(ctx, "cqm.SubscribeExConversations", map[string]any{
-		"brandId": c.o.Account, "convState": []string{"OPEN", "CLOSE"},
-	}, func(f frame) error { return f.err("subscribe to conversations") })
-	if err != nil {
+	if err := c.openConversation(ctx, func() { lines = allLines }); err != nil {
 		return err
 	}
-	err = c.send(ctx, "cm.ConsumerRequestConversation", map[string]any{
-		"brandId": c.o.Account, "channelType": "MESSAGING", "skill": c.o.Skill,
-	}, func(f frame) error {
-		if err := f.err("request conversation"); err != nil {
-			return err
-		}
-		var b struct {
-			ConversationID string `json:"conversationId"`
-		}
-		if err := json.Unmarshal(f.Body, &b); err != nil || b.ConversationID == "" {
-			return fmt.Errorf("chat: request conversation: unexpected response %s", f.Body)
-		}
-		c.convID = b.ConversationID
-		conv := c.conv(b.ConversationID)
-		if _, ok := conv.dialogs[c.convID]; !ok {
-			conv.dialogs[c.convID] = dialog{typ: "MAIN", state: "OPEN"}
-		}
-		if conv.state == "" {
-			conv.state = "OPEN"
-		}
-		for id, d := range conv.dialogs {
-			if d.typ == "MAIN" || d.state == "OPEN" {
-				if err := c.subscribe(ctx, id); err != nil {
-					return err
-				}
-			}
-		}
-		lines = allLines
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-
 	for {
 		// One message at a time: the next line is read once the previous
 		// one is acknowledged, so messages keep their order and go to the
@@ -417,15 +356,7 @@ func (c *client) loop(ctx context.Context) error {
 				continue
 			}
 			publishing++
-			err := c.send(ctx, "ms.PublishEvent", map[string]any{
-				"dialogId": c.activeDialog(),
-				"event":    map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": text},
-			}, func(f frame) error {
-				publishing--
-				arm()
-				return f.err("send message")
-			})
-			if err != nil {
+			if err := c.publish(ctx, text, func() { publishing--; arm() }); err != nil {
 				return err
 			}
 		case <-idle.C:
@@ -434,6 +365,110 @@ func (c *client) loop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// readFrames reads the connection's frames on a goroutine of its own until
+// ctx ends or the read fails (then its error goes to the second channel).
+func (c *client) readFrames(ctx context.Context) (<-chan frame, <-chan error) {
+	frames := make(chan frame)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			var f frame
+			if err := wsjson.Read(ctx, c.conn, &f); err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case frames <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return frames, readErr
+}
+
+// readLines reads the input's lines on a goroutine of its own; the channel
+// closes when the input ends.
+func (c *client) readLines(ctx context.Context) <-chan string {
+	allLines := make(chan string)
+	go func() {
+		defer close(allLines)
+		sc := bufio.NewScanner(c.o.In)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case allLines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return allLines
+}
+
+// openConversation subscribes to the consumer's conversations and asks for
+// a new one; ready runs once the conversation exists and its dialogs are
+// subscribed.
+func (c *client) openConversation(ctx context.Context, ready func()) error {
+	err := c.send(ctx, "cqm.SubscribeExConversations", map[string]any{
+		"brandId": c.o.Account, "convState": []string{"OPEN", "CLOSE"},
+	}, func(f frame) error { return f.err("subscribe to conversations") })
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, "cm.ConsumerRequestConversation", map[string]any{
+		"brandId": c.o.Account, "channelType": "MESSAGING", "skill": c.o.Skill,
+	}, func(f frame) error {
+		if err := f.err("request conversation"); err != nil {
+			return err
+		}
+		var b struct {
+			ConversationID string `json:"conversationId"`
+		}
+		if err := json.Unmarshal(f.Body, &b); err != nil || b.ConversationID == "" {
+			return fmt.Errorf("chat: request conversation: unexpected response %s", f.Body)
+		}
+		if err := c.conversationCreated(ctx, b.ConversationID); err != nil {
+			return err
+		}
+		ready()
+		return nil
+	})
+}
+
+// conversationCreated records the consumer's new conversation and
+// subscribes to its main and open dialogs.
+func (c *client) conversationCreated(ctx context.Context, id string) error {
+	c.convID = id
+	conv := c.conv(id)
+	if _, ok := conv.dialogs[c.convID]; !ok {
+		conv.dialogs[c.convID] = dialog{typ: "MAIN", state: "OPEN"}
+	}
+	if conv.state == "" {
+		conv.state = "OPEN"
+	}
+	for id, d := range conv.dialogs {
+		if d.typ == "MAIN" || d.state == "OPEN" {
+			if err := c.subscribe(ctx, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// publish sends one line as a text message to the active dialog; acked runs
+// when the hub answers.
+func (c *client) publish(ctx context.Context, text string, acked func()) error {
+	return c.send(ctx, "ms.PublishEvent", map[string]any{
+		"dialogId": c.activeDialog(),
+		"event":    map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": text},
+	}, func(f frame) error {
+		acked()
+		return f.err("send message")
+	})
 }
 
 func (c *client) conv(id string) *conversation {
@@ -499,181 +534,4 @@ func (c *client) handle(ctx context.Context, f frame) error {
 		}
 	}
 	return nil
-}
-
-// conversationNotification is the body of cqm.ExConversationChangeNotification.
-type conversationNotification struct {
-	Changes []conversationChange `json:"changes"`
-}
-
-// conversationChange is one UPSERT or DELETE of a conversation.
-type conversationChange struct {
-	Type   string `json:"type"`
-	Result struct {
-		ConvID              string              `json:"convId"`
-		ConversationDetails conversationDetails `json:"conversationDetails"`
-	} `json:"result"`
-}
-
-type conversationDetails struct {
-	ConvID       string              `json:"convId"`
-	SkillID      json.RawMessage     `json:"skillId"`
-	State        string              `json:"state"`
-	Participants map[string][]string `json:"participants"`
-	// ParticipantsPID lists the same participants by participant id (PID).
-	ParticipantsPID map[string][]string `json:"participantsPId"`
-	// ParticipantNames maps participant ids to display names.
-	ParticipantNames map[string]string `json:"participantNames"`
-	Dialogs          []struct {
-		DialogID            string `json:"dialogId"`
-		DialogType          string `json:"dialogType"`
-		State               string `json:"state"`
-		ParticipantsDetails []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"participantsDetails"`
-	} `json:"dialogs"`
-}
-
-// applyConversation updates what the client knows of a conversation and, for
-// its own conversation, prints transfers, agents joining and the close. The
-// first agent to take the conversation (usually the bot) is not announced.
-func (c *client) applyConversation(ctx context.Context, ch conversationChange) error {
-	d := ch.Result.ConversationDetails
-	id := ch.Result.ConvID
-	if id == "" {
-		id = d.ConvID
-	}
-	if id == "" {
-		return nil
-	}
-	ours := id == c.convID
-	conv := c.conv(id)
-	if ch.Type == "DELETE" && d.State == "" {
-		if ours && conv.state != "CLOSE" {
-			conv.state = "CLOSE"
-			c.println("system", "conversation closed")
-			c.closed = true
-		}
-		return nil
-	}
-	known := conv.state != ""
-	for id, name := range d.ParticipantNames {
-		if name != "" {
-			c.names[id] = name
-		}
-	}
-	for _, dl := range d.Dialogs {
-		for _, p := range dl.ParticipantsDetails {
-			if p.ID != "" && p.Name != "" {
-				c.names[p.ID] = p.Name
-			}
-		}
-	}
-	skill := strings.Trim(string(d.SkillID), `"`)
-	if ours && known && skill != "" && conv.skillID != "" && skill != conv.skillID {
-		c.println("system", "conversation transferred")
-	}
-	if skill != "" {
-		conv.skillID = skill
-	}
-	if d.Participants != nil || d.ParticipantsPID != nil {
-		// Prefer participant ids (PIDs): participantNames uses them.
-		assigned, ok := d.ParticipantsPID["ASSIGNED_AGENT"]
-		if !ok {
-			assigned = d.Participants["ASSIGNED_AGENT"]
-		}
-		agents := map[string]bool{}
-		for _, a := range assigned {
-			agents[a] = true
-			if ours && known && conv.hadAgent && !conv.agents[a] {
-				name := c.names[a]
-				if name == "" {
-					name = "an agent"
-				}
-				c.println("system", name+" joined")
-			}
-		}
-		conv.agents = agents
-		if len(agents) > 0 {
-			conv.hadAgent = true
-		}
-	}
-	for _, dl := range d.Dialogs {
-		if dl.DialogID == "" {
-			continue
-		}
-		_, had := conv.dialogs[dl.DialogID]
-		conv.dialogs[dl.DialogID] = dialog{typ: dl.DialogType, state: dl.State}
-		if ours && !had && dl.DialogType == "POST_SURVEY" && dl.State == "OPEN" {
-			if err := c.subscribe(ctx, dl.DialogID); err != nil {
-				return err
-			}
-		}
-	}
-	if d.State != "" {
-		was := conv.state
-		conv.state = d.State
-		if ours && was != "CLOSE" && (d.State == "CLOSE" || d.State == "CLOSED") {
-			conv.state = "CLOSE"
-			c.println("system", "conversation closed")
-			c.closed = true
-		}
-	}
-	return nil
-}
-
-// messagingNotification is the body of ms.MessagingEventNotification.
-type messagingNotification struct {
-	Changes []messagingEvent `json:"changes"`
-}
-
-// messagingEvent is one event of a dialog as the hub distributes it.
-type messagingEvent struct {
-	Sequence           int64  `json:"sequence"`
-	OriginatorID       string `json:"originatorId"`
-	OriginatorMetadata struct {
-		ID       string `json:"id"`
-		Role     string `json:"role"`
-		Name     string `json:"name"`
-		UserType string `json:"userType"`
-	} `json:"originatorMetadata"`
-	Event          json.RawMessage `json:"event"`
-	ConversationID string          `json:"conversationId"`
-	DialogID       string          `json:"dialogId"`
-}
-
-func (c *client) messagingEvent(ev messagingEvent) {
-	conv := c.convs[c.convID]
-	if conv == nil {
-		return
-	}
-	if _, ok := conv.dialogs[ev.DialogID]; !ok && ev.DialogID != c.convID {
-		return
-	}
-	if m := ev.OriginatorMetadata; m.Name != "" {
-		if m.ID != "" {
-			c.names[m.ID] = m.Name
-		}
-		if ev.OriginatorID != "" {
-			c.names[ev.OriginatorID] = m.Name
-		}
-	}
-	key := ev.DialogID + ":" + strconv.FormatInt(ev.Sequence, 10)
-	if c.seen[key] {
-		return
-	}
-	who, text, ok := formatEvent(ev, c.consumerID)
-	if !ok {
-		return
-	}
-	c.seen[key] = true
-	c.println(who, text)
-}
-
-// println writes "who: text" as one line and flushes it.
-func (c *client) println(who, text string) {
-	fmt.Fprintf(c.out, "%s: %s\n", who, text)
-	c.out.Flush()
-	c.printed = true
 }

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 var groupUsage = map[string]string{
@@ -266,6 +264,8 @@ func botsCreate(e *env, args []string) error {
 	return nil
 }
 
+// botsUpdate changes a stopped bot: what the flags give replaces what the
+// bot has (PUT /bots/{id} takes the whole bot).
 func botsUpdate(e *env, args []string) error {
 	fs := e.flags("update", "botrelay bots update ID [flags]\n\nOnly a stopped, offline bot can be updated. Secret vendor settings left out keep their value,\n"+
 		"except when the update changes an endpoint setting (a base URL, host, region or id; GET /api/v1/vendors\n"+
@@ -286,35 +286,12 @@ func botsUpdate(e *env, args []string) error {
 		return err
 	}
 	path := botPath(pos[0])
-	var cur struct {
-		Name     string         `json:"name"`
-		UserID   int64          `json:"userId"`
-		Settings map[string]any `json:"settings"`
-	}
+	var cur botEdit
 	if _, err := c.getJSON(path, &cur); err != nil {
 		return err
 	}
-	if cur.Settings == nil {
-		cur.Settings = map[string]any{}
-	}
-	if set["settings"] || set["secrets"] {
-		var base map[string]any
-		if !set["settings"] {
-			base, _ = cur.Settings["vendor"].(map[string]any)
-		}
-		v, err := vendorSettings(base, f.settings, f.secrets)
-		if err != nil {
-			return err
-		}
-		cur.Settings["vendor"] = v
-	}
-	if set["escalation-skill"] {
-		eh, _ := cur.Settings["errorHandling"].(map[string]any)
-		if eh == nil {
-			eh = map[string]any{}
-		}
-		eh["escalationSkill"] = f.escalation
-		cur.Settings["errorHandling"] = eh
+	if err := cur.apply(f, set); err != nil {
+		return err
 	}
 	body := map[string]any{"name": cur.Name, "settings": cur.Settings, "userId": cur.UserID}
 	if set["name"] {
@@ -337,6 +314,41 @@ func botsUpdate(e *env, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "updated bot %s (%s)\n", b.ID, cell(b.Name))
+	return nil
+}
+
+// botEdit is the part of a bot that update sends back, as read.
+type botEdit struct {
+	Name     string         `json:"name"`
+	UserID   int64          `json:"userId"`
+	Settings map[string]any `json:"settings"`
+}
+
+// apply sets the vendor settings and the escalation skill the update's
+// flags give.
+func (cur *botEdit) apply(f botFlags, set map[string]bool) error {
+	if cur.Settings == nil {
+		cur.Settings = map[string]any{}
+	}
+	if set["settings"] || set["secrets"] {
+		var base map[string]any
+		if !set["settings"] {
+			base, _ = cur.Settings["vendor"].(map[string]any)
+		}
+		v, err := vendorSettings(base, f.settings, f.secrets)
+		if err != nil {
+			return err
+		}
+		cur.Settings["vendor"] = v
+	}
+	if set["escalation-skill"] {
+		eh, _ := cur.Settings["errorHandling"].(map[string]any)
+		if eh == nil {
+			eh = map[string]any{}
+		}
+		eh["escalationSkill"] = f.escalation
+		cur.Settings["errorHandling"] = eh
+	}
 	return nil
 }
 
@@ -392,151 +404,6 @@ func botsAction(e *env, args []string, action string) error {
 	return nil
 }
 
-func botsStatus(e *env, args []string) error {
-	fs := e.flags("status", "botrelay bots status ID")
-	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
-	if err != nil {
-		return err
-	}
-	var s struct {
-		ID                string `json:"id"`
-		State             string `json:"state"`
-		Started           bool   `json:"started"`
-		OpenConversations int    `json:"openConversations"`
-		History           []struct {
-			State, Code, Message, ErrorID, At string
-		} `json:"history"`
-	}
-	raw, err := c.getJSON(path+"/status", &s)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "state: %s\nstarted: %v\nopen conversations: %d\n", s.State, s.Started, s.OpenConversations)
-	if len(s.History) > 0 {
-		fmt.Fprintln(e.stdout)
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "AT\tSTATE\tCODE\tMESSAGE\tERROR ID")
-		for _, h := range s.History {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.At, h.State, dash(h.Code), dash(cell(h.Message)), dash(h.ErrorID))
-		}
-		return tw.Flush()
-	}
-	return nil
-}
-
-func botsErrors(e *env, args []string) error {
-	fs := e.flags("errors", "botrelay bots errors ID [--conversation C] [--limit N]")
-	conv := fs.String("conversation", "", "only the errors of this conversation `id`")
-	limit := fs.Int("limit", 0, "at most `n` errors (newest first)")
-	pos, err := parse(fs, args, "bot ID")
-	if err != nil {
-		return err
-	}
-	q := url.Values{}
-	if *conv != "" {
-		q.Set("conversationId", *conv)
-	}
-	if *limit != 0 {
-		q.Set("limit", strconv.Itoa(*limit))
-	}
-	path := botPath(pos[0]) + "/errors"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	var list []struct {
-		ID, ConversationID, Code, Message, At string
-	}
-	raw, err := c.getJSON(path, &list)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tCONVERSATION\tCODE\tMESSAGE\tID")
-	for _, x := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.At, x.ConversationID, x.Code, cell(x.Message), x.ID)
-	}
-	return tw.Flush()
-}
-
-func botsConversations(e *env, args []string) error {
-	fs := e.flags("conversations", "botrelay bots conversations ID\n\nLists the open conversations the bot holds, oldest first.")
-	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
-	if err != nil {
-		return err
-	}
-	var list []struct {
-		ConversationID string `json:"conversationId"`
-		DialogID       string `json:"dialogId"`
-		ConsumerID     string `json:"consumerId"`
-		SkillID        int64  `json:"skillId"`
-		Escalations    int    `json:"escalations"`
-		CreatedAt      string `json:"createdAt"`
-		UpdatedAt      string `json:"updatedAt"`
-	}
-	raw, err := c.getJSON(path+"/conversations", &list)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-		return nil
-	}
-	skills := names(c, "/skills")
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONVERSATION\tDIALOG\tCONSUMER\tSKILL\tESCALATIONS\tCREATED\tUPDATED")
-	for _, x := range list {
-		skill := "-"
-		if x.SkillID != 0 {
-			skill = cell(nameOf(skills, x.SkillID))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", x.ConversationID, x.DialogID, x.ConsumerID, skill, x.Escalations, x.CreatedAt, x.UpdatedAt)
-	}
-	return tw.Flush()
-}
-
-func botsTest(e *env, args []string) error {
-	fs := e.flags("test", "botrelay bots test ID\n\nRuns the vendor's health check with the stored settings; exits 1 when it fails.")
-	c, path, _, err := e.target(fs, args, "bot ID", botResolver)
-	if err != nil {
-		return err
-	}
-	var r struct {
-		OK      bool   `json:"ok"`
-		Checked bool   `json:"checked"`
-		Error   string `json:"error"`
-	}
-	raw, err := c.call("POST", path+"/test", nil, &r)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-	}
-	if !r.OK {
-		return errors.New("connection test failed: " + r.Error)
-	}
-	if !e.json {
-		if r.Checked {
-			fmt.Fprintln(e.stdout, "ok: the vendor answered the health check")
-		} else {
-			fmt.Fprintln(e.stdout, "ok: the settings are valid (the vendor has no health check)")
-		}
-	}
-	return nil
-}
-
 // cell makes s fit one table cell: no tabs or line breaks.
 func cell(s string) string {
 	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
@@ -547,94 +414,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// botsConverse runs one turn of the conversation tester (POST
-// /bots/{id}/converse): the vendor's translated reply, without touching the
-// messaging platform.
-func botsConverse(e *env, args []string) error {
-	fs := e.flags("converse", "botrelay bots converse ID [--conversation C] [--start] [--text T | TEXT]\n\n"+
-		"Sends one turn to the bot's vendor with its stored settings (the conversation tester; nothing reaches the\n"+
-		"messaging platform) and prints the reply. The first turn prints a tester conversation id; pass it as\n"+
-		"--conversation to continue. --start sends the welcome event instead of a text.")
-	conv := fs.String("conversation", "", "continue this tester conversation `id`")
-	start := fs.Bool("start", false, "send the welcome event (START) instead of a text")
-	text := fs.String("text", "", "the consumer's `message`")
-	pos, err := parseOpt(fs, args, 1, "bot ID", "text")
-	if err != nil {
-		return err
-	}
-	if len(pos) == 2 {
-		if setFlags(fs)["text"] {
-			return usagef("give the text as --text or as an argument, not both")
-		}
-		*text = pos[1]
-	}
-	if *start == (*text != "") {
-		return usagef("give a text (--text T or TEXT) or --start")
-	}
-	c, err := e.authed()
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"conversationId": *conv, "kind": "TEXT", "text": *text}
-	if *start {
-		body["kind"], body["text"] = "START", ""
-	}
-	var r struct {
-		ConversationID string `json:"conversationId"`
-		Turn           int    `json:"turn"`
-		Status         string `json:"status"`
-		Reply          *struct {
-			Items []struct {
-				Message *struct {
-					Text              string          `json:"text"`
-					StructuredContent json.RawMessage `json:"structuredContent"`
-				} `json:"message"`
-				Delay *struct {
-					Duration int64 `json:"duration"`
-				} `json:"delay"`
-			} `json:"items"`
-			Action *struct {
-				Kind  string `json:"kind"`
-				Skill string `json:"skill"`
-			} `json:"action"`
-		} `json:"reply"`
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	raw, err := c.call("POST", botPath(pos[0])+"/converse", body, &r)
-	if err != nil {
-		return err
-	}
-	if e.json {
-		e.printRaw(raw)
-	} else {
-		fmt.Fprintf(e.stdout, "conversation %s, turn %d: %s\n", r.ConversationID, r.Turn, r.Status)
-		if r.Reply != nil {
-			for _, it := range r.Reply.Items {
-				switch {
-				case it.Message != nil && it.Message.Text != "":
-					fmt.Fprintf(e.stdout, "bot: %s\n", it.Message.Text)
-				case it.Message != nil && len(it.Message.StructuredContent) > 0:
-					fmt.Fprintf(e.stdout, "bot (structured content): %s\n", compactJSON(it.Message.StructuredContent))
-				case it.Delay != nil:
-					fmt.Fprintf(e.stdout, "(delay %v)\n", time.Duration(it.Delay.Duration))
-				}
-			}
-			if a := r.Reply.Action; a != nil {
-				if a.Skill != "" {
-					fmt.Fprintf(e.stdout, "action: %s to %s\n", a.Kind, a.Skill)
-				} else {
-					fmt.Fprintf(e.stdout, "action: %s\n", a.Kind)
-				}
-			}
-		}
-	}
-	if r.Error != nil {
-		return fmt.Errorf("the vendor turn failed: %s: %s", r.Error.Code, r.Error.Message)
-	}
-	return nil
 }

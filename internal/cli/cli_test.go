@@ -34,10 +34,10 @@ func TestRunErrorsAreOneLine(t *testing.T) {
 		switch r.URL.Path {
 		case "/api/v1/bots/b1/start":
 			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(403)
+			w.WriteHeader(http.StatusForbidden)
 			w.Write([]byte(`{"error":{"code":"forbidden","message":"your profile lacks the permission bot:start\nsecond line"}}`))
 		default:
-			http.Error(w, "<html>\nbad gateway</html>", 502)
+			http.Error(w, "<html>\nbad gateway</html>", http.StatusBadGateway)
 		}
 	}))
 	defer srv.Close()

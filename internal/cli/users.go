@@ -173,14 +173,6 @@ func namesOf(m map[int64]string, ids []int64) string {
 	return strings.Join(s, ",")
 }
 
-func joinIDs(ids []int64) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(s, ",")
-}
-
 func usersShow(e *env, args []string) error {
 	fs := e.flags("show", "botrelay users show ID|LOGIN")
 	c, path, _, err := e.target(fs, args, "user ID or login", userPath)

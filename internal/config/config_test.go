@@ -817,6 +817,7 @@ func TestSchemaRejectsUnsupportedFields(t *testing.T) {
 		ABC string `yaml:"a_c" doc:"y."`
 	}
 	type fine struct {
+		//lint:ignore U1000 an unexported field, which the walk must skip
 		hidden int
 		N      int32    `yaml:"n" doc:"x."`
 		D      Duration `yaml:"d,omitempty" doc:"y."`

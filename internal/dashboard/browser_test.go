@@ -92,13 +92,20 @@ func jsString(s string) string {
 // dashboard only shows (survey runs).
 func startServer(t *testing.T, adminPassword string) (string, *sqlstore.Store) {
 	t.Helper()
+	return startServerWith(t, adminPassword, function.Connector{})
+}
+
+// startServerWith is startServer with the given vendor connectors
+// registered instead of the function vendor alone.
+func startServerWith(t *testing.T, adminPassword string, vendors ...botrelay.VendorConnector) (string, *sqlstore.Store) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Data = t.TempDir()
 	cfg.Log.Level = "error"
 	cfg.ShutdownTimeout = config.Duration(10 * time.Second)
 	reg := botrelay.NewRegistry()
-	reg.RegisterVendor(function.Connector{})
+	reg.RegisterVendor(vendors...)
 	env := map[string]string{"BOTRELAY_ADMIN_PASSWORD": adminPassword}
 	m := &app.Main{Config: cfg, Registry: reg, Stdout: io.Discard, Logs: io.Discard,
 		Getenv: func(k string) string { return env[k] }}

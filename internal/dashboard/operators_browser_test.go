@@ -1,10 +1,8 @@
 package dashboard_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,12 +11,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/customendpoint"
 	"github.com/botrelay/botrelay/connectors/function"
-	"github.com/botrelay/botrelay/internal/app"
 	"github.com/botrelay/botrelay/internal/browsertest"
-	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -242,41 +237,6 @@ func TestDashboardCreateBotUserKeys(t *testing.T) {
 	p.screenshot("dashboard-22-users-after-reload")
 }
 
-// startServerWith is startServer with the Custom Endpoint vendor next to
-// the function vendor.
-func startServerWith(t *testing.T, adminPassword string) string {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	cfg.Log.Level = "error"
-	cfg.ShutdownTimeout = config.Duration(10 * time.Second)
-	reg := botrelay.NewRegistry()
-	reg.RegisterVendor(function.Connector{})
-	reg.RegisterVendor(customendpoint.Connector{})
-	env := map[string]string{"BOTRELAY_ADMIN_PASSWORD": adminPassword}
-	m := &app.Main{Config: cfg, Registry: reg, Stdout: io.Discard, Logs: io.Discard,
-		Getenv: func(k string) string { return env[k] }}
-	ready := m.Ready()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30 s")
-	}
-	return "http://" + m.Addr()
-}
-
 // TestDashboardTestConnectionProgressCancel: in the wizard, Test
 // connection against a Custom Endpoint that never answers counts the
 // seconds, and Cancel test stops it — the vendor's request ends too;
@@ -302,7 +262,7 @@ func TestDashboardTestConnectionProgressCancel(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 
-	base := startServerWith(t, password)
+	base, _ := startServerWith(t, password, function.Connector{}, customendpoint.Connector{})
 	p := &page{t: t, ctx: browsertest.Browser(t, 1280, 1000), dir: browsertest.ArtifactsDir(t)}
 	p.do("log in", chromedp.Navigate(base+"/dashboard/#/bots/new"), chromedp.WaitVisible(chromedp.CSS("#login-username")),
 		chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/botrelay/botrelay"
 )
@@ -24,48 +23,48 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 				if ctx.Err() != nil {
 					return
 				}
-				w.escalate(ctx, "pipes.messaging-handle-bot-action.transfer-skill-not-existing",
+				w.escalate(ctx, codeTransferSkillNotExisting,
 					fmt.Sprintf("skill %q does not exist (names are case-sensitive)", a.Skill), nil, ob.Seq)
 				return
 			}
 			skill = id
 		}
-		if err := rn.platform.Transfer(ctx, w.ref, skill, a.AgentID); err != nil {
+		if err := w.platform.Transfer(ctx, w.ref, skill, a.AgentID); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			w.logError(ctx, "connector.messaging.transfer-to-skill", "transfer: "+err.Error(), nil)
+			w.logError(ctx, codeTransferToSkill, "transfer: "+err.Error(), nil)
 			w.sayOnce(ctx, ob, len(ob.Reply.Items), rn.bot.Settings.ErrorHandling.TransferFailureMessage)
 			w.finish(ctx, ob.Seq)
 			return
 		}
-		w.close(ctx, ob.Seq)
+		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
-		if err := rn.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
+		if err := w.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			w.logError(ctx, "connector.messaging.end-conversation", "close: "+err.Error(), nil)
+			w.logError(ctx, codeEndConversation, "close: "+err.Error(), nil)
 			w.finish(ctx, ob.Seq)
 			return
 		}
 		if w.isSurvey() {
 			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
 		}
-		w.close(ctx, ob.Seq)
+		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
-		if err := rn.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
+		if err := w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			w.logError(ctx, "connector.messaging.change-ttr", "change TTR: "+err.Error(), nil)
+			w.logError(ctx, codeChangeTTR, "change TTR: "+err.Error(), nil)
 		}
 		w.finish(ctx, ob.Seq)
 	case botrelay.ActionInvokeFunction:
 		if ob.Invoked {
 			// Started before a restart: whether it finished is unknown, and
 			// running it again could repeat its effect (at most once).
-			w.logError(ctx, "aivendor.faas.invoke-lambda",
+			w.logError(ctx, codeInvokeLambda,
 				"invoke function "+a.FunctionID+": interrupted by a restart; not run again", nil)
 			w.finish(ctx, ob.Seq)
 			return
@@ -95,8 +94,8 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 func (w *worker) invoke(ctx context.Context, a *botrelay.Action) (code, msg string) {
 	rn := w.rn
 	src, ok := rn.bot.Settings.Functions[a.FunctionID]
-	if !ok || rn.r.o.Scripts == nil {
-		return "aivendor.faas.failed-faas-request", fmt.Sprintf("function %q is not defined for this bot", a.FunctionID)
+	if !ok || rn.o.Scripts == nil {
+		return codeFailedFaasRequest, fmt.Sprintf("function %q is not defined for this bot", a.FunctionID)
 	}
 	payload := a.Payload
 	if len(payload) == 0 {
@@ -104,11 +103,11 @@ func (w *worker) invoke(ctx context.Context, a *botrelay.Action) (code, msg stri
 	}
 	input, _ := json.Marshal(map[string]any{"headers": []any{}, "payload": payload,
 		"conversationId": w.ref.ID, "botId": rn.bot.ID})
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), functionTimeout)
 	defer cancel()
-	if _, err := rn.r.o.Scripts.RunScript(ictx, src, input); err != nil {
-		return classify(err, "aivendor.faas.invoke-lambda"), "invoke function " + a.FunctionID + ": " + err.Error()
+	if _, err := rn.o.Scripts.RunScript(ictx, src, input); err != nil {
+		return classify(err, codeInvokeLambda), "invoke function " + a.FunctionID + ": " + err.Error()
 	}
-	rn.log.Info("invoked function", "conversation_id", string(w.ref.ID), "function", a.FunctionID)
+	w.log.Info("invoked function", "conversation_id", string(w.ref.ID), "function", a.FunctionID)
 	return "", ""
 }

@@ -14,10 +14,6 @@ type escalation struct {
 	Code string `json:"code"`
 }
 
-// maxOwnSkillEscalations is how many times a conversation is escalated to
-// the bot's own skill before the bot stops transferring it (F32).
-const maxOwnSkillEscalations = 3
-
 // escalate runs the default escalation (F31) for the turn about seq: the
 // error is logged and the error-hook runs, then an escalation outbox is
 // stored and carried out — the consumer gets messageToConsumer, agents get
@@ -30,7 +26,7 @@ func (w *worker) escalate(ctx context.Context, code, msg string, turn *botrelay.
 		return
 	}
 	id := w.logError(ctx, code, msg, turn)
-	if obs := rn.r.o.Observer; obs != nil {
+	if obs := rn.o.Observer; obs != nil {
 		obs.Escalated(rn.bot, code)
 	}
 	w.errorHook(ctx, id, code)
@@ -64,7 +60,7 @@ func (w *worker) escalationTransfer(ctx context.Context, ob *outbox) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.logError(ctx, "connector.messaging.transfer-to-skill",
+		w.logError(ctx, codeTransferToSkill,
 			fmt.Sprintf("escalation skill %q does not exist", eh.EscalationSkill), nil)
 		w.sayOnce(ctx, ob, len(ob.Reply.Items), eh.TransferFailureMessage)
 		w.finish(ctx, ob.Seq)
@@ -73,18 +69,18 @@ func (w *worker) escalationTransfer(ctx context.Context, ob *outbox) {
 	if skill == w.ref.SkillID && w.st.Escalations > maxOwnSkillEscalations {
 		// F32: the escalation skill is the bot's own and the conversation
 		// keeps coming back; stop the loop and leave it idle.
-		w.logError(ctx, "connector.messaging.transfer-loop", "escalation loop stopped: the escalation skill is the conversation's skill", nil)
+		w.logError(ctx, codeTransferLoop, "escalation loop stopped: the escalation skill is the conversation's skill", nil)
 		w.finish(ctx, ob.Seq)
 		return
 	}
-	if err := rn.platform.Transfer(ctx, w.ref, skill, ""); err != nil {
+	if err := w.platform.Transfer(ctx, w.ref, skill, ""); err != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		w.logError(ctx, "connector.messaging.transfer-to-skill", "escalation transfer: "+err.Error(), nil)
+		w.logError(ctx, codeTransferToSkill, "escalation transfer: "+err.Error(), nil)
 		w.sayOnce(ctx, ob, len(ob.Reply.Items), eh.TransferFailureMessage)
 		w.finish(ctx, ob.Seq)
 		return
 	}
-	w.close(ctx, ob.Seq)
+	w.letGo(ctx, ob.Seq)
 }

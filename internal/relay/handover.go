@@ -35,9 +35,9 @@ import (
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
 	w.collectSDEs(ctx, ev)
-	st, err := rn.r.o.Store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
+	st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
 	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
-		rn.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
+		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return
 	}
 	if st != nil && st.Open && !(ev.HandoffKnown && ev.Handoff > st.LastSequence) {
@@ -67,20 +67,20 @@ func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *b
 	st.DialogID, st.ConsumerID, st.SkillID = w.ref.DialogID, w.ref.ConsumerID, w.ref.SkillID
 	st.LastSequence = handoffPoint(ev, history)
 	w.st = st
-	open, err := rn.r.o.Store.CountOpenBotConversations(ctx, rn.bot.ID)
+	open, err := w.store.CountOpenBotConversations(ctx, rn.bot.ID)
 	if err != nil {
-		rn.log.Error("count open conversations", "err", err)
+		w.log.Error("count open conversations", "err", err)
 	}
 	if err := w.save(ctx); err != nil {
 		return
 	}
 	if open >= rn.bot.Settings.Limits.MaxOpen() {
-		w.escalate(ctx, "pipes.conversation-limit-checker.max-conv-limit-reached",
+		w.escalate(ctx, codeMaxConvLimit,
 			fmt.Sprintf("the bot already holds %d open conversations (limit %d)", open, rn.bot.Settings.Limits.MaxOpen()), nil, st.LastSequence)
 		return
 	}
 	if rn.isVendorDown() {
-		w.escalate(ctx, "pipes.vendor-interruption.escalated",
+		w.escalate(ctx, codeVendorInterruptionEscalated,
 			"the bot is in Vendor Interruption: new conversations are escalated without calling the vendor", nil, st.LastSequence)
 		return
 	}
@@ -137,23 +137,19 @@ func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *bot
 	w.catchUp(ctx, ev, history)
 }
 
-// historyTries is how many times a conversation's history is read before
-// the worker gives up for now (catchUpLater).
-const historyTries = 4
-
 // readHistory reads the conversation's history after a sequence, trying
 // again after a failure: under load the platform may not answer in time,
 // and going on without the history would skip the consumer messages it
 // holds (a later message would move LastSequence past them). It reports
 // false when every try failed or the worker is stopping.
 func (w *worker) readHistory(ctx context.Context, after int64) ([]*botrelay.PlatformEvent, bool) {
-	pause := 500 * time.Millisecond
+	pause := historyRetryPause
 	for try := 1; ; try++ {
 		history, err := w.rn.history(ctx, w.ref, after)
 		if err == nil {
 			return history, true
 		}
-		w.rn.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "try", try, "err", err)
+		w.log.Warn("read conversation history", "conversation_id", string(w.ref.ID), "try", try, "err", err)
 		if try >= historyTries || ctx.Err() != nil || w.stopping() {
 			return nil, false
 		}
@@ -170,10 +166,6 @@ func (w *worker) readHistory(ctx context.Context, after int64) ([]*botrelay.Plat
 		pause *= 2
 	}
 }
-
-// catchUpRetry is how long a worker whose history could not be read waits
-// before it tries again by itself.
-const catchUpRetry = 5 * time.Second
 
 // catchUpLater records that the conversation's history could not be read:
 // the next event of the conversation reads it first (handle), and the

@@ -76,7 +76,7 @@ func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, ki
 		if ctx.Err() != nil {
 			return // stopping: the message is processed after the restart
 		}
-		w.escalate(ctx, classify(err, "events-queue.not-catched-pipeline-error"), err.Error(), turn, seq)
+		w.escalate(ctx, classify(err, codePipelineError), err.Error(), turn, seq)
 		return
 	}
 	stateChanged := reply.VendorState != nil && !bytes.Equal(reply.VendorState, w.st.VendorState)
@@ -105,7 +105,7 @@ func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, ki
 func (w *worker) storeOutbox(ctx context.Context, ob *outbox) bool {
 	raw, err := json.Marshal(ob)
 	if err != nil {
-		w.rn.log.Error("encode outbox", "err", err)
+		w.log.Error("encode outbox", "err", err)
 		return false
 	}
 	w.st.Outbox = raw
@@ -156,17 +156,17 @@ func (w *worker) publishItems(ctx context.Context, ob *outbox) bool {
 		it := ob.Reply.Items[i]
 		switch {
 		case it.Message != nil:
-			if _, err := w.rn.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i))); err != nil {
+			if _, err := w.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i))); err != nil {
 				if ctx.Err() != nil {
 					return false
 				}
 				if ob.Escalation != nil {
 					// An escalation's message could not be published: the
 					// transfer is what matters now.
-					w.rn.log.Warn("publish escalation message", "conversation_id", string(w.ref.ID), "err", err)
+					w.log.Warn("publish escalation message", "conversation_id", string(w.ref.ID), "err", err)
 					continue
 				}
-				w.escalate(ctx, "connector.messaging.send-message", "publish a message: "+err.Error(), nil, ob.Seq)
+				w.escalate(ctx, codeSendMessage, "publish a message: "+err.Error(), nil, ob.Seq)
 				return false
 			}
 			if strings.TrimSpace(it.Message.Text) != "" && it.Message.Audience != botrelay.AudienceAgentsAndManagers {
@@ -196,8 +196,8 @@ func (w *worker) finish(ctx context.Context, seq int64) {
 // stopping.
 func (w *worker) pause(ctx context.Context, d *botrelay.Delay) bool {
 	if d.Typing {
-		if err := w.rn.platform.SetTyping(ctx, w.ref, true); err != nil {
-			w.rn.log.Debug("typing indicator", "err", err)
+		if err := w.platform.SetTyping(ctx, w.ref, true); err != nil {
+			w.log.Debug("typing indicator", "err", err)
 		}
 	}
 	t := time.NewTimer(d.Duration)
@@ -208,7 +208,7 @@ func (w *worker) pause(ctx context.Context, d *botrelay.Delay) bool {
 	case <-t.C:
 	}
 	if d.Typing {
-		_ = w.rn.platform.SetTyping(ctx, w.ref, false)
+		_ = w.platform.SetTyping(ctx, w.ref, false)
 	}
 	return true
 }
@@ -219,8 +219,8 @@ func (w *worker) say(ctx context.Context, text, audience string) {
 	if strings.TrimSpace(text) == "" {
 		return
 	}
-	if _, err := w.rn.platform.Publish(ctx, w.ref, &botrelay.Message{Text: text, Audience: audience}); err != nil {
-		w.rn.log.Warn("publish configured message", "conversation_id", string(w.ref.ID), "err", err)
+	if _, err := w.platform.Publish(ctx, w.ref, &botrelay.Message{Text: text, Audience: audience}); err != nil {
+		w.log.Warn("publish configured message", "conversation_id", string(w.ref.ID), "err", err)
 	}
 }
 
@@ -231,8 +231,8 @@ func (w *worker) sayOnce(ctx context.Context, ob *outbox, i int, text string) {
 		return
 	}
 	m := &botrelay.Message{Text: text, Audience: botrelay.AudienceAll}
-	if _, err := w.rn.platform.Publish(ctx, w.ref, withMarker(m, marker(ob.Key, i))); err != nil {
-		w.rn.log.Warn("publish configured message", "conversation_id", string(w.ref.ID), "err", err)
+	if _, err := w.platform.Publish(ctx, w.ref, withMarker(m, marker(ob.Key, i))); err != nil {
+		w.log.Warn("publish configured message", "conversation_id", string(w.ref.ID), "err", err)
 	}
 }
 
@@ -317,7 +317,7 @@ func answeredThrough(history []*botrelay.PlatformEvent) int64 {
 func (w *worker) storedOutbox(ctx context.Context) *outbox {
 	var ob outbox
 	if err := json.Unmarshal(w.st.Outbox, &ob); err != nil || ob.Reply == nil {
-		w.rn.log.Error("decode outbox; dropping it", "conversation_id", string(w.ref.ID), "err", err)
+		w.log.Error("decode outbox; dropping it", "conversation_id", string(w.ref.ID), "err", err)
 		w.st.Outbox = nil
 		_ = w.save(ctx)
 		return nil

@@ -3,10 +3,12 @@ package relay
 import (
 	"encoding/base64"
 	"testing"
+
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 func TestRedact(t *testing.T) {
-	sec := &Secrets{Vendor: map[string]any{"apiKey": "sk-live-123456", "short": "abc", "n": 42.0}}
+	sec := &sealed.Secrets{Vendor: map[string]any{"apiKey": "sk-live-123456", "short": "abc", "n": 42.0}}
 	sec.APIKey.Secret = "key-set-secret-99"
 	vals := sec.Values()
 	basic := base64.StdEncoding.EncodeToString([]byte("client-id:sk-live-123456"))

@@ -11,126 +11,26 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
-
-// Credentials is the bot user's API key set, kept sealed in Bot.Secrets.
-type Credentials struct {
-	Username          string `json:"-"`
-	AppKey            string `json:"appKey"`
-	Secret            string `json:"secret"`
-	AccessToken       string `json:"accessToken"`
-	AccessTokenSecret string `json:"accessTokenSecret"`
-}
-
-// Secrets is the JSON object sealed into Bot.Secrets.
-type Secrets struct {
-	// Vendor holds the vendor's secret settings (VendorInfo.Secrets keys).
-	Vendor map[string]any `json:"vendor,omitempty"`
-	// APIKey is the bot user's key set.
-	APIKey Credentials `json:"apiKey"`
-	// Bound reports that Endpoint holds the values of the vendor's endpoint
-	// settings (VendorInfo.Endpoint) the vendor secrets were stored with;
-	// secrets sealed before endpoint binding existed are not bound.
-	Bound    bool              `json:"bound,omitempty"`
-	Endpoint map[string]string `json:"endpoint,omitempty"`
-	// Platform is where the API key set logs in (settings.platform when
-	// bound): the bot is not logged in elsewhere with it.
-	Platform botrelay.PlatformSettings `json:"platform,omitzero"`
-}
-
-// BindEndpoint records in s the endpoint settings of b's vendor settings,
-// so that the vendor secrets go nowhere else (see CheckEndpoint).
-func BindEndpoint(s *Secrets, info botrelay.VendorInfo, b *botrelay.Bot) error {
-	ep, err := botrelay.EndpointValues(info, b.Settings.Vendor)
-	if err != nil {
-		return err
-	}
-	s.Bound, s.Endpoint, s.Platform = true, ep, b.Settings.Platform
-	return nil
-}
-
-// CheckPlatform refuses to log the bot in with its API key set on another
-// platform than the one the set was sealed for (see CheckEndpoint).
-func CheckPlatform(s *Secrets, b *botrelay.Bot) error {
-	if s.Bound && s.Platform != b.Settings.Platform {
-		return botrelay.Errorf(botrelay.EINVALID, "the bot's API key set was stored for another platform than settings.platform; "+
-			"update the bot through the API")
-	}
-	return nil
-}
-
-// CheckEndpoint refuses vendor secrets that were sealed for other endpoint
-// settings than b's: the API never stores such a pair, so it means the
-// stored settings were changed behind its back, and the secrets must not
-// follow them.
-func CheckEndpoint(s *Secrets, info botrelay.VendorInfo, b *botrelay.Bot) error {
-	if !s.Bound || len(s.Vendor) == 0 {
-		return nil
-	}
-	ep, err := botrelay.EndpointValues(info, b.Settings.Vendor)
-	if err != nil {
-		return err
-	}
-	if ch := botrelay.ChangedEndpoint(s.Endpoint, ep); len(ch) > 0 {
-		return botrelay.Errorf(botrelay.EINVALID, "the stored vendor secrets were saved for other values of %s; "+
-			"update the bot with the secrets again", strings.Join(ch, ", "))
-	}
-	return nil
-}
-
-// Sealer opens and seals Bot.Secrets.
-type Sealer interface {
-	SealString(plaintext, additionalData string) (string, error)
-	OpenString(encoded, additionalData string) (string, error)
-}
-
-// SecretsAD is the additional data that binds a bot's sealed secrets to it.
-func SecretsAD(id botrelay.BotID) string { return "bot-secrets:" + string(id) }
-
-// OpenSecrets decodes a bot's sealed secrets; an empty blob is no secrets.
-func OpenSecrets(box Sealer, b *botrelay.Bot) (*Secrets, error) {
-	s := &Secrets{}
-	if b.Secrets == "" {
-		return s, nil
-	}
-	plain, err := box.OpenString(b.Secrets, SecretsAD(b.ID))
-	if err != nil {
-		return nil, fmt.Errorf("open secrets of bot %s: %w", b.ID, err)
-	}
-	if err := json.Unmarshal([]byte(plain), s); err != nil {
-		return nil, fmt.Errorf("decode secrets of bot %s: %w", b.ID, err)
-	}
-	return s, nil
-}
-
-// SealSecrets encodes and seals s for b.
-func SealSecrets(box Sealer, b *botrelay.Bot, s *Secrets) (string, error) {
-	raw, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	return box.SealString(string(raw), SecretsAD(b.ID))
-}
 
 // PlatformFactory makes the platform adapter for a bot: the embedded hub
 // unless the bot's settings name a LivePerson account.
-type PlatformFactory func(b *botrelay.Bot, user *botrelay.User, creds Credentials) (botrelay.PlatformAdapter, error)
+type PlatformFactory func(b *botrelay.Bot, user *botrelay.User, creds sealed.Credentials) (botrelay.PlatformAdapter, error)
 
 // Options configure a Relay.
 type Options struct {
 	Store       botrelay.Store
 	Registry    *botrelay.Registry
-	Box         Sealer
+	Box         sealed.Sealer
 	NewPlatform PlatformFactory
 	Logger      *slog.Logger
 	HTTPClient  *http.Client
@@ -187,10 +87,10 @@ func New(o Options) *Relay {
 		o.HTTPClient = http.DefaultClient
 	}
 	if o.ConnectTimeout == 0 {
-		o.ConnectTimeout = 30 * time.Second
+		o.ConnectTimeout = defaultConnectTimeout
 	}
 	if o.DrainTimeout == 0 {
-		o.DrainTimeout = 10 * time.Second
+		o.DrainTimeout = defaultDrainTimeout
 	}
 	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{})}
 }

@@ -11,11 +11,19 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/sealed"
 )
 
 // runner is one started bot: its lifecycle (F1–F4) and its conversations.
+//
+// Its concerns live in files of their own: this file starts, runs and
+// restarts the bot's sessions and records its state; health.go tracks the
+// vendor's health and Vendor Interruption; inbound.go takes the platform's
+// events and dispatches them to the conversations' workers (worker.go);
+// codes.go names the error codes and the tunable numbers.
 type runner struct {
 	r      *Relay
+	o      *Options // the relay's options: store, registry, clock…
 	bot    *botrelay.Bot
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -58,7 +66,7 @@ type runner struct {
 
 func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
 	return &runner{
-		r: r, bot: b, cancel: cancel, done: make(chan struct{}),
+		r: r, o: &r.o, bot: b, cancel: cancel, done: make(chan struct{}),
 		log:   r.o.Logger.With("bot_id", string(b.ID), "vendor", b.Vendor),
 		state: botrelay.BotOffline,
 		convs: map[botrelay.ConversationID]*worker{},
@@ -66,9 +74,6 @@ func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
 		histories: make(chan struct{}, maxHistoryReads),
 	}
 }
-
-// maxHistoryReads is how many history reads one bot has in flight.
-const maxHistoryReads = 16
 
 // history reads a conversation's events after a sequence, at most
 // maxHistoryReads at a time per bot.
@@ -86,7 +91,7 @@ func (rn *runner) history(ctx context.Context, ref botrelay.ConversationRef, aft
 func (rn *runner) waitStarted(ctx context.Context, d time.Duration) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(startPollInterval)
 	defer tick.Stop()
 	for {
 		if s := rn.currentState(); s != botrelay.BotStarting && s != botrelay.BotOffline {
@@ -125,15 +130,15 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 		rn.mu.Unlock()
 	}()
 	msg = Redact(msg, rn.secrets)
-	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.r.o.Now()}
+	ev := &botrelay.BotStateEvent{BotID: rn.bot.ID, State: s, Message: msg, At: rn.o.Now()}
 	if code != "" {
 		ev.Code = botrelay.ErrorCodePrefix + code
 		ev.ErrorID = errorID()
 	}
 	// The history outlives the run context: record it even while stopping.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
-	if err := rn.r.o.Store.AddBotStateEvent(ctx, ev); err != nil {
+	if err := rn.o.Store.AddBotStateEvent(ctx, ev); err != nil {
 		rn.log.Error("record bot state", "err", err)
 	}
 	rn.log.Info("bot state", "state", string(s), "code", ev.Code, "detail", msg)
@@ -141,7 +146,7 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 
 // run is the bot's life until ctx ends (Stop or shutdown).
 func (rn *runner) run(ctx context.Context) {
-	if err := rn.r.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
+	if err := rn.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
 		rn.log.Warn("clear state history", "err", err)
 	}
 	for {
@@ -152,9 +157,9 @@ func (rn *runner) run(ctx context.Context) {
 			return
 		}
 		var be *botrelay.Error
-		code := "connector.service-interruption"
+		code := codeServiceInterruption
 		if errors.As(err, &be) && be.Code == botrelay.EINVALID {
-			code = "connector.configuration"
+			code = codeConfiguration
 		}
 		rn.setState(botrelay.BotServiceInterruption, code, err.Error())
 		select {
@@ -164,10 +169,22 @@ func (rn *runner) run(ctx context.Context) {
 		case <-time.After(rn.bot.Settings.Limits.RestartInterval()):
 		}
 		// Reload the bot: an operator may have fixed its configuration.
-		if b, err := rn.r.o.Store.Bot(ctx, rn.bot.ID); err == nil {
+		if b, err := rn.o.Store.Bot(ctx, rn.bot.ID); err == nil {
 			rn.bot = b
 		}
 	}
+}
+
+// resetSession clears what the previous session left: the connection
+// signals, the platform error and the drain flag; wctx becomes the workers'
+// context.
+func (rn *runner) resetSession(wctx context.Context) {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	rn.connected = make(chan struct{})
+	rn.changed = make(chan struct{}, 1)
+	rn.platformErr = nil
+	rn.runCtx, rn.draining = wctx, false
 }
 
 // session is one start: build the vendor and platform clients, connect, and
@@ -182,19 +199,11 @@ func (rn *runner) session(ctx context.Context) error {
 	// through it, and only then cancels it.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	rn.mu.Lock()
-	rn.connected = make(chan struct{})
-	rn.changed = make(chan struct{}, 1)
-	rn.platformErr = nil
-	rn.mu.Unlock()
-
 	// The workers have a context of their own, cancelled only when the
 	// drain is over.
 	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer wcancel()
-	rn.mu.Lock()
-	rn.runCtx, rn.draining = wctx, false
-	rn.mu.Unlock()
+	rn.resetSession(wctx)
 
 	// F2: the vendor connection test runs before the bot takes conversations;
 	// a failing vendor makes the bot start in Vendor Interruption (F4).
@@ -211,13 +220,13 @@ func (rn *runner) session(ctx context.Context) error {
 			err = errors.New("the platform session ended")
 		}
 		return fmt.Errorf("log in to the platform: %w", err)
-	case <-time.After(rn.r.o.ConnectTimeout):
+	case <-time.After(rn.o.ConnectTimeout):
 		cancel()
 		<-platformDone
 		rn.stopWorkers(0, wcancel)
-		return fmt.Errorf("log in to the platform: no session within %v: %v", rn.r.o.ConnectTimeout, rn.lastPlatformErr())
+		return fmt.Errorf("log in to the platform: no session within %v: %v", rn.o.ConnectTimeout, rn.lastPlatformErr())
 	case <-ctx.Done():
-		rn.stopWorkers(rn.r.o.DrainTimeout, wcancel)
+		rn.stopWorkers(rn.o.DrainTimeout, wcancel)
 		cancel()
 		<-platformDone
 		return nil
@@ -233,7 +242,13 @@ func (rn *runner) session(ctx context.Context) error {
 	rn.skills = skills
 	rn.mu.Unlock()
 	rn.publishState()
+	return rn.serve(ctx, sctx, cancel, wcancel, platformDone)
+}
 
+// serve runs a connected session: it publishes state changes and runs the
+// vendor health check until ctx ends (a drain, then nil) or the platform
+// session ends (its error).
+func (rn *runner) serve(ctx, sctx context.Context, cancel, wcancel context.CancelFunc, platformDone <-chan error) error {
 	health := time.NewTicker(rn.bot.Settings.Limits.HealthInterval())
 	defer health.Stop()
 	for {
@@ -241,7 +256,7 @@ func (rn *runner) session(ctx context.Context) error {
 		case <-ctx.Done():
 			// A graceful stop: the turns in flight finish with their
 			// actions while the platform session is still up.
-			rn.stopWorkers(rn.r.o.DrainTimeout, wcancel)
+			rn.stopWorkers(rn.o.DrainTimeout, wcancel)
 			cancel()
 			<-platformDone
 			return nil
@@ -260,120 +275,22 @@ func (rn *runner) session(ctx context.Context) error {
 	}
 }
 
-// publishState derives the state from the platform session and the vendor.
-func (rn *runner) publishState() {
-	rn.mu.Lock()
-	pErr, down, vendorErr := rn.platformErr, rn.vendorDown, rn.vendorErr
-	rn.mu.Unlock()
-	switch {
-	case pErr != nil:
-		rn.setState(botrelay.BotServiceInterruption, "connector.service-interruption", pErr.Error())
-	case down:
-		msg := "the vendor health check failed"
-		if vendorErr != nil {
-			msg = vendorErr.Error()
-		}
-		rn.setState(botrelay.BotVendorInterruption, classify(vendorErr, "aivendor.test-connection"), msg)
-	default:
-		rn.setState(botrelay.BotOnline, "", "online")
-	}
-}
-
-// healthResult records the outcome of the vendor's health check (F4): a
-// failure is Vendor Interruption; a pass ends it. A pass that ends an
-// interruption live failures began leaves the bot one failure short of the
-// threshold (half open): the next failed turn puts it back at once, a
-// successful one clears the count.
-func (rn *runner) healthResult(err error) {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if err != nil {
-		rn.vendorDown, rn.vendorErr, rn.downByLive = true, err, false
-		return
-	}
-	if rn.vendorDown && rn.downByLive {
-		rn.liveFailures = rn.bot.Settings.Limits.VendorFailures() - 1
-	}
-	rn.vendorDown, rn.vendorErr, rn.downByLive = false, nil, false
-}
-
-// vendorResult counts the live turns that failed on the vendor's side —
-// unavailable, timed out, credentials refused (F4: "repeated vendor
-// failures"). After Limits.VendorFailures() in a row the bot goes to Vendor
-// Interruption; a successful turn resets the count and ends an
-// interruption that live failures began. Replies the vendor gave but the
-// bot cannot use are not the vendor's outage and count neither way.
-func (rn *runner) vendorResult(err error) {
-	vendorSide := errors.Is(err, botrelay.ErrVendorUnavailable) || errors.Is(err, botrelay.ErrVendorAuth)
-	if err != nil && !vendorSide {
-		return
-	}
-	rn.mu.Lock()
-	changed := false
-	if vendorSide {
-		rn.liveFailures++
-		if rn.liveFailures >= rn.bot.Settings.Limits.VendorFailures() && !rn.vendorDown {
-			rn.vendorDown, rn.vendorErr, rn.downByLive, changed = true, err, true, true
-		}
-	} else {
-		rn.liveFailures = 0
-		if rn.vendorDown && rn.downByLive {
-			rn.vendorDown, rn.vendorErr, rn.downByLive, changed = false, nil, false, true
-		}
-	}
-	ch := rn.changed
-	rn.mu.Unlock()
-	if changed && ch != nil {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (rn *runner) isVendorDown() bool {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	return rn.vendorDown
-}
-
-func (rn *runner) lastPlatformErr() error {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if rn.platformErr == nil {
-		return errors.New("no answer")
-	}
-	return rn.platformErr
-}
-
-// checkVendor runs the vendor's health check, if it has one, within the
-// vendor timeout.
-func (rn *runner) checkVendor(ctx context.Context) error {
-	hc, ok := rn.vendor.(botrelay.HealthChecker)
-	if !ok {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, rn.bot.Settings.Limits.VendorTimeout())
-	defer cancel()
-	return hc.CheckHealth(cctx)
-}
-
 // build makes the vendor client and the platform adapter from the stored
 // configuration and secrets.
 func (rn *runner) build(ctx context.Context) error {
 	b := rn.bot
-	conn, err := rn.r.o.Registry.Vendor(b.Vendor)
+	conn, err := rn.o.Registry.Vendor(b.Vendor)
 	if err != nil {
 		return err
 	}
-	sec, err := OpenSecrets(rn.r.o.Box, b)
+	sec, err := sealed.Open(rn.o.Box, b)
 	if err != nil {
 		return err
 	}
-	if err := CheckEndpoint(sec, conn.Info(), b); err != nil {
+	if err := sealed.CheckEndpoint(sec, conn.Info(), b); err != nil {
 		return err
 	}
-	if err := CheckPlatform(sec, b); err != nil {
+	if err := sealed.CheckPlatform(sec, b); err != nil {
 		return err
 	}
 	rn.secrets = sec.Values()
@@ -383,8 +300,8 @@ func (rn *runner) build(ctx context.Context) error {
 	}
 	// The connector tags its logger with vendor and bot_id itself; rn.log
 	// has them already, so it gets the untagged one.
-	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.r.o.Logger,
-		HTTPClient: rn.r.o.HTTPClient, Now: rn.r.o.Now, Signer: rn.r.o.Signer,
+	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.o.Logger,
+		HTTPClient: rn.o.HTTPClient, Now: rn.o.Now, Signer: rn.o.Signer,
 		EscalationSkill: b.Settings.ErrorHandling.EscalationSkill})
 	if err != nil {
 		return err
@@ -395,14 +312,14 @@ func (rn *runner) build(ctx context.Context) error {
 			return botrelay.Errorf(botrelay.EINVALID, "vendor %s does not support pre- and post-hooks", b.Vendor)
 		}
 	}
-	user, err := rn.r.o.Store.User(ctx, b.UserID)
+	user, err := rn.o.Store.User(ctx, b.UserID)
 	if err != nil {
 		closeIfCloser(vb)
 		return fmt.Errorf("bot user: %w", err)
 	}
 	creds := sec.APIKey
 	creds.Username = user.LoginName
-	pa, err := rn.r.o.NewPlatform(b, user, creds)
+	pa, err := rn.o.NewPlatform(b, user, creds)
 	if err != nil {
 		closeIfCloser(vb)
 		return err
@@ -411,7 +328,7 @@ func (rn *runner) build(ctx context.Context) error {
 	rn.retriesInternally = conn.Info().RetriesInternally
 	rn.timeoutCode = conn.Info().Errors.Timeout
 	if rn.timeoutCode == "" {
-		rn.timeoutCode = "aivendor." + b.Vendor + ".send-query"
+		rn.timeoutCode = sendQueryCode(b.Vendor)
 	}
 	return nil
 }
@@ -454,200 +371,4 @@ func (rn *runner) skillID(ctx context.Context, name string) (botrelay.SkillID, b
 	rn.mu.Unlock()
 	id, ok = skills[name]
 	return id, ok
-}
-
-// inbound is the runner seen as the platform's Inbound.
-type inbound runner
-
-// PlatformState implements botrelay.Inbound.
-func (in *inbound) PlatformState(err error) {
-	rn := (*runner)(in)
-	rn.mu.Lock()
-	rn.platformErr = err
-	connected, changed := rn.connected, rn.changed
-	rn.mu.Unlock()
-	if err == nil && connected != nil {
-		select {
-		case <-connected:
-		default:
-			close(connected)
-		}
-	}
-	if changed != nil {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// HandleEvent implements botrelay.Inbound. It never blocks on the vendor:
-// events go to the conversation's worker queue.
-func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) {
-	rn := (*runner)(in)
-	switch ev.Kind {
-	case botrelay.EventRing:
-		// Bots accept what is routed to them (F33); limits apply once the
-		// conversation is theirs, so that it can be escalated (F5).
-		if rn.currentState() == botrelay.BotServiceInterruption || rn.isDraining() {
-			return
-		}
-		go func() {
-			actx, cancel := context.WithTimeout(rn.ctx(), 10*time.Second)
-			defer cancel()
-			if err := rn.platform.Accept(actx, ev.RingID); err != nil {
-				rn.log.Warn("accept ring", "ring_id", ev.RingID, "err", err)
-			}
-		}()
-	case botrelay.EventAssigned, botrelay.EventSurveyStarted, botrelay.EventConsumerMessage,
-		botrelay.EventConsumerTyping, botrelay.EventUnassigned:
-		rn.dispatch(ev, ev.Kind != botrelay.EventUnassigned)
-	case botrelay.EventSynced:
-		rn.reconcile(ctx)
-	}
-}
-
-// reconcile lets go of the conversations stored as the bot's that the
-// platform's new session did not list: a kill after a transfer or a close
-// went through but before the relay saved it leaves such a state, which
-// would otherwise count against the open-conversation cap (F5) forever.
-// It runs on the platform's event queue, after the listed assignments were
-// dispatched, and holds rn.mu while it writes, so no worker of those
-// conversations starts meanwhile.
-func (rn *runner) reconcile(ctx context.Context) {
-	stored, err := rn.r.o.Store.OpenBotConversations(ctx, rn.bot.ID)
-	if err != nil {
-		rn.log.Warn("list open conversations", "err", err)
-		return
-	}
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if rn.draining {
-		return
-	}
-	for _, st := range stored {
-		if _, held := rn.convs[st.ConversationID]; held {
-			continue
-		}
-		st.Open, st.Outbox = false, nil
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-		if err := rn.r.o.Store.SaveBotConversation(sctx, st); err != nil {
-			rn.log.Warn("let go of a conversation the platform no longer gives the bot", "conversation_id", string(st.ConversationID), "err", err)
-		} else {
-			rn.log.Info("let go of a conversation the platform no longer gives the bot", "conversation_id", string(st.ConversationID))
-		}
-		cancel()
-	}
-}
-
-func (rn *runner) isDraining() bool {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	return rn.draining
-}
-
-func (rn *runner) ctx() context.Context {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if rn.runCtx == nil {
-		return context.Background()
-	}
-	return rn.runCtx
-}
-
-// dispatch queues ev on its conversation's worker, starting one when create
-// is set. It holds rn.mu while it queues, and a worker leaves the map under
-// rn.mu only with an empty queue, so no event lands on a worker that ended.
-func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
-	ref := ev.Conversation
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if rn.draining {
-		return // stopping: the platform's history has it after the restart
-	}
-	w := rn.convs[ref.ID]
-	if w == nil {
-		if !create || rn.runCtx == nil || rn.runCtx.Err() != nil {
-			return
-		}
-		w = newWorker(rn, ref)
-		rn.convs[ref.ID] = w
-	}
-	if !w.running {
-		if rn.runCtx == nil || rn.runCtx.Err() != nil {
-			return
-		}
-		w.running = true
-		rn.workers.Add(1)
-		ctx := rn.runCtx
-		go func() {
-			defer rn.workers.Done()
-			w.run(ctx)
-		}()
-	}
-	w.push(ev)
-}
-
-// park ends the goroutine of a worker with nothing to do: no event queued
-// and no timer armed. The worker and its conversation's state stay in
-// convs, and the next event starts a goroutine again (dispatch). An idle
-// open conversation then costs no goroutine stack, which is most of what
-// 10,000 of them cost. It reports whether the worker may end.
-func (rn *runner) park(w *worker) bool {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if w.queued() > 0 || rn.convs[w.ref.ID] != w {
-		return false
-	}
-	w.running = false
-	return true
-}
-
-// retire removes a worker that is done with its conversation, unless events
-// arrived meanwhile; it reports whether the worker may end.
-func (rn *runner) retire(w *worker) bool {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if w.queued() > 0 {
-		return false
-	}
-	if rn.convs[w.ref.ID] == w {
-		delete(rn.convs, w.ref.ID)
-	}
-	return true
-}
-
-// stopWorkers ends every conversation worker. It drains first: no event is
-// taken any more, and each worker ends once the event it is handling is
-// finished, with its action, so that a graceful stop leaves no turn half
-// done. After drain (0 when the platform session is gone already) the
-// workers' context is cancelled: what is still running stops where it is,
-// and its outbox is finished after the restart.
-func (rn *runner) stopWorkers(drain time.Duration, cancelWork context.CancelFunc) {
-	rn.mu.Lock()
-	rn.draining = true
-	for id, w := range rn.convs {
-		if !w.running {
-			delete(rn.convs, id) // parked: no goroutine to stop
-			continue
-		}
-		w.stop()
-	}
-	rn.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		rn.workers.Wait()
-		close(done)
-	}()
-	if drain > 0 {
-		t := time.NewTimer(drain)
-		select {
-		case <-done:
-		case <-t.C:
-			rn.log.Warn("conversations still busy after the drain timeout; they finish after the restart", "drain", drain)
-		}
-		t.Stop()
-	}
-	cancelWork()
-	<-done
 }

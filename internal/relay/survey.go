@@ -35,15 +35,15 @@ func (w *worker) surveyKey() botrelay.DialogID {
 // surveyStarted records a new survey run; a run already recorded for the
 // dialog (a restart) is kept.
 func (w *worker) surveyStarted(ctx context.Context) {
-	store := w.rn.r.o.Store
+	store := w.store
 	key := w.surveyKey()
 	if _, err := store.Survey(ctx, key); err == nil || !errors.Is(err, botrelay.ErrNotFound) {
 		return
 	}
 	sv := &botrelay.Survey{BotID: w.rn.bot.ID, ConversationID: w.ref.ID, DialogID: key, ConsumerID: w.ref.ConsumerID,
-		SkillID: w.ref.SkillID, State: botrelay.SurveyOpen, StartedAt: w.rn.r.o.Now()}
+		SkillID: w.ref.SkillID, State: botrelay.SurveyOpen, StartedAt: w.rn.o.Now()}
 	if err := store.SaveSurvey(ctx, sv); err != nil {
-		w.rn.log.Error("record survey start", "conversation_id", string(w.ref.ID), "err", err)
+		w.log.Error("record survey start", "conversation_id", string(w.ref.ID), "err", err)
 	}
 }
 
@@ -54,7 +54,7 @@ func (w *worker) surveyAnswer(ctx context.Context, ev *botrelay.PlatformEvent) {
 		a := botrelay.SurveyAnswer{Sequence: ev.Sequence, Question: w.question(ctx, ev.Sequence), Answer: ev.Text,
 			RichContent: ev.RichContent, At: ev.At}
 		if a.At.IsZero() {
-			a.At = w.rn.r.o.Now()
+			a.At = w.rn.o.Now()
 		}
 		if ev.File != nil {
 			a.Answer = ev.File.RelativePath
@@ -69,7 +69,7 @@ func (w *worker) surveyEnded(ctx context.Context, state botrelay.SurveyState, re
 		if sv.State != botrelay.SurveyOpen {
 			return false
 		}
-		sv.State, sv.EndedAt, sv.Error = state, w.rn.r.o.Now(), msg
+		sv.State, sv.EndedAt, sv.Error = state, w.rn.o.Now(), msg
 		if len(result) > 0 && json.Valid(result) {
 			sv.Result = result
 		}
@@ -81,22 +81,22 @@ func (w *worker) surveyEnded(ctx context.Context, state botrelay.SurveyState, re
 // change. A run missing from the store (the bot was started on a survey
 // that began before it recorded runs) is created.
 func (w *worker) updateSurvey(ctx context.Context, fn func(*botrelay.Survey) bool) {
-	store := w.rn.r.o.Store
+	store := w.store
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	sv, err := store.Survey(sctx, w.surveyKey())
 	if errors.Is(err, botrelay.ErrNotFound) {
 		sv = &botrelay.Survey{BotID: w.rn.bot.ID, ConversationID: w.ref.ID, DialogID: w.surveyKey(), ConsumerID: w.ref.ConsumerID,
-			SkillID: w.ref.SkillID, State: botrelay.SurveyOpen, StartedAt: w.rn.r.o.Now()}
+			SkillID: w.ref.SkillID, State: botrelay.SurveyOpen, StartedAt: w.rn.o.Now()}
 	} else if err != nil {
-		w.rn.log.Error("load survey", "conversation_id", string(w.ref.ID), "err", err)
+		w.log.Error("load survey", "conversation_id", string(w.ref.ID), "err", err)
 		return
 	}
 	if !fn(sv) {
 		return
 	}
 	if err := store.SaveSurvey(sctx, sv); err != nil {
-		w.rn.log.Error("record survey", "conversation_id", string(w.ref.ID), "err", err)
+		w.log.Error("record survey", "conversation_id", string(w.ref.ID), "err", err)
 	}
 }
 
@@ -130,9 +130,9 @@ func (w *worker) failSurvey(ctx context.Context, code, msg string, turn *botrela
 		text = DefaultSurveyErrorMessage
 	}
 	w.say(ctx, text, botrelay.AudienceAll)
-	if err := w.rn.platform.Close(ctx, w.ref, false); err != nil {
-		w.logError(ctx, "connector.messaging.end-conversation", "close the survey: "+err.Error(), nil)
+	if err := w.platform.Close(ctx, w.ref, false); err != nil {
+		w.logError(ctx, codeEndConversation, "close the survey: "+err.Error(), nil)
 	}
 	w.surveyEnded(ctx, botrelay.SurveyFailed, nil, msg)
-	w.close(ctx, 0)
+	w.letGo(ctx, 0)
 }

@@ -53,10 +53,10 @@ func (w *worker) inactiveWarning(ctx context.Context) {
 // whether the bot let the conversation go.
 func (w *worker) inactiveClose(ctx context.Context) bool {
 	w.say(ctx, w.rn.bot.Settings.Chat.CloseMessage, botrelay.AudienceAll)
-	if err := w.rn.platform.Close(ctx, w.ref, true); err != nil {
-		w.logError(ctx, "connector.chat.end-conversation", "close an inactive chat: "+err.Error(), nil)
+	if err := w.platform.Close(ctx, w.ref, true); err != nil {
+		w.logError(ctx, codeChatEndConversation, "close an inactive chat: "+err.Error(), nil)
 		return false
 	}
-	w.close(ctx, 0)
+	w.letGo(ctx, 0)
 	return true
 }

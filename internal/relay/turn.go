@@ -11,17 +11,10 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
-// saveTimeout bounds one store write that must happen even while stopping.
-const saveTimeout = 10 * time.Second
-
-// maxUnsavedTurns bounds the turns a conversation finishes without storing
-// its state, and so the history a restart reads to find where it was.
-const maxUnsavedTurns = 16
-
 // converse calls the vendor, retrying unavailability within the timeout
 // (F42), through the pre- and post-hooks when the bot has them (F36).
 func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botrelay.Reply, err error) {
-	if obs := w.rn.r.o.Observer; obs != nil {
+	if obs := w.rn.o.Observer; obs != nil {
 		start := time.Now()
 		defer func() { obs.VendorCall(w.rn.bot, time.Since(start), err) }()
 	}
@@ -34,15 +27,15 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botr
 	var typing atomic.Bool
 	turn.ShowTyping = func() {
 		if typing.CompareAndSwap(false, true) {
-			if err := w.rn.platform.SetTyping(ctx, w.ref, true); err != nil {
-				w.rn.log.Debug("typing indicator", "err", err)
+			if err := w.platform.SetTyping(ctx, w.ref, true); err != nil {
+				w.log.Debug("typing indicator", "err", err)
 			}
 		}
 	}
 	defer func() {
 		turn.ShowTyping = nil
 		if typing.Load() {
-			_ = w.rn.platform.SetTyping(ctx, w.ref, false)
+			_ = w.platform.SetTyping(ctx, w.ref, false)
 		}
 	}()
 	call := w.rn.vendor.Converse
@@ -52,7 +45,7 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botr
 	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "" || hooks.ErrorHook != "") {
 		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
 	}
-	backoff := 250 * time.Millisecond
+	backoff := vendorRetryBackoff
 	for attempt := 1; ; attempt++ {
 		reply, err := call(cctx, turn)
 		if err == nil {
@@ -118,14 +111,14 @@ func (w *worker) hooked(ctx context.Context, hb botrelay.HookableBot, t *botrela
 // runHook runs a hook with payload as input.payload and returns what it
 // answered; a failure is aivendor.faas.failed-hook.
 func (w *worker) runHook(ctx context.Context, name, code string, payload json.RawMessage) (json.RawMessage, error) {
-	scripts := w.rn.r.o.Scripts
+	scripts := w.rn.o.Scripts
 	if scripts == nil {
-		return nil, botrelay.NewVendorError(botrelay.ErrUnsupported, "aivendor.faas.failed-hook", "%s: this connector runs no functions", name)
+		return nil, botrelay.NewVendorError(botrelay.ErrUnsupported, codeFailedHook, "%s: this connector runs no functions", name)
 	}
 	input, _ := json.Marshal(map[string]any{"headers": []any{}, "payload": payload})
 	out, err := scripts.RunScript(ctx, code, input)
 	if err != nil {
-		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, "aivendor.faas.failed-hook", "%s: %v", name, err)
+		return nil, botrelay.NewVendorError(botrelay.ErrVendorBadReply, codeFailedHook, "%s: %v", name, err)
 	}
 	return out, nil
 }
@@ -152,10 +145,10 @@ func (w *worker) errorHook(ctx context.Context, errorID, code string) {
 		}
 	}
 	raw, _ := json.Marshal(payload)
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, functionTimeout)
 	defer cancel()
 	if _, err := w.runHook(hctx, "error-hook", src, raw); err != nil {
-		w.logError(ctx, "aivendor.faas.failed-hook", err.Error(), nil)
+		w.logError(ctx, codeFailedHook, err.Error(), nil)
 	}
 }
 
@@ -171,7 +164,7 @@ func (w *worker) validate(r *botrelay.Reply) error {
 				continue
 			}
 			if len(m.QuickReplies) > 0 && w.rn.bot.ConversationType == botrelay.Chat {
-				return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.quick-replies-not-supported",
+				return botrelay.NewVendorError(botrelay.ErrVendorBadReply, codeQuickRepliesNotSupported,
 					"quick replies are not supported in chat conversations")
 			}
 			messages++
@@ -185,10 +178,10 @@ func (w *worker) validate(r *botrelay.Reply) error {
 	r.Items = items
 	if messages == 0 && r.Action == nil && delays == 0 {
 		if len(r.Skipped) > 0 {
-			return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.no-messages-and-not-supported-action",
+			return botrelay.NewVendorError(botrelay.ErrVendorBadReply, codeNoMessagesUnsupportedAction,
 				"the reply has no messages and only unsupported actions: %s", strings.Join(r.Skipped, ", "))
 		}
-		return botrelay.NewVendorError(botrelay.ErrVendorBadReply, "pipes.verify-ai-response.missing-action-and-messages",
+		return botrelay.NewVendorError(botrelay.ErrVendorBadReply, codeMissingActionAndMessages,
 			"the reply has neither messages nor an action")
 	}
 	return nil

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,13 @@ import (
 type worker struct {
 	rn  *runner
 	ref botrelay.ConversationRef
+
+	// What the worker works with, taken from its runner when the worker is
+	// made and again when its goroutine starts (a new session has a new
+	// platform adapter).
+	store    botrelay.Store
+	platform botrelay.PlatformAdapter
+	log      *slog.Logger
 
 	mu     sync.Mutex
 	queue  []*botrelay.PlatformEvent
@@ -57,8 +65,10 @@ type worker struct {
 	running bool
 }
 
+// newWorker makes the worker of one conversation; the caller holds rn.mu.
 func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
-	return &worker{rn: rn, ref: ref, signal: make(chan struct{}, 1), quit: make(chan struct{})}
+	return &worker{rn: rn, ref: ref, store: rn.o.Store, platform: rn.platform, log: rn.log,
+		signal: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 func (w *worker) push(ev *botrelay.PlatformEvent) {
@@ -91,6 +101,8 @@ func (w *worker) stopping() bool {
 	}
 }
 
+// run is the worker's goroutine: it handles queued events and timers until
+// the conversation leaves the bot, the runner stops, or the worker parks.
 func (w *worker) run(ctx context.Context) {
 	parked := false
 	defer func() {
@@ -139,26 +151,10 @@ func (w *worker) run(ctx context.Context) {
 				w.catchUpPending(ctx, &botrelay.PlatformEvent{})
 			}
 		case <-w.signal:
-			w.mu.Lock()
-			evs := w.queue
-			w.queue = nil
-			w.mu.Unlock()
-			done := false
-			for i, ev := range evs {
-				if w.stopping() {
-					// Draining: what is left is read again from the
-					// platform's history after the restart.
-					w.rn.retire(w)
-					return
-				}
-				if done = w.handle(ctx, ev); done {
-					// Events after the one that ended the bot's part go back
-					// to the queue: a transfer back may already be there.
-					w.mu.Lock()
-					w.queue = append(evs[i+1:len(evs):len(evs)], w.queue...)
-					w.mu.Unlock()
-					break
-				}
+			done, draining := w.handleQueue(ctx)
+			if draining {
+				w.rn.retire(w)
+				return
 			}
 			if done {
 				if w.rn.retire(w) {
@@ -179,6 +175,30 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
+// handleQueue handles the queued events in order. It reports done when one
+// of them ended the bot's part, and draining when the runner stops: what is
+// left is then read again from the platform's history after the restart.
+func (w *worker) handleQueue(ctx context.Context) (done, draining bool) {
+	w.mu.Lock()
+	evs := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	for i, ev := range evs {
+		if w.stopping() {
+			return false, true
+		}
+		if w.handle(ctx, ev) {
+			// Events after the one that ended the bot's part go back
+			// to the queue: a transfer back may already be there.
+			w.mu.Lock()
+			w.queue = append(evs[i+1:len(evs):len(evs)], w.queue...)
+			w.mu.Unlock()
+			return true, false
+		}
+	}
+	return false, false
+}
+
 // handle processes one event; it reports true when the bot no longer holds
 // the conversation.
 func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
@@ -196,7 +216,7 @@ func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
 			// Only an assignment brings a conversation back to the bot: a
 			// message that was on its way when the bot let the conversation
 			// go (transfer, escalation, close) is not the bot's any more.
-			if st, err := w.rn.r.o.Store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID); err == nil && !st.Open {
+			if st, err := w.store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID); err == nil && !st.Open {
 				return true
 			}
 			w.assigned(ctx, ev)
@@ -314,19 +334,19 @@ func (w *worker) collectSDEs(ctx context.Context, ev *botrelay.PlatformEvent) {
 		SDEs json.RawMessage `json:"lpSdes"`
 	}
 	_ = json.Unmarshal(ev.Context, &c)
-	if r, ok := w.rn.platform.(botrelay.EngagementAttributesReader); ok && len(c.SDEs) == 0 {
+	if r, ok := w.platform.(botrelay.EngagementAttributesReader); ok && len(c.SDEs) == 0 {
 		// Not in the context (LivePerson never puts them there): ask the
 		// platform (GetUserProfile of the consumer).
 		sdes, err := r.EngagementAttributes(ctx, ev.Conversation)
 		if err != nil {
-			w.rn.log.Warn("engagement attributes", "conversation_id", string(w.ref.ID), "err", err)
+			w.log.Warn("engagement attributes", "conversation_id", string(w.ref.ID), "err", err)
 		}
 		c.SDEs = sdes
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(c.SDEs, &m) != nil || len(m) == 0 {
 		w.sdes = json.RawMessage(`{}`)
-		w.logError(ctx, "sdes-service.uauth-sdes-entry-is-empty", "the conversation has no engagement attributes", nil)
+		w.logError(ctx, codeSDEsEmpty, "the conversation has no engagement attributes", nil)
 		return
 	}
 	w.sdes = c.SDEs
@@ -341,13 +361,13 @@ func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.
 		details, _ = json.Marshal(map[string]any{"turn": turn.Kind, "text": turn.Text})
 	}
 	e := &botrelay.BotError{ID: errorID(), BotID: rn.bot.ID, ConversationID: w.ref.ID, Code: botrelay.ErrorCodePrefix + code,
-		Message: msg, Details: details, At: rn.r.o.Now()}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		Message: msg, Details: details, At: rn.o.Now()}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := rn.r.o.Store.AddBotError(sctx, e); err != nil {
-		rn.log.Error("record conversation error", "err", err)
+	if err := w.store.AddBotError(sctx, e); err != nil {
+		w.log.Error("record conversation error", "err", err)
 	}
-	rn.log.Warn("conversation error", "conversation_id", string(w.ref.ID), "code", e.Code, "error_id", e.ID, "detail", msg)
+	w.log.Warn("conversation error", "conversation_id", string(w.ref.ID), "code", e.Code, "error_id", e.ID, "detail", msg)
 	return e.ID
 }
 
@@ -360,28 +380,45 @@ func (w *worker) close(ctx context.Context, seq int64) {
 	_ = w.save(ctx)
 }
 
-// unassigned ends the bot's part in the conversation (F26, F28).
+// letGo ends the bot's part in the conversation: its state is let go with
+// the turn about seq finished (close), then the vendor's conversation is
+// ended where the vendor has one (Ender). The bot's own transfer, close and
+// escalation end here, not when the platform's "unassigned" arrives: that
+// may come after the worker is gone.
+func (w *worker) letGo(ctx context.Context, seq int64) {
+	w.close(ctx, seq)
+	w.endVendor(ctx)
+}
+
+// endVendor ends the vendor's side of the conversation, if it has one.
+func (w *worker) endVendor(ctx context.Context) {
+	e, ok := w.rn.vendor.(botrelay.Ender)
+	if !ok {
+		return
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.rn.bot.Settings.Limits.VendorTimeout())
+	defer cancel()
+	if err := e.EndConversation(ectx, w.ref, w.st.VendorState); err != nil {
+		w.log.Debug("end vendor conversation", "err", err)
+	}
+}
+
+// unassigned ends the bot's part in the conversation when the platform took
+// it away (F26, F28); one the bot let go itself was ended already (letGo).
 func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	w.buf = nil
 	if w.st == nil {
-		st, err := w.rn.r.o.Store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID)
+		st, err := w.store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID)
 		if err != nil {
 			return
 		}
 		w.st = st
 	}
-	if w.st.Open {
-		w.close(ctx, 0)
-	}
 	if w.isSurvey() {
 		w.surveyEnded(ctx, botrelay.SurveyAbandoned, nil, "")
 	}
-	if e, ok := w.rn.vendor.(botrelay.Ender); ok {
-		ectx, cancel := context.WithTimeout(ctx, w.rn.bot.Settings.Limits.VendorTimeout())
-		defer cancel()
-		if err := e.EndConversation(ectx, w.ref, w.st.VendorState); err != nil {
-			w.rn.log.Debug("end vendor conversation", "err", err)
-		}
+	if w.st.Open {
+		w.letGo(ctx, 0)
 	}
 }
 
@@ -389,8 +426,8 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 func (w *worker) save(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
-	if err := w.rn.r.o.Store.SaveBotConversation(sctx, w.st); err != nil {
-		w.rn.log.Error("save conversation state", "conversation_id", string(w.ref.ID), "err", err)
+	if err := w.store.SaveBotConversation(sctx, w.st); err != nil {
+		w.log.Error("save conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return err
 	}
 	w.unsaved = 0

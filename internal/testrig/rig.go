@@ -21,7 +21,9 @@ import (
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/jwtsign"
+	"github.com/botrelay/botrelay/internal/provision"
 	"github.com/botrelay/botrelay/internal/relay"
+	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/platforms/liveperson"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
@@ -45,11 +47,10 @@ type Rig struct {
 	Log      *slog.Logger
 	Signer   *jwtsign.Signer
 
-	addr    string
-	mux     *http.ServeMux
-	mu      sync.Mutex
-	srv     *http.Server
-	stopped bool
+	addr string
+	mux  *http.ServeMux
+	mu   sync.Mutex
+	srv  *http.Server
 }
 
 // RigOptions configure NewRig.
@@ -78,12 +79,42 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(dir, "botrelay.db"), Logger: logger})
+	r := &Rig{T: t, Skills: map[string]botrelay.SkillID{}, Log: logger, Registry: botrelay.NewRegistry()}
+	r.Registry.RegisterVendor(o.Vendors...)
+	r.openStore(ctx, dir, o.Skills)
+	key := make([]byte, 32)
+	r.Box, _ = secretbox.New(key)
+	hubDone := r.startHub(ctx, dir, key)
+	r.Relay = relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: logger,
+		ConnectTimeout: 10 * time.Second, Signer: r.newSigner(), Scripts: &function.Runner{Logger: logger},
+		NewPlatform: r.platform(o.WrapPlatform)})
+	relayDone := make(chan struct{})
+	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
+	<-r.Relay.Ready() // bots can be started from here on
+	t.Cleanup(func() {
+		cancel()
+		<-relayDone
+		r.Hub.Close()
+		<-hubDone
+		r.mu.Lock()
+		if r.srv != nil {
+			r.srv.Close()
+		}
+		r.mu.Unlock()
+		r.Store.Close()
+	})
+	return r
+}
+
+// openStore opens the rig's SQLite store in dir and seeds the account:
+// the built-in profiles, an admin, and the skills bot, human and skills.
+func (r *Rig) openStore(ctx context.Context, dir string, skills []string) {
+	t := r.T
+	store, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(dir, "botrelay.db"), Logger: r.Log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Rig{T: t, Store: store, Skills: map[string]botrelay.SkillID{}, Log: logger, Registry: botrelay.NewRegistry()}
-	r.Registry.RegisterVendor(o.Vendors...)
+	r.Store = store
 	boot := &botrelay.Bootstrap{
 		Account:     &botrelay.Account{ID: Account, Name: "Rig"},
 		Profiles:    botrelay.BuiltInProfiles(),
@@ -91,7 +122,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 		Admin:       &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", MessagingSlots: 10, Enabled: true},
 		AdminSkills: []string{botrelay.SkillNameHuman},
 	}
-	for _, s := range o.Skills {
+	for _, s := range skills {
 		boot.Skills = append(boot.Skills, &botrelay.Skill{Name: s})
 	}
 	if _, err := store.Bootstrap(ctx, boot); err != nil {
@@ -100,9 +131,14 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	for _, s := range boot.Skills {
 		r.Skills[s.Name] = s.ID
 	}
-	key := make([]byte, 32)
-	r.Box, _ = secretbox.New(key)
-	r.Hub, err = hub.New(hub.Options{Store: store, Account: Account, DataDir: dir, SigningKey: key, Logger: logger,
+}
+
+// startHub serves the hub on a loopback address and runs it until ctx
+// ends; the returned channel closes when it has stopped.
+func (r *Rig) startHub(ctx context.Context, dir string, key []byte) <-chan struct{} {
+	t := r.T
+	var err error
+	r.Hub, err = hub.New(hub.Options{Store: r.Store, Account: Account, DataDir: dir, SigningKey: key, Logger: r.Log,
 		RingTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -118,43 +154,34 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	r.serve(ln)
 	hubDone := make(chan struct{})
 	go func() { r.Hub.Run(ctx); close(hubDone) }()
+	return hubDone
+}
 
+// newSigner makes the rig's JWT signer (r.Signer) with a fresh RSA key.
+func (r *Rig) newSigner() *jwtsign.Signer {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	r.Signer, err = jwtsign.New(rsaKey)
-	if err != nil {
-		t.Fatal(err)
+	if r.Signer, err = jwtsign.New(rsaKey); err != nil {
+		r.T.Fatal(err)
 	}
-	r.Relay = relay.New(relay.Options{Store: store, Registry: r.Registry, Box: r.Box, Logger: logger,
-		ConnectTimeout: 10 * time.Second, Signer: r.Signer, Scripts: &function.Runner{Logger: logger},
-		NewPlatform: func(b *botrelay.Bot, u *botrelay.User, c relay.Credentials) (botrelay.PlatformAdapter, error) {
-			pa, err := liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
-				AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
-				liveperson.Options{Logger: logger, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
-					SurveyBot: b.Type == botrelay.BotSurvey})
-			if err != nil || o.WrapPlatform == nil {
-				return pa, err
-			}
-			return o.WrapPlatform(pa), nil
-		}})
-	relayDone := make(chan struct{})
-	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
-	<-r.Relay.Ready() // bots can be started from here on
-	t.Cleanup(func() {
-		cancel()
-		<-relayDone
-		r.Hub.Close()
-		<-hubDone
-		r.mu.Lock()
-		if r.srv != nil {
-			r.srv.Close()
+	return r.Signer
+}
+
+// platform makes each bot's session with the rig's hub (through the
+// liveperson adapter, reconnecting quickly), wrapped by wrap when set.
+func (r *Rig) platform(wrap func(botrelay.PlatformAdapter) botrelay.PlatformAdapter) relay.PlatformFactory {
+	return func(b *botrelay.Bot, u *botrelay.User, c sealed.Credentials) (botrelay.PlatformAdapter, error) {
+		pa, err := liveperson.New(liveperson.Config{Account: string(Account), CSDSDomain: r.URL, Username: c.Username,
+			AppKey: c.AppKey, Secret: c.Secret, AccessToken: c.AccessToken, AccessTokenSecret: c.AccessTokenSecret},
+			liveperson.Options{Logger: r.Log, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
+				SurveyBot: b.Type == botrelay.BotSurvey})
+		if err != nil || wrap == nil {
+			return pa, err
 		}
-		r.mu.Unlock()
-		store.Close()
-	})
-	return r
+		return wrap(pa), nil
+	}
 }
 
 func (r *Rig) serve(ln net.Listener) {
@@ -198,8 +225,8 @@ type BotOptions struct {
 	Skills []string
 }
 
-// AddBot creates a bot user with an API key on skill bot and a bot that
-// logs in as it; it is not started.
+// AddBot creates a bot user on skill bot and a bot that logs in as it with
+// a fresh API key set (provision.AddBot); it is not started.
 func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	t := r.T
 	t.Helper()
@@ -221,14 +248,6 @@ func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	if err := r.Store.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.NewKeySet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Store.CreateAPIKey(ctx, &botrelay.APIKey{AppKey: keys.AppKey, UserID: u.ID, AccessToken: keys.AccessToken,
-		SecretHash: auth.HashSecret(keys.Secret), AccessTokenSecretHash: auth.HashSecret(keys.AccessTokenSecret)}); err != nil {
-		t.Fatal(err)
-	}
 	settings, err := json.Marshal(o.Settings)
 	if err != nil {
 		t.Fatal(err)
@@ -241,12 +260,8 @@ func (r *Rig) AddBot(name string, o BotOptions) *botrelay.Bot {
 	if o.Edit != nil {
 		o.Edit(b)
 	}
-	b.Secrets, err = relay.SealSecrets(r.Box, b, &relay.Secrets{Vendor: o.Secrets, APIKey: relay.Credentials{
-		AppKey: keys.AppKey, Secret: keys.Secret, AccessToken: keys.AccessToken, AccessTokenSecret: keys.AccessTokenSecret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Store.CreateBot(ctx, b); err != nil {
+	prov := provision.New(provision.Options{Store: r.Store, Box: r.Box, Registry: r.Registry, Account: Account, Logger: r.Log})
+	if err := prov.AddBot(ctx, b, o.Secrets, ""); err != nil {
 		t.Fatal(err)
 	}
 	return b

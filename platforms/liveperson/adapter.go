@@ -175,27 +175,9 @@ func (a *Adapter) logoutBestEffort() {
 func (a *Adapter) session(ctx context.Context, q *queue, in botrelay.Inbound) (connected bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var (
-		d  domains
-		st *loginState
-		wc *wsConn
-	)
-	// A kept login session the platform no longer knows (it restarted, or
-	// the session expired) is refused at the handshake: log in once more
-	// at once before reporting anything.
-	for attempt := 0; ; attempt++ {
-		var fresh bool
-		d, st, fresh, err = a.ensureAuth(ctx)
-		if err != nil {
-			return false, err
-		}
-		wc, err = a.dial(sctx, d, st, q)
-		if err == nil {
-			break
-		}
-		if fresh || attempt > 0 || !errors.Is(err, errHandshakeRefused) {
-			return false, err
-		}
+	d, st, wc, err := a.connect(ctx, sctx, q)
+	if err != nil {
+		return false, err
 	}
 	go wc.readLoop()
 	a.mu.Lock()
@@ -226,6 +208,34 @@ func (a *Adapter) session(ctx context.Context, q *queue, in botrelay.Inbound) (c
 	in.PlatformState(nil)
 	a.log.Info("liveperson: online", "userId", st.userID)
 
+	return true, a.keepAlive(ctx, sctx, wc, d, st)
+}
+
+// connect logs in when needed and opens the websocket. A kept login
+// session the platform no longer knows (it restarted, or the session
+// expired) is refused at the handshake: it logs in once more at once before
+// reporting anything.
+func (a *Adapter) connect(ctx, sctx context.Context, q *queue) (d domains, st *loginState, wc *wsConn, err error) {
+	for attempt := 0; ; attempt++ {
+		var fresh bool
+		d, st, fresh, err = a.ensureAuth(ctx)
+		if err != nil {
+			return d, st, nil, err
+		}
+		wc, err = a.dial(sctx, d, st, q)
+		if err == nil {
+			return d, st, wc, nil
+		}
+		if fresh || attempt > 0 || !errors.Is(err, errHandshakeRefused) {
+			return d, st, nil, err
+		}
+	}
+}
+
+// keepAlive pings the connected socket and refreshes the login session
+// until ctx ends, the socket is lost, or a new login needs a new socket
+// (errReconnect).
+func (a *Adapter) keepAlive(ctx, sctx context.Context, wc *wsConn, d domains, st *loginState) error {
 	ping := time.NewTicker(a.opts.PingInterval)
 	defer ping.Stop()
 	refresh := time.NewTimer(a.opts.RefreshInterval)
@@ -233,9 +243,9 @@ func (a *Adapter) session(ctx context.Context, q *queue, in botrelay.Inbound) (c
 	for {
 		select {
 		case <-ctx.Done():
-			return true, ctx.Err()
+			return ctx.Err()
 		case <-wc.done:
-			return true, a.connLost(wc, st)
+			return a.connLost(wc, st)
 		case <-ping.C:
 			if _, err := wc.request(sctx, ".GetClock", struct{}{}, nil, ""); err != nil {
 				var te *timeoutError
@@ -254,16 +264,16 @@ func (a *Adapter) session(ctx context.Context, q *queue, in botrelay.Inbound) (c
 				a.dropAuth(st, false)
 				if _, _, _, err := a.ensureAuth(sctx); err != nil {
 					if errors.Is(err, ErrLoginRejected) || ctx.Err() != nil {
-						return true, err
+						return err
 					}
 					a.log.Warn("liveperson: login failed; retrying", "err", err)
 					refresh.Reset(min(time.Minute, a.opts.RefreshInterval))
 					continue
 				}
-				return true, errReconnect
+				return errReconnect
 			default:
 				if ctx.Err() != nil {
-					return true, ctx.Err()
+					return ctx.Err()
 				}
 				a.log.Warn("liveperson: refresh failed; retrying", "err", err)
 				refresh.Reset(min(time.Minute, a.opts.RefreshInterval))

@@ -157,6 +157,90 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// scanDialogs records a conversation's dialogs in st and finds the open
+// one: a survey dialog wins over the main one. A change without dialogs
+// means the main dialog, open.
+func (st *convState) scanDialogs(id string, d *convDetails) (open, openType string, mainOpen bool, handoff *int64) {
+	for _, dl := range d.Dialogs {
+		if dl.DialogID == "" {
+			continue
+		}
+		st.dialogs[dl.DialogID] = dl.DialogType
+		if dl.DialogType == dialogMain {
+			st.main = dl.DialogID
+			mainOpen = dl.State == "OPEN"
+		}
+		if dl.State == "OPEN" && (open == "" || dl.DialogType == dialogSurvey) {
+			open, openType, handoff = dl.DialogID, dl.DialogType, dl.HandoffSequence
+		}
+	}
+	if len(d.Dialogs) == 0 {
+		open, openType, mainOpen = id, dialogMain, true
+	}
+	return open, openType, mainOpen, handoff
+}
+
+// conversationRef is the reference of a conversation whose open dialog is
+// open (or, with none open, its main dialog), with its skill and consumer.
+func (a *Adapter) conversationRef(id, open, main string, d *convDetails, parts map[string][]string) botrelay.ConversationRef {
+	ref := botrelay.ConversationRef{
+		ID:       botrelay.ConversationID(id),
+		DialogID: botrelay.DialogID(open),
+		Type:     botrelay.Messaging,
+		SkillID:  parseSkillID(d.SkillID),
+	}
+	if ref.DialogID == "" {
+		ref.DialogID = botrelay.DialogID(main)
+	}
+	if c := parts["CONSUMER"]; len(c) > 0 {
+		ref.ConsumerID = botrelay.ConsumerID(c[0])
+	} else if c := d.ParticipantsPID["CONSUMER"]; len(c) > 0 {
+		ref.ConsumerID = botrelay.ConsumerID(c[0])
+	}
+	ref.SkillName = a.skillNames[ref.SkillID]
+	return ref
+}
+
+// change is what a conversation change means for the bot.
+type change struct {
+	mine      bool   // the bot is the assigned agent of the open conversation
+	survey    bool   // the open dialog is a survey
+	fresh     bool   // first news of the conversation on this connection
+	newDialog bool   // the open dialog is not the one last seen
+	mainOpen  bool   // the main dialog is open
+	state     string // the conversation's state
+}
+
+// assignment fills in ev's kind for a change of a conversation the bot
+// holds or held, updating st.assigned; it reports false when the change
+// means nothing for the bot.
+func (a *Adapter) assignment(st *convState, ev *botrelay.PlatformEvent, c change) bool {
+	switch {
+	case c.mine && c.survey && !a.opts.SurveyBot:
+		// An agent bot's conversation went on to its survey: not ours.
+		if !st.assigned {
+			return false
+		}
+		ev.Kind, ev.Closed = botrelay.EventUnassigned, !c.mainOpen
+		st.assigned = false
+	case c.mine && (!st.assigned || c.fresh):
+		ev.Kind = botrelay.EventAssigned
+		if c.survey {
+			ev.Kind = botrelay.EventSurveyStarted
+		}
+		st.assigned = true
+	case c.mine && c.survey && c.newDialog:
+		ev.Kind = botrelay.EventSurveyStarted
+	case !c.mine && st.assigned:
+		ev.Kind = botrelay.EventUnassigned
+		ev.Closed = c.state == "CLOSE" || (!c.mainOpen && !c.survey)
+		st.assigned = false
+	default:
+		return false
+	}
+	return true
+}
+
 // conversationChanges turns a conversation change notification into
 // assignment events.
 func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botrelay.PlatformEvent {
@@ -199,42 +283,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		parts := d.participants()
 		mine := d.State == "OPEN" && (contains(parts["ASSIGNED_AGENT"], me) || contains(parts["ASSIGNED_AGENT"], pid) ||
 			contains(d.ParticipantsPID["ASSIGNED_AGENT"], pid))
-		// The open dialog: a survey dialog wins over the main one.
-		open, openType := "", ""
-		mainOpen := false
-		var handoff *int64
-		for _, dl := range d.Dialogs {
-			if dl.DialogID == "" {
-				continue
-			}
-			st.dialogs[dl.DialogID] = dl.DialogType
-			if dl.DialogType == dialogMain {
-				st.main = dl.DialogID
-				mainOpen = dl.State == "OPEN"
-			}
-			if dl.State == "OPEN" && (open == "" || dl.DialogType == dialogSurvey) {
-				open, openType, handoff = dl.DialogID, dl.DialogType, dl.HandoffSequence
-			}
-		}
-		if len(d.Dialogs) == 0 {
-			open, openType, mainOpen = id, dialogMain, true
-		}
+		open, openType, mainOpen, handoff := st.scanDialogs(id, &d)
 		prevDialog := st.ref.DialogID
-		ref := botrelay.ConversationRef{
-			ID:       botrelay.ConversationID(id),
-			DialogID: botrelay.DialogID(open),
-			Type:     botrelay.Messaging,
-			SkillID:  parseSkillID(d.SkillID),
-		}
-		if ref.DialogID == "" {
-			ref.DialogID = botrelay.DialogID(st.main)
-		}
-		if c := parts["CONSUMER"]; len(c) > 0 {
-			ref.ConsumerID = botrelay.ConsumerID(c[0])
-		} else if c := d.ParticipantsPID["CONSUMER"]; len(c) > 0 {
-			ref.ConsumerID = botrelay.ConsumerID(c[0])
-		}
-		ref.SkillName = a.skillNames[ref.SkillID]
+		ref := a.conversationRef(id, open, st.main, &d, parts)
 		st.ref = ref
 		survey := openType == dialogSurvey
 		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
@@ -245,29 +296,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 			st.context = ev.Context
 		}
 
-		switch {
-		case mine && survey && !a.opts.SurveyBot:
-			// An agent bot's conversation went on to its survey: not ours.
-			if st.assigned {
-				ev.Kind, ev.Closed = botrelay.EventUnassigned, !mainOpen
-				out = append(out, ev)
-				st.assigned = false
-			}
-		case mine && (!st.assigned || fresh):
-			ev.Kind = botrelay.EventAssigned
-			if survey {
-				ev.Kind = botrelay.EventSurveyStarted
-			}
+		if a.assignment(st, ev, change{mine: mine, survey: survey, fresh: fresh,
+			newDialog: prevDialog != ref.DialogID, mainOpen: mainOpen, state: d.State}) {
 			out = append(out, ev)
-			st.assigned = true
-		case mine && survey && prevDialog != ref.DialogID:
-			ev.Kind = botrelay.EventSurveyStarted
-			out = append(out, ev)
-		case !mine && st.assigned:
-			ev.Kind = botrelay.EventUnassigned
-			ev.Closed = d.State == "CLOSE" || (!mainOpen && !survey)
-			out = append(out, ev)
-			st.assigned = false
 		}
 		if d.State == "CLOSE" {
 			delete(a.convs, id)

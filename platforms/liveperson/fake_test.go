@@ -114,7 +114,7 @@ func (f *fakeLP) ws(w http.ResponseWriter, r *http.Request) {
 	ok := r.PathValue("token") == f.bearer && r.URL.Query().Get("v") == "2.1"
 	f.mu.Unlock()
 	if !ok {
-		http.Error(w, "unauthorized", 401)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	c, err := websocket.Accept(w, r, nil)

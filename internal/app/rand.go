@@ -1,5 +1,0 @@
-package app
-
-import "crypto/rand"
-
-var randRead = rand.Read
