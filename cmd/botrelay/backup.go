@@ -23,10 +23,10 @@ import (
 // them; the environment (BOTRELAY_DATA, BOTRELAY_DATABASE,
 // BOTRELAY_MASTER_KEY) applies as for serve.
 type storeFlags struct {
-	fs                 *flag.FlagSet
-	data, database     *string
-	dataSet, dbSet     bool
-	name, usage, extra string
+	fs             *flag.FlagSet
+	data, database *string
+	dataSet, dbSet bool
+	name, usage    string
 }
 
 func newStoreFlags(name, usage string) *storeFlags {
