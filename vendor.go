@@ -79,7 +79,10 @@ type VendorErrors struct {
 type BotEnv struct {
 	BotID     BotID
 	AccountID AccountID
-	Logger    *slog.Logger
+	// Logger is the host's logger without the bot's keys: the connector
+	// adds vendor and bot_id itself (WithDefaults does), so the host must
+	// not, or a record would carry those keys twice.
+	Logger *slog.Logger
 	// HTTPClient is the client for vendor calls; the relay sets deadlines
 	// through the context of each call.
 	HTTPClient *http.Client

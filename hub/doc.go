@@ -32,6 +32,8 @@
 //     and events for the wire.
 //   - routing.go: agent states, rings, the waiting queue; survey.go: which
 //     bot runs post-conversation surveys.
+//   - stats.go: the figures /metrics reads (connections, waiting
+//     conversations, rings), under Hub.mu alone.
 //
 // # Locks
 //

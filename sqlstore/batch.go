@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Group commit (SQLite). Every SQLite commit is an fsync of the WAL, and
@@ -213,6 +214,7 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 	// contexts: SQLite rolls back the whole transaction when a statement
 	// in it is interrupted, which would undo the other callers' writes.
 	ctx := context.Background()
+	start := time.Now()
 	exec := func(q string) error {
 		_, err := b.ExecContext(ctx, q)
 		return err
@@ -231,5 +233,6 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 		_ = exec("ROLLBACK")
 		return -1, fmt.Errorf("commit: %w", err)
 	}
+	b.s.observeCommit(len(batch), time.Since(start))
 	return -1, nil
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,6 +50,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration progress. Default: slog.Default().
 	Logger *slog.Logger
+	// MigrateTo stops the migrations at this schema version; 0 applies
+	// them all. A restore loads a backup into the schema it was taken
+	// from, then reopens the store to apply the rest.
+	MigrateTo int
 }
 
 // Store is a botrelay.Store on an SQL database. It is safe for concurrent use.
@@ -60,6 +65,10 @@ type Store struct {
 	// batch group-commits the hot writes on SQLite (batch.go); nil on
 	// PostgreSQL.
 	batch *batcher
+	// migrateTo is Options.MigrateTo.
+	migrateTo int
+	// commits is told about each committed write (ObserveCommits).
+	commits atomic.Pointer[CommitObserver]
 }
 
 // Open connects to the database, checks the connection and applies every
@@ -101,7 +110,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", o.Dialect, err)
 	}
-	s := &Store{db: db, dialect: o.Dialect, now: o.Now, log: o.Logger}
+	s := &Store{db: db, dialect: o.Dialect, now: o.Now, log: o.Logger, migrateTo: o.MigrateTo}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", o.Dialect, redactDriverError(err))
@@ -221,6 +230,7 @@ func (s *Store) pool() conn { return conn{q: s.db, s: s} }
 
 // inTx runs fn in a transaction, committing when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -232,6 +242,7 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.observeCommit(1, time.Since(start))
 	return nil
 }
 

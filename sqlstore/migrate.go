@@ -82,6 +82,13 @@ func loadMigrations(d Dialect) ([]migration, error) {
 	return out, nil
 }
 
+// LatestSchemaVersion is the newest schema version this build knows: the
+// number of its migrations.
+func LatestSchemaVersion(d Dialect) (int, error) {
+	migs, err := loadMigrations(d)
+	return len(migs), err
+}
+
 // SchemaVersion returns the newest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
@@ -104,6 +111,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
 	}
 	for _, m := range migs {
+		if s.migrateTo > 0 && m.version > s.migrateTo {
+			break
+		}
 		applied := false
 		err := s.inTx(ctx, func(c conn) error {
 			if s.dialect == Postgres {

@@ -26,7 +26,10 @@ Usage:
   botrelay bench [flags]    measure throughput, latency, CPU and memory (BENCHMARKS.md)
   botrelay rotate-master-key [flags]
                             re-seal every bot's secrets under a new master key (server stopped)
-  botrelay version          print the version
+  botrelay backup [flags]   write a consistent backup of the database to a file
+  botrelay restore [flags]  load a backup into a new data folder or an empty database
+  botrelay healthcheck      exit 0 when the local server answers /healthz (for containers)
+  botrelay version          print the version and the commit it was built from
 
 Run 'botrelay <command> -h' for a command's flags.
 `
@@ -57,8 +60,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "botrelay", app.Version)
+		fmt.Fprintln(stdout, app.VersionLine())
 		return 0
+	case "healthcheck":
+		return healthcheckCommand(args[1:], stdout, stderr)
+	case "backup":
+		return backupCommand(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -403,7 +403,7 @@ func (c *call) consoleFunc(level string) func(goja.FunctionCall) goja.Value {
 		if len(msg) > maxConsoleBytes {
 			msg = msg[:maxConsoleBytes] + "…"
 		}
-		c.log.Debug("function console", "level", level, "message", msg)
+		c.log.Debug("function console", "console_level", level, "message", msg)
 		return goja.Undefined()
 	}
 }

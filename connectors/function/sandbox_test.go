@@ -268,9 +268,9 @@ func TestConsole(t *testing.T) {
 	}
 	out := logs.String()
 	for _, want := range []string{
-		`"level":"DEBUG","msg":"function console","bot_id":"bot-1","vendor":"function","conversation_id":"c-1","level":"log","message":"hello {\"a\":1} [1,2] null undefined 3"`,
-		`"level":"error","message":"[object Object] function f() {}"`,
-		`"level":"warn","message":"[object Object]"`,
+		`"level":"DEBUG","msg":"function console","bot_id":"bot-1","vendor":"function","conversation_id":"c-1","console_level":"log","message":"hello {\"a\":1} [1,2] null undefined 3"`,
+		`"console_level":"error","message":"[object Object] function f() {}"`,
+		`"console_level":"warn","message":"[object Object]"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s\n%s", want, out[:min(len(out), 2000)])

@@ -94,17 +94,6 @@ func (m *Main) Addr() string {
 	return m.ln.Addr().String()
 }
 
-// NewLogger returns the logger the configuration asks for.
-func NewLogger(w io.Writer, c config.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
 // Run starts the server and blocks until ctx is cancelled, then shuts down
 // gracefully: the listener stops accepting, requests in flight finish within
 // the shutdown timeout, and the store closes. It returns nil after a clean
@@ -311,7 +300,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Version is set at build time with -ldflags "-X .../internal/app.Version=...".
+// Version, when set at build time with -ldflags
+// "-X github.com/botrelay/botrelay/internal/app.Version=...", replaces the
+// module version that VersionLine reads from the build information.
 var Version = "dev"
 
 // trimLine keeps an error to one line for the CLI.

@@ -75,7 +75,9 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	if registry == nil {
 		registry = botrelay.NewRegistry()
 	}
-	m.relay = m.newRelay(self, signer, registry)
+	events := newBotEvents()
+	m.relay = m.newRelay(self, signer, registry, events)
+	met.operator(m.store, events, m.relay, h, m.account)
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
 		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
 	m.mu.Lock()
@@ -120,9 +122,9 @@ func (m *Main) listen(tlsConf *tls.Config) (net.Listener, string, error) {
 
 // newRelay makes the relay, whose bots log in to the hub at self (or to a
 // LivePerson account their settings name).
-func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry) *relay.Relay {
+func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer) *relay.Relay {
 	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now,
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
@@ -162,7 +164,7 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 // first (their conversations stay open and resume on the next start), then
 // the hub closes its websockets, then HTTP drains.
 func (m *Main) shutdown(p *parts, stopRelay func(), relayDone <-chan error, stopHub func(), hubDone, serveErr <-chan error) error {
-	m.log.Info("shutting down", "timeout", m.Config.ShutdownTimeout.String())
+	m.log.Info("shutting down", "timeout", time.Duration(m.Config.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.Config.ShutdownTimeout))
 	defer cancel()
 	stopRelay()

@@ -84,7 +84,7 @@ func (m *Main) platformFactory(self *selfEndpoint) relay.PlatformFactory {
 		if p := b.Settings.Platform; p.Account != "" {
 			cfg.Account, cfg.CSDSDomain, client = p.Account, p.CSDSDomain, &http.Client{Timeout: 30 * time.Second}
 		}
-		return liveperson.New(cfg, liveperson.Options{HTTPClient: client, Logger: m.log.With("bot_id", string(b.ID), "platform", "liveperson"),
+		return liveperson.New(cfg, liveperson.Options{HTTPClient: client, Logger: m.log.With("bot_id", string(b.ID)), // the adapter adds platform
 			Now: m.Now, SurveyBot: b.Type == botrelay.BotSurvey})
 	}
 }

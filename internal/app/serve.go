@@ -31,6 +31,7 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 		tlsKey     = fs.String("tls-key", "", "PEM private key `file` for HTTPS")
 		selfSigned = fs.Bool("tls-self-signed", false, "serve HTTPS with a generated certificate; its CA is written to the data folder")
 		frameAnc   = fs.String("frame-ancestors", "", "space-separated `origins` that may embed the consumer page in a frame (default none)")
+		logFormat  = fs.String("log-format", "", "log record `format`: auto (text on a terminal, JSON otherwise), json or text")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,6 +71,8 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 			cfg.TLS.SelfSigned = *selfSigned
 		case "frame-ancestors":
 			cfg.FrameAncestors = *frameAnc
+		case "log-format":
+			cfg.Log.Format = *logFormat
 		}
 	})
 	if err := cfg.Validate(); err != nil {
@@ -91,7 +94,7 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 func flagHint(msg string) string {
 	for key, flagName := range map[string]string{"addr": "--addr", "data": "--data", "database": "--database",
 		"account": "--account", "tls.cert": "--tls-cert", "tls.key": "--tls-key", "tls.self_signed": "--tls-self-signed",
-		"frame_ancestors": "--frame-ancestors"} {
+		"frame_ancestors": "--frame-ancestors", "log.format": "--log-format"} {
 		if strings.HasPrefix(msg, "config: "+key+" ") {
 			return msg + " (flag " + flagName + ")"
 		}

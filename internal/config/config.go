@@ -68,15 +68,15 @@ type TLSConfig struct {
 type LogConfig struct {
 	// Level is the lowest level logged: debug, info, warn or error.
 	Level string `yaml:"level" doc:"Lowest level of log records to write: debug, info, warn or error."`
-	// Format is the record format: json or text.
-	Format string `yaml:"format" doc:"Format of log records: json for one JSON object per line, or text for key=value pairs."`
+	// Format is the record format: auto, json or text.
+	Format string `yaml:"format" doc:"Format of log records: json for one JSON object per line, text for key=value pairs, or auto for text when standard error is a terminal and json otherwise."`
 }
 
 // Allowed values of LogConfig fields and the bounds of
 // Config.ShutdownTimeout.
 var (
 	logLevels          = []string{"debug", "info", "warn", "error"}
-	logFormats         = []string{"json", "text"}
+	logFormats         = []string{"auto", "json", "text"}
 	maxShutdownTimeout = 10 * time.Minute // the message in Validate says "10m"
 	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 	// frameAncestorPattern is an http(s) origin, its host optionally
@@ -93,7 +93,7 @@ func Default() Config {
 		Addr:            "127.0.0.1:8080",
 		Data:            "./botrelay-data",
 		Account:         "1000",
-		Log:             LogConfig{Level: "info", Format: "json"},
+		Log:             LogConfig{Level: "info", Format: "auto"},
 		ShutdownTimeout: Duration(15 * time.Second),
 		Login:           defaultLoginLimits(),
 		Consumers:       defaultConsumerLimits(),

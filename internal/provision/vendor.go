@@ -17,7 +17,7 @@ func (p *Provisioner) vendorBot(id botrelay.BotID, conn botrelay.VendorConnector
 	if err != nil {
 		return nil, err
 	}
-	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: id, AccountID: p.o.Account, Logger: p.o.Logger.With("bot_id", string(id)),
+	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: id, AccountID: p.o.Account, Logger: p.o.Logger,
 		HTTPClient: p.o.HTTPClient, Now: p.o.Now, Signer: p.o.Signer, EscalationSkill: escalation})
 	if err != nil {
 		var e *botrelay.Error

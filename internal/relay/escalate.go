@@ -26,6 +26,9 @@ func (w *worker) escalate(ctx context.Context, code, msg string, turn *botrelay.
 		return
 	}
 	id := w.logError(ctx, code, msg, turn)
+	if obs := rn.o.Observer; obs != nil {
+		obs.Escalated(rn.bot, code)
+	}
 	w.errorHook(ctx, id, code)
 	eh := rn.bot.Settings.ErrorHandling
 	reply := &botrelay.Reply{}

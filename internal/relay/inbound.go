@@ -196,7 +196,7 @@ func (rn *runner) stopWorkers(drain time.Duration, cancelWork context.CancelFunc
 		select {
 		case <-done:
 		case <-t.C:
-			rn.log.Warn("conversations still busy after the drain timeout; they finish after the restart", "drain", drain.String())
+			rn.log.Warn("conversations still busy after the drain timeout; they finish after the restart", "drain", drain)
 		}
 		t.Stop()
 	}

@@ -46,6 +46,19 @@ type Options struct {
 	// platform session; what is left finishes after the restart.
 	// Default: 10s.
 	DrainTimeout time.Duration
+	// Observer is told about turns and escalations, for metrics; nil for
+	// none.
+	Observer Observer
+}
+
+// Observer receives what the bots do, for metrics. Its methods run on the
+// bots' goroutines and must not block.
+type Observer interface {
+	// VendorCall is one turn sent to the vendor (retries within the
+	// vendor timeout included) and how long it took; err is its failure.
+	VendorCall(bot *botrelay.Bot, d time.Duration, err error)
+	// Escalated is an escalation (F31) with its error-log code.
+	Escalated(bot *botrelay.Bot, code string)
 }
 
 // Relay runs the started bots of one account.

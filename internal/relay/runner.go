@@ -298,7 +298,9 @@ func (rn *runner) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.log,
+	// The connector tags its logger with vendor and bot_id itself; rn.log
+	// has them already, so it gets the untagged one.
+	vb, err := conn.NewBot(cfg, botrelay.BotEnv{BotID: b.ID, AccountID: b.AccountID, Logger: rn.o.Logger,
 		HTTPClient: rn.o.HTTPClient, Now: rn.o.Now, Signer: rn.o.Signer,
 		EscalationSkill: b.Settings.ErrorHandling.EscalationSkill})
 	if err != nil {

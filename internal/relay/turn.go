@@ -13,7 +13,11 @@ import (
 
 // converse calls the vendor, retrying unavailability within the timeout
 // (F42), through the pre- and post-hooks when the bot has them (F36).
-func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.Reply, error) {
+func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botrelay.Reply, err error) {
+	if obs := w.rn.o.Observer; obs != nil {
+		start := time.Now()
+		defer func() { obs.VendorCall(w.rn.bot, time.Since(start), err) }()
+	}
 	timeout := w.rn.bot.Settings.Limits.VendorTimeout()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

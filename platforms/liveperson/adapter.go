@@ -131,7 +131,7 @@ func (a *Adapter) Run(ctx context.Context, in botrelay.Inbound) error {
 		in.PlatformState(err)
 		wait := a.backoff(failures)
 		failures++
-		a.log.Warn("liveperson: session interrupted; reconnecting", "err", err, "in", wait)
+		a.log.Warn("liveperson: session interrupted; reconnecting", "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

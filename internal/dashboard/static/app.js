@@ -74,6 +74,9 @@
     }
     return e;
   }
+  // nodes flattens a list of children for append/replaceChildren, leaving
+  // out null and false (which those would otherwise show as "null").
+  const nodes = (...kids) => kids.flat(Infinity).filter((c) => c != null && c !== false);
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => [...(root || document).querySelectorAll(sel)];
   const view = () => $("#view");
@@ -113,13 +116,15 @@
     }
   }
 
-  async function api(method, path, body) {
+  // api calls the REST API; opts.signal (an AbortSignal) cancels the call.
+  async function api(method, path, body, opts) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
     const res = await fetch("/api/v1" + path, {
       method, headers, credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: opts && opts.signal,
     });
     const text = await res.text();
     let data = null;
@@ -289,19 +294,22 @@
         L = await lookups();
         lastLookup = Date.now();
       }
-      const statuses = await Promise.all(bots.map((b) => api("GET", `/bots/${encodeURIComponent(b.id)}/status`).catch(() => null)));
+      // Statuses come back in the API's order; the table is sorted by
+      // name, so each row looks its status up by bot id.
+      const statuses = new Map(await Promise.all(bots.map((b) =>
+        api("GET", `/bots/${encodeURIComponent(b.id)}/status`).then((st) => [b.id, st], () => [b.id, null]))));
       if (gen !== S.gen) return;
       const tbody = $("#bots-table tbody");
       const seen = new Set();
       bots.sort((a, b) => a.name.localeCompare(b.name));
-      bots.forEach((b, i) => {
+      bots.forEach((b) => {
         seen.add(b.id);
         let row = rows.get(b.id);
         if (!row) {
           row = botRow(b);
           rows.set(b.id, row);
         }
-        updateBotRow(row, b, statuses[i], L);
+        updateBotRow(row, b, statuses.get(b.id), L);
         tbody.append(row.tr); // keeps the order; moves existing rows
       });
       for (const [id, row] of rows) {
@@ -413,7 +421,7 @@
     $("#wizard-next").hidden = W.step === STEPS.length - 1;
     $("#wizard-create").hidden = W.step !== STEPS.length - 1;
     $("#wizard-error").textContent = "";
-    form.replaceChildren(...[stepType, stepAgent, stepConversation, stepAI][W.step](W));
+    form.replaceChildren(...nodes([stepType, stepAgent, stepConversation, stepAI][W.step](W)));
     const first = $("input, select, textarea", form);
     if (first) first.focus();
   }
@@ -519,6 +527,7 @@
         " I understand that conversation data is sent to this A.I. vendor (data disclaimer)."),
       h("div", { class: "test-row" },
         h("button", { type: "button", class: "secondary", id: "test-connection", onclick: () => testConnection(W) }, "Test connection"),
+        h("button", { type: "button", class: "secondary", id: "test-cancel", hidden: true }, "Cancel test"),
         h("span", { id: "test-result", "data-testid": "test-result", role: "status" })),
     ];
   }
@@ -648,26 +657,48 @@
     return W.draft.id;
   }
 
+  // testConnection saves the draft and runs the vendor's check. While it
+  // runs, the result line counts the seconds and Cancel stops it (the
+  // request is aborted, which also ends the check on the server). A failed
+  // check says what failed and what to look at.
   async function testConnection(W) {
     collectAI(W);
     const out = $("#test-result");
     const btn = $("#test-connection");
-    out.textContent = "Testing…";
+    const cancel = $("#test-cancel");
+    if (W.testing) return;
+    const ctl = new AbortController();
+    W.testing = ctl;
+    const began = Date.now();
+    const secs = () => Math.round((Date.now() - began) / 1000);
+    const progress = () => { out.textContent = `Testing the connection… ${secs()} s`; };
     out.className = "";
-    delete out.dataset.ok;
+    out.dataset.ok = "";
+    out.dataset.testing = "true";
+    progress();
+    const ticker = setInterval(progress, 1000);
     btn.disabled = true;
+    cancel.hidden = false;
+    cancel.onclick = () => ctl.abort();
+    const show = (ok, text) => {
+      out.dataset.ok = ok;
+      out.className = ok === "true" ? "ok" : "error";
+      out.textContent = text;
+    };
     try {
       const id = await saveDraft(W);
-      const r = await api("POST", `/bots/${encodeURIComponent(id)}/test`);
-      out.dataset.ok = String(r.ok);
-      out.className = r.ok ? "ok" : "error";
-      out.textContent = r.ok ? (r.checked ? "Connection OK." : "Settings are valid (this vendor has no connection check).") : "Failed: " + r.error;
+      const r = await api("POST", `/bots/${encodeURIComponent(id)}/test`, undefined, { signal: ctl.signal });
+      if (r.ok) show("true", r.checked ? "Connection OK." : "Settings are valid (this vendor has no connection check).");
+      else show("false", `Failed after ${secs()} s: ${r.error}. Check the vendor settings (address, credentials) and that botrelay can reach the vendor.`);
     } catch (e) {
-      out.dataset.ok = "false";
-      out.className = "error";
-      out.textContent = e.message;
+      if (ctl.signal.aborted) show("cancelled", "Test cancelled.");
+      else show("false", e.message);
     } finally {
+      clearInterval(ticker);
+      delete out.dataset.testing;
+      W.testing = null;
       btn.disabled = false;
+      cancel.hidden = true;
     }
   }
 
@@ -727,7 +758,7 @@
     const openCount = h("span", { "data-testid": "open-conversations" }, "—");
     const runs = bot.type === "SURVEY" ? surveyRuns("survey-runs-table", null) : null;
     const started = h("span", { "data-testid": "started-at" }, "—");
-    view().append(
+    view().append(...nodes(
       h("p", {}, h("a", { href: "#/bots" }, "← Bots")),
       h("div", { class: "head" }, h("h1", { id: "bot-title" }, bot.name), state, h("span", { class: "spacer" }), startBtn, stopBtn, delBtn),
       h("section", { class: "panel" },
@@ -757,7 +788,7 @@
           h("a", { href: "#/surveys?botId=" + encodeURIComponent(bot.id), id: "survey-runs-all" }, "All runs →")),
         h("p", { class: "muted" }, "The last 20 runs, newest first. Click a run for its answers and result."),
         runs.table, h("p", { class: "muted", id: "survey-runs-empty", hidden: true }, "No survey runs yet.")) : null,
-      can("bot:edit") ? testerPanel(bot) : null);
+      can("bot:edit") ? testerPanel(bot) : null));
 
     every(gen, async () => {
       const [b, st, errs, convs, surveys] = await Promise.all([api("GET", path), api("GET", path + "/status"),
@@ -1065,7 +1096,11 @@
     render(L.users);
     $$("#users-table tbody tr").forEach((tr, i) => { tr.dataset.testid = "user-row"; tr.dataset.login = L.users[i].loginName; });
     if (!manage) return;
-    const result = h("div", { id: "user-created", class: "notice", hidden: true });
+    const result = h("div", { id: "user-created", class: "notice", role: "status", hidden: true });
+    // New users get the built-in Agent profile unless the admin picks
+    // another: the least privileged choice is the default.
+    const agent = L.profiles.find((p) => p.role === "AGENT" && p.builtIn) || L.profiles.find((p) => p.role === "AGENT");
+    const defaultProfile = agent ? agent.id : null;
     const type = h("select", { id: "user-type" }, h("option", { value: "HUMAN" }, "Human agent"), h("option", { value: "BOT" }, "Bot user"));
     const form = h("form", { class: "panel", id: "user-form", onsubmit: async (e) => {
       e.preventDefault();
@@ -1080,9 +1115,7 @@
         await usersView();
         const box = $("#user-created");
         box.hidden = false;
-        box.replaceChildren(h("b", {}, `Created ${out.user.loginName}.`), " ",
-          out.generatedPassword ? ["Password (shown once): ", h("code", {}, out.generatedPassword)] : null,
-          out.apiKey ? ["API key set (shown once): ", h("pre", {}, JSON.stringify(out.apiKey, null, 2))] : null);
+        box.replaceChildren(...createdUserNotice(out));
       } catch (err) { $("#user-error").textContent = err.message; }
     } },
     h("h2", {}, "Add user"),
@@ -1091,13 +1124,27 @@
       field("Login name", h("input", { type: "text", id: "user-login", required: true })),
       field("Nickname", h("input", { type: "text", id: "user-nickname" })),
       field("Email", h("input", { type: "text", id: "user-email" })),
-      field("Profile", h("select", { id: "user-profile" }, L.profiles.map((p) => h("option", { value: p.id }, p.name)))),
+      field("Profile", h("select", { id: "user-profile" }, L.profiles.map((p) => h("option", { value: p.id, selected: p.id === defaultProfile }, p.name)))),
       field("Messaging slots", h("input", { type: "number", id: "user-slots", min: 0, value: 5 })),
       field("Password", h("input", { type: "password", id: "user-password", autocomplete: "new-password" }), "Humans only; empty generates one.")),
     field("Skills", h("div", { class: "checks", id: "user-skills" }, L.skills.map((s) => h("label", { class: "choice" }, h("input", { type: "checkbox", value: s.id }), " ", s.name)))),
     h("p", { class: "error", id: "user-error", role: "alert" }),
     h("button", { type: "submit", id: "user-submit" }, "Add user"));
     view().append(result, form);
+  }
+
+  // createdUserNotice shows what POST /users returns only once: the
+  // generated password of a human and the API key set of a bot user.
+  function createdUserNotice(out) {
+    const secret = (label, value, testid) => [h("dt", {}, label), h("dd", {}, h("code", { "data-testid": testid }, value))];
+    const k = out.apiKey;
+    return nodes(
+      h("p", {}, h("b", {}, `Created ${out.user.loginName}.`), " Copy these now: they are shown once and cannot be shown again."),
+      out.generatedPassword ? h("dl", { class: "facts" }, secret("Password", out.generatedPassword, "created-password")) : null,
+      k ? [h("h3", {}, "API key set"), h("dl", { class: "facts", "data-testid": "created-api-key" },
+        secret("App key", k.appKey, "created-app-key"), secret("Secret", k.secret, "created-secret"),
+        secret("Access token", k.accessToken, "created-access-token"),
+        secret("Access token secret", k.accessTokenSecret, "created-access-token-secret"))] : null);
   }
 
   // ---- skills --------------------------------------------------------------
