@@ -23,25 +23,14 @@ func (h *Hub) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, "the bearer is not a valid session; log in again")
 		return
 	}
-	if err := h.waitReady(r.Context()); err != nil {
-		writeError(w, botrelay.Errorf(botrelay.EUNAVAILABLE, "the hub is starting"))
-		return
-	}
-	c, err := h.accept(w, r)
-	if err != nil {
-		return
-	}
-	c.sess = s
-	if !h.attachAgent(c) {
-		return
-	}
-	defer h.connWG.Done()
-	h.log.Info("agent connected", "user_id", int64(s.user.ID))
-	c.serve(context.WithoutCancel(r.Context()), func(ctx context.Context, req *ums.Request) (any, error) {
-		return h.agentRequest(ctx, c, req)
+	h.serveSocket(w, r, socket{
+		setup:  func(c *conn) { c.sess = s },
+		attach: h.attachAgent,
+		handle: h.agentRequest,
+		detach: h.detachAgent,
+		opened: func() { h.log.Info("agent connected", "user_id", int64(s.user.ID)) },
+		closed: func() { h.log.Info("agent disconnected", "user_id", int64(s.user.ID)) },
 	})
-	h.detachAgent(c)
-	h.log.Info("agent disconnected", "user_id", int64(s.user.ID))
 }
 
 // handleConsumerWS is the consumer websocket.
@@ -54,6 +43,29 @@ func (h *Hub) handleConsumerWS(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, "a valid consumer token is required")
 		return
 	}
+	h.serveSocket(w, r, socket{
+		setup:  func(c *conn) { c.consumer = id },
+		attach: h.attachConsumer,
+		handle: h.consumerRequest,
+		detach: h.detachConsumer,
+	})
+}
+
+// socket is what differs between the agent's and the consumer's websocket:
+// who the connection is (setup), how it joins and leaves the hub, and the
+// table its requests go through.
+type socket struct {
+	setup          func(*conn)
+	attach         func(*conn) bool
+	handle         func(ctx context.Context, c *conn, req *ums.Request) (any, error)
+	detach         func(*conn)
+	opened, closed func() // optional log lines
+}
+
+// serveSocket waits for the hub to be ready, accepts the websocket, attaches
+// it (counted in connWG), serves its requests until it ends, and detaches
+// it.
+func (h *Hub) serveSocket(w http.ResponseWriter, r *http.Request, s socket) {
 	if err := h.waitReady(r.Context()); err != nil {
 		writeError(w, botrelay.Errorf(botrelay.EUNAVAILABLE, "the hub is starting"))
 		return
@@ -62,15 +74,21 @@ func (h *Hub) handleConsumerWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c.consumer = id
-	if !h.attachConsumer(c) {
+	s.setup(c)
+	if !s.attach(c) {
 		return
 	}
 	defer h.connWG.Done()
+	if s.opened != nil {
+		s.opened()
+	}
 	c.serve(context.WithoutCancel(r.Context()), func(ctx context.Context, req *ums.Request) (any, error) {
-		return h.consumerRequest(ctx, c, req)
+		return s.handle(ctx, c, req)
 	})
-	h.detachConsumer(c)
+	s.detach(c)
+	if s.closed != nil {
+		s.closed()
+	}
 }
 
 // attachAgent makes c the connection of its session and counts it in
