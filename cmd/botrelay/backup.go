@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,15 +38,8 @@ func newStoreFlags(name, usage string) *storeFlags {
 
 // parse parses args; code is the exit status when parsing ends the command.
 func (s *storeFlags) parse(args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	if err := s.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: "+s.usage)
-			s.fs.SetOutput(stdout)
-			s.fs.PrintDefaults()
-			return 0, false
-		}
-		fmt.Fprintf(stderr, "botrelay %s: %v; run 'botrelay %s -h' for the flags\n", s.name, err, s.name)
-		return 2, false
+	if code, ok := parseFlags(s.fs, s.name, "usage: "+s.usage+"\n", args, stdout, stderr); !ok {
+		return code, false
 	}
 	if s.fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "botrelay %s: unexpected argument %q; run 'botrelay %s -h' for the flags\n", s.name, s.fs.Arg(0), s.name)

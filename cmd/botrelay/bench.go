@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,15 +76,8 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		out       = fs.String("out", "", "also write the JSON report to `file`")
 		quiet     = fs.Bool("quiet", false, "no progress lines")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, benchUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "botrelay bench: %v; run 'botrelay bench -h' for the flags\n", err)
-		return 2
+	if code, ok := parseFlags(fs, "bench", benchUsage, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "botrelay bench: unexpected argument %q; run 'botrelay bench -h' for the flags\n", fs.Arg(0))

@@ -28,15 +28,9 @@ func chatCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle", 3*time.Second, "with non-terminal input: exit this long after input ends and nothing arrives")
 	caFile := fs.String("ca", "", "PEM `file` of a CA to trust (e.g. tls-ca.pem of --tls-self-signed)")
 	tokenFile := fs.String("token-file", "", "`file` that keeps the consumer token, to continue a conversation later")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: botrelay chat [flags]\n\nChat as a consumer. Each input line is sent as a message; each message received is printed as one line (bot: …, agent: …, system: …).\n\nFlags:")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "botrelay chat: %v; run 'botrelay chat -h' for the flags\n", err)
-		return 2
+	const usage = "usage: botrelay chat [flags]\n\nChat as a consumer. Each input line is sent as a message; each message received is printed as one line (bot: …, agent: …, system: …).\n\nFlags:\n"
+	if code, ok := parseFlags(fs, "chat", usage, args, stdout, stderr); !ok {
+		return code
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	if *caFile != "" {

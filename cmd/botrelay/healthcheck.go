@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,15 +22,8 @@ func healthcheckCommand(args []string, stdout, stderr io.Writer) int {
 	url := fs.String("url", "", "health `URL` to ask (default http://127.0.0.1:PORT/healthz, PORT from BOTRELAY_ADDR or 8080)")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
 	caFile := fs.String("ca", "", "PEM `file` of the CA to trust for an https URL (tls-ca.pem of --tls-self-signed)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: botrelay healthcheck [--url URL] [--timeout 5s] [--ca FILE]")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "botrelay healthcheck: %v; run 'botrelay healthcheck -h' for the flags\n", err)
-		return 2
+	if code, ok := parseFlags(fs, "healthcheck", "usage: botrelay healthcheck [--url URL] [--timeout 5s] [--ca FILE]\n", args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "botrelay healthcheck: unexpected argument %q; run 'botrelay healthcheck -h' for the flags\n", fs.Arg(0))
