@@ -10,7 +10,10 @@ import (
 // Routes registers every hub route on mux: the domain lookup, agent login,
 // the agent and consumer websockets, consumer tokens, files, skills, and the
 // pages (/ and /agent and /static/).
-func (h *Hub) Routes(mux *http.ServeMux) {
+//
+// mux is an *http.ServeMux, or anything that takes the same patterns (in a
+// cluster, a switch that sends them to the router's hub).
+func (h *Hub) Routes(mux Mux) {
 	mux.HandleFunc("GET /api/account/{account}/service/baseURI.json", h.handleBaseURI)
 	mux.HandleFunc("POST /api/account/{account}/login", h.handleLogin)
 	mux.HandleFunc("POST /api/account/{account}/refresh", h.handleRefresh)
@@ -50,6 +53,12 @@ func (h *Hub) Routes(mux *http.ServeMux) {
 		setPageHeaders(w.Header(), "")
 		static.ServeHTTP(w, r)
 	}))
+}
+
+// Mux is where Routes registers the hub's routes.
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
 }
 
 // setPageHeaders sets the security headers of a page on hd: a

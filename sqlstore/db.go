@@ -228,14 +228,21 @@ func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // pool returns a conn on the connection pool.
 func (s *Store) pool() conn { return conn{q: s.db, s: s} }
 
-// inTx runs fn in a transaction, committing when fn returns nil.
+// inTx runs fn in a transaction, committing when fn returns nil. A write
+// whose context carries a fence token (internal/fence) first checks that
+// its lease is still the writer's (checkFence).
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(conn{q: tx, s: s}); err != nil {
+	c := conn{q: tx, s: s}
+	if err := checkFence(ctx, c); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := fn(c); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/fence"
 	"github.com/botrelay/botrelay/internal/uuid"
 )
 
@@ -91,9 +92,17 @@ func (s *Store) AddBotStateEvent(ctx context.Context, e *botrelay.BotStateEvent)
 	if e.At.IsZero() {
 		e.At = s.nowTime()
 	}
-	_, err := s.pool().exec(ctx, `INSERT INTO bot_state_events (bot_id, state, code, message, error_id, at)
+	insert := func(c conn) error {
+		_, err := c.exec(ctx, `INSERT INTO bot_state_events (bot_id, state, code, message, error_id, at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, string(e.BotID), string(e.State), e.Code, e.Message, e.ErrorID, millis(e.At))
-	return normalize(err, "add bot state event", "", "", fmt.Sprintf("bot %s not found", e.BotID))
+		return normalize(err, "add bot state event", "", "", fmt.Sprintf("bot %s not found", e.BotID))
+	}
+	if _, fenced := fence.From(ctx); fenced {
+		// A bot's state is shown by every node of a cluster: a node that
+		// lost the bot must not record it Offline over the new holder's.
+		return s.inTx(ctx, insert)
+	}
+	return insert(s.pool())
 }
 
 // BotStateEvents implements botrelay.RelayStore.

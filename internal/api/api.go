@@ -49,6 +49,9 @@ const (
 type Options struct {
 	Store    botrelay.Store
 	Relay    *relay.Relay
+	// Cluster answers GET /api/v1/cluster in cluster mode; nil on a
+	// single node.
+	Cluster ClusterStatus
 	Box      sealed.Sealer
 	Registry *botrelay.Registry
 	Account  botrelay.AccountID
@@ -149,6 +152,7 @@ func (a *API) RouteTable() []Route {
 		{http.MethodGet, v1 + "/bots/{id}/conversations", botrelay.PermBotView, a.botConversations},
 
 		{http.MethodGet, v1 + "/surveys", botrelay.PermBotView, a.listSurveys},
+		{http.MethodGet, v1 + "/cluster", botrelay.PermBotView, a.clusterStatus},
 
 		{http.MethodGet, v1 + "/users", botrelay.PermUserView, a.listUsers},
 		{http.MethodPost, v1 + "/users", botrelay.PermUserManage, a.createUser},

@@ -23,6 +23,8 @@ import (
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/auth"
+	"github.com/botrelay/botrelay/hub"
+	"github.com/botrelay/botrelay/internal/cluster"
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
@@ -56,6 +58,12 @@ type Main struct {
 	ready   chan struct{}
 	account botrelay.AccountID
 	relay   *relay.Relay
+	// hubOptions configure the hub (and, in a cluster, each hub the node
+	// runs while it routes).
+	hubOptions hub.Options
+	// node and hubs are set in cluster mode (cluster.go).
+	node *cluster.Node
+	hubs *hubSwitch
 }
 
 func (m *Main) defaults() {
@@ -124,6 +132,9 @@ func (m *Main) Run(ctx context.Context) error {
 // (the caller closes it with closeStore). It returns the master key.
 func (m *Main) prepare(ctx context.Context) ([]byte, error) {
 	if err := m.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.Config.CheckCluster(); err != nil {
 		return nil, err
 	}
 	m.log = NewLogger(m.Logs, m.Config.Log)
@@ -279,6 +290,42 @@ func securityHeaders(next http.Handler) http.Handler {
 
 func (m *Main) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", m.healthz)
+	mux.HandleFunc("GET /readyz", m.readyz)
+}
+
+// readyz answers 200 when this node serves: it listens, its store answers,
+// and in a cluster it holds its membership and some node routes the hub.
+// /healthz stays liveness (the process and its store).
+func (m *Main) readyz(w http.ResponseWriter, r *http.Request) {
+	notReady := func(why string) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": why})
+	}
+	select {
+	case <-m.ready:
+	default:
+		notReady("starting")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := m.store.Ping(ctx); err != nil {
+		notReady("the store does not answer")
+		return
+	}
+	body := map[string]any{"status": "ready"}
+	if m.node != nil {
+		if !m.node.Healthy() {
+			notReady("this node could not renew its cluster membership")
+			return
+		}
+		router, _ := m.node.Router()
+		if router == "" {
+			notReady("no node routes the hub yet")
+			return
+		}
+		body["node"], body["router"] = m.node.ID(), router
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // healthz answers 200 while the store answers; the server only listens once

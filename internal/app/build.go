@@ -27,7 +27,7 @@ import (
 // listener with its scheme (the relay, the HTTP server and the store are
 // Main's fields).
 type parts struct {
-	hub    *hub.Hub
+	hub    *hub.Hub // nil on a cluster node: the router runs it (m.hubs)
 	ln     net.Listener
 	scheme string
 }
@@ -49,15 +49,25 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	}
 	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
 	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
-	h, err := hub.New(hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
+	m.hubOptions = hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
 		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now,
 		FrameAncestors: m.Config.FrameAncestors,
-		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr})
+		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr}
+	h, err := hub.New(m.hubOptions)
 	if err != nil {
 		return nil, err
 	}
-	mux, met := m.newMux(h, signer, logins)
 	p := &parts{hub: h}
+	current := func() *hub.Hub { return h }
+	if m.Config.Cluster.Enabled() {
+		// h only lends its route patterns to the switch; the router
+		// node runs a hub of its own (routeHub).
+		if err := m.newNode(); err != nil {
+			return nil, err
+		}
+		p.hub, current = nil, m.hubs.current
+	}
+	mux, met := m.newMux(h, signer, logins)
 	tlsConf, err := m.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -77,9 +87,13 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	}
 	events := newBotEvents()
 	m.relay = m.newRelay(self, signer, registry, events)
-	met.operator(m.store, events, m.relay, h, m.account)
-	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
-		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
+	met.operator(m.store, events, m.relay, current, m.account)
+	ao := api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
+		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}
+	if m.node != nil {
+		ao.Cluster = m.node
+	}
+	api.New(ao).Routes(mux)
 	m.mu.Lock()
 	m.ln = p.ln
 	m.srv = &http.Server{
@@ -101,7 +115,11 @@ func (m *Main) newMux(h *hub.Hub, signer *jwtsign.Signer, logins *limits.Logins)
 	met.loginChecks(logins)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /.well-known/jwks.json", signer.Handler())
-	h.Routes(mux)
+	if m.hubs != nil {
+		h.Routes(switchMux{mux: mux, sw: m.hubs})
+	} else {
+		h.Routes(mux)
+	}
 	dashboard.Routes(mux)
 	return mux, met
 }
@@ -123,8 +141,12 @@ func (m *Main) listen(tlsConf *tls.Config) (net.Listener, string, error) {
 // newRelay makes the relay, whose bots log in to the hub at self (or to a
 // LivePerson account their settings name).
 func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer) *relay.Relay {
+	var placement relay.Placement
+	if m.node != nil {
+		placement = m.node
+	}
 	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events,
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Placement: placement,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
@@ -139,11 +161,19 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	hubDone := make(chan error, 1)
-	go func() { hubDone <- p.hub.Run(hubCtx) }()
+	if p.hub != nil {
+		go func() { hubDone <- p.hub.Run(hubCtx) }()
+	} else {
+		hubDone <- nil
+	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRelay()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
+	if m.node != nil {
+		stopNode := m.runNode(ctx)
+		defer stopNode()
+	}
 	m.log.Info("listening", "addr", p.ln.Addr().String(), "url", p.scheme+"://"+p.ln.Addr().String(), "account", string(m.account))
 	close(m.ready)
 
@@ -152,7 +182,7 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 		stopRelay()
 		<-relayDone
 		stopHub()
-		p.hub.Close()
+		m.closeHub(p)
 		<-hubDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -167,6 +197,11 @@ func (m *Main) shutdown(p *parts, stopRelay func(), relayDone <-chan error, stop
 	m.log.Info("shutting down", "timeout", time.Duration(m.Config.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.Config.ShutdownTimeout))
 	defer cancel()
+	if m.node != nil {
+		// The other nodes place this node's bots without it; each bot's
+		// lease is released once it drained.
+		m.node.Leave(sctx)
+	}
 	stopRelay()
 	select {
 	case <-relayDone:
@@ -174,7 +209,7 @@ func (m *Main) shutdown(p *parts, stopRelay func(), relayDone <-chan error, stop
 		m.log.Warn("bots did not stop within the shutdown timeout")
 	}
 	stopHub()
-	p.hub.Close()
+	m.closeHub(p)
 	<-hubDone
 	if err := m.srv.Shutdown(sctx); err != nil {
 		m.log.Warn("shutdown timed out; closing open connections", "err", err)

@@ -71,16 +71,18 @@ func (e *botEvents) Escalated(b *botrelay.Bot, code string) {
 // liveGauges reads the bots' states and open conversations and the hub's
 // figures when Prometheus scrapes.
 type liveGauges struct {
-	store   *sqlstore.Store
-	relay   *relay.Relay
-	hub     *hub.Hub
+	store *sqlstore.Store
+	relay *relay.Relay
+	// hub returns the hub this node runs; nil on a cluster node that
+	// does not route (its hub series are then absent).
+	hub     func() *hub.Hub
 	account botrelay.AccountID
 
 	info, state, open                        *prometheus.Desc
 	conns, hubOpen, waiting, rings, longWait *prometheus.Desc
 }
 
-func newLiveGauges(st *sqlstore.Store, r *relay.Relay, h *hub.Hub, account botrelay.AccountID) *liveGauges {
+func newLiveGauges(st *sqlstore.Store, r *relay.Relay, h func() *hub.Hub, account botrelay.AccountID) *liveGauges {
 	return &liveGauges{store: st, relay: r, hub: h, account: account,
 		info: prometheus.NewDesc("botrelay_bot_info", "Each bot, with its name, vendor and type; always 1.",
 			[]string{"bot_id", "name", "vendor", "type"}, nil),
@@ -104,13 +106,15 @@ func (g *liveGauges) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (g *liveGauges) Collect(ch chan<- prometheus.Metric) {
-	hs := g.hub.Stats()
-	ch <- prometheus.MustNewConstMetric(g.conns, prometheus.GaugeValue, float64(hs.AgentConnections), "agent")
-	ch <- prometheus.MustNewConstMetric(g.conns, prometheus.GaugeValue, float64(hs.ConsumerConnections), "consumer")
-	ch <- prometheus.MustNewConstMetric(g.hubOpen, prometheus.GaugeValue, float64(hs.OpenConversations))
-	ch <- prometheus.MustNewConstMetric(g.waiting, prometheus.GaugeValue, float64(hs.Waiting))
-	ch <- prometheus.MustNewConstMetric(g.rings, prometheus.GaugeValue, float64(hs.Rings))
-	ch <- prometheus.MustNewConstMetric(g.longWait, prometheus.GaugeValue, hs.OldestWait.Seconds())
+	if h := g.hub(); h != nil {
+		hs := h.Stats()
+		ch <- prometheus.MustNewConstMetric(g.conns, prometheus.GaugeValue, float64(hs.AgentConnections), "agent")
+		ch <- prometheus.MustNewConstMetric(g.conns, prometheus.GaugeValue, float64(hs.ConsumerConnections), "consumer")
+		ch <- prometheus.MustNewConstMetric(g.hubOpen, prometheus.GaugeValue, float64(hs.OpenConversations))
+		ch <- prometheus.MustNewConstMetric(g.waiting, prometheus.GaugeValue, float64(hs.Waiting))
+		ch <- prometheus.MustNewConstMetric(g.rings, prometheus.GaugeValue, float64(hs.Rings))
+		ch <- prometheus.MustNewConstMetric(g.longWait, prometheus.GaugeValue, hs.OldestWait.Seconds())
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -138,7 +142,7 @@ func (g *liveGauges) Collect(ch chan<- prometheus.Metric) {
 
 // operator registers the operator series on the metrics registry (events
 // is the relay's Observer) and hooks the store's commits.
-func (m *metrics) operator(st *sqlstore.Store, events *botEvents, r *relay.Relay, h *hub.Hub, account botrelay.AccountID) {
+func (m *metrics) operator(st *sqlstore.Store, events *botEvents, r *relay.Relay, h func() *hub.Hub, account botrelay.AccountID) {
 	commitTime := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "botrelay_store_commit_duration_seconds",
 		Help:    "Time from BEGIN to COMMIT of the store's write transactions (SQLite group commits included).",

@@ -32,6 +32,8 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 		selfSigned = fs.Bool("tls-self-signed", false, "serve HTTPS with a generated certificate; its CA is written to the data folder")
 		frameAnc   = fs.String("frame-ancestors", "", "space-separated `origins` that may embed the consumer page in a frame (default none)")
 		logFormat  = fs.String("log-format", "", "log record `format`: auto (text on a terminal, JSON otherwise), json or text")
+		nodeID     = fs.String("node-id", "", "cluster mode: this node's `id` (needs --database postgres://… and --advertise)")
+		advertise  = fs.String("advertise", "", "cluster mode: the `url` the other nodes reach this node at, such as http://10.0.0.5:8080")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +75,10 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 			cfg.FrameAncestors = *frameAnc
 		case "log-format":
 			cfg.Log.Format = *logFormat
+		case "node-id":
+			cfg.Cluster.NodeID = *nodeID
+		case "advertise":
+			cfg.Cluster.Advertise = *advertise
 		}
 	})
 	if err := cfg.Validate(); err != nil {
@@ -94,7 +100,8 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 func flagHint(msg string) string {
 	for key, flagName := range map[string]string{"addr": "--addr", "data": "--data", "database": "--database",
 		"account": "--account", "tls.cert": "--tls-cert", "tls.key": "--tls-key", "tls.self_signed": "--tls-self-signed",
-		"frame_ancestors": "--frame-ancestors", "log.format": "--log-format"} {
+		"frame_ancestors": "--frame-ancestors", "log.format": "--log-format",
+		"cluster.node_id": "--node-id", "cluster.advertise": "--advertise"} {
 		if strings.HasPrefix(msg, "config: "+key+" ") {
 			return msg + " (flag " + flagName + ")"
 		}

@@ -79,6 +79,13 @@ Subcommands:
 
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay surveys <subcommand> -h' for its flags.
 `,
+	"cluster": `usage: botrelay cluster <subcommand> [flags]
+
+Subcommands:
+  status  show the nodes of the cluster, the bots each runs and which node routes the hub
+
+Common flags: --server URL, --json, --ca FILE. Run 'botrelay cluster <subcommand> -h' for its flags.
+`,
 }
 
 type botJSON struct {

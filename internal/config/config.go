@@ -50,6 +50,8 @@ type Config struct {
 	Login LoginLimits `yaml:"login" doc:"Limits of password logins (agent login and /api/v1/login)."`
 	// Consumers holds the limits of anonymous consumers.
 	Consumers ConsumerLimits `yaml:"consumers" doc:"Limits of anonymous consumers (the consumer page and botrelay chat)."`
+	// Cluster holds the cluster settings.
+	Cluster ClusterConfig `yaml:"cluster" doc:"Cluster mode: several nodes on one PostgreSQL database serving as one system (docs/cluster.md)."`
 }
 
 // TLSConfig holds the HTTPS settings of Config. Cert and Key are set
@@ -79,6 +81,7 @@ var (
 	logFormats         = []string{"auto", "json", "text"}
 	maxShutdownTimeout = 10 * time.Minute // the message in Validate says "10m"
 	accountPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	nodeIDPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	// frameAncestorPattern is an http(s) origin, its host optionally
 	// starting with a *. wildcard, with an optional port.
 	frameAncestorPattern = regexp.MustCompile(`^https?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
@@ -97,6 +100,7 @@ func Default() Config {
 		ShutdownTimeout: Duration(15 * time.Second),
 		Login:           defaultLoginLimits(),
 		Consumers:       defaultConsumerLimits(),
+		Cluster:         defaultClusterConfig(),
 	}
 }
 
@@ -161,6 +165,9 @@ func (c *Config) Validate() error {
 		if src != "'self'" && !frameAncestorPattern.MatchString(src) {
 			return keyError("frame_ancestors", "frame_ancestors has %q; give space-separated origins such as https://shop.example.com or https://*.example.com, or 'self'", src)
 		}
+	}
+	if err := c.validateCluster(); err != nil {
+		return err
 	}
 	return c.validateLimits()
 }

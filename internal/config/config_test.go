@@ -45,6 +45,7 @@ func TestDefault(t *testing.T) {
 			MaxDelay: Duration(time.Minute), ForgetAfter: Duration(15 * time.Minute), HashWait: Duration(2 * time.Second)},
 		Consumers: ConsumerLimits{TokensPerMinute: 60, ConversationsPerMinute: 30, ConversationsPerConsumer: 6,
 			MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16384, UploadsPerMinute: 20},
+		Cluster: ClusterConfig{LeaseTTL: Duration(3 * time.Second)},
 	}
 	got := Default()
 	if got != want {
@@ -626,6 +627,9 @@ func TestKeys(t *testing.T) {
 		{Key: "consumers.messages_per_consumer", Env: "BOTRELAY_CONSUMERS_MESSAGES_PER_CONSUMER", Type: "int", Default: "60"},
 		{Key: "consumers.max_message_bytes", Env: "BOTRELAY_CONSUMERS_MAX_MESSAGE_BYTES", Type: "int", Default: "16384"},
 		{Key: "consumers.uploads_per_minute", Env: "BOTRELAY_CONSUMERS_UPLOADS_PER_MINUTE", Type: "int", Default: "20"},
+		{Key: "cluster.node_id", Env: "BOTRELAY_CLUSTER_NODE_ID", Type: "string", Default: ""},
+		{Key: "cluster.advertise", Env: "BOTRELAY_CLUSTER_ADVERTISE", Type: "string", Default: ""},
+		{Key: "cluster.lease_ttl", Env: "BOTRELAY_CLUSTER_LEASE_TTL", Type: "duration", Default: "3s"},
 	}
 	got := Keys()
 	if len(got) != len(want) {
@@ -713,6 +717,10 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		"consumers.messages_per_consumer":      "30",
 		"consumers.max_message_bytes":          "4096",
 		"consumers.uploads_per_minute":         "5",
+
+		"cluster.node_id":   "node-2",
+		"cluster.advertise": "http://10.0.0.5:8080",
+		"cluster.lease_ttl": "5s",
 	}
 	for _, k := range Keys() {
 		v, ok := values[k.Key]

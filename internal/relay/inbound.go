@@ -101,7 +101,7 @@ func (rn *runner) ctx() context.Context {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	if rn.runCtx == nil {
-		return context.Background()
+		return rn.base
 	}
 	return rn.runCtx
 }

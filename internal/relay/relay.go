@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/fence"
 	"github.com/botrelay/botrelay/internal/sealed"
 )
 
@@ -49,6 +50,9 @@ type Options struct {
 	// Observer is told about turns and escalations, for metrics; nil for
 	// none.
 	Observer Observer
+	// Placement places the bots in a cluster (placed.go); nil on a single
+	// node, where Run starts every started bot.
+	Placement Placement
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the
@@ -113,6 +117,14 @@ func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
 	r.ctx, r.surveyCtx = ctx, surveyCtx
 	r.mu.Unlock()
 	close(r.ready)
+	if r.o.Placement != nil {
+		// The cluster launches this node's bots (Launch).
+		<-ctx.Done()
+		r.agents.Wait()
+		stopSurveys()
+		r.wg.Wait()
+		return nil
+	}
 	bots, err := r.o.Store.Bots(ctx, account)
 	if err != nil {
 		return fmt.Errorf("relay: list bots: %w", err)
@@ -164,6 +176,10 @@ func (r *Relay) Start(ctx context.Context, id botrelay.BotID) error {
 		return err
 	}
 	b.Started = true
+	if r.o.Placement != nil {
+		r.o.Placement.Kick()
+		return nil
+	}
 	return r.launch(b)
 }
 
@@ -207,9 +223,15 @@ func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
 	rn := r.runners[id]
 	r.mu.Unlock()
 	if rn == nil {
+		if r.o.Placement != nil {
+			return r.stopPlaced(ctx, id)
+		}
 		return nil
 	}
 	rn.cancel()
+	if r.o.Placement != nil {
+		defer r.o.Placement.Kick()
+	}
 	select {
 	case <-rn.done:
 		return nil
@@ -224,12 +246,20 @@ func (r *Relay) State(id botrelay.BotID) botrelay.BotState {
 	rn := r.runners[id]
 	r.mu.Unlock()
 	if rn == nil {
+		if r.o.Placement != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+			defer cancel()
+			return r.o.Placement.State(ctx, id)
+		}
 		return botrelay.BotOffline
 	}
 	return rn.currentState()
 }
 
-func (r *Relay) launch(b *botrelay.Bot) error {
+func (r *Relay) launch(b *botrelay.Bot) error { return r.launchWith(b, nil) }
+
+// launchWith starts b's runner; t, when set, fences its store writes.
+func (r *Relay) launchWith(b *botrelay.Bot, t *fence.Token) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ctx == nil {
@@ -242,8 +272,14 @@ func (r *Relay) launch(b *botrelay.Bot) error {
 	if b.Type == botrelay.BotSurvey {
 		parent, group = r.surveyCtx, nil
 	}
+	if t != nil {
+		parent = fence.With(parent, *t)
+	}
 	ctx, cancel := context.WithCancel(parent)
 	rn := newRunner(r, b, cancel)
+	if t != nil {
+		rn.base = fence.With(context.Background(), *t)
+	}
 	r.runners[b.ID] = rn
 	r.wg.Add(1)
 	if group != nil {

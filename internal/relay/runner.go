@@ -22,9 +22,13 @@ import (
 // events and dispatches them to the conversations' workers (worker.go);
 // codes.go names the error codes and the tunable numbers.
 type runner struct {
-	r      *Relay
-	o      *Options // the relay's options: store, registry, clock…
-	bot    *botrelay.Bot
+	r   *Relay
+	o   *Options // the relay's options: store, registry, clock…
+	bot *botrelay.Bot
+	// base carries the bot's fence token in a cluster (internal/fence) and
+	// nothing else; every context of the runner's store writes derives
+	// from it.
+	base   context.Context
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -66,7 +70,7 @@ type runner struct {
 
 func newRunner(r *Relay, b *botrelay.Bot, cancel context.CancelFunc) *runner {
 	return &runner{
-		r: r, o: &r.o, bot: b, cancel: cancel, done: make(chan struct{}),
+		r: r, o: &r.o, bot: b, cancel: cancel, done: make(chan struct{}), base: context.Background(),
 		log:   r.o.Logger.With("bot_id", string(b.ID), "vendor", b.Vendor),
 		state: botrelay.BotOffline,
 		convs: map[botrelay.ConversationID]*worker{},
@@ -136,7 +140,7 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 		ev.ErrorID = errorID()
 	}
 	// The history outlives the run context: record it even while stopping.
-	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	ctx, cancel := context.WithTimeout(rn.base, recordTimeout)
 	defer cancel()
 	if err := rn.o.Store.AddBotStateEvent(ctx, ev); err != nil {
 		rn.log.Error("record bot state", "err", err)

@@ -1,0 +1,206 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/botrelay/botrelay/hub"
+	"github.com/botrelay/botrelay/internal/cluster"
+	"github.com/botrelay/botrelay/internal/fence"
+)
+
+// proxiedHeader marks a request one node passed to the router, so that two
+// nodes whose views of the router differ for a moment never pass a request
+// back and forth.
+const proxiedHeader = "X-Botrelay-Proxied"
+
+// hubSwitch serves the hub's routes on a cluster node (docs/cluster.md):
+// the node that holds the router lease runs the hub and serves them itself,
+// every other node passes them (websockets included) to the router. A
+// client may so connect to any node; when the router changes, connections
+// through the old one close and clients reconnect, as they do when a single
+// server restarts.
+type hubSwitch struct {
+	node *cluster.Node
+
+	mu    sync.RWMutex
+	local http.Handler // the hub's routes while this node routes
+	hub   *hub.Hub
+	tok   fence.Token
+	// term ends the requests passed to a router when it changes.
+	termAddr string
+	term     context.Context
+	endTerm  context.CancelFunc
+	proxies  map[string]*httputil.ReverseProxy
+}
+
+func newHubSwitch(node *cluster.Node) *hubSwitch {
+	return &hubSwitch{node: node, proxies: map[string]*httputil.ReverseProxy{}}
+}
+
+// Handle and HandleFunc take the hub's patterns (hub.Mux): the switch
+// answers them all.
+type switchMux struct {
+	mux *http.ServeMux
+	sw  *hubSwitch
+}
+
+func (m switchMux) Handle(pattern string, _ http.Handler) { m.mux.Handle(pattern, m.sw) }
+func (m switchMux) HandleFunc(pattern string, _ func(http.ResponseWriter, *http.Request)) {
+	m.mux.Handle(pattern, m.sw)
+}
+
+// setLocal makes this node serve the hub h (nil: pass to the router).
+func (s *hubSwitch) setLocal(h *hub.Hub, tok fence.Token) {
+	var routes http.Handler
+	if h != nil {
+		mux := http.NewServeMux()
+		h.Routes(mux)
+		routes = mux
+	}
+	s.mu.Lock()
+	s.local, s.hub, s.tok = routes, h, tok
+	s.mu.Unlock()
+}
+
+// current returns the hub this node runs, if any (for metrics).
+func (s *hubSwitch) current() *hub.Hub {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hub
+}
+
+func (s *hubSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	local, tok := s.local, s.tok
+	s.mu.RUnlock()
+	if local != nil {
+		// The hub's writes carry the router lease: if this node lost it
+		// (paused past its expiry), they are refused.
+		local.ServeHTTP(w, r.WithContext(fence.With(r.Context(), tok)))
+		return
+	}
+	id, addr := s.node.Router()
+	if addr == "" || id == s.node.ID() || r.Header.Get(proxiedHeader) != "" {
+		writeUnavailable(w, "no node of the cluster routes the hub right now; retry in a few seconds")
+		return
+	}
+	proxy, term := s.proxyTo(addr)
+	if proxy == nil {
+		writeUnavailable(w, "the router's address is not a URL")
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(term, cancel)
+	defer stop()
+	r = r.WithContext(ctx)
+	r.Header.Set(proxiedHeader, s.node.ID())
+	proxy.ServeHTTP(w, r)
+}
+
+// proxyTo returns the proxy to the router at addr and the context of that
+// router's term, which ends (closing the requests passed to it) when
+// another node becomes the router.
+func (s *hubSwitch) proxyTo(addr string) (*httputil.ReverseProxy, context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.termAddr != addr {
+		if s.endTerm != nil {
+			s.endTerm()
+		}
+		s.term, s.endTerm = context.WithCancel(context.Background())
+		s.termAddr = addr
+	}
+	if p, ok := s.proxies[addr]; ok {
+		return p, s.term
+	}
+	target, err := url.Parse(addr)
+	if err != nil {
+		return nil, nil
+	}
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			// The hub builds its URLs (domain lookup, file links) from
+			// the Host the client used, not the router's address.
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeUnavailable(w, "the node that routes the hub did not answer; retry in a few seconds")
+		},
+	}
+	s.proxies[addr] = p
+	return p, s.term
+}
+
+func writeUnavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "unavailable", "message": msg}})
+}
+
+// newNode makes this process's cluster node and the hub switch.
+func (m *Main) newNode() error {
+	cl := m.Config.Cluster
+	node, err := cluster.New(cluster.Options{Store: m.store, Account: m.account, NodeID: cl.NodeID,
+		Advertise: cl.Advertise, LeaseTTL: time.Duration(cl.LeaseTTL), Logger: m.log.With("part", "cluster"),
+		Router: m.routeHub})
+	if err != nil {
+		return err
+	}
+	m.node, m.hubs = node, newHubSwitch(node)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return node.Join(ctx)
+}
+
+// runNode joins the cluster and runs the node's loop; the returned
+// function, called after the relay stopped, releases what the node holds
+// and stops the loop.
+func (m *Main) runNode(ctx context.Context) func() {
+	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.node.Run(nctx, m.relay)
+	}()
+	return func() {
+		m.node.Close()
+		stop()
+		<-done
+	}
+}
+
+// routeHub runs the hub while this node holds the router lease: a hub of
+// its own for each term, rebuilt from the store (open conversations,
+// agents' sessions), with its writes fenced by the lease.
+func (m *Main) routeHub(ctx context.Context, tok fence.Token) {
+	h, err := hub.New(m.hubOptions)
+	if err != nil {
+		m.log.Error("start the hub", "err", err)
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.Run(fence.With(ctx, tok)) }()
+	m.hubs.setLocal(h, tok)
+	<-ctx.Done()
+	m.hubs.setLocal(nil, fence.Token{})
+	h.Close()
+	<-done
+}
+
+// closeHub closes the single node's hub, or ends the router term.
+func (m *Main) closeHub(p *parts) {
+	if p.hub != nil {
+		p.hub.Close()
+	}
+}
