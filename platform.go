@@ -3,6 +3,7 @@ package botrelay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -136,3 +137,10 @@ type PlatformEvent struct {
 type EngagementAttributesReader interface {
 	EngagementAttributes(ctx context.Context, conv ConversationRef) (json.RawMessage, error)
 }
+
+// ErrDisconnected is what a platform adapter's conversation methods return
+// (wrapped, or as an error whose Is matches it) while its session is down:
+// the call may or may not have reached the platform. The relay waits for
+// the session to come back, reads the history to see what went out, and
+// goes on, instead of escalating.
+var ErrDisconnected = errors.New("the platform session is not connected")

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -85,8 +87,19 @@ func (s *hubSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		local.ServeHTTP(w, r.WithContext(fence.With(r.Context(), tok)))
 		return
 	}
-	id, addr := s.node.Router()
-	if addr == "" || id == s.node.ID() || r.Header.Get(proxiedHeader) != "" {
+	if r.Header.Get(proxiedHeader) != "" {
+		// Another node took this one for the router; its view is newer
+		// than ours or ours is: either way the client retries.
+		writeUnavailable(w, "this node does not route the hub; retry in a moment")
+		return
+	}
+	addr := s.awaitRouter(r.Context(), "")
+	if addr == "" && s.isLocal() {
+		// This node became the router while the request waited.
+		s.ServeHTTP(w, r)
+		return
+	}
+	if addr == "" {
 		writeUnavailable(w, "no node of the cluster routes the hub right now; retry in a few seconds")
 		return
 	}
@@ -133,6 +146,7 @@ func (s *hubSwitch) proxyTo(addr string) (*httputil.ReverseProxy, context.Contex
 			pr.SetXForwarded()
 		},
 		FlushInterval: -1,
+		Transport:     &retryTransport{sw: s, base: http.DefaultTransport},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeUnavailable(w, "the node that routes the hub did not answer; retry in a few seconds")
 		},
@@ -202,5 +216,67 @@ func (m *Main) routeHub(ctx context.Context, tok fence.Token) {
 func (m *Main) closeHub(p *parts) {
 	if p.hub != nil {
 		p.hub.Close()
+	}
+}
+
+// routerWait bounds how long a request waits for a router: a node that
+// routes, or a new one after the router died (its lease must run out).
+const routerWait = 10 * time.Second
+
+// awaitRouter returns the address of the node that routes the hub, other
+// than not and other than this node, waiting up to routerWait for one; ""
+// when none came.
+func (s *hubSwitch) awaitRouter(ctx context.Context, not string) string {
+	deadline := time.Now().Add(routerWait)
+	for {
+		id, addr := s.node.Router()
+		if addr != "" && addr != not && id != s.node.ID() {
+			return addr
+		}
+		if s.isLocal() || time.Now().After(deadline) {
+			return ""
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (s *hubSwitch) isLocal() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.local != nil
+}
+
+// retryTransport passes a request to the router again when the router
+// could not be reached at all (it died: nothing was sent), once another
+// node routes. Requests with a body that cannot be read again are not
+// retried.
+type retryTransport struct {
+	sw   *hubSwitch
+	base http.RoundTripper
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := t.base.RoundTrip(req)
+		var op *net.OpError
+		if err == nil || !errors.As(err, &op) || op.Op != "dial" || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			return resp, err
+		}
+		failed := req.URL.Scheme + "://" + req.URL.Host
+		addr := t.sw.awaitRouter(req.Context(), failed)
+		u, perr := url.Parse(addr)
+		if addr == "" || perr != nil {
+			return nil, err
+		}
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		req.URL.Scheme, req.URL.Host = u.Scheme, u.Host
 	}
 }

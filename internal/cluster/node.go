@@ -63,7 +63,7 @@ type Options struct {
 	NodeID string
 	// Advertise is the URL the other nodes reach this node at.
 	Advertise string
-	// LeaseTTL is how long a heartbeat or lease lasts. Default 3s.
+	// LeaseTTL is how long a heartbeat or lease lasts. Default 2s.
 	LeaseTTL time.Duration
 	// Tick is how often the node heartbeats, renews and places. Default
 	// LeaseTTL/6.
@@ -114,7 +114,7 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: node %s needs the URL the other nodes reach it at (--advertise http://host:port)", o.NodeID)
 	}
 	if o.LeaseTTL <= 0 {
-		o.LeaseTTL = 3 * time.Second
+		o.LeaseTTL = 2 * time.Second
 	}
 	if o.Tick <= 0 {
 		o.Tick = o.LeaseTTL / 6

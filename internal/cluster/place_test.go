@@ -7,6 +7,30 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
+func TestAssignIsAlwaysEven(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		var bots []botrelay.BotID
+		for i := range n {
+			bots = append(bots, botrelay.BotID(fmt.Sprintf("%x-%d", n*7919, i)))
+		}
+		for k := 1; k <= 5; k++ {
+			var nodes []string
+			for j := range k {
+				nodes = append(nodes, fmt.Sprintf("node-%d", j+1))
+			}
+			count := map[string]int{}
+			for _, node := range assign(bots, nodes) {
+				count[node]++
+			}
+			for _, node := range nodes {
+				if c := count[node]; c < n/k || c > (n+k-1)/k {
+					t.Fatalf("%d bots on %d nodes: %s got %d (%v)", n, k, node, c, count)
+				}
+			}
+		}
+	}
+}
+
 func TestAssignSpreadsEvenlyAndIsDeterministic(t *testing.T) {
 	var bots []botrelay.BotID
 	for i := range 10 {

@@ -21,7 +21,7 @@ type ClusterConfig struct {
 func (c ClusterConfig) Enabled() bool { return c.NodeID != "" || c.Advertise != "" }
 
 func defaultClusterConfig() ClusterConfig {
-	return ClusterConfig{LeaseTTL: Duration(3 * time.Second)}
+	return ClusterConfig{LeaseTTL: Duration(2 * time.Second)}
 }
 
 // validateCluster checks the format of the cluster settings that are set;

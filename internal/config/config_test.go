@@ -45,7 +45,7 @@ func TestDefault(t *testing.T) {
 			MaxDelay: Duration(time.Minute), ForgetAfter: Duration(15 * time.Minute), HashWait: Duration(2 * time.Second)},
 		Consumers: ConsumerLimits{TokensPerMinute: 60, ConversationsPerMinute: 30, ConversationsPerConsumer: 6,
 			MessagesPerMinute: 600, MessagesPerConsumer: 60, MaxMessageBytes: 16384, UploadsPerMinute: 20},
-		Cluster: ClusterConfig{LeaseTTL: Duration(3 * time.Second)},
+		Cluster: ClusterConfig{LeaseTTL: Duration(2 * time.Second)},
 	}
 	got := Default()
 	if got != want {
@@ -629,7 +629,7 @@ func TestKeys(t *testing.T) {
 		{Key: "consumers.uploads_per_minute", Env: "BOTRELAY_CONSUMERS_UPLOADS_PER_MINUTE", Type: "int", Default: "20"},
 		{Key: "cluster.node_id", Env: "BOTRELAY_CLUSTER_NODE_ID", Type: "string", Default: ""},
 		{Key: "cluster.advertise", Env: "BOTRELAY_CLUSTER_ADVERTISE", Type: "string", Default: ""},
-		{Key: "cluster.lease_ttl", Env: "BOTRELAY_CLUSTER_LEASE_TTL", Type: "duration", Default: "3s"},
+		{Key: "cluster.lease_ttl", Env: "BOTRELAY_CLUSTER_LEASE_TTL", Type: "duration", Default: "2s"},
 	}
 	got := Keys()
 	if len(got) != len(want) {

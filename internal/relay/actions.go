@@ -29,7 +29,8 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			}
 			skill = id
 		}
-		if err := w.platform.Transfer(ctx, w.ref, skill, a.AgentID); err != nil {
+		transfer := func() error { return w.platform.Transfer(ctx, w.ref, skill, a.AgentID) }
+		if err := w.retryAction(ctx, ob, transfer(), transfer); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -40,7 +41,8 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		}
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
-		if err := w.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
+		closeConv := func() error { return w.platform.Close(ctx, w.ref, a.WithoutPCS) }
+		if err := w.retryAction(ctx, ob, closeConv(), closeConv); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -53,7 +55,8 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		}
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
-		if err := w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
+		setTTR := func() error { return w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds) }
+		if err := w.retryAction(ctx, ob, setTTR(), setTTR); err != nil {
 			if ctx.Err() != nil {
 				return
 			}

@@ -156,7 +156,7 @@ func (w *worker) publishItems(ctx context.Context, ob *outbox) bool {
 		it := ob.Reply.Items[i]
 		switch {
 		case it.Message != nil:
-			if _, err := w.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i))); err != nil {
+			if _, err := w.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i))); err != nil && !w.republish(ctx, ob, i, it.Message, err) {
 				if ctx.Err() != nil {
 					return false
 				}

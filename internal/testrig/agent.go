@@ -19,6 +19,8 @@ type Agent struct {
 	t testing.TB
 	// UserID is the agent's user id (as the login's config gives it).
 	UserID string
+	// Bearer is the session's token; UserPid the user's pid.
+	Bearer, UserPid string
 
 	mu      sync.Mutex
 	ringIDs map[string]string // waiting rings by conversation id
@@ -46,19 +48,27 @@ func NewAgent(t testing.TB, base, account, username, password string) *Agent {
 	if err != nil || resp.StatusCode != 200 || login.Bearer == "" {
 		t.Fatalf("agent login: status %d, %v", resp.StatusCode, err)
 	}
+	return ResumeAgent(t, base, account, login.Bearer, login.Config.UserID, login.Config.UserPid)
+}
+
+// ResumeAgent connects with the bearer of an existing session (as the agent
+// console does after a reconnect, possibly to another node of a cluster)
+// and goes ONLINE with the same subscriptions as NewAgent.
+func ResumeAgent(t testing.TB, base, account, bearer, userID, userPid string) *Agent {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws_api/account/" + account + "/messaging/brand/" + login.Bearer + "?v=2.1"
+	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws_api/account/" + account + "/messaging/brand/" + bearer + "?v=2.1"
 	conn, _, err := websocket.Dial(ctx, ws, nil)
 	if err != nil {
 		cancel()
 		t.Fatalf("agent websocket: %v", err)
 	}
-	a := &Agent{t: t, UserID: login.Config.UserID, ringIDs: map[string]string{}, changed: make(chan struct{}, 1)}
+	a := &Agent{t: t, UserID: userID, Bearer: bearer, UserPid: userPid, ringIDs: map[string]string{}, changed: make(chan struct{}, 1)}
 	a.peer = newPeer(t, ctx, cancel, conn, a.notification)
 	t.Cleanup(a.Close)
 	a.must(".ams.routing.SubscribeRoutingTasks", map[string]any{})
-	a.must(".ams.aam.SubscribeExConversations", map[string]any{"convState": []string{"OPEN"}, "agentIds": []string{account + "." + login.Config.UserID}})
-	a.must(".ams.routing.SetAgentState", map[string]any{"availability": "ONLINE", "channels": []string{"MESSAGING"}, "agentUserId": login.Config.UserPid})
+	a.must(".ams.aam.SubscribeExConversations", map[string]any{"convState": []string{"OPEN"}, "agentIds": []string{account + "." + userID}})
+	a.must(".ams.routing.SetAgentState", map[string]any{"availability": "ONLINE", "channels": []string{"MESSAGING"}, "agentUserId": userPid})
 	return a
 }
 

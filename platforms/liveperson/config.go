@@ -20,7 +20,6 @@
 package liveperson
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -235,8 +234,14 @@ func (c *Config) validate() (endpoint, error) {
 
 // ErrNotConnected is returned by the conversation methods while the
 // websocket is down (between reconnection attempts, or when Run is not
-// running).
-var ErrNotConnected = errors.New("liveperson: not connected")
+// running). It is a botrelay.ErrDisconnected, so the relay waits for the
+// session to come back instead of treating the call as failed.
+var ErrNotConnected error = notConnected{}
+
+type notConnected struct{}
+
+func (notConnected) Error() string        { return "liveperson: not connected" }
+func (notConnected) Is(target error) bool { return target == botrelay.ErrDisconnected }
 
 // Error is an error answer of the platform: a UMS response with a code of
 // 400 or more, or an HTTP error status.
