@@ -47,11 +47,11 @@ const (
 // Options configure New. Store, Relay, Box, Registry and Account are
 // required; the rest have defaults.
 type Options struct {
-	Store    botrelay.Store
-	Relay    *relay.Relay
+	Store botrelay.Store
+	Relay *relay.Relay
 	// Cluster answers GET /api/v1/cluster in cluster mode; nil on a
 	// single node.
-	Cluster ClusterStatus
+	Cluster  ClusterStatus
 	Box      sealed.Sealer
 	Registry *botrelay.Registry
 	Account  botrelay.AccountID
