@@ -30,13 +30,13 @@ import (
 
 // sharedDB is one database that nodes open stores on.
 type sharedDB struct {
-	t    *testing.T
+	t    testing.TB
 	rig  *testrig.Rig // relay, box and registry for the nodes; its own store is unused
 	open func() *sqlstore.Store
 	raw  *sql.DB // a plain connection, to read the tables as an attacker would
 }
 
-func newSharedDB(t *testing.T) *sharedDB {
+func newSharedDB(t testing.TB) *sharedDB {
 	t.Helper()
 	d := &sharedDB{t: t, rig: testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{fakeVendor{}}})}
 	o := sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(t.TempDir(), "nodes.db"), Logger: d.rig.Log}
@@ -69,7 +69,7 @@ func newSharedDB(t *testing.T) *sharedDB {
 
 // pgSchema makes a schema for the test on the server at base and returns a
 // DSN that uses it; the schema is dropped afterwards.
-func pgSchema(t *testing.T, base string) string {
+func pgSchema(t testing.TB, base string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
@@ -248,7 +248,7 @@ func TestRevokeUserOnEveryNode(t *testing.T) {
 	}
 }
 
-func adminID(t *testing.T, d *sharedDB) botrelay.UserID {
+func adminID(t testing.TB, d *sharedDB) botrelay.UserID {
 	t.Helper()
 	var id int64
 	if err := d.raw.QueryRow(`SELECT id FROM users WHERE login_key = 'admin'`).Scan(&id); err != nil {
