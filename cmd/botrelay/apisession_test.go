@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -111,7 +113,9 @@ func TestServeRestartKeepsAPISessions(t *testing.T) {
 	}
 	cookie, csrf := browserLogin(t, base, m[1])
 	tokID, tok := newToken(t, base, cookie, csrf)
+	wantCall(t, http.StatusOK, "", http.MethodGet, base+"/api/v1/me", "", "", tok, "")
 	p.stop(t)
+	noneInClear(t, data, p, cookie, csrf, tok)
 
 	p2 := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--data", data)
 	base2 := p2.waitListening(t)
@@ -132,6 +136,37 @@ func TestServeRestartKeepsAPISessions(t *testing.T) {
 	wantCall(t, http.StatusUnauthorized, ended, http.MethodGet, base3+"/api/v1/me", cookie, "", "", "")
 	wantCall(t, http.StatusUnauthorized, invalid, http.MethodGet, base3+"/api/v1/me", "", "", tok, "")
 	p3.stop(t)
+}
+
+// noneInClear fails when a credential value is in any file of the data
+// folder (the database with its journal) or in the server's output.
+func noneInClear(t *testing.T, data string, p *proc, values ...string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(data, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, v := range values {
+			if bytes.Contains(raw, []byte(v)) {
+				t.Errorf("%s holds a credential in clear (%.6s…)", path, v)
+			}
+		}
+		return nil
+	})
+	if err != nil || files == 0 {
+		t.Fatalf("read the data folder: %v (%d files)", err, files)
+	}
+	for _, v := range values {
+		if strings.Contains(p.stdout.String()+p.stderr.String(), v) {
+			t.Errorf("the server's output holds a credential (%.6s…)", v)
+		}
+	}
 }
 
 // TestTwoServersShareAPISessions runs two real servers on one PostgreSQL
