@@ -8,9 +8,8 @@
 // and render JSON. Errors are *botrelay.Error values and map to HTTP
 // statuses in exactly one place (writeError).
 //
-// Sessions and personal access tokens are kept in memory (hashed); they do
-// not survive a restart and are not shared between nodes, because the store
-// has no table for them yet.
+// Sessions and personal access tokens are kept in the store (hashed), so
+// they survive a restart and are valid on every node sharing the database.
 package api
 
 import (
@@ -110,7 +109,7 @@ func New(o Options) *API {
 	return &API{
 		o:        o,
 		log:      o.Logger,
-		sessions: newCredentials(o.Now),
+		sessions: &credentials{store: o.Store, now: o.Now, log: o.Logger},
 		prov: provision.New(provision.Options{Store: o.Store, Box: o.Box, Registry: o.Registry, Account: o.Account,
 			Logger: o.Logger, HTTPClient: o.HTTPClient, Now: o.Now, Signer: o.Signer}),
 	}

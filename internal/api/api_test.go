@@ -127,9 +127,19 @@ func newEnvWith(t testing.TB, edit func(*Options), vendors ...botrelay.VendorCon
 			t.Fatal(err)
 		}
 		e.users[name] = u
-		_, e.tokens[name] = a.sessions.newToken(u.ID, "test")
+		e.tokens[name] = e.newToken(u.ID, "test")
 	}
 	return e
+}
+
+// newToken makes a personal access token for user and returns its value.
+func (e *env) newToken(user botrelay.UserID, desc string) string {
+	e.t.Helper()
+	_, value, err := e.api.sessions.newToken(context.Background(), user, desc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return value
 }
 
 // resp is a decoded response.
@@ -286,7 +296,10 @@ func fixtures() map[string]fixture {
 			if who == nil {
 				return "/api/v1/tokens/none", nil
 			}
-			t, _ := e.api.sessions.newToken(who.ID, "to delete")
+			t, _, err := e.api.sessions.newToken(context.Background(), who.ID, "to delete")
+			if err != nil {
+				e.t.Fatal(err)
+			}
 			return "/api/v1/tokens/" + t.ID, nil
 		},
 		"POST /api/v1/bots": func(e *env, _ *botrelay.User) (string, any) {
@@ -615,7 +628,7 @@ func TestCookieSessionCSRF(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("login with the generated password: %d %s", r.status, r.body)
 	}
-	_, ut := e.api.sessions.newToken(cu.User.ID, "x")
+	ut := e.newToken(cu.User.ID, "x")
 	e.admin(http.MethodPut, fmt.Sprintf("/api/v1/users/%d", cu.User.ID), map[string]any{"loginName": "soon-disabled",
 		"profileId": e.profileID("Agent"), "enabled": false}, http.StatusOK)
 	if r := e.do(nil, http.MethodGet, "/api/v1/me", ut, nil); r.status != http.StatusUnauthorized {
@@ -695,7 +708,7 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	if err := e.rig.Store.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	_, tok := e.api.sessions.newToken(u.ID, "t")
+	tok := e.newToken(u.ID, "t")
 	admin := e.users["Admin"]
 	for name, c := range map[string]struct {
 		method, path string

@@ -48,20 +48,24 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
 			return nil, botrelay.Errorf(botrelay.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\"")
 		}
-		t, ok := a.sessions.token(strings.TrimSpace(value))
-		if !ok {
+		t, err := a.sessions.token(r.Context(), strings.TrimSpace(value))
+		if err != nil {
+			return nil, err
+		} else if t == nil {
 			return nil, botrelay.Errorf(botrelay.EUNAUTHORIZED, "the token is not valid")
 		}
 		userID, p.tokenID = t.UserID, t.ID
 	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
-		s := a.sessions.session(c.Value)
-		if s == nil {
+		s, err := a.sessions.session(r.Context(), c.Value)
+		if err != nil {
+			return nil, err
+		} else if s == nil {
 			return nil, botrelay.Errorf(botrelay.EUNAUTHORIZED, "the session has ended; log in again")
 		}
-		if !safeMethod(r.Method) && !equalSecret(r.Header.Get(CSRFHeader), s.csrf) {
+		if !safeMethod(r.Method) && !csrfMatches(s, r.Header.Get(CSRFHeader)) {
 			return nil, botrelay.Errorf(botrelay.EFORBIDDEN, "missing or wrong %s header", CSRFHeader)
 		}
-		userID, p.sessionID = s.userID, c.Value
+		userID, p.sessionID = s.UserID, c.Value
 	} else {
 		return nil, botrelay.Errorf(botrelay.EUNAUTHORIZED, "log in or send a bearer token")
 	}
@@ -114,8 +118,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	id, csrf := a.sessions.newSession(u.ID, a.o.SessionTTL)
-	expires := a.o.Now().Add(a.o.SessionTTL)
+	id, csrf, expires, err := a.sessions.newSession(r.Context(), u.ID, a.o.SessionTTL)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(a.o.SessionTTL / time.Second)})
 	writeJSON(w, http.StatusOK, loginResponse{CSRFToken: csrf, ExpiresAt: expires.UTC().Format(time.RFC3339), User: toUserJSON(u)})
@@ -158,7 +165,10 @@ func (a *API) checkPassword(ctx context.Context, att *limits.Attempt, req loginR
 // cookie. Bearer tokens are revoked with DELETE /api/v1/tokens/{id}.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	if p := caller(r.Context()); p.sessionID != "" {
-		a.sessions.endSession(p.sessionID)
+		if err := a.sessions.endSession(r.Context(), p.sessionID); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
@@ -190,7 +200,7 @@ type tokenJSON struct {
 	Token string `json:"token,omitempty"`
 }
 
-func toTokenJSON(t token) tokenJSON {
+func toTokenJSON(t *token) tokenJSON {
 	j := tokenJSON{ID: t.ID, Description: t.Description, CreatedAt: timeString(t.CreatedAt)}
 	if !t.LastUsedAt.IsZero() {
 		s := timeString(t.LastUsedAt)
@@ -209,23 +219,32 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, botrelay.Errorf(botrelay.EINVALID, "description must be at most 256 bytes"))
 		return
 	}
-	t, value := a.sessions.newToken(caller(r.Context()).user.ID, strings.TrimSpace(req.Description))
-	j := toTokenJSON(t)
+	t, value, err := a.sessions.newToken(r.Context(), caller(r.Context()).user.ID, strings.TrimSpace(req.Description))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	j := toTokenJSON(&t)
 	j.Token = value
 	writeJSON(w, http.StatusCreated, j)
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	list, err := a.sessions.userTokens(r.Context(), caller(r.Context()).user.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	out := []tokenJSON{}
-	for _, t := range a.sessions.userTokens(caller(r.Context()).user.ID) {
+	for _, t := range list {
 		out = append(out, toTokenJSON(t))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
-	if !a.sessions.deleteToken(caller(r.Context()).user.ID, r.PathValue("id")) {
-		a.writeError(w, r, botrelay.Errorf(botrelay.ENOTFOUND, "token %q does not exist", r.PathValue("id")))
+	if err := a.sessions.deleteToken(r.Context(), caller(r.Context()).user.ID, r.PathValue("id")); err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -254,7 +254,10 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !u.Enabled {
-		a.sessions.revokeUser(u.ID)
+		if err := a.sessions.revokeUser(r.Context(), u.ID); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 	}
 	if u, err = a.o.Store.User(r.Context(), u.ID); err != nil {
 		a.writeError(w, r, err)
@@ -277,7 +280,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.sessions.revokeUser(u.ID)
+	// The store ends the user's sessions and tokens with it.
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -320,7 +323,10 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u.ID != caller(r.Context()).user.ID {
-		a.sessions.revokeUser(u.ID)
+		if err := a.sessions.revokeUser(r.Context(), u.ID); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

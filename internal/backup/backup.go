@@ -60,6 +60,8 @@ var tables = []table{
 	{"users", "id", "id"},
 	{"user_skills", "user_id, skill_id", ""},
 	{"api_keys", "app_key", ""},
+	{"api_sessions", "id_hash", ""},
+	{"api_tokens", "token_hash", ""},
 	{"bots", "created_at, id", ""},
 	{"conversations", "created_at, id", ""},
 	{"conversation_dialogs", "conversation_id, position", ""},
