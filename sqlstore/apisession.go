@@ -8,7 +8,7 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
-// The management API's sessions and personal access tokens (migration 015).
+// The management API's sessions and personal access tokens (migration 008).
 // Every lookup is one primary-key read; the hashes are the keys.
 
 const apiSessionColumns = `id_hash, user_id, csrf_hash, created_at, expires_at, last_seen_at`

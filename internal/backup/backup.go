@@ -73,8 +73,10 @@ var tables = []table{
 	{"surveys", "seq", "seq"},
 }
 
-// internalTables are kept by the engine or rebuilt by the store.
-var internalTables = []string{"schema_migrations", "sqlite_sequence"}
+// internalTables are kept by the engine or rebuilt by the store, or hold
+// only the running state of a cluster (membership and leases, which a
+// restored database must not inherit).
+var internalTables = []string{"schema_migrations", "sqlite_sequence", "cluster_nodes", "cluster_leases"}
 
 // Database names a database: an engine and its DSN (a file path for
 // SQLite, a postgres:// URL).
