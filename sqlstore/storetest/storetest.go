@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationRestart", testConversationRestart},
 	}
+	tests = append(tests, hubCases...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
 	}
