@@ -59,6 +59,14 @@ type Options struct {
 	// SessionTTL is how long an agent session lives without a refresh.
 	// Default: 8h (LivePerson's sessionTTl).
 	SessionTTL time.Duration
+	// SessionRecheck is how long a node trusts an agent session it holds
+	// in memory before it reads the store again, and how often it re-reads
+	// the sessions of connected agents: a logout or a new login on another
+	// node takes effect here within about this time. Default: 5s.
+	SessionRecheck time.Duration
+	// Active reports whether this node does the hub's once-per-cluster
+	// work (deleting expired sessions from the store). Default: always.
+	Active func() bool
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 	// Logins limits password logins and runs their hashes; the server
@@ -161,6 +169,12 @@ func New(o Options) (*Hub, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SessionRecheck <= 0 {
+		o.SessionRecheck = 5 * time.Second
+	}
+	if o.Active == nil {
+		o.Active = func() bool { return true }
+	}
 	if o.Logins == nil {
 		o.Logins = limits.NewLogins(limits.LoginConfig{}, o.Now)
 	}
@@ -215,6 +229,8 @@ func (h *Hub) Run(ctx context.Context) error {
 
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	recheck := time.NewTicker(h.o.SessionRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -222,7 +238,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-h.closed:
 			return nil
 		case <-t.C:
-			h.sweepSessions()
+			h.sweepSessions(ctx)
+		case <-recheck.C:
+			h.recheckSessions(ctx)
 		}
 	}
 }
