@@ -39,7 +39,8 @@ type Options struct {
 	Store botrelay.Store
 	// Account is the one account the hub serves.
 	Account botrelay.AccountID
-	// DataDir is the data folder; uploaded files go under DataDir/files.
+	// DataDir is the data folder. Uploads are kept in the store; files
+	// uploaded by versions before that are still served from DataDir/files.
 	DataDir string
 	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
 	// least 32 bytes.
@@ -87,7 +88,7 @@ type Hub struct {
 	o     Options
 	log   *slog.Logger
 	store botrelay.Store
-	files string // DataDir/files
+	files string // DataDir/files, read for uploads older than the store's
 	web   fs.FS
 	// fileKey signs download links; derived from SigningKey so a link can
 	// never pass for a consumer token or the other way round.
