@@ -18,6 +18,11 @@ type HubStore interface {
 	// AgentSession returns a session by the hash of its bearer, ended or
 	// not (the caller checks Ended and Expires), or ENOTFOUND.
 	AgentSession(ctx context.Context, bearerHash string) (*AgentSession, error)
+	// AgentSessions returns the stored sessions among the bearer hashes,
+	// ended or not, in any order; hashes without a session are left out.
+	// One call reads many sessions (a node re-checks its agents' sessions
+	// with it).
+	AgentSessions(ctx context.Context, bearerHashes []string) ([]*AgentSession, error)
 	// AgentSessionByCookie returns a session by the hash of its cookie,
 	// like AgentSession.
 	AgentSessionByCookie(ctx context.Context, cookieHash string) (*AgentSession, error)

@@ -215,7 +215,7 @@ func (h *Hub) sweepSessions(ctx context.Context) {
 }
 
 // recheckSessions reads the sessions of the connected agents from the
-// store, so that a logout or another login elsewhere closes their
+// store, in one query, so that a logout or another login elsewhere closes their
 // websockets here.
 func (h *Hub) recheckSessions(ctx context.Context) {
 	h.mu.Lock()
@@ -226,8 +226,24 @@ func (h *Hub) recheckSessions(ctx context.Context) {
 		}
 	}
 	h.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	hashes := make([]string, len(list))
+	for i, s := range list {
+		hashes[i] = s.bearerHash
+	}
+	stored, err := h.store.AgentSessions(ctx, hashes)
+	if err != nil {
+		h.log.Warn("recheck agent sessions", "err", err)
+		return
+	}
+	byHash := make(map[string]*botrelay.AgentSession, len(stored))
+	for _, a := range stored {
+		byHash[a.BearerHash] = a
+	}
 	for _, s := range list {
-		h.recheck(ctx, s)
+		h.applyStored(ctx, s, byHash[s.bearerHash])
 	}
 }
 

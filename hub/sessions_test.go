@@ -365,3 +365,33 @@ func sha256hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestSessionSurvivesKill9: a server process killed with SIGKILL and
+// started again on the same data takes the bearer of a login before the
+// kill, for REST and the websocket.
+func TestSessionSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	f := seed(t, filepath.Join(dir, "botrelay.db"))
+	f.store.Close()
+	cmd, base := startChild(t, dir)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	bearer := login(t, base, hc, "bob")
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	_, base = startChild(t, dir)
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/account/1000/skills", nil)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("REST with the bearer after kill -9 and restart: %d, want 200", resp.StatusCode)
+	}
+	bob := dial(t, hc, "ws"+strings.TrimPrefix(base, "http")+"/ws_api/account/1000/messaging/brand/"+bearer+"?v=2.1", nil)
+	bob.mustCall(".ams.routing.SetAgentState", map[string]any{"availability": "ONLINE"})
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -46,6 +47,40 @@ func (s *Store) CreateAgentSession(ctx context.Context, a *botrelay.AgentSession
 func (s *Store) AgentSession(ctx context.Context, bearerHash string) (*botrelay.AgentSession, error) {
 	a, err := scanAgentSession(s.pool().queryRow(ctx, `SELECT `+agentSessionColumns+` FROM agent_sessions WHERE bearer_hash = $1`, bearerHash))
 	return a, normalize(err, "get agent session", "agent session not found", "", "")
+}
+
+// AgentSessions implements botrelay.HubStore. It reads up to 500 hashes a
+// query.
+func (s *Store) AgentSessions(ctx context.Context, bearerHashes []string) ([]*botrelay.AgentSession, error) {
+	out := []*botrelay.AgentSession{}
+	for len(bearerHashes) > 0 {
+		chunk := bearerHashes[:min(len(bearerHashes), 500)]
+		bearerHashes = bearerHashes[len(chunk):]
+		marks := make([]string, len(chunk))
+		args := make([]any, len(chunk))
+		for i, h := range chunk {
+			marks[i] = fmt.Sprintf("$%d", i+1)
+			args[i] = h
+		}
+		rows, err := s.pool().query(ctx, `SELECT `+agentSessionColumns+` FROM agent_sessions WHERE bearer_hash IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list agent sessions: %w", err)
+		}
+		for rows.Next() {
+			a, err := scanAgentSession(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan agent session: %w", err)
+			}
+			out = append(out, a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list agent sessions: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // AgentSessionByCookie implements botrelay.HubStore.

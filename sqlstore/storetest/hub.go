@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ var hubCases = []struct {
 }{
 	{"AgentSessions", testAgentSessions},
 	{"AgentSessionsRestart", testAgentSessionsRestart},
+	{"AgentSessionsMany", testAgentSessionsMany},
 	{"HubFiles", testHubFiles},
 	{"HubKeys", testHubKeys},
 }
@@ -179,5 +181,46 @@ func testHubKeys(t *testing.T, newDB NewDB) {
 	must(t, s.DeleteHubKey(ctx, "signing"))
 	if k, _ := s.PutHubKeyOnce(ctx, "signing", "new"); k != "new" {
 		t.Fatalf("after DeleteHubKey the key is %q, want new", k)
+	}
+}
+
+// testAgentSessionsMany: AgentSessions reads many sessions at once, more
+// than one query's worth, and leaves out unknown hashes.
+func testAgentSessionsMany(t *testing.T, newDB NewDB) {
+	ctx := context.Background()
+	s, _ := seeded(t, newDB)
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	var hashes []string
+	want := map[string]botrelay.UserID{}
+	for i := range 3 {
+		u := newUser(t, s, fmt.Sprintf("agent%d", i), botrelay.UserHuman)
+		for j := range 400 {
+			tag := fmt.Sprintf("%d-%d", i, j)
+			must(t, s.CreateAgentSession(ctx, newAgentSession(u, tag, exp)))
+			hashes = append(hashes, "b-"+tag)
+			want["b-"+tag] = u.ID
+		}
+	}
+	hashes = append(hashes, "b-unknown")
+	got, err := s.AgentSessions(ctx, hashes)
+	must(t, err)
+	if len(got) != len(want) {
+		t.Fatalf("AgentSessions returned %d sessions, want %d", len(got), len(want))
+	}
+	live := 0
+	for _, a := range got {
+		if want[a.BearerHash] != a.UserID {
+			t.Fatalf("session %s has user %d, want %d", a.BearerHash, a.UserID, want[a.BearerHash])
+		}
+		delete(want, a.BearerHash)
+		if a.Ended == "" {
+			live++
+		}
+	}
+	if live != 3 {
+		t.Fatalf("%d live sessions, want 3 (the last login of each user)", live)
+	}
+	if got, err := s.AgentSessions(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("AgentSessions(nil) = %v, %v", got, err)
 	}
 }
