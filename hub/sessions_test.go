@@ -263,7 +263,9 @@ func TestSessionCacheRecheck(t *testing.T) {
 		t.Fatalf("logout on A: %d", code)
 	}
 	testrig.Eventually(t, 10*time.Second, "B refuses the bearer", func() bool { return skillsStatus(t, b, bearer) == 401 })
-	if took := time.Since(start); took > 5*time.Second {
+	took := time.Since(start)
+	t.Logf("B refused the bearer %v after the logout on A (SessionRecheck 2s)", took)
+	if took > 5*time.Second {
 		t.Fatalf("B refused the bearer %v after the logout, SessionRecheck is 2s", took)
 	}
 }
