@@ -43,7 +43,8 @@ type Options struct {
 	// uploaded by versions before that are still served from DataDir/files.
 	DataDir string
 	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
-	// least 32 bytes.
+	// least 32 bytes. Every hub on one store must have the same one (the
+	// server keeps it in the store, sealed with the master key).
 	SigningKey []byte
 	// FrameAncestors is the frame-ancestors source list of the consumer
 	// page (space-separated origins): the sites that may embed it. Empty
