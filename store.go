@@ -141,6 +141,7 @@ type Store interface {
 	RelayStore
 	SurveyStore
 	APISessionStore
+	HubStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

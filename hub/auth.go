@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -12,15 +11,20 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
-// session is one agent login. Sessions live in memory: a restart requires a
-// new login (clients re-login on 401 or close code 4401).
+// session is one agent login. Sessions live in the store (botrelay.HubStore)
+// so that every node knows them and a restart keeps them; the hub keeps the
+// ones in use in memory and re-reads them from the store (sessions.go). The
+// tokens are known only by their SHA-256 hashes.
 type session struct {
-	bearer   string
-	csrf     string
-	cookie   string
-	user     *botrelay.User
-	viewAll  bool
-	expires  time.Time
+	bearerHash string
+	cookieHash string
+	csrfHash   string
+	user       *botrelay.User
+	viewAll    bool
+	created    time.Time
+	expires    time.Time
+	// checked is when the store last confirmed the session.
+	checked  time.Time
 	state    string // ONLINE, AWAY, OCCUPIED; "" until set
 	conn     *conn
 	lastRing time.Time
@@ -72,65 +76,6 @@ func (h *Hub) handleBaseURI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"baseURIs": h.baseURIs(r)})
 }
 
-// dropSession forgets s. The caller holds h.mu and closes s.conn.
-func (h *Hub) dropSession(s *session) {
-	delete(h.sessions, s.bearer)
-	delete(h.cookies, s.cookie)
-	if h.userSession[s.user.ID] == s {
-		delete(h.userSession, s.user.ID)
-	}
-	h.reroute(s.user.ID)
-}
-
-// cookieSession finds the session of the Session_id cookie with a matching
-// csrf value.
-func (h *Hub) cookieSession(r *http.Request, csrf string) *session {
-	ck, err := r.Cookie("Session_id")
-	if err != nil {
-		return nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s := h.cookies[ck.Value]
-	if s == nil || !s.expires.After(h.now()) || subtle.ConstantTimeCompare([]byte(s.csrf), []byte(csrf)) != 1 {
-		return nil
-	}
-	return s
-}
-
-// bearerSession returns the live session of a bearer, or nil.
-func (h *Hub) bearerSession(bearer string) *session {
-	if bearer == "" {
-		return nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s := h.sessions[bearer]
-	if s == nil || !s.expires.After(h.now()) {
-		return nil
-	}
-	return s
-}
-
-// sweepSessions forgets expired sessions.
-func (h *Hub) sweepSessions() {
-	h.mu.Lock()
-	var conns []*conn
-	for _, s := range h.sessions {
-		if !s.expires.After(h.now()) {
-			h.dropSession(s)
-			if s.conn != nil {
-				conns = append(conns, s.conn)
-				s.conn = nil
-			}
-		}
-	}
-	h.mu.Unlock()
-	for _, c := range conns {
-		c.close(CloseSessionEnded, "session expired")
-	}
-}
-
 // bearerFromHeader reads "Authorization: Bearer <t>" or "jwt <t>".
 func bearerFromHeader(r *http.Request) string {
 	a := r.Header.Get("Authorization")
@@ -151,7 +96,7 @@ func (h *Hub) handleSkills(w http.ResponseWriter, r *http.Request) {
 	if tok == "" {
 		tok = r.URL.Query().Get("token")
 	}
-	if h.bearerSession(tok) == nil {
+	if h.bearerSession(r.Context(), tok, false) == nil {
 		writeError(w, botrelay.Errorf(botrelay.EUNAUTHORIZED, "an agent bearer is required"))
 		return
 	}

@@ -5,10 +5,12 @@
 // same frame format for the web messaging page. docs/protocol.md describes
 // both sides.
 //
-// Conversations, dialogs, participants and message events live in the store;
-// routing (agent states, waiting conversations, rings) and agent sessions
-// live in memory and are rebuilt by Run: a restart keeps open conversations
-// and their messages, and agents log in again.
+// Conversations, dialogs, participants and message events live in the store,
+// and so do agent sessions (by the hashes of their tokens) and uploaded
+// files, so that they are valid on every node of a cluster and a restart
+// keeps them: an agent reconnects with the same bearer. Routing (agent
+// states, waiting conversations, rings) lives in memory and is rebuilt by
+// Run.
 //
 // # Where things are
 //
@@ -18,15 +20,17 @@
 // requests about one conversation in order. The handlers are grouped by
 // family:
 //
-//   - login.go: agent login, refresh, logout; auth.go: sessions, bearers,
-//     users, skills list.
+//   - login.go: agent login, refresh, logout; sessions.go: agent sessions
+//     in the store and the in-memory cache of them (how long a node trusts
+//     it, the re-checks); auth.go: the session type, bearers, users,
+//     skills list.
 //   - consumer.go: consumer tokens and the consumer's conversation
 //     subscriptions.
 //   - conversations.go: request (open) a conversation, look one up, mutate
 //     one; update.go: UpdateConversationField (participants, transfer,
 //     close, survey, TTR).
 //   - messaging.go: publish, deliver, query and subscribe to messages;
-//     files.go: uploads and signed download links.
+//     files.go: uploads (in the store) and signed download links.
 //   - subscriptions.go: ExConversations and agent-state subscriptions, and
 //     the change notifications they get; convert.go renders conversations
 //     and events for the wire.
@@ -42,7 +46,8 @@
 //   - Hub.mu guards every in-memory map of the Hub (conversations, dialogs,
 //     rings, the waiting queue, sessions, connections, load, the user
 //     cache), every convState field but op and the sequence cache, every
-//     session field that changes (state, conn, expires, lastRing), and
+//     session field that changes (state, conn, expires, checked,
+//     lastRing), and
 //     every conn's subscription fields (convSubs, routingSub, stateSub,
 //     msgSubs). Sessions and conns have no lock of their own. Hub.mu is
 //     never held during I/O (store calls, websocket writes): notifications
@@ -67,6 +72,9 @@
 //     at most, never under Hub.mu.
 //
 // Lock order: convState.op or Hub.createMu (never both), then Hub.mu, then
-// the leaf locks. The ring timers (expireRing) and the session sweep take
-// Hub.mu alone.
+// the leaf locks. The ring timers (expireRing), the session sweep and the
+// session re-checks take Hub.mu alone, and release it while they read the
+// store: a session looked up in the store is installed under Hub.mu after
+// the read (a session a concurrent login or logout changed meanwhile is
+// not brought back).
 package hub

@@ -47,7 +47,8 @@ func fileOwner(rel string) (botrelay.ConsumerID, bool) {
 	return botrelay.ConsumerID(m[1]), true
 }
 
-// handleUpload stores a consumer's file under DataDir/files.
+// handleUpload stores a consumer's file in the store, where every node
+// finds it.
 func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if !h.checkAccount(w, r) {
 		return
@@ -66,29 +67,13 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	rel, err := h.storeUpload(consumer, ext, data)
+	rel, err := h.storeUpload(r.Context(), consumer, ext, data)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	ft := fileTypes[ext]
 	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": ft.fileType})
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func newToken() string {
@@ -130,18 +115,40 @@ func (h *Hub) handleDownload(w http.ResponseWriter, r *http.Request) {
 			"ask for a new one (GenerateURLForDownloadFile)"))
 		return
 	}
-	ext := rel[strings.LastIndexByte(rel, '.')+1:]
-	f, err := os.Open(filepath.Join(h.files, filepath.FromSlash(rel)))
+	content, modTime, err := h.readFile(r.Context(), rel)
 	if err != nil {
-		writeError(w, botrelay.Errorf(botrelay.ENOTFOUND, "file not found"))
+		writeError(w, err)
 		return
 	}
-	defer f.Close()
+	ext := rel[strings.LastIndexByte(rel, '.')+1:]
 	w.Header().Set("Content-Type", fileTypes[ext].mime)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "sandbox")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(w, r, "", modTime, bytes.NewReader(content))
+}
+
+// readFile returns an uploaded file's content: from the store, or from
+// DataDir/files, where versions before the store kept uploads.
+func (h *Hub) readFile(ctx context.Context, rel string) ([]byte, time.Time, error) {
+	f, err := h.store.HubFile(ctx, h.o.Account, rel)
+	if err == nil {
+		return f.Content, f.CreatedAt, nil
+	}
+	if botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
+		h.log.Error("read uploaded file", "err", err)
+		return nil, time.Time{}, err
+	}
+	path := filepath.Join(h.files, filepath.FromSlash(rel))
+	st, statErr := os.Stat(path)
+	if statErr != nil || !st.Mode().IsRegular() || st.Size() > MaxUploadSize {
+		return nil, time.Time{}, botrelay.Errorf(botrelay.ENOTFOUND, "file not found")
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, time.Time{}, botrelay.Errorf(botrelay.ENOTFOUND, "file not found")
+	}
+	return content, st.ModTime(), nil
 }
 
 // FileURLTTL is how long a download link works.
@@ -249,19 +256,15 @@ func readUpload(w http.ResponseWriter, r *http.Request) ([]byte, string, error) 
 	return data, ext, nil
 }
 
-// storeUpload writes an uploaded file of consumer under a fresh name and
+// storeUpload stores an uploaded file of consumer under a fresh name and
 // returns its relative path "<consumerId>/<random>.<ext>".
-func (h *Hub) storeUpload(consumer botrelay.ConsumerID, ext string, data []byte) (string, error) {
+func (h *Hub) storeUpload(ctx context.Context, consumer botrelay.ConsumerID, ext string, data []byte) (string, error) {
 	rel := string(consumer) + "/" + newToken() + "." + ext
 	if _, ok := fileOwner(rel); !ok {
 		return "", botrelay.Errorf(botrelay.EINVALID, "consumer id is not usable for files")
 	}
-	dir := filepath.Join(h.files, string(consumer))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		h.log.Error("create file folder", "err", err)
-		return "", err
-	}
-	if err := writeFileSync(filepath.Join(h.files, filepath.FromSlash(rel)), data); err != nil {
+	err := h.store.PutHubFile(ctx, &botrelay.HubFile{AccountID: h.o.Account, Path: rel, ConsumerID: consumer, Content: data})
+	if err != nil {
 		h.log.Error("store upload", "err", err)
 		return "", err
 	}

@@ -39,10 +39,12 @@ type Options struct {
 	Store botrelay.Store
 	// Account is the one account the hub serves.
 	Account botrelay.AccountID
-	// DataDir is the data folder; uploaded files go under DataDir/files.
+	// DataDir is the data folder. Uploads are kept in the store; files
+	// uploaded by versions before that are still served from DataDir/files.
 	DataDir string
 	// SigningKey signs consumer tokens and file URLs (HMAC-SHA256). At
-	// least 32 bytes.
+	// least 32 bytes. Every hub on one store must have the same one (the
+	// server keeps it in the store, sealed with the master key).
 	SigningKey []byte
 	// FrameAncestors is the frame-ancestors source list of the consumer
 	// page (space-separated origins): the sites that may embed it. Empty
@@ -59,6 +61,14 @@ type Options struct {
 	// SessionTTL is how long an agent session lives without a refresh.
 	// Default: 8h (LivePerson's sessionTTl).
 	SessionTTL time.Duration
+	// SessionRecheck is how long a node trusts an agent session it holds
+	// in memory before it reads the store again, and how often it re-reads
+	// the sessions of connected agents: a logout or a new login on another
+	// node takes effect here within about this time. Default: 5s.
+	SessionRecheck time.Duration
+	// Active reports whether this node does the hub's once-per-cluster
+	// work (deleting expired sessions from the store). Default: always.
+	Active func() bool
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 	// Logins limits password logins and runs their hashes; the server
@@ -79,7 +89,7 @@ type Hub struct {
 	o     Options
 	log   *slog.Logger
 	store botrelay.Store
-	files string // DataDir/files
+	files string // DataDir/files, read for uploads older than the store's
 	web   fs.FS
 	// fileKey signs download links; derived from SigningKey so a link can
 	// never pass for a consumer token or the other way round.
@@ -161,6 +171,12 @@ func New(o Options) (*Hub, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SessionRecheck <= 0 {
+		o.SessionRecheck = 5 * time.Second
+	}
+	if o.Active == nil {
+		o.Active = func() bool { return true }
+	}
 	if o.Logins == nil {
 		o.Logins = limits.NewLogins(limits.LoginConfig{}, o.Now)
 	}
@@ -215,6 +231,8 @@ func (h *Hub) Run(ctx context.Context) error {
 
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	recheck := time.NewTicker(h.o.SessionRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -222,7 +240,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-h.closed:
 			return nil
 		case <-t.C:
-			h.sweepSessions()
+			h.sweepSessions(ctx)
+		case <-recheck.C:
+			h.recheckSessions(ctx)
 		}
 	}
 }

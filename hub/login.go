@@ -68,7 +68,7 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeLoginError(w, http.StatusForbidden, "the user's profile does not allow handling conversations", 1006)
 		return
 	}
-	s, err := h.newSession(ctx, user, prof)
+	s, tok, err := h.newSession(ctx, user, prof)
 	if err != nil {
 		h.loginFailed(w, err, badLogin)
 		return
@@ -76,9 +76,9 @@ func (h *Hub) handleLogin(w http.ResponseWriter, r *http.Request) {
 	h.startSession(s)
 	h.log.Info("agent logged in", "user_id", int64(user.ID), "login", user.LoginName)
 
-	http.SetCookie(w, &http.Cookie{Name: "Session_id", Value: s.cookie, Path: "/api/account/" + string(h.o.Account),
+	http.SetCookie(w, &http.Cookie{Name: "Session_id", Value: tok.cookie, Path: "/api/account/" + string(h.o.Account),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(h.o.SessionTTL / time.Second)})
-	writeJSON(w, http.StatusOK, h.loginAnswer(r, s, prof))
+	writeJSON(w, http.StatusOK, h.loginAnswer(r, s, tok, prof))
 }
 
 // loginUser checks the credentials of b, an API key set or a password, and
@@ -156,24 +156,38 @@ func (h *Hub) passwordUser(w http.ResponseWriter, r *http.Request, b *loginBody)
 	return cr.User
 }
 
-// newSession makes a session for user, with fresh tokens; a bot user's
-// session knows whether it runs surveys.
-func (h *Hub) newSession(ctx context.Context, user *botrelay.User, prof *botrelay.Profile) (*session, error) {
+// tokens are a new session's secrets, given to the client once: the
+// store and the hub keep only their hashes.
+type tokens struct{ bearer, cookie, csrf string }
+
+// newSession makes a session for user, with fresh tokens, and stores it,
+// which ends the user's sessions on every node; a bot user's session knows
+// whether it runs surveys.
+func (h *Hub) newSession(ctx context.Context, user *botrelay.User, prof *botrelay.Profile) (*session, tokens, error) {
+	tok := tokens{bearer: auth.RandomToken(32), cookie: auth.RandomToken(24), csrf: auth.RandomToken(16)}
+	now := h.now()
 	s := &session{
-		bearer:  auth.RandomToken(32),
-		csrf:    auth.RandomToken(16),
-		cookie:  auth.RandomToken(24),
-		user:    user,
-		viewAll: prof.Has(botrelay.PermConvViewAll),
-		expires: h.now().Add(h.o.SessionTTL),
+		bearerHash: hashToken(tok.bearer),
+		cookieHash: hashToken(tok.cookie),
+		csrfHash:   hashToken(tok.csrf),
+		user:       user,
+		viewAll:    prof.Has(botrelay.PermConvViewAll),
+		created:    now,
+		expires:    now.Add(h.o.SessionTTL),
+		checked:    now,
 	}
 	if user.Type == botrelay.UserBot {
 		var err error
 		if s.survey, s.surveySkills, err = h.surveyRole(ctx, user.ID); err != nil {
-			return nil, err
+			return nil, tok, err
 		}
 	}
-	return s, nil
+	err := h.store.CreateAgentSession(ctx, &botrelay.AgentSession{BearerHash: s.bearerHash, CookieHash: s.cookieHash,
+		CSRFHash: s.csrfHash, AccountID: h.o.Account, UserID: user.ID, CreatedAt: now, ExpiresAt: s.expires})
+	if err != nil {
+		return nil, tok, err
+	}
+	return s, tok, nil
 }
 
 // startSession makes s the session of its user: the user's previous session
@@ -186,8 +200,8 @@ func (h *Hub) startSession(s *session) {
 		h.dropSession(old)
 	}
 	h.users[user.ID] = user
-	h.sessions[s.bearer] = s
-	h.cookies[s.cookie] = s
+	h.sessions[s.bearerHash] = s
+	h.cookies[s.cookieHash] = s
 	h.userSession[user.ID] = s
 	var oldConn *conn
 	if old != nil {
@@ -201,13 +215,13 @@ func (h *Hub) startSession(s *session) {
 }
 
 // loginAnswer is the body of a successful login, shaped like agentVep's.
-func (h *Hub) loginAnswer(r *http.Request, s *session, prof *botrelay.Profile) map[string]any {
+func (h *Hub) loginAnswer(r *http.Request, s *session, tok tokens, prof *botrelay.Profile) map[string]any {
 	user := s.user
 	return map[string]any{
-		"csrf":       s.csrf,
+		"csrf":       tok.csrf,
 		"wsuk":       auth.RandomToken(12),
 		"sessionTTl": strconv.FormatInt(h.o.SessionTTL.Milliseconds(), 10),
-		"bearer":     s.bearer,
+		"bearer":     tok.bearer,
 		"config": map[string]any{
 			"loginName":         user.LoginName,
 			"userId":            strconv.FormatInt(int64(user.ID), 10),
@@ -254,14 +268,26 @@ func (h *Hub) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		writeLoginError(w, http.StatusUnauthorized, "session unauthorized", 1010)
 		return
 	}
+	expires := h.now().Add(h.o.SessionTTL)
+	if err := h.store.ExtendAgentSession(r.Context(), s.bearerHash, expires); botrelay.ErrorCode(err) == botrelay.ENOTFOUND {
+		// Ended on another node since this one last looked.
+		h.endSession(s, CloseSessionEnded, "session ended")
+		writeLoginError(w, http.StatusUnauthorized, "session unauthorized", 1010)
+		return
+	} else if err != nil {
+		h.log.Error("refresh", "err", err)
+		writeLoginError(w, http.StatusInternalServerError, "refresh failed", 1000)
+		return
+	}
 	h.mu.Lock()
-	s.expires = h.now().Add(h.o.SessionTTL)
+	s.expires, s.checked = expires, h.now()
 	h.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"csrf": s.csrf, "sessionTTl": strconv.FormatInt(h.o.SessionTTL.Milliseconds(), 10)})
+	writeJSON(w, http.StatusOK, map[string]any{"csrf": b.CSRF, "sessionTTl": strconv.FormatInt(h.o.SessionTTL.Milliseconds(), 10)})
 }
 
-// handleLogout ends a session, by cookie and csrf or by bearer, and closes
-// its websocket with CloseSessionEnded.
+// handleLogout ends a session, by cookie and csrf or by bearer, in the
+// store (so on every node) and closes its websocket with
+// CloseSessionEnded.
 func (h *Hub) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if !h.checkAccount(w, r) {
 		return
@@ -270,19 +296,18 @@ func (h *Hub) handleLogout(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&b)
 	s := h.cookieSession(r, b.CSRF)
 	if s == nil {
-		s = h.bearerSession(bearerFromHeader(r))
+		s = h.bearerSession(r.Context(), bearerFromHeader(r), false)
 	}
 	if s == nil {
 		writeLoginError(w, http.StatusUnauthorized, "session unauthorized", 1010)
 		return
 	}
-	h.mu.Lock()
-	h.dropSession(s)
-	c := s.conn
-	s.conn = nil
-	h.mu.Unlock()
-	if c != nil {
-		c.close(CloseSessionEnded, "logged out")
+	err := h.store.EndAgentSession(r.Context(), s.bearerHash, botrelay.AgentSessionLoggedOut)
+	if err != nil && botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
+		h.log.Error("logout", "err", err)
+		writeLoginError(w, http.StatusInternalServerError, "logout failed", 1000)
+		return
 	}
+	h.endSession(s, CloseSessionEnded, "logged out")
 	writeJSON(w, http.StatusOK, map[string]any{})
 }

@@ -18,7 +18,7 @@ func (h *Hub) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 	if tok == "" {
 		tok = r.PathValue("token")
 	}
-	s := h.bearerSession(tok)
+	s := h.bearerSession(r.Context(), tok, true)
 	if s == nil {
 		unauthorized(w, "the bearer is not a valid session; log in again")
 		return
@@ -98,7 +98,7 @@ func (h *Hub) serveSocket(w http.ResponseWriter, r *http.Request, s socket) {
 func (h *Hub) attachAgent(c *conn) bool {
 	s := c.sess
 	h.mu.Lock()
-	if h.closing || h.sessions[s.bearer] != s {
+	if h.closing || h.sessions[s.bearerHash] != s {
 		h.mu.Unlock()
 		c.close(CloseSessionEnded, "session ended")
 		return false

@@ -34,7 +34,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		t.Fatalf("backup: exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	wantOut := regexp.MustCompile(`^backed up sqlite \(schema \d+\) to ` + regexp.QuoteMeta(out) + `: accounts 1, api_keys 1, .*bot_conversations 0, .*bots 1, .*users 2$`)
+	wantOut := regexp.MustCompile(`^backed up sqlite \(schema \d+\) to ` + regexp.QuoteMeta(out) + `: accounts 1, agent_sessions \d+, api_keys 1, .*bot_conversations 0, .*bots 1, .*users 2$`)
 	if len(lines) != 2 || !wantOut.MatchString(lines[0]) ||
 		!regexp.MustCompile(`^the master key is not in the backup: keep `+regexp.QuoteMeta(filepath.Join(src, "master.key"))+` \(sha256 [0-9a-f]{16}\) safe; restore needs it$`).MatchString(lines[1]) {
 		t.Errorf("backup printed:\n%s", stdout)

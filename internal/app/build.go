@@ -47,10 +47,14 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	if err != nil {
 		return nil, err
 	}
+	hubKey, err := m.hubSigningKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
 	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
 	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
 	m.hubOptions = hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
-		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now,
+		SigningKey: hubKey, Logger: m.log.With("part", "hub"), Now: m.Now,
 		FrameAncestors: m.Config.FrameAncestors,
 		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr}
 	h, err := hub.New(m.hubOptions)

@@ -109,6 +109,11 @@ func rotateMasterKey(cfg *config.Config, getenv func(string) string, stdout io.W
 	if err != nil {
 		return errors.New(trimLine(err.Error()))
 	}
+	// The hub's signing key was sealed with the old key: the next start
+	// makes a new one from the new key.
+	if err := store.DeleteHubKey(context.Background(), hubKeyName); err != nil {
+		return errors.New(trimLine(err.Error()))
+	}
 	if !fromEnv {
 		if err := os.Rename(filepath.Join(cfg.Data, rotationDir, "master.key"), filepath.Join(cfg.Data, "master.key")); err != nil {
 			return fmt.Errorf("put the new master key in place: %v (the bots are sealed under %s; move it to %s by hand)",

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -71,6 +72,9 @@ var tables = []table{
 	{"bot_state_events", "id", "id"},
 	{"bot_errors", "seq", "seq"},
 	{"surveys", "seq", "seq"},
+	{"agent_sessions", "bearer_hash", ""},
+	{"hub_files", "account_id, path", ""},
+	{"hub_keys", "name", ""},
 }
 
 // internalTables are kept by the engine or rebuilt by the store, or hold
@@ -95,6 +99,11 @@ type Header struct {
 	// MasterKey is the SHA-256 fingerprint of the master key the bots'
 	// secrets are sealed with, or empty when none was found.
 	MasterKey string `json:"masterKeySha256,omitempty"`
+}
+
+// blobValue is a byte-string column's value in a row line.
+type blobValue struct {
+	Base64 string `json:"base64"`
 }
 
 type tableLine struct {
@@ -280,9 +289,12 @@ func exportTable(ctx context.Context, tx *sql.Tx, t table, enc *json.Encoder) (i
 	}
 	cols := make([]string, len(types))
 	isBool := make([]bool, len(types))
+	isBlob := make([]bool, len(types))
 	for i, ct := range types {
 		cols[i] = ct.Name()
-		isBool[i] = strings.Contains(strings.ToUpper(ct.DatabaseTypeName()), "BOOL")
+		typ := strings.ToUpper(ct.DatabaseTypeName())
+		isBool[i] = strings.Contains(typ, "BOOL")
+		isBlob[i] = strings.Contains(typ, "BLOB") || strings.Contains(typ, "BYTEA")
 	}
 	if err := enc.Encode(tableLine{Table: t.name, Columns: cols}); err != nil {
 		return 0, err
@@ -309,7 +321,12 @@ func exportTable(ctx context.Context, tx *sql.Tx, t table, enc *json.Encoder) (i
 					out[i] = x
 				}
 			case []byte:
-				out[i] = string(x)
+				if isBlob[i] {
+					// Bytes are not text: {"base64": …} carries them intact.
+					out[i] = blobValue{Base64: base64.StdEncoding.EncodeToString(x)}
+				} else {
+					out[i] = string(x)
+				}
 			default:
 				return n, fmt.Errorf("column %s holds a %T, which a backup cannot carry", cols[i], v)
 			}

@@ -253,6 +253,11 @@ func source(t *testing.T, src place) (string, state, map[string]int) {
 		}
 		return true
 	})
+	// An uploaded file: bytes that are not text must come back intact.
+	if err := st.PutHubFile(context.Background(), &botrelay.HubFile{AccountID: "1000", Path: uploadPath,
+		ConsumerID: "c", Content: uploadContent()}); err != nil {
+		t.Fatal(err)
+	}
 	want := apiState(t, api)
 	want.Conversations = conversations(t, st)
 
@@ -320,6 +325,9 @@ func restoreInto(t *testing.T, src, dst place, file string, want state, rows map
 	}
 	st := dst.store(t)
 	gotConvs := conversations(t, st)
+	if hf, err := st.HubFile(context.Background(), "1000", uploadPath); err != nil || !bytes.Equal(hf.Content, uploadContent()) {
+		t.Errorf("uploaded file on %s after restore: %v, %v", dst.name, hf, err)
+	}
 	st.Close()
 	if g, w := mustJSON(t, gotConvs), mustJSON(t, want.Conversations); g != w {
 		t.Errorf("conversations on %s differ:\n got %s\nwant %s", dst.name, g, w)
@@ -350,6 +358,17 @@ func restoreInto(t *testing.T, src, dst place, file string, want state, rows map
 	if created.User.ID <= int64(rows["users"]) {
 		t.Errorf("a user created after the restore got id %d, not after the restored ones", created.User.ID)
 	}
+}
+
+const uploadPath = "11111111-2222-3333-4444-555555555555/restored.png"
+
+// uploadContent is every byte value, after a PNG signature.
+func uploadContent() []byte {
+	b := []byte("\x89PNG\r\n\x1a\n")
+	for i := range 256 {
+		b = append(b, byte(i))
+	}
+	return b
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -297,6 +298,13 @@ func values(raw []any) ([]any, error) {
 				return nil, fmt.Errorf("value %s is not an integer", x)
 			}
 			out[i] = n
+		case map[string]any:
+			b64, ok := x["base64"].(string)
+			b, err := base64.StdEncoding.DecodeString(b64)
+			if !ok || len(x) != 1 || err != nil {
+				return nil, fmt.Errorf("a byte-string value is damaged")
+			}
+			out[i] = b
 		default:
 			return nil, fmt.Errorf("unexpected value %v", v)
 		}

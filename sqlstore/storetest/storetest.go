@@ -52,6 +52,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationRestart", testConversationRestart},
 		{"APISessions", testAPISessions}, {"APITokens", testAPITokens}, {"APICredentialsRevoke", testAPICredentialsRevoke}, {"APICredentialsRestart", testAPICredentialsRestart},
 	}
+	tests = append(tests, hubCases...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
 	}
