@@ -308,7 +308,7 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/bots/{id}/status":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/status" }),
 		"GET /api/v1/bots/{id}/errors":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/errors?conversationId=c1" }),
 		"GET /api/v1/bots/{id}/conversations": fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/conversations" }),
-		"GET /api/v1/conversations": static("/api/v1/conversations?state=open&limit=10", nil),
+		"GET /api/v1/conversations":           static("/api/v1/conversations?state=open&limit=10", nil),
 		"GET /api/v1/conversations/{id}": func(e *env, who *botrelay.User) (string, any) {
 			return "/api/v1/conversations/" + string(e.storedConversation(who)), nil
 		},
