@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,133 @@ func TestConversationTranscript(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("escalated transcript:\n%s\n\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// search runs GET /api/v1/conversations?query as token and returns the ids
+// found and the next cursor.
+func (f *convFixture) search(t *testing.T, token string, query url.Values) ([]string, *string) {
+	t.Helper()
+	r := f.e.do(nil, http.MethodGet, "/api/v1/conversations?"+query.Encode(), token, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("search %s: %d %s", query.Encode(), r.status, r.body)
+	}
+	var page struct {
+		Conversations []struct {
+			ID string `json:"id"`
+		} `json:"conversations"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	r.decode(t, &page)
+	ids := []string{}
+	for _, c := range page.Conversations {
+		ids = append(ids, c.ID)
+	}
+	return ids, page.NextCursor
+}
+
+// TestConversationSearch: each filter, paging, the participant rule for an
+// agent without conversation:view-all, and bad parameters.
+func TestConversationSearch(t *testing.T) {
+	f := newConvFixture(t)
+	admin := f.e.tokens["Admin"]
+	start := f.e.rig.Conversation(f.two).CreatedAt
+	q := func(kv ...string) url.Values {
+		v := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	all := []string{f.three, f.two, f.one}
+	for name, tc := range map[string]struct {
+		q    url.Values
+		want []string
+	}{
+		"everything, newest first": {q(), all},
+		"consumer id":              {q("consumer", f.consumerOf(f.two)), []string{f.two}},
+		"consumer name":            {q("consumer", "carla"), []string{f.one}},
+		"displayed consumer name":  {q("consumer", "Consumer "+f.consumerOf(f.three)[:8]), []string{f.three}},
+		"bot by id":                {q("bot", string(f.bot.ID)), all},
+		"bot by name":              {q("bot", "shop", "state", "closed"), []string{f.one}},
+		"skill by name":            {q("skill", "human"), []string{f.two, f.one}},
+		"skill by id":              {q("skill", fmt.Sprint(f.e.rig.Skills["bot"])), all},
+		"open":                     {q("state", "open"), []string{f.three, f.two}},
+		"closed":                   {q("state", "closed"), []string{f.one}},
+		"from":                     {q("from", start.Format(time.RFC3339Nano)), []string{f.three, f.two}},
+		"to":                       {q("to", start.Format(time.RFC3339Nano)), []string{f.one}},
+		"nothing":                  {q("consumer", "nobody-by-this-name"), []string{}},
+	} {
+		if got, _ := f.search(t, admin, tc.q); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: %v, want %v", name, got, tc.want)
+		}
+	}
+
+	// Paging: 2, then 1 and no cursor.
+	page, next := f.search(t, admin, q("limit", "2"))
+	if fmt.Sprint(page) != fmt.Sprint(all[:2]) || next == nil {
+		t.Fatalf("page 1: %v, cursor %v", page, next)
+	}
+	page, next = f.search(t, admin, q("limit", "2", "cursor", *next))
+	if fmt.Sprint(page) != fmt.Sprint(all[2:]) || next != nil {
+		t.Fatalf("page 2: %v, cursor %v", page, next)
+	}
+
+	// Alice (profile Agent, without conversation:view-all) took part in
+	// conversation one only, and left it when she closed it: she finds it
+	// and reads it; the others are 404 as if they did not exist.
+	_, alice := f.e.api.sessions.newToken(f.alice.ID, "alice")
+	if got, _ := f.search(t, alice, q()); fmt.Sprint(got) != fmt.Sprint([]string{f.one}) {
+		t.Errorf("alice's search: %v, want only %s", got, f.one)
+	}
+	if got, _ := f.transcript(t, alice, f.one); len(got) != 13 {
+		t.Errorf("alice's transcript has %d lines", len(got))
+	}
+	for _, id := range []string{f.two, f.three, "no-such-conversation"} {
+		r := f.e.do(nil, http.MethodGet, "/api/v1/conversations/"+id, alice, nil)
+		if want := fmt.Sprintf(`{"error":{"code":"not_found","message":"conversation %s does not exist"}}`, id); r.status != http.StatusNotFound ||
+			strings.TrimSpace(string(r.body)) != want {
+			t.Errorf("alice reads %s: %d %s, want 404 %s", id, r.status, r.body, want)
+		}
+	}
+	_, bob := f.e.api.sessions.newToken(f.bob.ID, "bob")
+	if got, _ := f.search(t, bob, q()); len(got) != 0 {
+		t.Errorf("bob took part in nothing but finds %v", got)
+	}
+	// The Agent Manager profile has conversation:view-all.
+	if got, _ := f.search(t, f.e.tokens["Agent Manager"], q()); fmt.Sprint(got) != fmt.Sprint(all) {
+		t.Errorf("agent manager's search: %v", got)
+	}
+
+	for query, msg := range map[string]string{
+		"limit=0":        "limit must be between 1 and 200",
+		"limit=201":      "limit must be between 1 and 200",
+		"limit=ten":      "limit must be between 1 and 200",
+		"state=pending":  "state must be open or closed",
+		"from=yesterday": "from must be an RFC 3339 time such as 2026-01-02T15:04:05Z",
+		"to=2026-13-01":  "to must be an RFC 3339 time such as 2026-01-02T15:04:05Z",
+		"from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z": "from must be before to",
+		"cursor=not-a-cursor":                               "cursor is not one this API returned as nextCursor",
+		"skill=no-such-skill":                               `skill "no-such-skill" does not exist; give a skill id or name`,
+		"bot=no-such-bot":                                   `bot "no-such-bot" does not exist; give a bot id or name`,
+		"skil=human":                                        `unknown query parameter "skil"; use consumer, bot, skill, state, from, to, limit, cursor`,
+		"state=open&state=closed":                           `query parameter "state" is given more than once`,
+	} {
+		r := f.e.do(nil, http.MethodGet, "/api/v1/conversations?"+query, admin, nil)
+		want := `{"error":{"code":"invalid","message":` + strings.TrimSuffix(string(mustJSON(t, msg)), "\n") + `}}`
+		if r.status != http.StatusBadRequest || strings.TrimSpace(string(r.body)) != want {
+			t.Errorf("?%s: %d %s, want 400 %s", query, r.status, r.body, want)
+		}
+	}
+	if r := f.e.do(nil, http.MethodGet, "/api/v1/conversations", "", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("anonymous search: %d", r.status)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
