@@ -159,7 +159,13 @@ func testConversationSearch(t *testing.T, newDB NewDB) {
 		}
 	}
 
-	// Paging: two pages of two and one, then nothing.
+	checkSearchPaging(t, s, all, bob, a, bot.ID)
+}
+
+// checkSearchPaging pages through the three conversations of
+// testConversationSearch (all, newest first) two at a time.
+func checkSearchPaging(t *testing.T, s botrelay.Store, all []botrelay.ConversationID, bob, a *botrelay.Conversation, bot botrelay.BotID) {
+	ctx := context.Background()
 	page1 := searchIDs(t, s, botrelay.ConversationQuery{Limit: 2})
 	if fmt.Sprint(page1) != fmt.Sprint(all[:2]) {
 		t.Fatalf("page 1 = %v", page1)
@@ -179,7 +185,7 @@ func testConversationSearch(t *testing.T, newDB NewDB) {
 	}
 	bots, err := s.ConversationBots(ctx, []botrelay.ConversationID{a.ID, bob.ID})
 	must(t, err)
-	if fmt.Sprint(bots) != fmt.Sprint(map[botrelay.ConversationID][]botrelay.BotID{a.ID: {bot.ID}}) {
+	if fmt.Sprint(bots) != fmt.Sprint(map[botrelay.ConversationID][]botrelay.BotID{a.ID: {bot}}) {
 		t.Fatalf("ConversationBots = %v", bots)
 	}
 }
