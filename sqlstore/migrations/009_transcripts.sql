@@ -4,8 +4,9 @@
 -- close), written by UpdateConversation in the same transaction as the
 -- change; participants who left are otherwise forgotten. consumer_name is
 -- the consumer's name from the conversation context, for the search.
--- The indexes serve the search filters (bot, skill, participant, start
--- time) and the error log of one conversation.
+-- The search walks conversations_started newest first and stops at a
+-- full page; the other indexes answer its per-row checks (bot,
+-- participant, transfers) and the error log of one conversation.
 
 CREATE TABLE conversation_changes (
 	seq             {{serial}},
@@ -23,12 +24,10 @@ CREATE TABLE conversation_changes (
 
 CREATE INDEX conversation_changes_conversation ON conversation_changes (conversation_id, seq);
 CREATE INDEX conversation_changes_user ON conversation_changes (user_id, conversation_id);
-CREATE INDEX conversation_changes_skill ON conversation_changes (skill_id, conversation_id);
 
 ALTER TABLE conversations ADD COLUMN consumer_name TEXT NOT NULL DEFAULT '';
 
 CREATE INDEX conversations_started ON conversations (account_id, created_at, id);
-CREATE INDEX conversations_skill ON conversations (account_id, skill_id, created_at);
 CREATE INDEX conversation_participants_user ON conversation_participants (user_id, conversation_id);
 CREATE INDEX bot_conversations_conversation ON bot_conversations (conversation_id);
 CREATE INDEX bot_errors_conversation ON bot_errors (conversation_id, seq);
