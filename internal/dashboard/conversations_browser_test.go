@@ -81,7 +81,7 @@ func TestDashboardConversationTranscript(t *testing.T) {
 	}
 	// Another consumer's conversation, which the search must leave out.
 	other := testrig.NewConsumer(t, base, "1000")
-	other.Open("bot")
+	otherConv := other.Open("bot")
 	other.Say("hello")
 	other.WaitTexts(15*time.Second, "You said hello")
 
@@ -143,4 +143,10 @@ func TestDashboardConversationTranscript(t *testing.T) {
 		t.Errorf("%s CSP violations", v)
 	}
 	p.screenshot("conversations-20-transcript")
+
+	// An open conversation's transcript follows the conversation.
+	p.do("open the other transcript", chromedp.Navigate(base+"/dashboard/#/conversations/"+otherConv))
+	p.waitJS("the other transcript", `[...document.querySelectorAll("#transcript [data-testid=message-text]")].map((e) => e.textContent).join("|") === "hello|You said hello"`, 10*time.Second)
+	other.Say("still there?")
+	p.waitJS("the new turn appears", `[...document.querySelectorAll("#transcript [data-testid=message-text]")].map((e) => e.textContent).join("|") === "hello|You said hello|still there?|You said still there?"`, 10*time.Second)
 }

@@ -211,6 +211,18 @@
       h("span", { "data-testid": "event-text" }, eventText(e)), time);
   }
 
+  function conversationFacts(c) {
+    return [
+      ["Consumer", c.consumer.name + " (" + c.consumer.id + ")"],
+      ["Skill", c.skill.name],
+      ["Bots", c.bots.map((b) => b.name).join(", ") || "—"],
+      ["State", c.state === "OPEN" ? "Open" : "Closed" + (c.closeReason ? " by " + (CLOSED_BY[c.closeReason] || c.closeReason) : "")],
+      ["Started", fmtTime(c.createdAt)],
+      ["Closed", fmtTime(c.closedAt)],
+      ["Conversation ID", c.id],
+    ];
+  }
+
   async function transcriptView(id) {
     const gen = D.newView("conversations");
     const back = h("a", { href: "#/conversations", id: "conversation-back" }, "← Conversations");
@@ -223,20 +235,23 @@
       return;
     }
     if (gen !== D.current()) return;
-    const c = t.conversation;
-    const facts = [
-      ["Consumer", c.consumer.name + " (" + c.consumer.id + ")"],
-      ["Skill", c.skill.name],
-      ["Bots", c.bots.map((b) => b.name).join(", ") || "—"],
-      ["State", c.state === "OPEN" ? "Open" : "Closed" + (c.closeReason ? " by " + (CLOSED_BY[c.closeReason] || c.closeReason) : "")],
-      ["Started", fmtTime(c.createdAt)],
-      ["Closed", fmtTime(c.closedAt)],
-      ["Conversation ID", c.id],
-    ];
+    const list = h("ol", { class: "transcript", id: "transcript", "data-testid": "transcript" }, t.transcript.map(entry));
+    const dl = h("dl", { class: "facts", id: "conversation-facts" });
+    const showFacts = (facts) => dl.replaceChildren(...facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]).flat());
+    showFacts(conversationFacts(t.conversation));
     D.$("#view").append(back,
-      h("div", { class: "head" }, h("h1", { id: "transcript-title" }, "Conversation with " + c.consumer.name)),
-      h("dl", { class: "facts", id: "conversation-facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-      h("ol", { class: "transcript", id: "transcript", "data-testid": "transcript" }, t.transcript.map(entry)));
+      h("div", { class: "head" }, h("h1", { id: "transcript-title" }, "Conversation with " + t.conversation.consumer.name)), dl, list);
+    if (t.conversation.state !== "OPEN") return;
+    // An open conversation grows: refresh it while it stays on screen.
+    let seen = JSON.stringify(t);
+    D.every(gen, async () => {
+      const next = await api("GET", "/conversations/" + encodeURIComponent(id));
+      const sig = JSON.stringify(next);
+      if (gen !== D.current() || sig === seen) return;
+      seen = sig;
+      showFacts(conversationFacts(next.conversation));
+      list.replaceChildren(...next.transcript.map(entry));
+    });
   }
 
   D.page("conversations", (parts, params) => {
