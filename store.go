@@ -138,6 +138,7 @@ type Store interface {
 	ProfileStore
 	BotStore
 	ConversationStore
+	ConversationSearchStore
 	RelayStore
 	SurveyStore
 	APISessionStore

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/fence"
 	"github.com/botrelay/botrelay/internal/netcork"
 	"github.com/botrelay/botrelay/ums"
 )
@@ -116,6 +117,14 @@ func (c *conn) serve(ctx context.Context, handle func(ctx context.Context, req *
 // answer handles one request and sends its answer.
 func (c *conn) answer(ctx context.Context, req *ums.Request, handle func(ctx context.Context, req *ums.Request) (any, error)) {
 	body, err := handle(ctx, req)
+	if errors.Is(err, fence.ErrLost) {
+		// This node no longer routes the hub (cluster mode): its write
+		// was refused. No answer: the client sees the connection drop,
+		// reconnects to the new router and finds there whether its
+		// request went through (docs/cluster.md).
+		c.close(CloseGoingAway, "this node no longer routes the hub; reconnect")
+		return
+	}
 	if err != nil {
 		var ue *ums.Error
 		if errors.As(err, &ue) && ue.ReqID == "" {

@@ -48,6 +48,9 @@ func (s *Store) CreateConversation(ctx context.Context, cv *botrelay.Conversatio
 		if err := s.writeConversationParts(ctx, c, cv); err != nil {
 			return err
 		}
+		if err := recordChanges(ctx, c, nil, cv, now); err != nil {
+			return err
+		}
 		cv.CreatedAt, cv.UpdatedAt = now, now
 		return nil
 	})
@@ -60,6 +63,10 @@ func (s *Store) UpdateConversation(ctx context.Context, cv *botrelay.Conversatio
 	}
 	now := s.nowTime()
 	return s.inTx(ctx, func(c conn) error {
+		old, err := s.storedConversation(ctx, c, cv.ID)
+		if err != nil {
+			return err
+		}
 		res, err := c.exec(ctx, `UPDATE conversations SET consumer_id = $1, skill_id = $2, state = $3, ttr_type = $4,
 				manual_ettr = $5, close_reason = $6, context = $7, updated_at = $8, closed_at = $9
 			WHERE id = $10`,
@@ -69,6 +76,9 @@ func (s *Store) UpdateConversation(ctx context.Context, cv *botrelay.Conversatio
 			return err
 		}
 		if err := s.writeConversationParts(ctx, c, cv); err != nil {
+			return err
+		}
+		if err := recordChanges(ctx, c, old, cv, now); err != nil {
 			return err
 		}
 		cv.UpdatedAt = now

@@ -864,7 +864,7 @@ func dumpEvents(conv string, evs []*botrelay.MessageEvent) string {
 		if string(e.DialogID) != conv {
 			dialog = "survey"
 		}
-		fmt.Fprintf(&b, "        %s #%d %s %s %q %s %s\n", dialog, e.Sequence, who, e.OriginatorID, what, e.Audience, e.Metadata)
+		fmt.Fprintf(&b, "        %s #%d %s %s %s %q %s %s\n", dialog, e.Sequence, e.CreatedAt.Format("15:04:05.000"), who, e.OriginatorID, what, e.Audience, e.Metadata)
 	}
 	return b.String()
 }

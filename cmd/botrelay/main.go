@@ -24,6 +24,7 @@ Usage:
   botrelay profiles …       list, show, create, update and delete profiles (permission sets)
   botrelay surveys …        list and show post-conversation survey runs and their answers
   botrelay cluster status   show the nodes of a cluster, their bots and which node routes the hub
+  botrelay conversations …  search conversations and print a transcript
   botrelay bench [flags]    measure throughput, latency, CPU and memory (BENCHMARKS.md)
   botrelay rotate-master-key [flags]
                             re-seal every bot's secrets under a new master key (server stopped)
@@ -49,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return app.ServeCommand(args[1:], stdout, stderr, newRegistry())
 	case "chat":
 		return chatCommand(args[1:], os.Stdin, stdout, stderr)
-	case "login", "logout", "bots", "users", "skills", "profiles", "surveys", "cluster":
+	case "login", "logout", "bots", "users", "skills", "profiles", "surveys", "cluster", "conversations":
 		return manageCommand(args[0], args[1:], os.Stdin, stdout, stderr)
 	case "bench":
 		return benchCommand(args[1:], stdout, stderr)

@@ -153,6 +153,11 @@ func (a *API) RouteTable() []Route {
 		{http.MethodGet, v1 + "/surveys", botrelay.PermBotView, a.listSurveys},
 		{http.MethodGet, v1 + "/cluster", botrelay.PermBotView, a.clusterStatus},
 
+		// Everyone may call these; without conversation:view-all the caller
+		// sees only conversations they took part in (conversations.go).
+		{http.MethodGet, v1 + "/conversations", Authenticated, a.listConversations},
+		{http.MethodGet, v1 + "/conversations/{id}", Authenticated, a.getConversation},
+
 		{http.MethodGet, v1 + "/users", botrelay.PermUserView, a.listUsers},
 		{http.MethodPost, v1 + "/users", botrelay.PermUserManage, a.createUser},
 		{http.MethodGet, v1 + "/users/{id}", botrelay.PermUserView, a.getUser},

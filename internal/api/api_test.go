@@ -322,6 +322,10 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/bots/{id}/errors":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/errors?conversationId=c1" }),
 		"GET /api/v1/bots/{id}/conversations": fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/conversations" }),
 		"GET /api/v1/cluster":                 fresh(func(e *env) string { return "/api/v1/cluster" }),
+		"GET /api/v1/conversations":           static("/api/v1/conversations?state=open&limit=10", nil),
+		"GET /api/v1/conversations/{id}": func(e *env, who *botrelay.User) (string, any) {
+			return "/api/v1/conversations/" + string(e.storedConversation(who)), nil
+		},
 		"GET /api/v1/surveys": fresh(func(e *env) string {
 			b := e.newBot("k1")
 			sv := &botrelay.Survey{BotID: b.ID, ConversationID: "c-" + botrelay.ConversationID(e.unique("conv")), DialogID: botrelay.DialogID(e.unique("dialog")),

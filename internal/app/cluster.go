@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -106,6 +108,10 @@ func (s *hubSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	proxy, term := s.proxyTo(addr)
 	if proxy == nil {
 		writeUnavailable(w, "the router's address is not a URL")
+		return
+	}
+	if err := replayable(r); err != nil {
+		writeUnavailable(w, "could not read the request")
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -279,4 +285,26 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		req.URL.Scheme, req.URL.Host = u.Scheme, u.Host
 	}
+}
+
+// maxReplayBody is the largest request body kept in memory so that the
+// request can be passed again to a new router (logins, token requests);
+// larger ones (file uploads) are passed once.
+const maxReplayBody = 64 << 10
+
+// replayable makes a small request body readable again (GetBody), so that
+// retryTransport can send it to the next router when the first could not
+// be reached.
+func replayable(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength < 0 || r.ContentLength > maxReplayBody {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxReplayBody+1))
+	if err != nil {
+		return err
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
 }

@@ -68,6 +68,7 @@ var tables = []table{
 	{"conversation_dialogs", "conversation_id, position", ""},
 	{"conversation_participants", "conversation_id, position", ""},
 	{"conversation_events", "dialog_id, sequence", ""},
+	{"conversation_changes", "seq", "seq"},
 	{"bot_conversations", "bot_id, conversation_id", ""},
 	{"bot_state_events", "id", "id"},
 	{"bot_errors", "seq", "seq"},

@@ -86,6 +86,15 @@ Subcommands:
 
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay cluster <subcommand> -h' for its flags.
 `,
+	"conversations": `usage: botrelay conversations <subcommand> [flags]
+
+Subcommands:
+  list [--consumer C] [--bot B] [--skill S] [--state open|closed] [--from T] [--to T] [--limit N] [--cursor C]
+                           search conversations, newest first (yours, or all with conversation:view-all)
+  show ID                  print a conversation's transcript: messages, private notes, events, bot errors
+
+Common flags: --server URL, --json, --ca FILE. Run 'botrelay conversations <subcommand> -h' for its flags.
+`,
 }
 
 type botJSON struct {

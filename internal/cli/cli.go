@@ -13,7 +13,7 @@ import (
 )
 
 // Run runs the management command name ("login", "logout", "bots",
-// "users", "skills", "profiles" or "surveys") with its arguments and
+// "users", "skills", "profiles", "surveys" or "conversations") with its arguments and
 // returns the exit status.
 func Run(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
@@ -24,9 +24,9 @@ func Run(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		err = e.login(args)
 	case "logout":
 		err = e.logout(args)
-	case "bots", "users", "skills", "profiles", "surveys", "cluster":
+	case "bots", "users", "skills", "profiles", "surveys", "cluster", "conversations":
 		groups := map[string]map[string]subcommand{"bots": botCommands, "users": userCommands, "skills": skillCommands,
-			"profiles": profileCommands, "surveys": surveyCommands, "cluster": clusterCommands}[name]
+			"profiles": profileCommands, "surveys": surveyCommands, "cluster": clusterCommands, "conversations": conversationCommands}[name]
 		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 			if len(args) == 0 {
 				fmt.Fprintf(stderr, "%s: missing subcommand; run '%s -h' for the subcommands\n", prefix, prefix)

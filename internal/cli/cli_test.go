@@ -83,7 +83,7 @@ func TestTokenFileMode(t *testing.T) {
 // its dispatch table.
 func TestGroupUsageListsEverySubcommand(t *testing.T) {
 	groups := map[string]map[string]subcommand{"bots": botCommands, "users": userCommands, "skills": skillCommands,
-		"profiles": profileCommands, "surveys": surveyCommands, "cluster": clusterCommands}
+		"profiles": profileCommands, "surveys": surveyCommands, "cluster": clusterCommands, "conversations": conversationCommands}
 	for g, cmds := range groups {
 		var stdout, stderr bytes.Buffer
 		if code := Run(g, []string{"-h"}, nil, &stdout, &stderr); code != 0 || stderr.Len() != 0 {

@@ -26,7 +26,15 @@
 // bot's page; rows [data-testid=survey-row] with data-conversation-id,
 // data-dialog-id, data-bot-id and data-state, each followed by its
 // [data-testid=survey-detail] row with [data-testid=survey-answer] items,
-// [data-testid=survey-result] and [data-testid=survey-error]).
+// [data-testid=survey-result] and [data-testid=survey-error]), and the
+// Conversations page (#/conversations, static/conversations.js: the form
+// #conversation-search with #conv-consumer, #conv-bot, #conv-skill,
+// #conv-state, #conv-from, #conv-to and #conv-search; #conversations-table
+// rows [data-testid=conversation-row] with data-conversation-id;
+// #conversations-more; the transcript #transcript of li items with
+// data-kind message, event or botError, messages with data-author and
+// data-private, [data-testid=rich-content], [data-testid=quick-reply] and
+// [data-testid=private-note]).
 package dashboard
 
 import (

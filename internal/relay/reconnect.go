@@ -66,6 +66,8 @@ func (w *worker) republish(ctx context.Context, ob *outbox, i int, m *botrelay.M
 				done = j
 			}
 		})
+		w.log.Info("platform session back; publishing what did not go out", "conversation_id", string(w.ref.ID),
+			"item", i, "published_through", done, "history_events", len(history))
 		if done >= i {
 			return true
 		}

@@ -51,6 +51,9 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationRestart", testConversationRestart},
 		{"APISessions", testAPISessions}, {"APITokens", testAPITokens}, {"APICredentialsRevoke", testAPICredentialsRevoke}, {"APICredentialsRestart", testAPICredentialsRestart},
+		{"ConversationChanges", testConversationChanges},
+		{"ConversationSearch", testConversationSearch},
+		{"ConversationBotErrors", testConversationBotErrors},
 	}
 	tests = append(tests, hubCases...)
 	for _, tt := range tests {

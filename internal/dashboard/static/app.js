@@ -141,6 +141,19 @@
     return data;
   }
 
+  // ---- pages in other files -------------------------------------------------
+
+  // Pages kept in their own files (conversations.js) register here with
+  // the helpers they share; route() serves them by their first path part.
+  const pages = {};
+  window.botrelayDashboard = {
+    h, nodes, $, $$, api, can, field, table, toast, fmtTime,
+    newView: (navKey) => newView(navKey),
+    every: (gen, fn) => every(gen, fn),
+    current: () => S.gen,
+    page: (name, fn) => { pages[name] = fn; },
+  };
+
   // ---- polling and navigation ---------------------------------------------
 
   // every runs fn now and then POLL_MS after each run ends, until the view
@@ -167,6 +180,7 @@
     if (!S.me) return;
     const [path, query] = (location.hash || "#/bots").replace(/^#\/?/, "").split("?");
     const parts = path.split("/").map(decodeURIComponent);
+    if (pages[parts[0]]) return pages[parts[0]](parts.slice(1), new URLSearchParams(query || ""));
     switch (parts[0]) {
       case "surveys": return surveysView(new URLSearchParams(query || ""));
       case "users": return usersView();
@@ -203,7 +217,7 @@
     $("#who-name").textContent = me.user.nickname || me.user.loginName;
     $$("#nav a").forEach((a) => {
       const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view" }[a.dataset.nav];
-      a.hidden = !can(need);
+      a.hidden = a.dataset.nav !== "conversations" && !can(need); // everyone sees their own conversations
     });
   }
 
