@@ -38,6 +38,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			w.finish(ctx, ob.Seq)
 			return
 		}
+		rn.countConversation(ConversationTransferred)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
 		if err := w.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
@@ -51,6 +52,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		if w.isSurvey() {
 			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
 		}
+		rn.countConversation(ConversationClosed)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
 		if err := w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {
