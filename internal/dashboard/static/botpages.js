@@ -348,7 +348,9 @@ window.BotrelayPages = {
     function lineChart(id, points, series, o) {
       const W = 720, H = 200, L = 48, R = 10, T = 10, B = 26;
       const vals = series.flatMap((s) => points.map((p) => s.get(p)).filter((v) => v != null));
-      const max = o.max || Math.max(1, ...vals);
+      // Counts get whole-number grid lines: the top is a multiple of 4.
+      const top = Math.max(1, ...vals);
+      const max = o.max || (o.counts ? Math.ceil(top / 4) * 4 : top);
       const x = (i) => L + (points.length < 2 ? 0 : (i * (W - L - R)) / (points.length - 1));
       const y = (v) => T + (H - T - B) * (1 - v / max);
       const g = svg("svg", { id, class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": o.title, "data-points": points.length });
@@ -437,10 +439,10 @@ window.BotrelayPages = {
       };
       const num = (v) => String(Math.round(v * 10) / 10);
       const codes = Object.entries(t.errors).sort((a, b) => b[1] - a[1]);
-      const section = (title, chart, extra) => h("section", { class: "panel chart-panel" }, h("h2", {}, title), extra, chart);
+      const section = (title, chart, ...extra) => h("section", { class: "panel chart-panel" }, h("h2", {}, title), extra, chart);
       charts.replaceChildren(
         section("Conversations", lineChart("chart-conversations", s.points, CONV_SERIES.map((c) => ({ ...c, get: (p) => p[c.key] })),
-          { title: "Conversations per " + s.step, fmt: num, when }), legend(CONV_SERIES)),
+          { title: "Conversations per " + s.step, fmt: num, when, counts: true }), legend(CONV_SERIES)),
         section("Containment rate", lineChart("chart-containment", s.points, [{ key: "containment", label: "Containment", color: "#1a7f37", get: (p) => p.containmentRate }],
           { title: "Containment rate", max: 1, fmt: pct, when }), h("p", { class: "muted" }, "Conversations the bot closed without a transfer or an escalation, of those it handled.")),
         section("Vendor latency", lineChart("chart-latency", s.points, [
@@ -450,9 +452,10 @@ window.BotrelayPages = {
         section("Uptime", lineChart("chart-uptime", s.points, [{ key: "uptime", label: "Uptime", color: "#1a7f37", get: (p) => p.uptime }],
           { title: "Uptime", max: 1, fmt: pct, when }), h("p", { class: "muted" }, "Time Online of the time the bot was started.")),
         section("Errors by code", lineChart("chart-errors", s.points, [{ key: "errors", label: "Errors", color: "#b42318",
-          get: (p) => Object.values(p.errors).reduce((a, b) => a + b, 0) }], { title: "Errors", fmt: num, when }),
-        h("table", { class: "table", id: "stats-errors" }, h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Count"))),
-          h("tbody", {}, codes.map(([c, n]) => h("tr", { "data-code": c }, h("td", {}, c), h("td", { class: "num" }, String(n))))))));
+          get: (p) => Object.values(p.errors).reduce((a, b) => a + b, 0) }], { title: "Errors", fmt: num, when, counts: true }),
+        h("table", { class: "table", id: "stats-errors", hidden: !codes.length }, h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Count"))),
+          h("tbody", {}, codes.map(([c, n]) => h("tr", { "data-code": c }, h("td", {}, c), h("td", { class: "num" }, String(n)))))),
+        codes.length ? null : h("p", { class: "muted", id: "stats-errors-empty" }, "No errors in this range.")));
     }
 
     const S = ui.state;
