@@ -308,6 +308,7 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/bots/{id}/status":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/status" }),
 		"GET /api/v1/bots/{id}/errors":        fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/errors?conversationId=c1" }),
 		"GET /api/v1/bots/{id}/conversations": fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/conversations" }),
+		"GET /api/v1/bots/{id}/stats":         fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/stats?step=1h" }),
 		"GET /api/v1/surveys": fresh(func(e *env) string {
 			b := e.newBot("k1")
 			sv := &botrelay.Survey{BotID: b.ID, ConversationID: "c-" + botrelay.ConversationID(e.unique("conv")), DialogID: botrelay.DialogID(e.unique("dialog")),
