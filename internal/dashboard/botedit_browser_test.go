@@ -246,3 +246,46 @@ func TestFiguresPageWithTraffic(t *testing.T) {
 	}
 	p.screenshot("botedit-09-figures-10m")
 }
+
+// TestWizardVendorForm creates a Rasa bot through the Add Bot wizard's
+// generated vendor form: the required URL is asked for by its label, the
+// token is a password field, and the bot is stored with the typed
+// settings and the token as a secret.
+func TestWizardVendorForm(t *testing.T) {
+	const password = "Wizard-pass-42"
+	const token = "wizard-rasa-token-77"
+	base, _ := startServerWith(t, password, function.Connector{}, rasa.Connector{})
+	p := loggedIn(t, base, password, "#/bots/new")
+	p.do("to step 2", chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="1"]`)), chromedp.Click(chromedp.CSS("#wizard-next")),
+		chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="2"]`)))
+	p.do("new bot user", chromedp.Click(chromedp.CSS("#agent-new")), chromedp.SendKeys(chromedp.CSS("#new-user-login"), "rasa-wizard"),
+		chromedp.Click(chromedp.CSS("#wizard-next")), chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="3"]`)))
+	p.do("to step 4", chromedp.Click(chromedp.CSS("#wizard-next")), chromedp.WaitVisible(chromedp.CSS(`#wizard[data-step="4"]`)))
+	p.do("choose rasa", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#vendor"); s.value = "rasa"; s.dispatchEvent(new Event("change")); })()`))
+	p.waitJS("the rasa form", `document.querySelector("#vendor-form[data-vendor=rasa] #vf-baseUrl") && document.querySelector("#vf-token").type === "password"`, 5*time.Second)
+	labels := evalJS[[]string](p, `[...document.querySelectorAll("#vendor-form [data-field] .label")].map(l => l.textContent.trim())`)
+	if want := []string{"Rasa server URL *", "Token not set", "Token sent as", "Welcome message"}; fmt.Sprint(labels) != fmt.Sprint(want) {
+		t.Errorf("labels %q, want %q", labels, want)
+	}
+	if v := evalJS[string](p, `document.querySelector("#vf-baseUrl").value`); v != "http://localhost:5005" {
+		t.Errorf("the URL starts as %q, want the template's http://localhost:5005", v)
+	}
+	p.do("create without the URL", chromedp.SetValue(chromedp.CSS("#bot-name"), "Wizard rasa"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#vf-baseUrl").value = ""`),
+		chromedp.Click(chromedp.CSS("#data-disclaimer")), chromedp.Click(chromedp.CSS("#wizard-create")))
+	p.waitJS("the URL asked for", `document.querySelector("#wizard-error").textContent === "Rasa server URL is required."`, 5*time.Second)
+	p.do("fill and create", chromedp.SendKeys(chromedp.CSS("#vf-baseUrl"), "http://127.0.0.1:5005"),
+		chromedp.SendKeys(chromedp.CSS("#vf-token"), token), chromedp.SetValue(chromedp.CSS("#vf-authMode"), "bearer"))
+	p.screenshot("botedit-10-wizard-vendor-form")
+	p.do("create", chromedp.Click(chromedp.CSS("#wizard-create")), chromedp.WaitVisible(chromedp.CSS(botRow("Wizard rasa"))))
+	api := testrig.LoginAPI(t, base, "admin", password)
+	var bots []apiBot
+	api.Do(http.MethodGet, "/api/v1/bots", nil, http.StatusOK, &bots)
+	i := slices.IndexFunc(bots, func(b apiBot) bool { return b.Name == "Wizard rasa" })
+	if i < 0 {
+		t.Fatalf("no Wizard rasa bot in %+v", bots)
+	}
+	if b := bots[i]; string(b.Settings.Vendor) != `{"authMode":"bearer","baseUrl":"http://127.0.0.1:5005"}` || !slices.Contains(b.SecretsSet, "token") {
+		t.Errorf("stored vendor settings %s, secrets %v", b.Settings.Vendor, b.SecretsSet)
+	}
+}

@@ -639,6 +639,7 @@
   // runs on a stored bot, so the wizard stores it first; the bot is
   // created stopped and Cancel deletes it.
   async function saveDraft(W) {
+    vendorSettings(W); // a setting the form refuses stops here, before anything is stored
     if (W.agentMode === "new" && !W.createdUserId) {
       const out = await api("POST", "/users", {
         type: "BOT", loginName: W.newUser.loginName, nickname: W.newUser.nickname, profileId: W.newUser.profileId,
