@@ -182,7 +182,7 @@ func TestBotStatsRequests(t *testing.T) {
 	}
 	var s botstats.Series
 	e.admin(http.MethodGet, path+"?from=2026-12-06T10:00:00Z&to=2026-12-06T11:00:00Z&step=15m", nil, http.StatusOK).decode(t, &s)
-	if len(s.Points) != 4 || s.Points[1].AtText != "2026-12-06T10:15:00Z" || s.Totals.Uptime != nil || s.Totals.ContainmentRate != nil {
+	if len(s.Points) != 4 || s.Points[1].At != "2026-12-06T10:15:00Z" || s.Totals.Uptime != nil || s.Totals.ContainmentRate != nil {
 		t.Errorf("an hour in quarters: %+v", s)
 	}
 }

@@ -15,13 +15,12 @@ const MaxPoints = 1500
 // Figures are a bot's figures over one time range. The JSON is the body of
 // GET /api/v1/bots/{id}/stats (docs/api.md).
 type Figures struct {
-	// At is the start of the range; Step its length.
-	At          time.Time `json:"-"`
-	AtText      string    `json:"at"`
-	Handled     int64     `json:"handled"`
-	Transferred int64     `json:"transferred"`
-	Escalated   int64     `json:"escalated"`
-	Closed      int64     `json:"closed"`
+	// At is the start of the point (of the range, for the totals), RFC 3339.
+	At          string `json:"at"`
+	Handled     int64  `json:"handled"`
+	Transferred int64  `json:"transferred"`
+	Escalated   int64  `json:"escalated"`
+	Closed      int64  `json:"closed"`
 	// ContainmentRate is Closed ÷ Handled (at most 1): the conversations
 	// the bot finished itself, without a transfer or an escalation; nil
 	// when it handled none.
@@ -135,7 +134,7 @@ func Run(ctx context.Context, st botrelay.BotStatsStore, now time.Time, q Query)
 }
 
 func newFigures(at time.Time) *Figures {
-	return &Figures{At: at, AtText: at.UTC().Format(time.RFC3339), Errors: map[string]int64{}}
+	return &Figures{At: at.UTC().Format(time.RFC3339), Errors: map[string]int64{}}
 }
 
 func (f *Figures) add(metric string, v int64) {
