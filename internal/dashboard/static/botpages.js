@@ -76,9 +76,10 @@ window.BotrelayPages = {
       const fields = vendor.fields || [];
       const box = h("div", { id: "vendor-form", "data-vendor": vendor.id });
       const raw = h("textarea", { id: "vendor-settings", rows: 8, spellcheck: "false", class: "code" });
-      const rawHint = vendor.secrets.length ? `Credentials (${vendor.secrets.join(", ")}) are stored encrypted and never shown again.` +
-        (edit ? " Leave them out to keep them; null removes one." : "") : "See docs/vendors/ for every setting.";
-      const rawBox = field("Vendor settings (JSON)", raw, rawHint);
+      const rawBox = field("Vendor settings (JSON)", raw, "See docs/vendors/ for every setting." +
+        (edit && vendor.secrets.length ? " Leave a credential out to keep it; null removes it." : ""));
+      const secretsNote = vendor.secrets.length ?
+        h("p", { class: "muted", id: "vendor-secrets-note" }, `Credentials (${vendor.secrets.join(", ")}) are stored encrypted and never shown again.`) : null;
       const toggle = h("input", { type: "checkbox", id: "vendor-raw" });
       const inputs = new Map();
       const clears = new Map();
@@ -163,7 +164,7 @@ window.BotrelayPages = {
         return out;
       }
       if (!fields.length) raw.value = JSON.stringify(values || {}, null, 2);
-      box.append(...nodes(
+      box.append(...nodes(secretsNote,
         fields.length ? h("label", { class: "choice raw-toggle" }, toggle, " Advanced: edit the settings as raw JSON") : null,
         grid, rawBox, h("p", { class: "error", id: "vendor-form-error", role: "alert" })));
       sync();
