@@ -167,3 +167,78 @@ func TestLatencyBuckets(t *testing.T) {
 		}
 	}
 }
+
+// flaky is a stats store whose next AddBotStats fails when fail is set.
+type flaky struct {
+	botrelay.BotStatsStore
+	fail bool
+}
+
+func (f *flaky) AddBotStats(ctx context.Context, s []botrelay.BotStat) error {
+	if f.fail {
+		f.fail = false
+		return errors.New("database away")
+	}
+	return f.BotStatsStore.AddBotStats(ctx, s)
+}
+
+// TestFlushFailureKeepsCounts: counts a failed flush could not write are
+// written by the next one, once.
+func TestFlushFailureKeepsCounts(t *testing.T) {
+	ctx := context.Background()
+	st := &flaky{BotStatsStore: newStore(t), fail: true}
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	rec := botstats.New(botstats.Options{Store: st, Now: func() time.Time { return t0 }})
+	b := &botrelay.Bot{ID: "bot-1"}
+	rec.Conversation(b, relay.ConversationHandled)
+	if err := rec.Flush(ctx); err == nil {
+		t.Fatal("the failing flush reported no error")
+	}
+	rec.Conversation(b, relay.ConversationHandled)
+	if err := rec.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Flush(ctx); err != nil { // nothing left: nothing written twice
+		t.Fatal(err)
+	}
+	s, err := botstats.Run(ctx, st, t0, botstats.Query{Bot: b.ID, From: t0, To: t0.Add(time.Minute), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Totals.Handled != 2 {
+		t.Errorf("handled %d, want 2", s.Totals.Handled)
+	}
+}
+
+// TestPrune: minute buckets older than 24 hours and hour buckets older
+// than 30 days go; younger ones stay.
+func TestPrune(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	stat := func(res time.Duration, at time.Time) botrelay.BotStat {
+		return botrelay.BotStat{BotID: "b", Resolution: res, Bucket: at, Metric: botrelay.StatHandled, Value: 1}
+	}
+	if err := st.AddBotStats(ctx, []botrelay.BotStat{
+		stat(botrelay.StatsMinute, now.Add(-25*time.Hour)), stat(botrelay.StatsMinute, now.Add(-23*time.Hour)),
+		stat(botrelay.StatsHour, now.Add(-31*24*time.Hour)), stat(botrelay.StatsHour, now.Add(-29*24*time.Hour)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := botstats.New(botstats.Options{Store: st, Now: func() time.Time { return now }}).Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		res  time.Duration
+		from time.Time
+		want int
+	}{
+		{botrelay.StatsMinute, now.Add(-48 * time.Hour), 1},
+		{botrelay.StatsHour, now.Add(-60 * 24 * time.Hour), 1},
+	} {
+		got, err := st.BotStats(ctx, "b", c.res, c.from, now)
+		if err != nil || len(got) != c.want {
+			t.Errorf("%s buckets after prune: %v %v", c.res, got, err)
+		}
+	}
+}
