@@ -362,7 +362,9 @@ window.BotrelayPages = {
       }
       const tick = Math.max(1, Math.ceil(points.length / 6));
       points.forEach((p, i) => {
-        if (i % tick === 0) g.append(svg("text", { x: x(i), y: H - 8, "text-anchor": "middle", class: "axis" }, o.when(p.at)));
+        // The last label ends at the right edge so that it is not cut off.
+        const anchor = i > 0 && x(i) > W - R - 40 ? "end" : "middle";
+        if (i % tick === 0) g.append(svg("text", { x: x(i), y: H - 8, "text-anchor": anchor, class: "axis" }, o.when(p.at)));
       });
       for (const s of series) {
         const pts = [];
