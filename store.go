@@ -143,6 +143,7 @@ type Store interface {
 	SurveyStore
 	APISessionStore
 	HubStore
+	BotStatsStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

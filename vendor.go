@@ -63,6 +63,10 @@ type VendorInfo struct {
 	// Errors are the error-log codes the connector's errors carry,
 	// declared beside it and listed in its docs/vendors page.
 	Errors VendorErrors
+	// Fields describe the settings, in the order a form shows them
+	// (GET /api/v1/vendors, the dashboard's generated forms). Empty: the
+	// dashboard offers the raw JSON box only.
+	Fields []VendorField
 }
 
 // VendorErrors declares a connector's error-log codes (Appendix A, without

@@ -60,6 +60,7 @@ func (Connector) Info() botrelay.VendorInfo {
 		Errors:            errorCodes,
 		// F2: the start sequence needs GET …/state to answer online.
 		StrictStart: true,
+		Fields:      fields,
 	}
 }
 

@@ -41,7 +41,7 @@ var _ botrelay.VendorConnector = CXConnector{}
 // Info implements botrelay.VendorConnector.
 func (CXConnector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: CXVendorID, DisplayName: "Google Dialogflow CX", Secrets: secretKeys,
-		Endpoint: []string{"serviceLocation", "projectId", "location", "agentId", "environmentId"}, Errors: errorCodesCX}
+		Endpoint: []string{"serviceLocation", "projectId", "location", "agentId", "environmentId"}, Errors: errorCodesCX, Fields: cxFields}
 }
 
 // CXConfig is a bot's dialogflow_cx settings. Unknown keys are refused.

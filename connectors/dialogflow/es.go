@@ -42,7 +42,7 @@ var _ botrelay.VendorConnector = ESConnector{}
 // Info implements botrelay.VendorConnector.
 func (ESConnector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: ESVendorID, DisplayName: "Google Dialogflow ES", Secrets: secretKeys,
-		Endpoint: []string{"serviceLocation", "projectId", "location", "environment"}, Errors: errorCodesES}
+		Endpoint: []string{"serviceLocation", "projectId", "location", "environment"}, Errors: errorCodesES, Fields: esFields}
 }
 
 // ESConfig is a bot's dialogflow_es settings. Unknown keys are refused.

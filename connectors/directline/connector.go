@@ -63,6 +63,7 @@ func (Connector) Info() botrelay.VendorInfo {
 		// Direct Line's rule (F42): resend on server errors up to 2 times,
 		// never after a 502. The connector applies it itself.
 		RetriesInternally: true,
+		Fields:            fields,
 	}
 }
 

@@ -69,7 +69,7 @@ var _ botrelay.VendorConnector = Connector{}
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorID, DisplayName: "e-bot7", Secrets: []string{"appKey"},
-		Endpoint: []string{"baseUrl", "botId"}, Errors: errorCodes}
+		Endpoint: []string{"baseUrl", "botId"}, Errors: errorCodes, Fields: fields}
 }
 
 // Config is a bot's ebot7 settings. Unknown keys are refused.

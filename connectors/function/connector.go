@@ -58,7 +58,7 @@ func (Connector) Info() botrelay.VendorInfo {
 	// or ran out of time would do the same again (the reference product's
 	// functions are not retried either, F42).
 	return botrelay.VendorInfo{ID: "function", DisplayName: "JavaScript function", Secrets: nil, Survey: true,
-		RetriesInternally: true, Errors: errorCodes}
+		RetriesInternally: true, Errors: errorCodes, Fields: settingFields}
 }
 
 // Settings are the bot's vendor settings.

@@ -157,13 +157,13 @@ var (
 // Info implements botrelay.VendorConnector.
 func (ConnectorV1) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "Amazon Lex V1", Secrets: secretKeys,
-		Endpoint: []string{"region", "endpoint", "botName", "botAlias"}, Errors: errorCodes}
+		Endpoint: []string{"region", "endpoint", "botName", "botAlias"}, Errors: errorCodes, Fields: fieldsV1}
 }
 
 // Info implements botrelay.VendorConnector.
 func (ConnectorV2) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "Amazon Lex V2", Secrets: secretKeys,
-		Endpoint: []string{"region", "endpoint", "botId", "botAliasId"}, Errors: errorCodes}
+		Endpoint: []string{"region", "endpoint", "botId", "botAliasId"}, Errors: errorCodes, Fields: fieldsV2}
 }
 
 // AWSSettings are the settings both connectors share.

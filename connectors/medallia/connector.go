@@ -79,6 +79,7 @@ func (Connector) Info() botrelay.VendorInfo {
 		Survey:      true,
 		SurveyOnly:  true,
 		Errors:      errorCodes,
+		Fields:      fields,
 	}
 }
 

@@ -71,7 +71,7 @@ var _ botrelay.VendorConnector = Connector{}
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorID, DisplayName: "OpenAI-compatible chat completions", Secrets: []string{"apiKey"},
-		Endpoint: []string{"baseUrl"}, Errors: errorCodes}
+		Endpoint: []string{"baseUrl"}, Errors: errorCodes, Fields: fields}
 }
 
 // Config is a bot's openai settings. Unknown keys are refused.

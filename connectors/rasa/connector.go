@@ -60,7 +60,7 @@ var _ botrelay.VendorConnector = Connector{}
 // Info implements botrelay.VendorConnector.
 func (Connector) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorID, DisplayName: "Rasa", Secrets: []string{"token"},
-		Endpoint: []string{"baseUrl"}, Errors: errorCodes}
+		Endpoint: []string{"baseUrl"}, Errors: errorCodes, Fields: fields}
 }
 
 // Config is a bot's rasa settings. Unknown keys are refused.

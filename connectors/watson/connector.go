@@ -47,13 +47,13 @@ var secretKeys = []string{"apiKey", "password"}
 // Info implements botrelay.VendorConnector.
 func (V1) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorIDV1, DisplayName: "IBM Watson Assistant V1", Secrets: secretKeys,
-		Endpoint: []string{"workspaceUrl", "workspaceId", "tokenEndpointUrl"}, Errors: errorCodesV1}
+		Endpoint: []string{"workspaceUrl", "workspaceId", "tokenEndpointUrl"}, Errors: errorCodesV1, Fields: fieldsV1}
 }
 
 // Info implements botrelay.VendorConnector.
 func (V2) Info() botrelay.VendorInfo {
 	return botrelay.VendorInfo{ID: VendorIDV2, DisplayName: "IBM Watson Assistant V2", Secrets: secretKeys,
-		Endpoint: []string{"url", "assistantId", "tokenEndpointUrl"}, Errors: errorCodesV2}
+		Endpoint: []string{"url", "assistantId", "tokenEndpointUrl"}, Errors: errorCodesV2, Fields: fieldsV2}
 }
 
 // Auth holds the credentials shared by both versions: either IAM (apiKey,

@@ -149,6 +149,7 @@ func (a *API) RouteTable() []Route {
 		{http.MethodGet, v1 + "/bots/{id}/status", botrelay.PermBotView, a.botStatus},
 		{http.MethodGet, v1 + "/bots/{id}/errors", botrelay.PermBotView, a.botErrors},
 		{http.MethodGet, v1 + "/bots/{id}/conversations", botrelay.PermBotView, a.botConversations},
+		{http.MethodGet, v1 + "/bots/{id}/stats", botrelay.PermBotView, a.botStats},
 
 		{http.MethodGet, v1 + "/surveys", botrelay.PermBotView, a.listSurveys},
 		{http.MethodGet, v1 + "/cluster", botrelay.PermBotView, a.clusterStatus},

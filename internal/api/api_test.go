@@ -326,6 +326,7 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/conversations/{id}": func(e *env, who *botrelay.User) (string, any) {
 			return "/api/v1/conversations/" + string(e.storedConversation(who)), nil
 		},
+		"GET /api/v1/bots/{id}/stats": fresh(func(e *env) string { return "/api/v1/bots/" + string(e.newBot("k1").ID) + "/stats?step=1h" }),
 		"GET /api/v1/surveys": fresh(func(e *env) string {
 			b := e.newBot("k1")
 			sv := &botrelay.Survey{BotID: b.ID, ConversationID: "c-" + botrelay.ConversationID(e.unique("conv")), DialogID: botrelay.DialogID(e.unique("dialog")),

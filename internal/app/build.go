@@ -16,6 +16,7 @@ import (
 	"github.com/botrelay/botrelay/connectors/function"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/api"
+	"github.com/botrelay/botrelay/internal/botstats"
 	"github.com/botrelay/botrelay/internal/dashboard"
 	"github.com/botrelay/botrelay/internal/jwtsign"
 	"github.com/botrelay/botrelay/internal/limits"
@@ -30,6 +31,8 @@ type parts struct {
 	hub    *hub.Hub // nil on a cluster node: the router runs it (m.hubs)
 	ln     net.Listener
 	scheme string
+	// figures records the per-bot figures (the relay's StatsObserver).
+	figures *botstats.Recorder
 }
 
 // build wires every part of the server on one mux: the JWT signer, the
@@ -90,7 +93,8 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 		registry = botrelay.NewRegistry()
 	}
 	events := newBotEvents()
-	m.relay = m.newRelay(self, signer, registry, events)
+	p.figures = botstats.New(botstats.Options{Store: m.store, Now: m.Now, Logger: m.log.With("part", "figures")})
+	m.relay = m.newRelay(self, signer, registry, relay.Observers(events, p.figures))
 	met.operator(m.store, events, m.relay, current, m.account)
 	ao := api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
 		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}
@@ -174,6 +178,11 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 	defer stopRelay()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
+	// The figures flush last, after the bots stopped (deferred).
+	figuresCtx, stopFigures := context.WithCancel(context.WithoutCancel(ctx))
+	figuresDone := make(chan struct{})
+	go func() { p.figures.Run(figuresCtx); close(figuresDone) }()
+	defer func() { stopFigures(); <-figuresDone }()
 	if m.node != nil {
 		stopNode := m.runNode(ctx)
 		defer stopNode()

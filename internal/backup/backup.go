@@ -76,6 +76,7 @@ var tables = []table{
 	{"agent_sessions", "bearer_hash", ""},
 	{"hub_files", "account_id, path", ""},
 	{"hub_keys", "name", ""},
+	{"bot_stats", "bot_id, resolution, bucket, metric", ""},
 }
 
 // internalTables are kept by the engine or rebuilt by the store, or hold

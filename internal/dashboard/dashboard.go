@@ -6,7 +6,8 @@
 // Pages (hash routes of the one page): the bot table (#/bots) with start
 // and stop, the Add Bot wizard (#/bots/new), a bot's page (#/bots/{id})
 // with its status dashboard, error log, open conversations, the
-// conversation tester and (survey bots) its survey runs, the survey runs
+// conversation tester and (survey bots) its survey runs, its edit page
+// (#/bots/{id}/edit) and figures (#/bots/{id}/stats), the survey runs
 // page (#/surveys), and the users, skills and profiles pages. docs/
 // dashboard.md describes them.
 //
@@ -35,6 +36,22 @@
 // data-kind message, event or botError, messages with data-author and
 // data-private, [data-testid=rich-content], [data-testid=quick-reply] and
 // [data-testid=private-note]).
+//
+// The bot edit page (#/bots/{id}/edit, static/botpages.js) has #edit-form
+// with #edit-name, #edit-escalation-skill, #edit-msg-consumer,
+// #edit-msg-agent, #edit-msg-failure, #edit-welcome (agent bots) or
+// #edit-survey-skills and #edit-survey-error (survey bots), #edit-save and
+// #edit-error, or #edit-refused with [data-testid=edit-refused-message]
+// and #edit-stop while the bot runs. Generated vendor forms (wizard and
+// edit) are #vendor-form with one input #vf-{key} per setting (the
+// function vendor's code keeps #function-code),
+// [data-testid=secret-state][data-key] and #vf-{key}-clear for secrets,
+// the #vendor-raw toggle and its #vendor-settings JSON box. The figures
+// page (#/bots/{id}/stats) has #stats-range, the totals
+// [data-testid=total-{handled,closed,transferred,escalated,containment,
+// p50,p95,uptime}] and the SVG charts #chart-conversations,
+// #chart-containment, #chart-latency, #chart-uptime and #chart-errors,
+// whose circles carry data-series, data-at and data-value.
 package dashboard
 
 import (

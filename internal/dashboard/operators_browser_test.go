@@ -279,7 +279,9 @@ func TestDashboardTestConnectionProgressCancel(t *testing.T) {
 		t.Errorf("the wizard's last step has stray text %q", stray)
 	}
 	settings := func(url string) string {
-		return `document.querySelector("#vendor-settings").value = ` + jsString(`{"baseUrl": "`+url+`", "botId": "b1", "environment": "prod"}`)
+		// The advanced toggle shows the raw JSON box of the generated form.
+		return `(() => { const t = document.querySelector("#vendor-raw"); if (!t.checked) t.click(); ` +
+			`document.querySelector("#vendor-settings").value = ` + jsString(`{"baseUrl": "`+url+`", "botId": "b1", "environment": "prod"}`) + `; })()`
 	}
 
 	// A vendor that never answers: progress, then Cancel test.

@@ -89,7 +89,7 @@ func TestNewVendorAppearsInAPIAndWizard(t *testing.T) {
 		}
 	}
 	want := map[string]any{"id": "dummy_vendor", "displayName": "Dummy Vendor", "secrets": []any{"apiToken"},
-		"endpoint": []any{"baseUrl"}, "survey": false}
+		"endpoint": []any{"baseUrl"}, "survey": false, "surveyOnly": false, "fields": []any{}}
 	if !reflect.DeepEqual(dummy, want) {
 		t.Fatalf("GET /api/v1/vendors lists dummy_vendor as %v, want %v", dummy, want)
 	}

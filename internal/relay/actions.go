@@ -39,6 +39,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			w.finish(ctx, ob.Seq)
 			return
 		}
+		rn.countConversation(ConversationTransferred)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
 		closeConv := func() error { return w.platform.Close(ctx, w.ref, a.WithoutPCS) }
@@ -53,6 +54,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		if w.isSurvey() {
 			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
 		}
+		rn.countConversation(ConversationClosed)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
 		setTTR := func() error { return w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds) }

@@ -145,6 +145,9 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 	if err := rn.o.Store.AddBotStateEvent(ctx, ev); err != nil {
 		rn.log.Error("record bot state", "err", err)
 	}
+	if st := rn.stats(); st != nil {
+		st.StateChanged(rn.bot, s, ev.At)
+	}
 	rn.log.Info("bot state", "state", string(s), "code", ev.Code, "detail", msg)
 }
 

@@ -368,6 +368,9 @@ func (w *worker) logError(ctx context.Context, code, msg string, turn *botrelay.
 		w.log.Error("record conversation error", "err", err)
 	}
 	w.log.Warn("conversation error", "conversation_id", string(w.ref.ID), "code", e.Code, "error_id", e.ID, "detail", msg)
+	if s := rn.stats(); s != nil {
+		s.ErrorLogged(rn.bot, e.Code)
+	}
 	return e.ID
 }
 
@@ -418,6 +421,9 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 		w.surveyEnded(ctx, botrelay.SurveyAbandoned, nil, "")
 	}
 	if w.st.Open {
+		if ev.Closed {
+			w.rn.countConversation(ConversationClosed) // by the consumer
+		}
 		w.letGo(ctx, 0)
 	}
 }

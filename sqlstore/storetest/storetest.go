@@ -54,6 +54,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationChanges", testConversationChanges},
 		{"ConversationSearch", testConversationSearch},
 		{"ConversationBotErrors", testConversationBotErrors},
+		{"BotStats", testBotStats},
 	}
 	tests = append(tests, hubCases...)
 	for _, tt := range tests {

@@ -176,6 +176,16 @@
     return S.gen;
   }
 
+  // pages are the bot edit and figures pages and the vendor forms
+  // (botpages.js), made once with the helpers above.
+  function pages() {
+    if (!pages.made) {
+      pages.made = window.BotrelayPages.make({ h, $, $$, api, field, toast, newView, every, lookups, can, stateBadge, stateLabel,
+        nodes, view, state: () => S });
+    }
+    return pages.made;
+  }
+
   function route() {
     if (!S.me) return;
     const [path, query] = (location.hash || "#/bots").replace(/^#\/?/, "").split("?");
@@ -188,6 +198,8 @@
       case "profiles": return profilesView();
       case "bots":
         if (parts[1] === "new") return wizardView();
+        if (parts[1] && parts[2] === "edit") return pages().editView(parts[1]);
+        if (parts[1] && parts[2] === "stats") return pages().statsView(parts[1]);
         if (parts[1]) return botView(parts[1]);
     }
     return botsView();
@@ -400,11 +412,16 @@
         transferFailureMessage: "Sorry, no agent can take this conversation right now. Please try again later.",
       },
       survey: { skills: [], errorMessage: "Unable to complete the survey due to an error. Goodbye" },
-      name: "", vendor: "function", vendorSettings: {}, code: FUNCTION_CODE, disclaimer: false,
+      name: "", vendor: "function", vendorSettings: {}, form: null, disclaimer: false,
       draft: null, // the bot created for Test connection: {id, vendor, type, conversationType}
       L,
     };
-    for (const v of L.vendors) W.vendorSettings[v.id] = JSON.stringify(VENDOR_TEMPLATES[v.id] || {}, null, 2);
+    // Each vendor's form starts from its template (empty values left out);
+    // what is typed is kept while the operator moves between vendors.
+    for (const v of L.vendors) {
+      const t = Object.fromEntries(Object.entries(VENDOR_TEMPLATES[v.id] || {}).filter(([, x]) => x !== ""));
+      W.vendorSettings[v.id] = v.id === "function" ? { code: FUNCTION_CODE, ...t } : t;
+    }
     if (W.freeUsers.length) {
       W.agentMode = "existing";
       W.userId = W.freeUsers[0].id;
@@ -523,7 +540,7 @@
   function stepAI(W) {
     const vendors = W.L.vendors.filter((v) => W.type !== "SURVEY" || v.survey);
     if (!vendors.some((v) => v.id === W.vendor) && vendors.length) W.vendor = vendors[0].id;
-    const info = W.L.vendors.find((v) => v.id === W.vendor) || { secrets: [] };
+    const info = W.L.vendors.find((v) => v.id === W.vendor) || { id: W.vendor, secrets: [], endpoint: [], fields: [] };
     const defaultName = W.agentMode === "new" ? (W.newUser.nickname || W.newUser.loginName) :
       ((W.L.user(W.userId) || {}).nickname || (W.L.user(W.userId) || {}).loginName || "");
     return [
@@ -532,11 +549,7 @@
         field("Bot name", h("input", { type: "text", id: "bot-name", value: W.name || defaultName })),
         field("Vendor", h("select", { id: "vendor", onchange: () => { collectAI(W); W.vendor = $("#vendor").value; renderStep(W); } },
           vendors.map((v) => h("option", { value: v.id, selected: v.id === W.vendor }, v.displayName + " (" + v.id + ")"))))),
-      W.vendor === "function" ? field("Function code (JavaScript)",
-        h("textarea", { id: "function-code", rows: 14, spellcheck: "false", class: "code", value: W.code }),
-        "lambda(input, callback): see docs/vendors/function.md.") : null,
-      field("Vendor settings (JSON)", h("textarea", { id: "vendor-settings", rows: 7, spellcheck: "false", class: "code", value: W.vendorSettings[W.vendor] || "{}" }),
-        info.secrets.length ? `Credentials (${info.secrets.join(", ")}) are stored encrypted and never shown again.` : "See docs/vendors/ for every setting."),
+      (W.form = pages().vendorForm(info, W.vendorSettings[W.vendor], null)).el,
       h("label", { class: "choice" }, h("input", { type: "checkbox", id: "data-disclaimer", checked: W.disclaimer }),
         " I understand that conversation data is sent to this A.I. vendor (data disclaimer)."),
       h("div", { class: "test-row" },
@@ -558,8 +571,7 @@
   function collectAI(W) {
     if (!$("#bot-name")) return;
     W.name = $("#bot-name").value.trim();
-    W.vendorSettings[W.vendor] = $("#vendor-settings").value;
-    if ($("#function-code")) W.code = $("#function-code").value;
+    if (W.form) W.vendorSettings[W.vendor] = W.form.values();
     W.disclaimer = $("#data-disclaimer").checked;
   }
 
@@ -615,17 +627,10 @@
     renderStep(W);
   }
 
-  // vendorSettings returns the vendor settings object of the form, or throws.
+  // vendorSettings returns the vendor settings of the generated form (or
+  // its raw JSON box), or throws an Error that says what is wrong.
   function vendorSettings(W) {
-    let v;
-    try {
-      v = JSON.parse(W.vendorSettings[W.vendor] || "{}");
-    } catch (e) {
-      throw new Error("Vendor settings are not valid JSON: " + e.message);
-    }
-    if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("Vendor settings must be a JSON object.");
-    if (W.vendor === "function") v.code = W.code;
-    return v;
+    return W.form.read();
   }
 
   function botBody(W) {
@@ -648,6 +653,7 @@
   // runs on a stored bot, so the wizard stores it first; the bot is
   // created stopped and Cancel deletes it.
   async function saveDraft(W) {
+    vendorSettings(W); // a setting the form refuses stops here, before anything is stored
     if (W.agentMode === "new" && !W.createdUserId) {
       const out = await api("POST", "/users", {
         type: "BOT", loginName: W.newUser.loginName, nickname: W.newUser.nickname, profileId: W.newUser.profileId,
@@ -764,6 +770,8 @@
     const state = stateBadge(bot.state, "bot-state");
     const startBtn = h("button", { type: "button", id: "bot-start", "data-testid": "start-bot", onclick: () => lifecycle(startBtn, bot, "start") }, "Start");
     const stopBtn = h("button", { type: "button", class: "danger", id: "bot-stop", "data-testid": "stop-bot", onclick: () => lifecycle(stopBtn, bot, "stop") }, "Stop");
+    const editBtn = h("a", { class: "button secondary", id: "bot-edit", href: "#/bots/" + encodeURIComponent(id) + "/edit", hidden: !can("bot:edit") }, "Edit");
+    const statsLink = h("a", { class: "button secondary", id: "bot-stats", href: "#/bots/" + encodeURIComponent(id) + "/stats" }, "Figures");
     const delBtn = h("button", { type: "button", class: "secondary", id: "bot-delete", hidden: !can("bot:delete"), onclick: async () => {
       if (!confirm(`Delete bot ${bot.name}? Its bot user stays.`)) return;
       try { await api("DELETE", path); location.hash = "#/bots"; } catch (e) { toast(e.message, "error"); }
@@ -774,7 +782,7 @@
     const started = h("span", { "data-testid": "started-at" }, "—");
     view().append(...nodes(
       h("p", {}, h("a", { href: "#/bots" }, "← Bots")),
-      h("div", { class: "head" }, h("h1", { id: "bot-title" }, bot.name), state, h("span", { class: "spacer" }), startBtn, stopBtn, delBtn),
+      h("div", { class: "head" }, h("h1", { id: "bot-title" }, bot.name), state, h("span", { class: "spacer" }), startBtn, stopBtn, statsLink, editBtn, delBtn),
       h("section", { class: "panel" },
         dl([
           ["Type", bot.type === "SURVEY" ? "Survey bot" : "Agent bot"],
