@@ -112,6 +112,9 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 		cs.seqDialog, cs.seq = me.DialogID, me.Sequence
 	}
 	h.mu.Lock()
+	if c.consumer != "" {
+		notePreview(cs, ev, me.CreatedAt)
+	}
 	h.deliver(cur, me)
 	h.mu.Unlock()
 	return map[string]int64{"sequence": me.Sequence}, nil

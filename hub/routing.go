@@ -133,6 +133,12 @@ func (h *Hub) sendRing(c *conn, conv *botrelay.Conversation, r *ring, changeType
 	if state == "ACCEPTED" {
 		res.AssignedAgentID = h.legacyID(r.user)
 	}
+	if state == "WAITING" {
+		res.ConsumerName = consumerName(conv.Context)
+		if cs := h.convs[conv.ID]; cs != nil {
+			res.LastConsumerMessage, res.LastConsumerMessageTs, res.WaitingSinceTs = cs.preview, ms(cs.previewAt), ms(cs.waitSince)
+		}
+	}
 	c.send(ums.NewNotification(ums.NotifyRoutingTask, ums.RoutingTaskBody{
 		SubscriptionID: c.routingSub,
 		Changes:        []ums.RoutingTaskChange{{Type: changeType, Result: res}},

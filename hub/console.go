@@ -1,0 +1,234 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/botrelay/botrelay"
+)
+
+// The agent console's HTTP helpers, each authorised by the agent's bearer
+// (Authorization: Bearer <bearer> from agentVep login): the account's
+// canned replies, the agents a conversation can be transferred to, and an
+// agent's file upload into a conversation. They are botrelay additions to
+// the LivePerson-shaped API (docs/protocol.md).
+
+// agentSession returns the live session of the request's bearer, or
+// answers 401 and returns nil.
+func (h *Hub) agentSession(w http.ResponseWriter, r *http.Request) *session {
+	if !h.checkAccount(w, r) {
+		return nil
+	}
+	s := h.bearerSession(bearerFromHeader(r))
+	if s == nil {
+		unauthorized(w, "an agent bearer is required (Authorization: Bearer <bearer> from login)")
+	}
+	return s
+}
+
+// handleCannedReplies lists the account's canned replies for an agent
+// whose profile has canned:view: [{"id","title","text"}], by title.
+func (h *Hub) handleCannedReplies(w http.ResponseWriter, r *http.Request) {
+	s := h.agentSession(w, r)
+	if s == nil {
+		return
+	}
+	if err := h.mayUse(r.Context(), s.user, botrelay.PermCannedView); err != nil {
+		writeError(w, err)
+		return
+	}
+	list, err := h.store.CannedReplies(r.Context(), h.o.Account)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, c := range list {
+		out = append(out, map[string]any{"id": c.ID, "title": c.Title, "text": c.Text})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// mayUse answers EFORBIDDEN unless the user's profile (read fresh, so a
+// change applies at once) has perm.
+func (h *Hub) mayUse(ctx context.Context, u *botrelay.User, perm botrelay.Permission) error {
+	p, err := h.store.Profile(ctx, u.ProfileID)
+	if err != nil {
+		return err
+	}
+	if !p.Has(perm) {
+		return botrelay.Errorf(botrelay.EFORBIDDEN, "your profile lacks the %s permission", perm)
+	}
+	return nil
+}
+
+// handleAgents lists the account's other enabled human agents (profiles
+// with conversation:handle) for a transfer to an agent:
+// [{"id":"<account>.<userId>","name","availability":"ONLINE|AWAY|OCCUPIED|OFFLINE"}],
+// online ones first, then by name.
+func (h *Hub) handleAgents(w http.ResponseWriter, r *http.Request) {
+	s := h.agentSession(w, r)
+	if s == nil {
+		return
+	}
+	ctx := r.Context()
+	users, err := h.store.Users(ctx, h.o.Account, botrelay.UserFilter{Type: botrelay.UserHuman})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	handles := map[botrelay.ProfileID]bool{}
+	type agent struct {
+		ID           string `json:"id"`
+		Name         string `json:"name"`
+		Availability string `json:"availability"`
+	}
+	out := []agent{}
+	for _, u := range users {
+		if !u.Enabled || u.ID == s.user.ID {
+			continue
+		}
+		ok, seen := handles[u.ProfileID]
+		if !seen {
+			p, err := h.store.Profile(ctx, u.ProfileID)
+			ok = err == nil && p.Has(botrelay.PermConvHandle)
+			handles[u.ProfileID] = ok
+		}
+		if ok {
+			out = append(out, agent{ID: h.legacyID(u.ID), Name: u.Nickname, Availability: h.availability(u.ID)})
+		}
+	}
+	online := func(a agent) int {
+		if a.Availability == StateOnline {
+			return 0
+		}
+		return 1
+	}
+	slices.SortFunc(out, func(a, b agent) int {
+		if d := online(a) - online(b); d != 0 {
+			return d
+		}
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+// availability is a user's routing state, OFFLINE without a connection.
+func (h *Hub) availability(u botrelay.UserID) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.userSession[u]
+	if s == nil || s.conn == nil {
+		return "OFFLINE"
+	}
+	if s.state == "" {
+		return StateAway
+	}
+	return s.state
+}
+
+// handleAgentUpload stores a file an agent sends into an open conversation
+// it takes part in: multipart field "file", ?conversationId=. The file is
+// kept with the conversation consumer's files, so the consumer downloads it
+// with its own token and the participants by signed links, as the
+// consumer's uploads. The answer, {"relativePath","fileType"}, goes into a
+// hosted/file ContentEvent.
+func (h *Hub) handleAgentUpload(w http.ResponseWriter, r *http.Request) {
+	s := h.agentSession(w, r)
+	if s == nil {
+		return
+	}
+	id := botrelay.ConversationID(r.URL.Query().Get("conversationId"))
+	if id == "" {
+		writeError(w, botrelay.Errorf(botrelay.EINVALID, "query parameter conversationId is required"))
+		return
+	}
+	h.mu.Lock()
+	var consumer botrelay.ConsumerID
+	member := false
+	if cs := h.convs[id]; cs != nil && cs.c.State == botrelay.ConversationOpen {
+		consumer, member = cs.c.ConsumerID, cs.c.HasUser(s.user.ID)
+	}
+	h.mu.Unlock()
+	if consumer == "" {
+		writeError(w, botrelay.Errorf(botrelay.ENOTFOUND, "open conversation %q not found", id))
+		return
+	}
+	if !member {
+		writeError(w, botrelay.Errorf(botrelay.EFORBIDDEN, "you are not a participant of conversation %s", id))
+		return
+	}
+	data, ext, err := readUpload(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rel, err := h.storeUpload(consumer, ext, data)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": fileTypes[ext].fileType})
+}
+
+// maxPreview bounds the preview of the consumer's last message on a ring.
+const maxPreview = 140
+
+// notePreview remembers the consumer's last message in a conversation for
+// the rings' preview. The caller holds h.mu.
+func notePreview(cs *convState, ev *eventShape, at time.Time) {
+	if ev.Type != "ContentEvent" {
+		return
+	}
+	var text string
+	if ev.ContentType == "hosted/file" {
+		var f struct {
+			Caption string `json:"caption"`
+		}
+		_ = json.Unmarshal(ev.Message, &f)
+		text = "📎 " + f.Caption
+		if f.Caption == "" {
+			text = "📎 file"
+		}
+	} else if json.Unmarshal(ev.Message, &text) != nil {
+		return
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(text) > maxPreview {
+		text = string([]rune(text)[:maxPreview-1]) + "…"
+	}
+	cs.preview, cs.previewAt = text, at
+}
+
+// consumerName is the consumer's name from a conversation's context: the
+// personal engagement attribute's first and last name ("" when none).
+func consumerName(raw json.RawMessage) string {
+	if len(raw) == 0 || !strings.Contains(string(raw), "personal") {
+		return ""
+	}
+	var ctx struct {
+		EngagementAttributes []struct {
+			Type     string `json:"type"`
+			Personal struct {
+				FirstName string `json:"firstname"`
+				LastName  string `json:"lastname"`
+			} `json:"personal"`
+		} `json:"engagementAttributes"`
+	}
+	if json.Unmarshal(raw, &ctx) != nil {
+		return ""
+	}
+	for _, a := range ctx.EngagementAttributes {
+		if a.Type == "personal" {
+			if n := strings.TrimSpace(a.Personal.FirstName + " " + a.Personal.LastName); n != "" {
+				return n
+			}
+		}
+	}
+	return ""
+}
