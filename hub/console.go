@@ -180,10 +180,10 @@ func (h *Hub) handleAgentUpload(w http.ResponseWriter, r *http.Request) {
 const maxPreview = 140
 
 // notePreview remembers the consumer's last message in a conversation for
-// the rings' preview. The caller holds h.mu.
-func notePreview(cs *convState, ev *eventShape, at time.Time) {
+// the rings' preview and reports whether it did. The caller holds h.mu.
+func notePreview(cs *convState, ev *eventShape, at time.Time) bool {
 	if ev.Type != "ContentEvent" {
-		return
+		return false
 	}
 	var text string
 	if ev.ContentType == "hosted/file" {
@@ -196,13 +196,28 @@ func notePreview(cs *convState, ev *eventShape, at time.Time) {
 			text = "📎 file"
 		}
 	} else if json.Unmarshal(ev.Message, &text) != nil {
-		return
+		return false
 	}
 	text = strings.Join(strings.Fields(text), " ")
 	if utf8.RuneCountInString(text) > maxPreview {
 		text = string([]rune(text)[:maxPreview-1]) + "…"
 	}
 	cs.preview, cs.previewAt = text, at
+	return true
+}
+
+// refreshRing re-sends the conversation's ring, if a human agent has it,
+// with the new preview. (Bots accept rings at once and need no preview; a
+// client that already has the ring id ignores the repeat, as after
+// SubscribeRoutingTasks.) The caller holds h.mu.
+func (h *Hub) refreshRing(cs *convState) {
+	r := cs.ring
+	if r == nil {
+		return
+	}
+	if s := h.userSession[r.user]; s != nil && s.user.Type == botrelay.UserHuman {
+		h.sendRing(s.conn, cs.c, r, "UPSERT", "WAITING")
+	}
 }
 
 // consumerName is the consumer's name from a conversation's context: the

@@ -112,8 +112,8 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 		cs.seqDialog, cs.seq = me.DialogID, me.Sequence
 	}
 	h.mu.Lock()
-	if c.consumer != "" {
-		notePreview(cs, ev, me.CreatedAt)
+	if c.consumer != "" && notePreview(cs, ev, me.CreatedAt) {
+		h.refreshRing(cs)
 	}
 	h.deliver(cur, me)
 	h.mu.Unlock()

@@ -56,12 +56,14 @@
       });
     }
 
-    // ring beeps and, while the tab is hidden, shows a notification.
-    ring(title, body, tag, onclick) {
-      this.beep();
+    // ring beeps and, while the tab is hidden, shows a notification. With
+    // quiet set it only replaces the ring's notification (same tag) without
+    // a sound: the ring's details changed.
+    ring(title, body, tag, onclick, quiet) {
+      if (!quiet) this.beep();
       if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
       try {
-        const n = new Notification(title, { body, tag, renotify: true });
+        const n = new Notification(title, { body, tag, renotify: !quiet, silent: !!quiet });
         n.onclick = () => { window.focus(); if (onclick) onclick(); n.close(); };
       } catch (e) { /* notifications may be unavailable (e.g. Android needs a service worker) */ }
     }

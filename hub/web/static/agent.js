@@ -275,18 +275,27 @@
   // skill, a preview of their last message and how long they have waited;
   // it beeps, notifies while the tab is hidden and counts in the title.
   function addRing(r, res) {
-    if (state.rings.has(r.ringId)) return;
+    const known = state.rings.get(r.ringId);
+    if (known) {
+      // The same ring again, with a newer preview of the consumer's message.
+      if (res.lastConsumerMessage && res.lastConsumerMessage !== known.preview.textContent) {
+        known.preview.textContent = res.lastConsumerMessage;
+        known.preview.hidden = false;
+        known.notify(true);
+      }
+      return;
+    }
     const who = res.consumerName || "Consumer " + String(res.consumerId || "").slice(0, 8);
     const accept = el("button", { type: "button", "data-testid": "accept-ring", text: "Accept" });
     const waitedEl = el("span", { class: "ring-waited", "data-testid": "ring-waited" });
+    const preview = el("span", { class: "ring-preview", "data-testid": "ring-preview", text: res.lastConsumerMessage || "", hidden: !res.lastConsumerMessage });
     const since = Number(res.waitingSinceTs) || Date.now();
     const tick = () => { waitedEl.textContent = "waiting " + waited(since); };
     tick();
     const node = el("li", { class: "ring", "data-testid": "ring", "data-ring-id": r.ringId, "data-conversation-id": res.conversationId },
       el("div", { class: "ring-info" },
         el("span", { class: "who", "data-testid": "ring-consumer", text: who + (res.skillId ? " · " + skillName(res.skillId) : "") }),
-        res.lastConsumerMessage ? el("span", { class: "ring-preview", "data-testid": "ring-preview", text: res.lastConsumerMessage }) : null,
-        waitedEl),
+        preview, waitedEl),
       accept);
     accept.setAttribute("aria-label", "Accept conversation from " + who);
     accept.addEventListener("click", async () => {
@@ -301,15 +310,19 @@
         node.querySelector(".who").textContent = "Could not accept: " + e.message;
       }
     });
-    state.rings.set(r.ringId, { conversationId: res.conversationId, node, timer: setInterval(tick, 1000) });
+    const notify = (quiet) => {
+      const text = preview.textContent;
+      alerts.ring("New conversation" + (res.skillId ? " · " + skillName(res.skillId) : ""),
+        text ? who + ": " + text : who + " is waiting.", r.ringId, () => accept.focus(), quiet);
+    };
+    state.rings.set(r.ringId, { conversationId: res.conversationId, node, preview, notify, timer: setInterval(tick, 1000) });
     if (r.ringExpirationTs) {
       const wait = Number(r.ringExpirationTs) - Date.now();
       if (wait > 0) setTimeout(() => removeRing(r.ringId), wait);
     }
     ui.rings.append(node);
     updateEmpty();
-    const body = res.lastConsumerMessage ? who + ": " + res.lastConsumerMessage : who + " is waiting.";
-    alerts.ring("New conversation" + (res.skillId ? " · " + skillName(res.skillId) : ""), body, r.ringId, () => accept.focus());
+    notify(false);
   }
 
   function removeRing(ringId) {
@@ -355,13 +368,27 @@
         let why = "Conversation closed.";
         if (d.state === "OPEN") {
           const before = conv.details && conv.details.skillId;
-          why = d.skillId !== undefined && String(d.skillId) !== String(before)
-            ? "Conversation transferred to " + skillName(d.skillId) + "."
-            : "You are no longer assigned to this conversation.";
+          const suggested = suggestedName(d);
+          why = conv.transferTarget ? "Conversation transferred to " + conv.transferTarget + "."
+            : suggested ? "Conversation transferred to " + suggested + "."
+              : d.skillId !== undefined && String(d.skillId) !== String(before)
+                ? "Conversation transferred to " + skillName(d.skillId) + "."
+                : "You are no longer assigned to this conversation.";
         }
         endConv(conv, why);
       }
     }
+  }
+
+  // suggestedName names the agent a conversation was transferred to (a
+  // SUGGESTED participant), or "".
+  function suggestedName(d) {
+    for (const dlg of d.dialogs || []) {
+      for (const p of dlg.participantsDetails || []) {
+        if (p.state === "SUGGESTED") return (d.participantNames || {})[p.id] || "another agent";
+      }
+    }
+    return "";
   }
 
   function upsertConv(id, d) {
@@ -721,6 +748,7 @@
         const event = { type: "ContentEvent", contentType: "text/plain", message: "Transfer note: " + note };
         await publishLocal(conv, { dialogId: mainDialog(conv), event, messageAudience: "AGENTS_AND_MANAGERS" });
       }
+      conv.transferTarget = target;
       const fields = [{ field: "ParticipantsChange", type: "REMOVE", role: "ASSIGNED_AGENT", userId: state.legacyId }];
       if (skill) fields.push({ field: "Skill", type: "UPDATE", skill: String(skill) });
       else fields.push({ field: "ParticipantsChange", type: "SUGGEST", role: "ASSIGNED_AGENT", userId: agentId });
@@ -728,6 +756,7 @@
       closeTransfer();
       if (!conv.ended) endConv(conv, "Conversation transferred to " + target + ".");
     } catch (err) {
+      conv.transferTarget = "";
       addEvent(conv, { system: "Transfer failed: " + err.message });
       updateTransferButton();
     }
