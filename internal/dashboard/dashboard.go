@@ -7,8 +7,8 @@
 // and stop, the Add Bot wizard (#/bots/new), a bot's page (#/bots/{id})
 // with its status dashboard, error log, open conversations, the
 // conversation tester and (survey bots) its survey runs, the survey runs
-// page (#/surveys), and the users, skills and profiles pages. docs/
-// dashboard.md describes them.
+// page (#/surveys), the users, skills and profiles pages, and the canned
+// replies page (#/canned). docs/dashboard.md describes them.
 //
 // The consumer page (/) and the agent console (/agent) of the hub are
 // separate; the dashboard does not touch their paths.
@@ -26,7 +26,12 @@
 // bot's page; rows [data-testid=survey-row] with data-conversation-id,
 // data-dialog-id, data-bot-id and data-state, each followed by its
 // [data-testid=survey-detail] row with [data-testid=survey-answer] items,
-// [data-testid=survey-result] and [data-testid=survey-error]).
+// [data-testid=survey-result] and [data-testid=survey-error]), and the
+// canned replies (#canned-table with rows [data-testid=canned-row] and
+// data-canned-id, [data-testid=canned-title], [data-testid=canned-text],
+// [data-testid=edit-canned], [data-testid=delete-canned]; the form
+// #canned-form with #canned-title, #canned-text, #canned-submit,
+// #canned-cancel and #canned-error).
 package dashboard
 
 import (
