@@ -235,10 +235,8 @@
     ui.availability.title = online ? "You receive new conversations. Click to stop receiving them." : "You receive no new conversations. Click to receive them.";
   }
 
-  ui.enableAlerts.addEventListener("click", () => {
-    alerts.onpermission = () => { ui.enableAlerts.hidden = !alerts.needsPermission(); };
-    alerts.unlock();
-  });
+  alerts.onpermission = () => { ui.enableAlerts.hidden = !alerts.needsPermission(); };
+  ui.enableAlerts.addEventListener("click", () => alerts.unlock());
 
   ui.availability.addEventListener("click", async () => {
     alerts.unlock();
