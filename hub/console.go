@@ -247,3 +247,21 @@ func consumerName(raw json.RawMessage) string {
 	}
 	return ""
 }
+
+// agentFileOwner refuses a hosted/file an agent publishes unless the file is
+// among the conversation consumer's files (their uploads and the agents'
+// uploads into their conversations): an agent cannot hand one consumer's
+// file to another.
+func agentFileOwner(ev *eventShape, conv *botrelay.Conversation) error {
+	if ev.Type != "ContentEvent" || ev.ContentType != "hosted/file" {
+		return nil
+	}
+	var f struct {
+		RelativePath string `json:"relativePath"`
+	}
+	_ = json.Unmarshal(ev.Message, &f)
+	if owner, ok := fileOwner(f.RelativePath); !ok || owner != conv.ConsumerID {
+		return botrelay.Errorf(botrelay.EFORBIDDEN, "relativePath does not name a file of this conversation's consumer; upload it with POST /api/account/{account}/agent/files")
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -142,6 +143,18 @@ func TestAgentFileUpload(t *testing.T) {
 	})
 	if code, body := hubGet(t, srv, "/api/account/1000/files/"+rel, tok.Token); code != http.StatusOK || body != strings.TrimSpace(string(pdf)) {
 		t.Fatalf("consumer download: %d %q", code, body)
+	}
+
+	// An agent cannot pass another consumer's file into this conversation.
+	var other struct {
+		Token string `json:"token"`
+	}
+	postJSON(t, srv.Client(), srv.URL+"/api/account/1000/consumer/token", nil, nil, &other)
+	foreign := upload(t, srv, other.Token, "theirs.pdf", pdf, 200)
+	code, body := alice.call(".ams.ms.PublishEvent", map[string]any{"dialogId": conv, "event": map[string]any{"type": "ContentEvent",
+		"contentType": "hosted/file", "message": map[string]any{"relativePath": foreign, "fileType": "PDF"}}})
+	if code != http.StatusForbidden || !strings.Contains(fmt.Sprint(body), "agent/files") {
+		t.Errorf("publishing another consumer's file: %d %v", code, body)
 	}
 
 	// Bad requests.

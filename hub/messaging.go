@@ -159,6 +159,9 @@ func (h *Hub) messageEvent(c *conn, req *ums.Request, b *ums.PublishEventBody, c
 		if role == "" {
 			return nil, forbidden(conv)
 		}
+		if err := agentFileOwner(ev, conv); err != nil {
+			return nil, err
+		}
 		me.OriginatorID, me.OriginatorPID = h.legacyID(c.sess.user.ID), c.sess.user.PID
 		me.OriginatorRole, me.OriginatorName, me.OriginatorType = role, c.sess.user.Nickname, c.sess.user.Type
 	}
