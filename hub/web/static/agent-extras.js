@@ -18,17 +18,22 @@
     // from a user gesture (a click or a submit): browsers allow both only
     // then.
     unlock() {
-      try {
-        const Ctx = window.AudioContext || window.webkitAudioContext;
-        if (Ctx && !this.audio) this.audio = new Ctx();
-        if (this.audio && this.audio.state === "suspended") this.audio.resume().catch(() => {});
-      } catch (e) { this.audio = null; }
+      this.wake();
       if ("Notification" in window && Notification.permission === "default") {
         try {
           const p = Notification.requestPermission();
           if (p && p.then) p.then(() => this.onpermission && this.onpermission()).catch(() => {});
         } catch (e) { /* old browsers: callback form only */ }
       }
+    }
+
+    // wake prepares sound only (from a user gesture).
+    wake() {
+      try {
+        const Ctx = window.AudioContext || window.webkitAudioContext;
+        if (Ctx && !this.audio) this.audio = new Ctx();
+        if (this.audio && this.audio.state === "suspended") this.audio.resume().catch(() => {});
+      } catch (e) { this.audio = null; }
     }
 
     // needsPermission: notifications exist and the agent has not decided.

@@ -236,10 +236,13 @@
   }
 
   alerts.onpermission = () => { ui.enableAlerts.hidden = !alerts.needsPermission(); };
+  // Browsers start sound only after a user gesture: any click will do (a
+  // reloaded console has no login click).
+  document.addEventListener("pointerdown", () => alerts.wake(), { passive: true });
   ui.enableAlerts.addEventListener("click", () => alerts.unlock());
 
   ui.availability.addEventListener("click", async () => {
-    alerts.unlock();
+    alerts.wake();
     const next = state.availability === "ONLINE" ? "AWAY" : "ONLINE";
     try {
       await ums.request(".ams.routing.SetAgentState", { availability: next, channels: ["MESSAGING"], agentUserId: state.session.userPid });
