@@ -69,6 +69,7 @@ var tables = []table{
 	{"bot_state_events", "id", "id"},
 	{"bot_errors", "seq", "seq"},
 	{"surveys", "seq", "seq"},
+	{"canned_replies", "id", "id"},
 }
 
 // internalTables are kept by the engine or rebuilt by the store.
