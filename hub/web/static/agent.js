@@ -196,7 +196,12 @@
     return { Authorization: "Bearer " + state.session.bearer, Accept: "application/json" };
   }
 
+  // loadCanned reads the account's canned replies; the console reads them
+  // again when the agent starts typing "/" (at most every 30 s), so
+  // replies an admin adds meanwhile show up.
+  let cannedLoaded = 0;
   async function loadCanned() {
+    cannedLoaded = Date.now();
     try {
       const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/canned-replies", { headers: authHeaders() });
       picker.set(r.ok ? await r.json() : []);
@@ -679,6 +684,10 @@
       e.preventDefault();
       ui.composer.requestSubmit();
     }
+  });
+
+  ui.input.addEventListener("input", () => {
+    if (ui.input.value === "/" && Date.now() - cannedLoaded > 30000) loadCanned();
   });
 
   let composingConv = "";
