@@ -220,8 +220,13 @@ func (h *Hub) refreshRing(cs *convState) {
 	}
 }
 
+// maxConsumerName bounds the consumer's name shown to agents.
+const maxConsumerName = 100
+
 // consumerName is the consumer's name from a conversation's context: the
-// personal engagement attribute's first and last name ("" when none).
+// personal engagement attribute's first and last name, whitespace folded and
+// cut to maxConsumerName characters ("" when none). The consumer chose it:
+// pages show it as text only.
 func consumerName(raw json.RawMessage) string {
 	if len(raw) == 0 || !strings.Contains(string(raw), "personal") {
 		return ""
@@ -240,7 +245,11 @@ func consumerName(raw json.RawMessage) string {
 	}
 	for _, a := range ctx.EngagementAttributes {
 		if a.Type == "personal" {
-			if n := strings.TrimSpace(a.Personal.FirstName + " " + a.Personal.LastName); n != "" {
+			n := strings.Join(strings.Fields(a.Personal.FirstName+" "+a.Personal.LastName), " ")
+			if utf8.RuneCountInString(n) > maxConsumerName {
+				n = string([]rune(n)[:maxConsumerName-1]) + "…"
+			}
+			if n != "" {
 				return n
 			}
 		}
