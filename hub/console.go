@@ -274,3 +274,40 @@ func agentFileOwner(ev *eventShape, conv *botrelay.Conversation) error {
 	}
 	return nil
 }
+
+// loadPreview fills the preview of a conversation that has none from the
+// store, once per conversation and in the background (a hub that restarted
+// knows no messages yet), then refreshes its ring. The caller holds h.mu.
+func (h *Hub) loadPreview(cs *convState) {
+	if cs.preview != "" || cs.previewLoading {
+		return
+	}
+	cs.previewLoading = true
+	conv := cs.c
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var found eventShape
+		var at time.Time
+		for _, d := range conv.Dialogs {
+			evs, err := h.store.Events(ctx, conv.ID, d.ID, 0, 0)
+			if err != nil {
+				return // the preview is a convenience; the next message brings one
+			}
+			for _, e := range evs {
+				var ev eventShape
+				if e.OriginatorRole == botrelay.ParticipantConsumer && e.Type == "ContentEvent" && json.Unmarshal(e.Event, &ev) == nil && !e.CreatedAt.Before(at) {
+					found, at = ev, e.CreatedAt
+				}
+			}
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if found.Type == "" || cs.preview != "" || h.closing {
+			return
+		}
+		if notePreview(cs, &found, at) {
+			h.refreshRing(cs)
+		}
+	}()
+}

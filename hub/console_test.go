@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,3 +234,27 @@ func TestConsoleCannedRepliesAndAgents(t *testing.T) {
 }
 
 func itoa(id botrelay.UserID) string { return strconv.FormatInt(int64(id), 10) }
+
+// TestRingPreviewAfterRestart: a hub that restarted has not seen the
+// consumer's messages; the ring's preview comes from the store.
+func TestRingPreviewAfterRestart(t *testing.T) {
+	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
+	srv1, h1 := startHub(t, f, 5*time.Second)
+	cons, _ := consumerConn(t, srv1)
+	conv := cons.mustCall("cm.ConsumerRequestConversation", map[string]any{"skill": "human"}).(map[string]any)["conversationId"].(string)
+	cons.mustCall("ms.PublishEvent", map[string]any{"dialogId": conv, "event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "older"}})
+	cons.mustCall("ms.PublishEvent", map[string]any{"dialogId": conv, "event": map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": "Still waiting for my parcel"}})
+	if err := h1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv2, _ := startHub(t, f, 5*time.Second)
+	bob, _ := agentWithBearer(t, srv2, "bob")
+	bob.waitFor("ring with the preview from the store", func(m map[string]any) bool {
+		if m["type"] != ".ams.routing.RoutingTaskNotification" {
+			return false
+		}
+		res := get(get(m, "body", "changes").([]any)[0], "result").(map[string]any)
+		return res["conversationId"] == conv && res["lastConsumerMessage"] == "Still waiting for my parcel"
+	})
+}

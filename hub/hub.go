@@ -126,8 +126,9 @@ type convState struct {
 	seq       int64
 	// preview and previewAt are the consumer's last message, for rings
 	// (see notePreview); guarded by h.mu.
-	preview   string
-	previewAt time.Time
+	preview        string
+	previewAt      time.Time
+	previewLoading bool
 }
 
 // ring offers a waiting conversation to one agent.

@@ -109,6 +109,9 @@ func (h *Hub) startRing(cs *convState, s *session) {
 	cs.ring = r
 	h.rings[r.id] = r
 	s.lastRing = h.now()
+	if s.user.Type == botrelay.UserHuman {
+		h.loadPreview(cs)
+	}
 	h.log.Debug("ring", "conversation_id", string(cs.c.ID), "ring_id", r.id, "user_id", int64(s.user.ID))
 	h.sendRing(s.conn, cs.c, r, "UPSERT", "WAITING")
 }
