@@ -147,6 +147,18 @@ func TestAgentConsoleDailyWork(t *testing.T) {
 	ann.do("send canned reply", chromedp.Click(chromedp.CSS("#agent-send")))
 	consumer.waitJS("canned reply arrives", hasMessage("messages", "agent", "Refunds reach your card within 5 working days."))
 
+	// The keyboard: "/" lists every reply (by title), the arrow moves, Enter
+	// inserts (key events sent to the page's handler).
+	ann.do("type slash again", chromedp.SendKeys(chromedp.CSS("#agent-input"), "/"))
+	ann.waitJS("both replies listed", `[...document.querySelectorAll("[data-testid=canned-item] .canned-title")].map(e => e.textContent).join() === "/Greeting,/Refund policy"`)
+	ann.do("arrow down and Enter", chromedp.Evaluate[chromedp.Void](`(() => {
+		const i = document.querySelector("#agent-input");
+		i.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowDown", bubbles: true, cancelable: true}));
+		i.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true, cancelable: true}));
+	})()`))
+	ann.waitJS("second reply inserted", `document.querySelector("#agent-input").value === "Refunds reach your card within 5 working days." && document.querySelector("#canned-list").hidden`)
+	ann.do("clear the reply box", chromedp.Evaluate[chromedp.Void](`document.querySelector("#agent-input").value = ""`))
+
 	// A file: the consumer sees the image, loaded through its link.
 	img := filepath.Join(t.TempDir(), "invoice.png")
 	if err := os.WriteFile(img, tinyPNG(t), 0o644); err != nil {
