@@ -32,6 +32,11 @@ const (
 	// PermConvViewAll is LivePerson's "View agents' conversations in group":
 	// read conversations the user is not part of. Survey bots need it.
 	PermConvViewAll Permission = "conversation:view-all"
+	// PermCannedView lets a user read the account's canned replies (the
+	// agent console lists them); PermCannedManage lets it add, edit and
+	// delete them.
+	PermCannedView   Permission = "canned:view"
+	PermCannedManage Permission = "canned:manage"
 )
 
 // AllPermissions lists every permission, in display order.
@@ -39,6 +44,7 @@ var AllPermissions = []Permission{
 	PermBotView, PermBotCreate, PermBotStart, PermBotStop, PermBotEdit, PermBotDelete,
 	PermUserView, PermUserManage, PermSkillView, PermSkillEdit, PermProfView, PermProfEdit,
 	PermConvHandle, PermConvViewAll,
+	PermCannedView, PermCannedManage,
 }
 
 // Valid reports whether p is a known permission.
@@ -123,8 +129,8 @@ func BuiltInProfiles() []*Profile {
 			PermBotView, PermBotCreate, PermBotStart, PermBotStop, PermBotEdit, PermBotDelete,
 			PermUserView, PermSkillView, PermProfView),
 		mk("Agent Manager", RoleAgentManager, "Manages agents and their conversations; stops, edits and deletes bots.",
-			append(slices.Clone(botManage), PermUserView, PermSkillView, PermProfView, PermConvHandle, PermConvViewAll)...),
+			append(slices.Clone(botManage), PermUserView, PermSkillView, PermProfView, PermConvHandle, PermConvViewAll, PermCannedView)...),
 		mk("Agent", RoleAgent, "Handles conversations; stops, edits and deletes bots.",
-			append(slices.Clone(botManage), PermConvHandle)...),
+			append(slices.Clone(botManage), PermConvHandle, PermCannedView)...),
 	}
 }

@@ -144,6 +144,7 @@ type Store interface {
 	APISessionStore
 	HubStore
 	BotStatsStore
+	CannedReplyStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

@@ -42,6 +42,11 @@ func (h *Hub) details(c *botrelay.Conversation) ums.ConversationDetails {
 				d.ParticipantNames[pid] = u.Nickname
 			}
 		}
+		if p.ConsumerID != "" {
+			if n := consumerName(c.Context); n != "" {
+				d.ParticipantNames[pid] = n
+			}
+		}
 		role := string(p.Role)
 		if p.State == botrelay.ParticipantStateSuggested {
 			suggested = append(suggested, ums.ParticipantDetails{ID: pid, Role: role, State: string(p.State)})

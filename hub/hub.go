@@ -134,6 +134,11 @@ type convState struct {
 	// conversation's dialogs (see lastSequence); guarded by op.
 	seqDialog botrelay.DialogID
 	seq       int64
+	// preview and previewAt are the consumer's last message, for rings
+	// (see notePreview); guarded by h.mu.
+	preview        string
+	previewAt      time.Time
+	previewLoading bool
 }
 
 // ring offers a waiting conversation to one agent.

@@ -112,6 +112,9 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 		cs.seqDialog, cs.seq = me.DialogID, me.Sequence
 	}
 	h.mu.Lock()
+	if c.consumer != "" && notePreview(cs, ev, me.CreatedAt) {
+		h.refreshRing(cs)
+	}
 	h.deliver(cur, me)
 	h.mu.Unlock()
 	return map[string]int64{"sequence": me.Sequence}, nil
@@ -155,6 +158,9 @@ func (h *Hub) messageEvent(c *conn, req *ums.Request, b *ums.PublishEventBody, c
 		}
 		if role == "" {
 			return nil, forbidden(conv)
+		}
+		if err := agentFileOwner(ev, conv); err != nil {
+			return nil, err
 		}
 		me.OriginatorID, me.OriginatorPID = h.legacyID(c.sess.user.ID), c.sess.user.PID
 		me.OriginatorRole, me.OriginatorName, me.OriginatorType = role, c.sess.user.Nickname, c.sess.user.Type

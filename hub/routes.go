@@ -22,6 +22,10 @@ func (h *Hub) Routes(mux Mux) {
 	mux.HandleFunc("POST /api/account/{account}/consumer/token", h.handleConsumerToken)
 	mux.HandleFunc("POST /api/account/{account}/consumer/files", h.handleUpload)
 	mux.HandleFunc("GET /api/account/{account}/files/{path...}", h.handleDownload)
+	// The agent console's helpers (console.go).
+	mux.HandleFunc("GET /api/account/{account}/canned-replies", h.handleCannedReplies)
+	mux.HandleFunc("GET /api/account/{account}/agents", h.handleAgents)
+	mux.HandleFunc("POST /api/account/{account}/agent/files", h.handleAgentUpload)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/brand/{token}", h.handleAgentWS)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/consumer", h.handleConsumerWS)
 	// The pages ask which account this hub serves; the id is public (it is

@@ -109,6 +109,9 @@ func (h *Hub) startRing(cs *convState, s *session) {
 	cs.ring = r
 	h.rings[r.id] = r
 	s.lastRing = h.now()
+	if s.user.Type == botrelay.UserHuman {
+		h.loadPreview(cs)
+	}
 	h.log.Debug("ring", "conversation_id", string(cs.c.ID), "ring_id", r.id, "user_id", int64(s.user.ID))
 	h.sendRing(s.conn, cs.c, r, "UPSERT", "WAITING")
 }
@@ -132,6 +135,12 @@ func (h *Hub) sendRing(c *conn, conv *botrelay.Conversation, r *ring, changeType
 	}
 	if state == "ACCEPTED" {
 		res.AssignedAgentID = h.legacyID(r.user)
+	}
+	if state == "WAITING" {
+		res.ConsumerName = consumerName(conv.Context)
+		if cs := h.convs[conv.ID]; cs != nil {
+			res.LastConsumerMessage, res.LastConsumerMessageTs, res.WaitingSinceTs = cs.preview, ms(cs.previewAt), ms(cs.waitSince)
+		}
 	}
 	c.send(ums.NewNotification(ums.NotifyRoutingTask, ums.RoutingTaskBody{
 		SubscriptionID: c.routingSub,

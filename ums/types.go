@@ -243,6 +243,15 @@ type RoutingTaskResult struct {
 	SkillID         string        `json:"skillId"`
 	AssignedAgentID string        `json:"assignedAgentId,omitempty"`
 	RingsDetails    []RingDetails `json:"ringsDetails"`
+	// botrelay's additions for the agent console (clients that do not
+	// know them ignore them): the consumer's name (from the personal
+	// engagement attribute of the conversation context), a preview of the
+	// consumer's last message and its time, and when the conversation
+	// started waiting for an agent (Unix ms).
+	ConsumerName          string `json:"consumerName,omitempty"`
+	LastConsumerMessage   string `json:"lastConsumerMessage,omitempty"`
+	LastConsumerMessageTs int64  `json:"lastConsumerMessageTs,omitempty"`
+	WaitingSinceTs        int64  `json:"waitingSinceTs,omitempty"`
 }
 
 // RingDetails is one ring of a routing task.

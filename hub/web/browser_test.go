@@ -229,8 +229,12 @@ func pageScenario(t *testing.T, base, login, password string) {
 	agent.do("accept second ring", chromedp.WaitVisible(chromedp.CSS("[data-testid=accept-ring]")), chromedp.Click(chromedp.CSS("[data-testid=accept-ring]")))
 	agent.waitJS("second conversation open", hasMessage("agent-messages", "consumer", "One more question"))
 	agent.waitJS("skills loaded", `[...document.querySelectorAll("#transfer-skill option")].some(o => o.textContent === "human")`)
+	agent.do("open transfer", chromedp.Click(chromedp.CSS("#transfer-open")), chromedp.WaitVisible(chromedp.CSS("#transfer-skill")))
+	if v := evalJS[string](agent, `document.querySelector("#transfer-skill").value`); v != "" {
+		t.Errorf("the transfer skill list preselects %q, want no selection", v)
+	}
 	agent.do("transfer to human",
-		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#transfer-skill"); s.value = [...s.options].find(o => o.textContent === "human").value; })()`),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#transfer-skill"); s.value = [...s.options].find(o => o.textContent === "human").value; s.dispatchEvent(new Event("change")); })()`),
 		chromedp.Click(chromedp.CSS("#transfer")),
 	)
 	agent.waitJS("transferred in console", hasMessage("agent-messages", "system", "transferred"))

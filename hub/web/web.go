@@ -8,7 +8,8 @@
 //
 // Both pages take ?account=<id>; without it they ask GET /api/hub/config
 // for {"account"} and fall back to "1000". The consumer page also takes
-// ?skill=<name> (default "bot") and ?name=<display name>, and keeps its
+// ?skill=<name> (default "bot") and ?name=<display name> (sent to agents as
+// the personal engagement attribute of the conversation context), and keeps its
 // consumer token in localStorage so a reload continues the conversation.
 // The agent console keeps its login in sessionStorage.
 //
@@ -18,11 +19,18 @@
 // #message-input, #send, #file-input, #typing, #end-conversation, #status
 // (data-state connecting|connected|closed) and [data-testid=quick-reply];
 // in the console #login-username, #login-password, #login-submit,
-// #login-error, #availability (data-state ONLINE|AWAY),
-// [data-testid=accept-ring], [data-testid=conversation], #agent-messages
-// (data-kind consumer|agent|bot|note|system), #agent-input,
-// #quick-replies-input (comma-separated titles), #private-note, #agent-send,
-// #consumer-typing, #transfer-skill, #transfer and #close-conversation.
+// #login-error, #availability (a switch: data-state ONLINE|AWAY,
+// aria-checked), #enable-alerts, rings [data-testid=ring] with
+// [data-testid=ring-consumer], [data-testid=ring-preview],
+// [data-testid=ring-waited] and [data-testid=accept-ring],
+// [data-testid=conversation] in #conversations (open) or
+// #closed-conversations (in the <details> #closed-section), #agent-messages
+// (data-kind consumer|agent|bot|note|system), #agent-input, #canned-list
+// with [data-testid=canned-item], #agent-file, #quick-replies-input
+// (comma-separated titles), #private-note, #agent-send, #consumer-typing,
+// #transfer-open, the #transfer-panel form with #transfer-skill,
+// #transfer-agent, #transfer-note, #transfer and #transfer-cancel, and
+// #close-conversation. docs/agent-console.md describes the console.
 package web
 
 import (

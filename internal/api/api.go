@@ -128,7 +128,7 @@ type Route struct {
 // every route; Routes registers exactly these.
 func (a *API) RouteTable() []Route {
 	const v1 = "/api/v1"
-	return []Route{
+	return append([]Route{
 		{http.MethodPost, v1 + "/login", Anyone, a.login},
 		{http.MethodPost, v1 + "/logout", Authenticated, a.logout},
 		{http.MethodGet, v1 + "/me", Authenticated, a.me},
@@ -182,7 +182,7 @@ func (a *API) RouteTable() []Route {
 		{http.MethodDelete, v1 + "/profiles/{id}", botrelay.PermProfEdit, a.deleteProfile},
 
 		{http.MethodGet, "/api/openapi.json", Anyone, serveOpenAPI},
-	}
+	}, a.cannedRoutes(v1)...)
 }
 
 // Routes registers every route of RouteTable on mux, each wrapped in

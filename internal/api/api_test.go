@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -387,6 +388,7 @@ func fixtures() map[string]fixture {
 func TestRoutePermissions(t *testing.T) {
 	e := newEnv(t)
 	fx := fixtures()
+	maps.Copy(fx, cannedFixtures())
 	callers := []string{"Admin", "Campaign Manager", "Agent Manager", "Agent", "Bot starter", "anonymous"}
 	for _, rt := range e.api.RouteTable() {
 		key := rt.Method + " " + rt.Pattern

@@ -77,6 +77,7 @@ var tables = []table{
 	{"hub_files", "account_id, path", ""},
 	{"hub_keys", "name", ""},
 	{"bot_stats", "bot_id, resolution, bucket, metric", ""},
+	{"canned_replies", "id", "id"},
 }
 
 // internalTables are kept by the engine or rebuilt by the store, or hold

@@ -145,6 +145,7 @@ type state struct {
 	Users         json.RawMessage
 	Skills        json.RawMessage
 	Profiles      json.RawMessage
+	Canned        json.RawMessage
 	Conversations []conversation
 }
 
@@ -163,6 +164,7 @@ func apiState(t *testing.T, api *testrig.API) state {
 	s.Users = api.Do(http.MethodGet, "/api/v1/users", nil, http.StatusOK, nil)
 	s.Skills = api.Do(http.MethodGet, "/api/v1/skills", nil, http.StatusOK, nil)
 	s.Profiles = api.Do(http.MethodGet, "/api/v1/profiles", nil, http.StatusOK, nil)
+	s.Canned = api.Do(http.MethodGet, "/api/v1/canned-replies", nil, http.StatusOK, nil)
 	return s
 }
 
@@ -210,6 +212,7 @@ func source(t *testing.T, src place) (string, state, map[string]int) {
 	api.Do(http.MethodPost, "/api/v1/users", map[string]any{"type": "HUMAN", "loginName": "alice", "nickname": "Alice",
 		"profileId": api.ID("/api/v1/profiles", "Agent"), "password": "Alice-pass-42", "messagingSlots": 3,
 		"skillIds": []json.Number{api.ID("/api/v1/skills", "human")}}, http.StatusCreated, nil)
+	api.Do(http.MethodPost, "/api/v1/canned-replies", map[string]any{"title": "Refund", "text": "Refunds take 5 days."}, http.StatusCreated, nil)
 	var user struct {
 		User struct {
 			ID json.Number `json:"id"`
@@ -337,7 +340,7 @@ func restoreInto(t *testing.T, src, dst place, file string, want state, rows map
 	api := testrig.LoginAPI(t, base, "admin", password)
 	got := apiState(t, api)
 	for name, pair := range map[string][2]any{"bots": {got.Bots, want.Bots}, "users": {got.Users, want.Users},
-		"skills": {got.Skills, want.Skills}, "profiles": {got.Profiles, want.Profiles}} {
+		"skills": {got.Skills, want.Skills}, "profiles": {got.Profiles, want.Profiles}, "canned replies": {got.Canned, want.Canned}} {
 		if g, w := mustJSON(t, pair[0]), mustJSON(t, pair[1]); g != w {
 			t.Errorf("%s on %s differ:\n got %s\nwant %s", name, dst.name, g, w)
 		}

@@ -67,8 +67,8 @@ Subcommands:
 
 ROLE is ADMIN, CAMPAIGN_MANAGER, AGENT_MANAGER or AGENT. The permissions are bot:view, bot:create,
 bot:start, bot:stop, bot:edit, bot:delete, user:view, user:manage, skill:view, skill:manage,
-profile:view, profile:manage, conversation:handle and conversation:view-all. The built-in profiles
-are read-only.
+profile:view, profile:manage, conversation:handle, conversation:view-all, canned:view and
+canned:manage. The built-in profiles are read-only.
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay profiles <subcommand> -h' for its flags.
 `,
 	"surveys": `usage: botrelay surveys <subcommand> [flags]

@@ -8,8 +8,8 @@
 // with its status dashboard, error log, open conversations, the
 // conversation tester and (survey bots) its survey runs, its edit page
 // (#/bots/{id}/edit) and figures (#/bots/{id}/stats), the survey runs
-// page (#/surveys), and the users, skills and profiles pages. docs/
-// dashboard.md describes them.
+// page (#/surveys), the users, skills and profiles pages, and the canned
+// replies page (#/canned). docs/dashboard.md describes them.
 //
 // The consumer page (/) and the agent console (/agent) of the hub are
 // separate; the dashboard does not touch their paths.
@@ -52,6 +52,12 @@
 // p50,p95,uptime}] and the SVG charts #chart-conversations,
 // #chart-containment, #chart-latency, #chart-uptime and #chart-errors,
 // whose circles carry data-series, data-at and data-value.
+//
+// The canned replies page (#/canned) has #canned-table with rows
+// [data-testid=canned-row] and data-canned-id, [data-testid=canned-title], [data-testid=canned-text],
+// [data-testid=edit-canned], [data-testid=delete-canned]; the form
+// #canned-form with #canned-title, #canned-text, #canned-submit,
+// #canned-cancel and #canned-error).
 package dashboard
 
 import (

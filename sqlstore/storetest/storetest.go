@@ -55,6 +55,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationSearch", testConversationSearch},
 		{"ConversationBotErrors", testConversationBotErrors},
 		{"BotStats", testBotStats},
+		{"CannedReplies", testCannedReplies},
 	}
 	tests = append(tests, hubCases...)
 	for _, tt := range tests {

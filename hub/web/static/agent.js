@@ -1,25 +1,38 @@
 // The agent console. A human agent logs in (agentVep login), goes ONLINE,
-// accepts incoming conversations (routing rings), reads and answers them
-// (texts, quick replies, private notes, typing), transfers them to a skill
-// and closes them — over the same agent messaging protocol as node-agent-sdk.
+// accepts incoming conversations (routing rings, with a beep, a browser
+// notification while the tab is hidden and the count in the title), reads
+// and answers them (texts, canned replies, files, quick replies, private
+// notes, typing), transfers them to a skill or an agent with a note, and
+// closes them — over the same agent messaging protocol as node-agent-sdk,
+// plus the hub's console helpers (canned replies, agents, agent uploads).
 //
 // Query parameter: ?account=<id> (else GET /api/hub/config, else "1000").
 "use strict";
 
 (function () {
   const { el, UMS, renderQuickReplies, renderStructured, formatTime, isImageFile } = window.Botrelay;
+  const { Alerts, CannedPicker, waited } = window.BotrelayConsole;
 
   const params = new URLSearchParams(location.search);
   const $ = (id) => document.getElementById(id);
   const ui = {
     loginForm: $("login-form"), username: $("login-username"), password: $("login-password"), loginError: $("login-error"),
     console: $("console"), agentName: $("agent-name"), status: $("status"), availability: $("availability"), logout: $("logout"),
+    availabilityLabel: $("availability-label"), enableAlerts: $("enable-alerts"),
     rings: $("rings"), ringsEmpty: $("rings-empty"), convs: $("conversations"), convsEmpty: $("convs-empty"),
+    closedSection: $("closed-section"), closedList: $("closed-conversations"), closedCount: $("closed-count"),
     placeholder: $("placeholder"), panel: $("conversation"), title: $("conv-title"),
-    transferSkill: $("transfer-skill"), transfer: $("transfer"), close: $("close-conversation"),
+    transferOpen: $("transfer-open"), transferPanel: $("transfer-panel"), transferSkill: $("transfer-skill"),
+    transferAgent: $("transfer-agent"), transferNote: $("transfer-note"), transferCancel: $("transfer-cancel"),
+    transfer: $("transfer"), close: $("close-conversation"),
     messages: $("agent-messages"), typing: $("consumer-typing"),
     composer: $("agent-composer"), input: $("agent-input"), quickReplies: $("quick-replies-input"), privateNote: $("private-note"),
+    cannedList: $("canned-list"), file: $("agent-file"),
   };
+  const alerts = new Alerts("Agent console — botrelay");
+  const picker = new CannedPicker(ui.input, ui.cannedList);
+  // MAX_CLOSED bounds the "Closed" list; older ended conversations go.
+  const MAX_CLOSED = 20;
 
   const SESSION_KEY = "botrelay.agent.session";
   const state = {
@@ -33,6 +46,7 @@
     current: "",
     openOnArrival: new Set(),
     skills: [],
+    agents: [],
   };
   let ums = null;
 
@@ -52,6 +66,7 @@
 
   ui.loginForm.addEventListener("submit", async (e) => {
     e.preventDefault();
+    alerts.unlock(); // a user gesture: sound and the notification permission
     ui.loginError.textContent = "";
     const submit = $("login-submit");
     submit.disabled = true;
@@ -89,6 +104,8 @@
     ui.agentName.textContent = session.loginName;
     renderAvailability();
     loadSkills();
+    loadCanned();
+    ui.enableAlerts.hidden = !alerts.needsPermission();
     ums = new UMS(() => {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       return proto + "//" + location.host + "/ws_api/account/" + encodeURIComponent(state.account) +
@@ -123,6 +140,9 @@
     state.current = "";
     ui.rings.replaceChildren();
     ui.convs.replaceChildren();
+    ui.closedList.replaceChildren();
+    alerts.count(0);
+    picker.set([]);
     ui.messages.replaceChildren();
     updateEmpty();
     showPanel(false);
@@ -166,8 +186,42 @@
     } catch (e) {
       state.skills = [];
     }
-    ui.transferSkill.replaceChildren(...state.skills.map((s) => el("option", { value: s.id, text: s.name })));
-    ui.transfer.disabled = state.skills.length === 0;
+    // No skill is preselected: the agent picks one (or an agent).
+    ui.transferSkill.replaceChildren(el("option", { value: "", text: "Choose a skill…" }),
+      ...state.skills.map((s) => el("option", { value: s.id, text: s.name })));
+    updateTransferButton();
+  }
+
+  function authHeaders() {
+    return { Authorization: "Bearer " + state.session.bearer, Accept: "application/json" };
+  }
+
+  // loadCanned reads the account's canned replies; the console reads them
+  // again when the agent starts typing "/" (at most every 30 s), so
+  // replies an admin adds meanwhile show up.
+  let cannedLoaded = 0;
+  async function loadCanned() {
+    cannedLoaded = Date.now();
+    try {
+      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/canned-replies", { headers: authHeaders() });
+      picker.set(r.ok ? await r.json() : []);
+    } catch (e) {
+      picker.set([]);
+    }
+  }
+
+  async function loadAgents() {
+    try {
+      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/agents", { headers: authHeaders() });
+      state.agents = r.ok ? await r.json() : [];
+    } catch (e) {
+      state.agents = [];
+    }
+    const keep = ui.transferAgent.value;
+    ui.transferAgent.replaceChildren(el("option", { value: "", text: "Choose an agent…" }),
+      ...state.agents.map((a) => el("option", { value: a.id, text: a.name + " (" + a.availability.toLowerCase() + ")" })));
+    if (state.agents.some((a) => a.id === keep)) ui.transferAgent.value = keep;
+    updateTransferButton();
   }
 
   function skillName(id) {
@@ -179,13 +233,21 @@
 
   function renderAvailability() {
     const online = state.availability === "ONLINE";
-    ui.availability.textContent = online ? "Online" : "Away";
+    // The label says both the state and what a click does.
+    ui.availabilityLabel.textContent = online ? "You are Online — go Away" : "You are Away — go Online";
     ui.availability.dataset.state = state.availability;
-    ui.availability.setAttribute("aria-pressed", online ? "true" : "false");
-    ui.availability.title = online ? "You receive new conversations. Click to go away." : "You receive no new conversations. Click to go online.";
+    ui.availability.setAttribute("aria-checked", online ? "true" : "false");
+    ui.availability.title = online ? "You receive new conversations. Click to stop receiving them." : "You receive no new conversations. Click to receive them.";
   }
 
+  alerts.onpermission = () => { ui.enableAlerts.hidden = !alerts.needsPermission(); };
+  // Browsers start sound only after a user gesture: any click will do (a
+  // reloaded console has no login click).
+  document.addEventListener("pointerdown", () => alerts.wake(), { passive: true });
+  ui.enableAlerts.addEventListener("click", () => alerts.unlock());
+
   ui.availability.addEventListener("click", async () => {
+    alerts.wake();
     const next = state.availability === "ONLINE" ? "AWAY" : "ONLINE";
     try {
       await ums.request(".ams.routing.SetAgentState", { availability: next, channels: ["MESSAGING"], agentUserId: state.session.userPid });
@@ -215,12 +277,33 @@
     }
   }
 
+  // addRing shows a ring: who (the consumer's name, or a short id), the
+  // skill, a preview of their last message and how long they have waited;
+  // it beeps, notifies while the tab is hidden and counts in the title.
   function addRing(r, res) {
-    if (state.rings.has(r.ringId)) return;
+    const known = state.rings.get(r.ringId);
+    if (known) {
+      // The same ring again, with a newer preview of the consumer's message.
+      if (res.lastConsumerMessage && res.lastConsumerMessage !== known.preview.textContent) {
+        known.preview.textContent = res.lastConsumerMessage;
+        known.preview.hidden = false;
+        known.notify(true);
+      }
+      return;
+    }
+    const who = res.consumerName || "Consumer " + String(res.consumerId || "").slice(0, 8);
     const accept = el("button", { type: "button", "data-testid": "accept-ring", text: "Accept" });
+    const waitedEl = el("span", { class: "ring-waited", "data-testid": "ring-waited" });
+    const preview = el("span", { class: "ring-preview", "data-testid": "ring-preview", text: res.lastConsumerMessage || "", hidden: !res.lastConsumerMessage });
+    const since = Number(res.waitingSinceTs) || Date.now();
+    const tick = () => { waitedEl.textContent = "waiting " + waited(since); };
+    tick();
     const node = el("li", { class: "ring", "data-testid": "ring", "data-ring-id": r.ringId, "data-conversation-id": res.conversationId },
-      el("span", { class: "who", text: "New conversation" + (res.skillId ? " · " + skillName(res.skillId) : "") }), accept);
-    accept.setAttribute("aria-label", "Accept conversation from consumer " + String(res.consumerId || "").slice(0, 8));
+      el("div", { class: "ring-info" },
+        el("span", { class: "who", "data-testid": "ring-consumer", text: who + (res.skillId ? " · " + skillName(res.skillId) : "") }),
+        preview, waitedEl),
+      accept);
+    accept.setAttribute("aria-label", "Accept conversation from " + who);
     accept.addEventListener("click", async () => {
       accept.disabled = true;
       state.openOnArrival.add(res.conversationId);
@@ -233,18 +316,25 @@
         node.querySelector(".who").textContent = "Could not accept: " + e.message;
       }
     });
-    state.rings.set(r.ringId, { conversationId: res.conversationId, node });
+    const notify = (quiet) => {
+      const text = preview.textContent;
+      alerts.ring("New conversation" + (res.skillId ? " · " + skillName(res.skillId) : ""),
+        text ? who + ": " + text : who + " is waiting.", r.ringId, () => accept.focus(), quiet);
+    };
+    state.rings.set(r.ringId, { conversationId: res.conversationId, node, preview, notify, timer: setInterval(tick, 1000) });
     if (r.ringExpirationTs) {
       const wait = Number(r.ringExpirationTs) - Date.now();
       if (wait > 0) setTimeout(() => removeRing(r.ringId), wait);
     }
     ui.rings.append(node);
     updateEmpty();
+    notify(false);
   }
 
   function removeRing(ringId) {
     const r = state.rings.get(ringId);
     if (!r) return;
+    clearInterval(r.timer);
     r.node.remove();
     state.rings.delete(ringId);
     updateEmpty();
@@ -252,7 +342,13 @@
 
   function updateEmpty() {
     ui.ringsEmpty.hidden = state.rings.size > 0;
-    ui.convsEmpty.hidden = state.convs.size > 0;
+    let open = 0;
+    for (const c of state.convs.values()) if (!c.ended) open++;
+    ui.convsEmpty.hidden = open > 0;
+    const closed = ui.closedList.children.length;
+    ui.closedSection.hidden = closed === 0;
+    ui.closedCount.textContent = String(closed);
+    alerts.count(state.rings.size);
   }
 
   // ---- conversations ----
@@ -278,13 +374,27 @@
         let why = "Conversation closed.";
         if (d.state === "OPEN") {
           const before = conv.details && conv.details.skillId;
-          why = d.skillId !== undefined && String(d.skillId) !== String(before)
-            ? "Conversation transferred to " + skillName(d.skillId) + "."
-            : "You are no longer assigned to this conversation.";
+          const suggested = suggestedName(d);
+          why = conv.transferTarget ? "Conversation transferred to " + conv.transferTarget + "."
+            : suggested ? "Conversation transferred to " + suggested + "."
+              : d.skillId !== undefined && String(d.skillId) !== String(before)
+                ? "Conversation transferred to " + skillName(d.skillId) + "."
+                : "You are no longer assigned to this conversation.";
         }
         endConv(conv, why);
       }
     }
+  }
+
+  // suggestedName names the agent a conversation was transferred to (a
+  // SUGGESTED participant), or "".
+  function suggestedName(d) {
+    for (const dlg of d.dialogs || []) {
+      for (const p of dlg.participantsDetails || []) {
+        if (p.state === "SUGGESTED") return (d.participantNames || {})[p.id] || "another agent";
+      }
+    }
+    return "";
   }
 
   function upsertConv(id, d) {
@@ -319,18 +429,23 @@
     if (state.current === id) renderHeader(conv);
   }
 
+  // endConv moves an ended conversation out of "My conversations" into the
+  // collapsed "Closed" list (newest first), where it can still be read.
   function endConv(conv, why) {
     conv.ended = true;
     conv.typing = "";
     conv.node.firstChild.classList.add("closed");
+    conv.badge.hidden = true;
     addEvent(conv, { system: why });
-    if (state.current !== conv.id) {
-      conv.node.remove();
-      state.convs.delete(conv.id);
-      updateEmpty();
-    } else {
-      renderHeader(conv);
+    ui.closedList.prepend(conv.node);
+    while (ui.closedList.children.length > MAX_CLOSED) {
+      const last = ui.closedList.lastElementChild;
+      const id = last.firstChild.dataset.conversationId;
+      last.remove();
+      if (id !== state.current) state.convs.delete(id);
     }
+    updateEmpty();
+    if (state.current === conv.id) renderHeader(conv);
   }
 
   async function loadHistory(conv) {
@@ -474,9 +589,10 @@
 
   function renderHeader(conv) {
     ui.title.textContent = (conv.consumerName || "Consumer") + (conv.ended ? " (ended)" : "");
-    for (const c of [ui.transfer, ui.close, ui.input, $("agent-send"), ui.quickReplies, ui.privateNote, ui.transferSkill]) {
-      c.disabled = conv.ended || (c === ui.transfer && state.skills.length === 0);
+    for (const c of [ui.transferOpen, ui.close, ui.input, $("agent-send"), ui.quickReplies, ui.privateNote, ui.file]) {
+      c.disabled = conv.ended;
     }
+    if (conv.ended) closeTransfer();
   }
 
   function showPanel(show) {
@@ -487,14 +603,8 @@
   function openConv(id) {
     const conv = state.convs.get(id);
     if (!conv) return;
-    // Drop ended conversations the agent navigates away from.
-    const prev = state.convs.get(state.current);
-    if (prev && prev.ended && prev.id !== id) {
-      prev.node.remove();
-      state.convs.delete(prev.id);
-      updateEmpty();
-    }
     state.current = id;
+    closeTransfer();
     for (const c of state.convs.values()) c.node.firstChild.setAttribute("aria-current", c.id === id ? "true" : "false");
     conv.unread = 0;
     conv.badge.hidden = true;
@@ -544,14 +654,7 @@
     ui.privateNote.checked = false;
     stopComposing();
     try {
-      const body = await ums.request(".ams.ms.PublishEvent", req);
-      if (body && body.sequence !== undefined) {
-        onEvent({
-          sequence: body.sequence, dialogId: req.dialogId, event, serverTimestamp: Date.now(),
-          originatorId: state.legacyId, originatorMetadata: { id: state.legacyId, role: "ASSIGNED_AGENT" },
-          messageAudience: req.messageAudience,
-        }, false);
-      }
+      await publishLocal(conv, req);
     } catch (err) {
       addEvent(conv, { system: "Not sent: " + err.message });
       ui.input.value = text;
@@ -559,11 +662,32 @@
     ui.input.focus();
   });
 
+  // publishLocal publishes req and shows the event at once (the hub's echo
+  // of it is recognised by its sequence).
+  async function publishLocal(conv, req) {
+    const body = await ums.request(".ams.ms.PublishEvent", req);
+    if (body && body.sequence !== undefined) {
+      onEvent({
+        sequence: body.sequence, dialogId: req.dialogId, event: req.event, serverTimestamp: Date.now(),
+        originatorId: state.legacyId, originatorMetadata: { id: state.legacyId, role: "ASSIGNED_AGENT" },
+        messageAudience: req.messageAudience, conversationId: conv.id,
+      }, false);
+    }
+  }
+
   ui.input.addEventListener("keydown", (e) => {
+    if (picker.keydown(e)) {
+      e.preventDefault();
+      return;
+    }
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
       ui.composer.requestSubmit();
     }
+  });
+
+  ui.input.addEventListener("input", () => {
+    if (ui.input.value === "/" && Date.now() - cannedLoaded > 30000) loadCanned();
   });
 
   let composingConv = "";
@@ -589,21 +713,85 @@
     }
   }
 
-  ui.transfer.addEventListener("click", async () => {
+  // ---- transfer ----
+
+  function updateTransferButton() {
+    ui.transfer.disabled = !ui.transferSkill.value && !ui.transferAgent.value;
+  }
+
+  function closeTransfer() {
+    ui.transferPanel.hidden = true;
+    ui.transferOpen.setAttribute("aria-expanded", "false");
+  }
+
+  ui.transferOpen.addEventListener("click", () => {
+    if (!ui.transferPanel.hidden) { closeTransfer(); return; }
+    ui.transferSkill.value = "";
+    ui.transferAgent.value = "";
+    ui.transferNote.value = "";
+    updateTransferButton();
+    ui.transferPanel.hidden = false;
+    ui.transferOpen.setAttribute("aria-expanded", "true");
+    loadAgents();
+    ui.transferSkill.focus();
+  });
+  ui.transferCancel.addEventListener("click", closeTransfer);
+  // A skill or an agent: choosing one clears the other.
+  ui.transferSkill.addEventListener("change", () => { if (ui.transferSkill.value) ui.transferAgent.value = ""; updateTransferButton(); });
+  ui.transferAgent.addEventListener("change", () => { if (ui.transferAgent.value) ui.transferSkill.value = ""; updateTransferButton(); });
+
+  // transfer hands the conversation to a skill (the skill changes) or to an
+  // agent (suggested: rung first). A note goes first, as a private note the
+  // next agent reads in the history.
+  ui.transferPanel.addEventListener("submit", async (e) => {
+    e.preventDefault();
     const conv = currentConv();
     const skill = ui.transferSkill.value;
-    if (!conv || !skill) return;
+    const agentId = ui.transferAgent.value;
+    if (!conv || (!skill && !agentId)) return;
+    const agent = state.agents.find((a) => a.id === agentId);
+    const target = skill ? skillName(skill) : (agent ? agent.name : agentId);
+    const note = ui.transferNote.value.trim();
+    ui.transfer.disabled = true;
     try {
-      await ums.request(".ams.cm.UpdateConversationField", {
-        conversationId: conv.id,
-        conversationField: [
-          { field: "ParticipantsChange", type: "REMOVE", role: "ASSIGNED_AGENT", userId: state.legacyId },
-          { field: "Skill", type: "UPDATE", skill: String(skill) },
-        ],
-      });
-      if (!conv.ended) endConv(conv, "Conversation transferred to " + skillName(skill) + ".");
-    } catch (e) {
-      addEvent(conv, { system: "Transfer failed: " + e.message });
+      if (note) {
+        const event = { type: "ContentEvent", contentType: "text/plain", message: "Transfer note: " + note };
+        await publishLocal(conv, { dialogId: mainDialog(conv), event, messageAudience: "AGENTS_AND_MANAGERS" });
+      }
+      conv.transferTarget = target;
+      const fields = [{ field: "ParticipantsChange", type: "REMOVE", role: "ASSIGNED_AGENT", userId: state.legacyId }];
+      if (skill) fields.push({ field: "Skill", type: "UPDATE", skill: String(skill) });
+      else fields.push({ field: "ParticipantsChange", type: "SUGGEST", role: "ASSIGNED_AGENT", userId: agentId });
+      await ums.request(".ams.cm.UpdateConversationField", { conversationId: conv.id, conversationField: fields });
+      closeTransfer();
+      if (!conv.ended) endConv(conv, "Conversation transferred to " + target + ".");
+    } catch (err) {
+      conv.transferTarget = "";
+      addEvent(conv, { system: "Transfer failed: " + err.message });
+      updateTransferButton();
+    }
+  });
+
+  // ---- files ----
+
+  // The agent sends a file: upload into the conversation, then a
+  // hosted/file event the consumer opens with its own token.
+  ui.file.addEventListener("change", async () => {
+    const file = ui.file.files && ui.file.files[0];
+    ui.file.value = "";
+    const conv = currentConv();
+    if (!file || !conv) return;
+    try {
+      const form = new FormData();
+      form.append("file", file);
+      const r = await fetch("/api/account/" + encodeURIComponent(state.account) + "/agent/files?conversationId=" + encodeURIComponent(conv.id),
+        { method: "POST", body: form, headers: authHeaders() });
+      const up = await r.json().catch(() => null);
+      if (!r.ok) throw new Error((up && up.error && up.error.message) || "HTTP " + r.status);
+      const event = { type: "ContentEvent", contentType: "hosted/file", message: { relativePath: up.relativePath, fileType: up.fileType, caption: file.name } };
+      await publishLocal(conv, { dialogId: mainDialog(conv), event });
+    } catch (err) {
+      addEvent(conv, { system: "File not sent: " + err.message });
     }
   });
 

@@ -205,9 +205,16 @@
   async function ensureConversation() {
     if (state.conv && state.conv.state === "OPEN") return state.conv;
     if (!state.pendingConv) {
-      state.pendingConv = ums.request("cm.ConsumerRequestConversation", {
-        brandId: state.account, channelType: "MESSAGING", skill: state.skill,
-      }).then((body) => adopt(body.conversationId)).finally(() => { state.pendingConv = null; });
+      const req = { brandId: state.account, channelType: "MESSAGING", skill: state.skill };
+      // ?name= tells the agent who is writing: the personal engagement
+      // attribute of the conversation context, as LivePerson's SDEs.
+      const name = (params.get("name") || "").trim().slice(0, 100);
+      if (name) {
+        const [first, ...rest] = name.split(/\s+/);
+        req.conversationContext = { type: "SharkContext", lang: navigator.language || "en-US", clientProperties: {},
+          engagementAttributes: [{ type: "personal", personal: { firstname: first, lastname: rest.join(" ") } }] };
+      }
+      state.pendingConv = ums.request("cm.ConsumerRequestConversation", req).then((body) => adopt(body.conversationId)).finally(() => { state.pendingConv = null; });
     }
     return state.pendingConv;
   }

@@ -6,7 +6,7 @@
 (() => {
   const PERMISSIONS = ["bot:view", "bot:create", "bot:start", "bot:stop", "bot:edit", "bot:delete",
     "user:view", "user:manage", "skill:view", "skill:manage", "profile:view", "profile:manage",
-    "conversation:handle", "conversation:view-all"];
+    "conversation:handle", "conversation:view-all", "canned:view", "canned:manage"];
   const ROLES = ["ADMIN", "CAMPAIGN_MANAGER", "AGENT_MANAGER", "AGENT"];
   const STATE_LABELS = {
     OFFLINE: "Offline", STARTING: "Starting", ONLINE: "Online",
@@ -196,6 +196,7 @@
       case "users": return usersView();
       case "skills": return skillsView();
       case "profiles": return profilesView();
+      case "canned": return cannedView();
       case "bots":
         if (parts[1] === "new") return wizardView();
         if (parts[1] && parts[2] === "edit") return pages().editView(parts[1]);
@@ -228,7 +229,8 @@
     $("#who").hidden = false;
     $("#who-name").textContent = me.user.nickname || me.user.loginName;
     $$("#nav a").forEach((a) => {
-      const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view" }[a.dataset.nav];
+      const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view",
+        canned: "canned:view" }[a.dataset.nav];
       a.hidden = a.dataset.nav !== "conversations" && !can(need); // everyone sees their own conversations
     });
   }
@@ -1234,6 +1236,63 @@
       h("label", { class: "choice" }, h("input", { type: "checkbox", value: x }), " ", x)))),
     h("p", { class: "error", id: "profile-error", role: "alert" }),
     h("button", { type: "submit", id: "profile-submit" }, "Add profile")));
+  }
+
+  // ---- canned replies ---------------------------------------------------------
+
+  // cannedView lists the account's canned replies (what agents insert with
+  // "/" in the agent console); with canned:manage it adds, edits and
+  // deletes them. One form adds or, after Edit, saves a reply.
+  async function cannedView() {
+    const gen = newView("canned");
+    const replies = await api("GET", "/canned-replies");
+    if (gen !== S.gen) return;
+    const manage = can("canned:manage");
+    view().append(h("div", { class: "head" }, h("h1", {}, "Canned replies")),
+      h("p", { class: "muted" }, "Agents type / in the agent console's reply box to pick one of these; it is inserted for them to send."),
+      table("canned-table", ["Title", "Text", ""]));
+    const empty = replies.length === 0 ? [[h("span", { class: "muted" }, "No canned replies yet."), "", ""]] : [];
+    fill("#canned-table", empty.concat(replies.map((c) => [h("b", { "data-testid": "canned-title" }, c.title),
+      h("span", { class: "canned-text", "data-testid": "canned-text" }, c.text),
+      manage ? h("span", { class: "actions" },
+        h("button", { type: "button", class: "small secondary", "data-testid": "edit-canned", onclick: () => editCanned(c) }, "Edit"), " ",
+        h("button", { type: "button", class: "small danger", "data-testid": "delete-canned", onclick: async () => {
+          if (!confirm(`Delete the canned reply "${c.title}"?`)) return;
+          try { await api("DELETE", "/canned-replies/" + c.id); toast("Canned reply deleted."); cannedView(); } catch (e) { toast(e.message, "error"); }
+        } }, "Delete")) : ""])));
+    $$("#canned-table tbody tr").forEach((tr, i) => { if (replies[i]) Object.assign(tr.dataset, { cannedId: String(replies[i].id), testid: "canned-row" }); });
+    if (!manage) return;
+    view().append(h("form", { class: "panel", id: "canned-form", onsubmit: saveCanned },
+      h("h2", { id: "canned-form-title" }, "Add canned reply"),
+      field("Title", h("input", { type: "text", id: "canned-title", required: true, maxlength: 80 }), "What agents type after / to find it; unique."),
+      field("Text", h("textarea", { id: "canned-text", rows: 4, required: true, maxlength: 4000 })),
+      h("p", { class: "error", id: "canned-error", role: "alert" }),
+      h("button", { type: "submit", id: "canned-submit" }, "Add canned reply"), " ",
+      h("button", { type: "button", class: "secondary", id: "canned-cancel", hidden: true, onclick: () => cannedView() }, "Cancel")));
+  }
+
+  function editCanned(c) {
+    const form = $("#canned-form");
+    form.dataset.editId = String(c.id);
+    $("#canned-form-title").textContent = "Edit canned reply";
+    $("#canned-submit").textContent = "Save";
+    $("#canned-cancel").hidden = false;
+    $("#canned-title").value = c.title;
+    $("#canned-text").value = c.text;
+    $("#canned-error").textContent = "";
+    $("#canned-title").focus();
+  }
+
+  async function saveCanned(e) {
+    e.preventDefault();
+    const id = $("#canned-form").dataset.editId;
+    const body = { title: $("#canned-title").value.trim(), text: $("#canned-text").value.trim() };
+    try {
+      if (id) await api("PUT", "/canned-replies/" + id, body);
+      else await api("POST", "/canned-replies", body);
+      toast(id ? "Canned reply saved." : "Canned reply added.");
+      cannedView();
+    } catch (err) { $("#canned-error").textContent = err.message; }
   }
 
   // ---- start -----------------------------------------------------------------
