@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/fence"
@@ -126,30 +129,54 @@ func (s *Store) ClusterLeases(ctx context.Context) ([]ClusterLease, error) {
 	return out, rows.Err()
 }
 
+// leaseLockTimeout bounds how long a lease write waits for the lease row:
+// a node paused in the middle of a fenced write holds the row share-locked
+// until PostgreSQL ends its idle transaction (Options.IdleTxTimeout); the
+// acquirer tries again at its next round instead of stalling.
+const leaseLockTimeout = "250ms"
+
 // AcquireLease takes the named lease for ttl when it is free (never held,
 // released, or expired by the database clock), one epoch on. ok is false
-// when another holder has it.
+// when another holder has it, or its row is locked for now.
 func (s *Store) AcquireLease(ctx context.Context, name, node, incarnation string, ttl time.Duration) (epoch int64, ok bool, err error) {
 	if err := s.needPostgres("acquire lease"); err != nil {
 		return 0, false, err
 	}
-	rows, err := s.pool().query(ctx, `INSERT INTO cluster_leases (name, node_id, incarnation, epoch, acquired_at, expires_at)
+	err = s.inTx(ctx, func(c conn) error {
+		if _, err := c.exec(ctx, `SET LOCAL lock_timeout = '`+leaseLockTimeout+`'`); err != nil {
+			return err
+		}
+		rows, err := c.query(ctx, `INSERT INTO cluster_leases (name, node_id, incarnation, epoch, acquired_at, expires_at)
 		VALUES ($1, $2, $3, 1, `+dbNow+`, `+dbNow+` + $4)
 		ON CONFLICT (name) DO UPDATE SET node_id = excluded.node_id, incarnation = excluded.incarnation,
 			epoch = cluster_leases.epoch + 1, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
 		WHERE cluster_leases.expires_at <= `+dbNow+`
 		RETURNING epoch`, name, node, incarnation, ttl.Milliseconds())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if rows.Next() {
+			ok = true
+			if err := rows.Scan(&epoch); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if lockTimedOut(err) {
+		return 0, false, nil
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("acquire lease %s: %w", name, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		return 0, false, rows.Err()
-	}
-	if err := rows.Scan(&epoch); err != nil {
-		return 0, false, err
-	}
-	return epoch, true, rows.Err()
+	return epoch, ok, nil
+}
+
+// lockTimedOut reports a lock_timeout (SQLSTATE 55P03).
+func lockTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }
 
 // RenewLeases extends every lease the holder still has by ttl and returns

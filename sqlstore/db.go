@@ -54,6 +54,12 @@ type Options struct {
 	// them all. A restore loads a backup into the schema it was taken
 	// from, then reopens the store to apply the rest.
 	MigrateTo int
+	// IdleTxTimeout, on PostgreSQL, makes the server end a session that
+	// stays idle inside a transaction this long (idle_in_transaction_
+	// session_timeout). Cluster mode sets it: a node paused in the middle
+	// of a fenced write would otherwise hold its lease row locked, and no
+	// other node could take the lease over, until it woke up.
+	IdleTxTimeout time.Duration
 }
 
 // Store is a botrelay.Store on an SQL database. It is safe for concurrent use.
@@ -98,7 +104,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			db.SetConnMaxLifetime(0)
 		}
 	case Postgres:
-		db, err = sql.Open("pgx", o.DSN)
+		db, err = sql.Open("pgx", withIdleTxTimeout(o.DSN, o.IdleTxTimeout))
 		if err == nil {
 			db.SetMaxOpenConns(16)
 			db.SetMaxIdleConns(8)
@@ -348,3 +354,19 @@ func fromMillis(ms int64) time.Time {
 
 // nowMillis returns the store clock's time, truncated to what is stored.
 func (s *Store) nowTime() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// withIdleTxTimeout adds idle_in_transaction_session_timeout to a
+// PostgreSQL DSN (a URL or key=value pairs) as a run-time parameter.
+func withIdleTxTimeout(dsn string, d time.Duration) string {
+	if d <= 0 {
+		return dsn
+	}
+	ms := fmt.Sprint(d.Milliseconds())
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("idle_in_transaction_session_timeout", ms)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " idle_in_transaction_session_timeout=" + ms
+}

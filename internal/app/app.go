@@ -173,6 +173,11 @@ func (m *Main) closeStore() {
 func (m *Main) openStore(ctx context.Context) error {
 	driver, dsn := m.Config.DatabaseURL()
 	o := sqlstore.Options{DSN: dsn, Now: m.Now, Logger: m.log}
+	if m.Config.Cluster.Enabled() {
+		// A paused node's open transaction must not hold a lease row
+		// locked for long (sqlstore.Options.IdleTxTimeout).
+		o.IdleTxTimeout = time.Duration(m.Config.Cluster.LeaseTTL)
+	}
 	switch driver {
 	case "sqlite":
 		o.Dialect = sqlstore.SQLite

@@ -86,6 +86,7 @@ type Node struct {
 	mu       sync.Mutex
 	runner   Runner
 	held     map[string]fence.Token // leases this node holds
+	since    map[string]time.Time   // when each was acquired
 	halting  map[botrelay.BotID]bool
 	stopping bool
 	lastOK   time.Time // last successful heartbeat and renewal
@@ -127,7 +128,7 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	return &Node{o: o, inc: hex.EncodeToString(b[:]), log: o.Logger.With("node_id", o.NodeID),
-		kick: make(chan struct{}, 1), held: map[string]fence.Token{}, halting: map[botrelay.BotID]bool{}}, nil
+		kick: make(chan struct{}, 1), held: map[string]fence.Token{}, since: map[string]time.Time{}, halting: map[botrelay.BotID]bool{}}, nil
 }
 
 // ID returns the node id.
@@ -158,11 +159,29 @@ func (n *Node) Kick() {
 }
 
 // Run heartbeats, renews and places until ctx ends. runner is this node's
-// relay. Call Leave after the relay stopped.
+// relay. Call Leave after the relay stopped. The heartbeat and the renewal
+// run on a loop of their own, so that a slow placement (a lease row held
+// by a paused node's transaction) never keeps the node from renewing what
+// it holds.
 func (n *Node) Run(ctx context.Context, runner Runner) {
 	n.mu.Lock()
 	n.runner = runner
 	n.mu.Unlock()
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		t := time.NewTicker(n.o.Tick)
+		defer t.Stop()
+		for {
+			n.beat(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { <-beat }()
 	t := time.NewTicker(n.o.Tick)
 	defer t.Stop()
 	for {
@@ -176,8 +195,9 @@ func (n *Node) Run(ctx context.Context, runner Runner) {
 	}
 }
 
-// round is one turn of the loop.
-func (n *Node) round(ctx context.Context) {
+// beat heartbeats and renews; when that fails for longer than the lease,
+// the node gives up everything it holds.
+func (n *Node) beat(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, n.o.LeaseTTL)
 	defer cancel()
 	if err := n.renew(rctx); err != nil {
@@ -190,10 +210,21 @@ func (n *Node) round(ctx context.Context) {
 		if late {
 			n.loseAll("no heartbeat within the lease")
 		}
+	}
+}
+
+// round is one placement: read the cluster, take the router lease when
+// free, place the bots.
+func (n *Node) round(ctx context.Context) {
+	if !n.Healthy() {
 		return
 	}
+	rctx, cancel := context.WithTimeout(ctx, n.o.LeaseTTL)
+	defer cancel()
 	if err := n.refresh(rctx); err != nil {
-		n.log.Warn("cluster view", "err", err)
+		if ctx.Err() == nil {
+			n.log.Warn("cluster view", "err", err)
+		}
 		return
 	}
 	n.takeRouter(rctx)
@@ -214,14 +245,18 @@ func (n *Node) renew(ctx context.Context) error {
 			return err
 		}
 	}
+	asked := time.Now()
 	got, err := n.o.Store.RenewLeases(ctx, n.o.NodeID, n.inc, n.o.LeaseTTL)
 	if err != nil {
 		return err
 	}
 	n.mu.Lock()
-	n.lastOK = time.Now()
+	n.lastOK = asked
 	var lost []fence.Token
 	for name, tok := range n.held {
+		if n.since[name].After(asked) {
+			continue // acquired after the renewal was asked for
+		}
 		if epoch, ok := got[name]; !ok || epoch != tok.Epoch {
 			lost = append(lost, tok)
 			delete(n.held, name)

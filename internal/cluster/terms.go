@@ -33,6 +33,7 @@ func (n *Node) takeRouter(ctx context.Context) {
 	term := &routerTerm{tok: tok, cancel: cancel, done: make(chan struct{})}
 	n.mu.Lock()
 	n.held[RouterLease] = tok
+	n.since[RouterLease] = time.Now()
 	n.router = term
 	n.mu.Unlock()
 	n.log.Info("routing the hub", "epoch", epoch)
@@ -119,6 +120,7 @@ func (n *Node) launch(ctx context.Context, b *botrelay.Bot) {
 	tok := fence.Token{Lease: name, Node: n.o.NodeID, Incarnation: n.inc, Epoch: epoch}
 	n.mu.Lock()
 	n.held[name] = tok
+	n.since[name] = time.Now()
 	n.mu.Unlock()
 	if err := n.runner.Launch(b, tok); err != nil {
 		n.log.Error("start bot", "bot_id", string(b.ID), "err", err)
