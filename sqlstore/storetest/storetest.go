@@ -50,6 +50,8 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationEvents", testConversationEvents},
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationRestart", testConversationRestart},
+		{"Commands", testCommands},
+		{"PublicAPIState", testPublicAPIState},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
