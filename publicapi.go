@@ -124,3 +124,54 @@ type PublicAPIToken struct {
 	UserID    UserID
 	ExpiresAt time.Time
 }
+
+// The normalised payloads of commands, as the store keeps them and a
+// command record shows them (§5). The API builds them from the request
+// bodies; the relay carries them out.
+
+// CommandMessage is one item of a messages command: a text (Payload a JSON
+// string), structured content (Payload the content) or a delay.
+type CommandMessage struct {
+	// Type is "text", "structuredContent" or "delay".
+	Type     string          `json:"type"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// EncodedMetadata is passed on as is (F22, messaging only).
+	EncodedMetadata string `json:"encodedMetadata,omitempty"`
+	// MessageAudience is "" or AGENTS_AND_MANAGERS (a private text, F21).
+	MessageAudience string `json:"messageAudience,omitempty"`
+	// QuickReplies go with a text (messaging only).
+	QuickReplies json.RawMessage `json:"quickReplies,omitempty"`
+	// Delay (seconds) and Typing describe a delay item.
+	Delay  float64 `json:"delay,omitempty"`
+	Typing bool    `json:"typing,omitempty"`
+}
+
+// MessagesPayload is a messages command's payload.
+type MessagesPayload struct {
+	// Context is the analytics context {intentId, intentName,
+	// confidenceScore}, kept as sent.
+	Context  json.RawMessage  `json:"context,omitempty"`
+	Messages []CommandMessage `json:"messages"`
+}
+
+// TransferPayload is a transfer command's payload: a skill name (case
+// sensitive) and optionally an agent on it.
+type TransferPayload struct {
+	Skill   string `json:"skill"`
+	AgentID string `json:"agentId,omitempty"`
+}
+
+// TTRPayload is a ttr command's payload.
+type TTRPayload struct {
+	TTRType string `json:"ttrType"`
+}
+
+// SDEsPayload is an sdes command's payload: engagement attribute entries in
+// LivePerson's shape ({"type":"personal","personal":{…}}) and the visitor
+// and session ids they belong to.
+type SDEsPayload struct {
+	SDEs           json.RawMessage `json:"sdes"`
+	SharkVisitorID string          `json:"sharkVisitorId"`
+	SharkSessionID string          `json:"sharkSessionId"`
+}

@@ -49,6 +49,12 @@ type Options struct {
 	// Observer is told about turns and escalations, for metrics; nil for
 	// none.
 	Observer Observer
+	// CommandPoll is how often the relay looks for waiting Public API
+	// commands (commands.go). Default: 250ms.
+	CommandPoll time.Duration
+	// CommandSweepActive says whether this node fails expired Public API
+	// commands; nil: always (one node is enough in a cluster).
+	CommandSweepActive func() bool
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the
@@ -73,6 +79,7 @@ type Relay struct {
 	wg        sync.WaitGroup // every runner
 	agents    sync.WaitGroup // the agent bots' runners
 	ready     chan struct{}
+	cmds      commandQueue // Public API commands handed to workers
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -113,6 +120,7 @@ func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
 	r.ctx, r.surveyCtx = ctx, surveyCtx
 	r.mu.Unlock()
 	close(r.ready)
+	go r.runCommands(ctx, account)
 	bots, err := r.o.Store.Bots(ctx, account)
 	if err != nil {
 		return fmt.Errorf("relay: list bots: %w", err)
