@@ -84,14 +84,31 @@ func testCommands(t *testing.T, newDB NewDB) {
 	if got.State != botrelay.CommandCompleted || !got.EndedAt.Equal(now.Add(time.Second)) || got.StartedAt.IsZero() {
 		t.Fatalf("completed command = %+v", got)
 	}
-	// Retention: the newest MaxCommandsPerBot of a bot; others untouched.
+}
+
+// testCommandRetention checks that a bot keeps its newest MaxCommandsPerBot
+// commands and that another bot's are untouched.
+func testCommandRetention(t *testing.T, newDB NewDB) {
+	ctx := context.Background()
+	s, _ := seeded(t, newDB)
+	b := newBot(t, s, "papi-bot")
+	other := newBot(t, s, "papi-other")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	mk := func(bot botrelay.BotID, conv string) *botrelay.Command {
+		c := &botrelay.Command{AccountID: acct, BotID: bot, ConversationID: botrelay.ConversationID(conv),
+			Type: botrelay.CommandTTR, Payload: json.RawMessage(`{"ttrType":"URGENT"}`), TimeoutAt: now.Add(time.Minute)}
+		must(t, s.CreateCommand(ctx, c))
+		return c
+	}
+	second := mk(b.ID, "c1")
+	kept := mk(other.ID, "c2")
 	for range botrelay.MaxCommandsPerBot {
-		mk(b.ID, "c3", time.Minute)
+		mk(b.ID, "c3")
 	}
 	if _, err := s.Command(ctx, second.ID); botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
 		t.Fatalf("command beyond the retention: %v", err)
 	}
-	if _, err := s.Command(ctx, expired.ID); err != nil {
+	if _, err := s.Command(ctx, kept.ID); err != nil {
 		t.Fatalf("another bot's command was dropped: %v", err)
 	}
 	list, err := s.Commands(ctx, "c3", 0)
@@ -101,6 +118,11 @@ func testCommands(t *testing.T, newDB NewDB) {
 	}
 	if list, _ := s.Commands(ctx, "c1", 0); len(list) != 0 {
 		t.Fatalf("c1 still has %d commands", len(list))
+	}
+	newest, err := s.Commands(ctx, "c3", 5)
+	must(t, err)
+	if commandIDs(newest) != commandIDs(list[len(list)-5:]) {
+		t.Fatalf("Commands limit 5 = %s, want the newest five %s", commandIDs(newest), commandIDs(list[len(list)-5:]))
 	}
 }
 

@@ -51,6 +51,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationRestart", testConversationRestart},
 		{"Commands", testCommands},
+		{"CommandRetention", testCommandRetention},
 		{"PublicAPIState", testPublicAPIState},
 	}
 	for _, tt := range tests {
