@@ -426,7 +426,7 @@ func TestPublicAPIActions(t *testing.T) {
 	ctx := context.Background()
 
 	// TTR and engagement attributes.
-	_, conv := openWithDemoBot(t, base)
+	consumer, conv := openWithDemoBot(t, base)
 	ttr := cl.command(conv, "ttr", 0, map[string]any{"ttrType": "URGENT"})
 	sdes := cl.command(conv, "sdes", 0, map[string]any{
 		"sdes":           []any{map[string]any{"type": "personal", "personal": map[string]any{"firstname": "Ada", "lastname": "Lovelace", "gender": "FEMALE"}}},
@@ -458,6 +458,12 @@ func TestPublicAPIActions(t *testing.T) {
 	})
 	if rec := cl.waitDone(conv, tr, 10*time.Second); rec.State != "completed" {
 		t.Fatalf("transfer: %+v", rec)
+	}
+	// An agent sees the engagement attributes with the consumer's profile.
+	agent := testrig.NewAgent(t, base, papiAccount, "admin", password)
+	code, profile := agent.Request(".ams.userprofile.GetUserProfile", map[string]any{"userId": consumer.ID})
+	if code != http.StatusOK || !bytes.Contains(profile, []byte(`"personal":{"firstname":"Ada","gender":"FEMALE","lastname":"Lovelace"}`)) {
+		t.Fatalf("consumer profile: %d %s", code, profile)
 	}
 	for _, c := range []string{conv, "00000000-0000-4000-8000-000000000000"} {
 		a := cl.do(http.MethodPost, "/conversation/"+c+"/messages", map[string]any{"messages": []any{"hello?"}})
