@@ -40,6 +40,12 @@ const (
 	staleCommandAge = 10 * time.Minute
 	// commandBatch bounds the waiting commands one poll reads.
 	commandBatch = 1000
+	// commandRehand is how long a handed command may stay untaken before
+	// it is handed again.
+	commandRehand = 5 * time.Second
+	// commandSweep is how often the expiry sweep runs when no listed
+	// command is past its ttl (it also fails stale taken commands).
+	commandSweep = 30 * time.Second
 )
 
 // The error causes of failed commands (Appendix A names, prefixed).
@@ -54,13 +60,21 @@ type commandQueue struct {
 	once   sync.Once
 	wake   chan struct{}
 	mu     sync.Mutex
-	handed map[string]bool
+	handed map[string]handing
+	// swept is when the last full expiry sweep ran.
+	swept time.Time
+}
+
+// handing is a command handed to a runner's worker, and when.
+type handing struct {
+	rn *runner
+	at time.Time
 }
 
 func (q *commandQueue) init() {
 	q.once.Do(func() {
 		q.wake = make(chan struct{}, 1)
-		q.handed = map[string]bool{}
+		q.handed = map[string]handing{}
 	})
 }
 
@@ -95,15 +109,11 @@ func (r *Relay) runCommands(ctx context.Context, account botrelay.AccountID) {
 	}
 }
 
-// pollCommands is one round: the expiry sweep, then the hand-over.
+// pollCommands is one round: the hand-over of the waiting commands, and
+// the expiry sweep when one of them is past its ttl or commandSweep has
+// passed since the last (so that an idle system writes nothing).
 func (r *Relay) pollCommands(ctx context.Context, account botrelay.AccountID) {
 	now := r.o.Now()
-	if r.o.CommandSweepActive == nil || r.o.CommandSweepActive() {
-		if _, err := r.o.Store.ExpireCommands(ctx, now, now.Add(-staleCommandAge), "",
-			"the command was not carried out within its ttl"); err != nil && ctx.Err() == nil {
-			r.o.Logger.Warn("expire public api commands", "err", err)
-		}
-	}
 	waiting, err := r.o.Store.WaitingCommands(ctx, account, commandBatch)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -111,39 +121,55 @@ func (r *Relay) pollCommands(ctx context.Context, account botrelay.AccountID) {
 		}
 		return
 	}
+	expired := false
 	listed := make(map[string]bool, len(waiting))
 	for _, c := range waiting {
 		listed[c.ID] = true
 		if !c.TimeoutAt.After(now) {
+			expired = true
 			continue
 		}
 		r.mu.Lock()
 		rn := r.runners[c.BotID]
 		r.mu.Unlock()
-		if rn == nil || !r.cmds.hand(c.ID) {
+		if rn == nil || !r.cmds.hand(c.ID, rn, now) {
 			continue // the bot runs elsewhere, or not at all; or handed already
 		}
 		if !rn.command(ctx, c) {
 			r.cmds.forget(c.ID)
 		}
 	}
-	// A handed command leaves the waiting list once taken or ended.
 	r.cmds.mu.Lock()
 	for id := range r.cmds.handed {
-		if !listed[id] {
+		if !listed[id] { // taken or ended
 			delete(r.cmds.handed, id)
 		}
 	}
+	sweep := expired || now.Sub(r.cmds.swept) >= commandSweep
+	if sweep {
+		r.cmds.swept = now
+	}
 	r.cmds.mu.Unlock()
+	if sweep && (r.o.CommandSweepActive == nil || r.o.CommandSweepActive()) {
+		if _, err := r.o.Store.ExpireCommands(ctx, now, now.Add(-staleCommandAge), "",
+			"the command was not carried out within its ttl"); err != nil && ctx.Err() == nil {
+			r.o.Logger.Warn("expire public api commands", "err", err)
+		}
+	}
 }
 
-func (q *commandQueue) hand(id string) bool {
+// hand records that the command goes to rn now; false when it went to rn
+// less than commandRehand ago. A command still untaken after that is
+// handed again: the worker may have dropped it (it stopped, or let the
+// conversation go meanwhile); a second copy finds it taken and does
+// nothing.
+func (q *commandQueue) hand(id string, rn *runner, now time.Time) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.handed[id] {
+	if h, ok := q.handed[id]; ok && h.rn == rn && now.Sub(h.at) < commandRehand {
 		return false
 	}
-	q.handed[id] = true
+	q.handed[id] = handing{rn: rn, at: now}
 	return true
 }
 
