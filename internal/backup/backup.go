@@ -69,6 +69,9 @@ var tables = []table{
 	{"bot_state_events", "id", "id"},
 	{"bot_errors", "seq", "seq"},
 	{"surveys", "seq", "seq"},
+	{"public_api_commands", "id", "id"},
+	{"conversation_sdes", "conversation_id", ""},
+	{"public_api_tokens", "token_hash", ""},
 }
 
 // internalTables are kept by the engine or rebuilt by the store.
