@@ -473,13 +473,19 @@ func TestPublicAPIActions(t *testing.T) {
 	}
 
 	// Close.
-	c2, conv2 := openWithDemoBot(t, base)
-	cl.command(conv2, "close", 0, nil)
+	_, conv2 := openWithDemoBot(t, base)
+	closeID := cl.command(conv2, "close", 0, nil)
 	testrig.Eventually(t, 15*time.Second, "the close", func() bool {
 		c, err := store.Conversation(ctx, botrelay.ConversationID(conv2))
 		return err == nil && c.State == botrelay.ConversationClose
 	})
-	_ = c2
+	// Only commands of ongoing conversations are returned (§5).
+	if a := cl.do(http.MethodGet, "/conversation/"+conv2+"/command", nil); a.status != http.StatusOK || string(a.body) != "[]\n" {
+		t.Fatalf("commands of a closed conversation: %d %s", a.status, a.body)
+	}
+	if a := cl.do(http.MethodGet, "/conversation/"+conv2+"/command/"+closeID, nil); a.status != http.StatusNotFound {
+		t.Fatalf("a command of a closed conversation: %d %s", a.status, a.body)
+	}
 
 	// At most 200 commands are listed: the newest.
 	_, conv3 := openWithDemoBot(t, base)
