@@ -373,3 +373,19 @@ func (w *worker) commandSDEs(ctx context.Context, c *botrelay.Command) (cause, m
 	w.sdes = merged
 	return "", ""
 }
+
+// commandedSDEs takes, at an assignment, the engagement attributes a
+// Public API command set on the conversation earlier (stored merged with
+// what the bot had collected then), so a restarted bot, or the next bot the
+// conversation goes to, hands them to its vendor too. One read per
+// assignment.
+func (w *worker) commandedSDEs(ctx context.Context) {
+	set, _, err := w.store.EngagementAttributes(ctx, w.ref.ID)
+	if err != nil {
+		if botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
+			w.log.Warn("read engagement attributes", "conversation_id", string(w.ref.ID), "err", err)
+		}
+		return
+	}
+	w.sdes = set
+}

@@ -86,6 +86,17 @@ func TestF40_CommandsRunInOrderWithTheBotsTurns(t *testing.T) {
 	want := `sdes: {"unauthenticatedSdes":{"customerInfo":{"customerInfo":{"cstatus":"gold"}}}}`
 	c.WaitTexts(wait, want)
 
+	// They survive a restart of the bot.
+	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(b, botrelay.BotOnline)
+	c.Say("sdes?")
+	testrig.Eventually(t, wait, "the attributes after the restart", func() bool {
+		texts := c.AgentTexts()
+		return len(texts) == 7 && texts[6] == want
+	})
+
 	// A transfer to a skill that does not exist fails with its cause; the
 	// bot keeps the conversation.
 	bad := queueCommand(t, r, b, conv, botrelay.CommandTransfer, botrelay.TransferPayload{Skill: "Human"})
@@ -97,7 +108,7 @@ func TestF40_CommandsRunInOrderWithTheBotsTurns(t *testing.T) {
 	}
 	c.Say("still there?")
 	c.WaitTexts(wait, "echo: still there?")
-	wantTexts := []string{"echo: hi", "thinking", "done thinking", "from the CRM", "and more", want, "echo: still there?"}
+	wantTexts := []string{"echo: hi", "thinking", "done thinking", "from the CRM", "and more", want, want, "echo: still there?"}
 	if texts := c.AgentTexts(); !slices.Equal(texts, wantTexts) {
 		t.Fatalf("agent texts %q, want %q", texts, wantTexts)
 	}
