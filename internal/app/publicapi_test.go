@@ -353,6 +353,9 @@ func TestPublicAPIMessages(t *testing.T) {
 			map[string]any{"structuredContent": card, "metadata": []any{map[string]any{"type": "ExternalId", "id": "card-1"}}},
 			map[string]any{"text": "Order 4711 shipped by the CRM.", "messageAudience": "AGENTS_AND_MANAGERS"},
 			map[string]any{"text": "Tracking code inside.", "encodedMetadata": "ewoic29tZSI6ICJtZXRhZGF0YSIKfQ=="},
+			map[string]any{"text": "Was this helpful?", "quickReplies": map[string]any{"type": "quickReplies", "itemsPerRow": 2,
+				"replies": []any{map[string]any{"type": "button", "title": "Yes", "click": map[string]any{"actions": []any{
+					map[string]any{"type": "publishText", "text": "yes"}}}}}}},
 		}})
 	rec := cl.waitDone(conv, id, 20*time.Second)
 	if rec.State != "completed" || rec.Result == nil || rec.Result.Error != nil || rec.Data.Type != "messages" ||
@@ -368,7 +371,7 @@ func TestPublicAPIMessages(t *testing.T) {
 	}
 	c.Say("about")
 	c.WaitTexts(15*time.Second, "Tracking code inside.", "botrelay puts AI bots from many vendors in front of your customers and hands over to people when needed.")
-	testrig.Eventually(t, 10*time.Second, "the bot's last card", func() bool { return len(consumerLines(c)) >= 9 })
+	testrig.Eventually(t, 10*time.Second, "the bot's last card", func() bool { return len(consumerLines(c)) >= 10 })
 	want := []string{
 		"consumer: hi",
 		"bot: Hello! I am the botrelay demo bot.",
@@ -376,12 +379,22 @@ func TestPublicAPIMessages(t *testing.T) {
 		"bot: Good news about your order.",
 		"bot: [card Your order shipped]",
 		"bot: Tracking code inside.",
+		"bot: Was this helpful?",
 		"consumer: about",
 		"bot: botrelay puts AI bots from many vendors in front of your customers and hands over to people when needed.",
 		"bot: What would you like to do?",
 	}
 	if got := consumerLines(c); !slices.Equal(got, want) {
 		t.Fatalf("consumer transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var quick json.RawMessage
+	for _, e := range c.Events() {
+		if e.Text() == "Was this helpful?" {
+			quick = e.QuickReplies()
+		}
+	}
+	if !bytes.Contains(quick, []byte(`"title":"Yes"`)) {
+		t.Fatalf("quick replies the consumer got: %s", quick)
 	}
 	checkStoredMessages(t, store, conv)
 }
@@ -485,6 +498,38 @@ func TestPublicAPIActions(t *testing.T) {
 	}
 	if a := cl.do(http.MethodGet, "/conversation/"+conv2+"/command/"+closeID, nil); a.status != http.StatusNotFound {
 		t.Fatalf("a command of a closed conversation: %d %s", a.status, a.body)
+	}
+
+	// Transfer to an agent: the agent is suggested on the skill.
+	var whoami struct {
+		User struct {
+			ID int64 `json:"id"`
+		} `json:"user"`
+	}
+	s.admin.Do(http.MethodGet, "/api/v1/me", nil, http.StatusOK, &whoami)
+	me := whoami.User
+	_, conv4 := openWithDemoBot(t, base)
+	toAgent := cl.command(conv4, "transfer", 0, map[string]any{"skill": "human", "agentId": fmt.Sprint(me.ID)})
+	defer func() {
+		if t.Failed() {
+			c, _ := store.Conversation(ctx, botrelay.ConversationID(conv4))
+			t.Logf("conv4 %+v; me %d; command %s", c, me.ID, cl.do(http.MethodGet, "/conversation/"+conv4+"/command/"+toAgent, nil).body)
+		}
+	}()
+	testrig.Eventually(t, 15*time.Second, "the admin suggested", func() bool {
+		c, err := store.Conversation(ctx, botrelay.ConversationID(conv4))
+		if err != nil {
+			return false
+		}
+		for _, p := range c.Participants {
+			if int64(p.UserID) == me.ID && p.State == botrelay.ParticipantStateSuggested {
+				return c.AssignedAgent() == 0
+			}
+		}
+		return false
+	})
+	if rec := cl.waitDone(conv4, toAgent, 10*time.Second); rec.State != "completed" {
+		t.Fatalf("transfer to an agent: %+v", rec)
 	}
 
 	// At most 200 commands are listed: the newest.
