@@ -120,6 +120,28 @@ func TestPublicAPIRequests(t *testing.T) {
 		t.Fatalf("messages: %d %s", r.status, r.body)
 	}
 	c.WaitTexts(15*time.Second, "ok", "from the CRM")
+	var queued struct{ CommandID string }
+	r.decode(t, &queued)
+	// Records, completed and failed, as openapi.json describes them (e.do
+	// checks every answer against it).
+	bad := e.do(nil, http.MethodPost, path+"/transfer", login.Bearer, map[string]any{"skill": "no-such-skill"})
+	var failed struct{ CommandID string }
+	bad.decode(t, &failed)
+	for id, want := range map[string]string{queued.CommandID: "completed", failed.CommandID: "failed"} {
+		var rec commandRecordJSON
+		testrig.Eventually(t, 15*time.Second, "command "+id+" "+want, func() bool {
+			e.do(nil, http.MethodGet, path+"/command/"+id, login.Bearer, nil).decode(t, &rec)
+			return rec.State != "waiting"
+		})
+		if rec.State != want || rec.Result == nil || (want == "failed") != (rec.Result.Error != nil) {
+			t.Errorf("command %s: %+v", id, rec)
+		}
+	}
+	var list []commandRecordJSON
+	e.do(nil, http.MethodGet, path+"/command", login.Bearer, nil).decode(t, &list)
+	if len(list) != 2 || list[0].ID != queued.CommandID || list[1].Data.Type != "transfer" {
+		t.Errorf("list: %+v", list)
+	}
 }
 
 func errorCodeOf(t *testing.T, r resp) string {

@@ -191,14 +191,20 @@ func (rn *runner) command(ctx context.Context, c *botrelay.Command) bool {
 		return false
 	}
 	if w == nil {
+		// rn.bot belongs to the runner's goroutine: read the bot's user
+		// from the store.
 		conv, err := rn.o.Store.Conversation(ctx, c.ConversationID)
+		var b *botrelay.Bot
+		if err == nil {
+			b, err = rn.o.Store.Bot(ctx, c.BotID)
+		}
 		switch {
 		case err != nil:
 			return false
 		case conv.State != botrelay.ConversationOpen:
 			rn.failCommand(ctx, c, causeConversationClosed, "the conversation is closed")
 			return true
-		case conv.AssignedAgent() != rn.bot.UserID:
+		case conv.AssignedAgent() != b.UserID:
 			rn.failCommand(ctx, c, causeNotAuthorized, "the bot no longer holds the conversation")
 			return true
 		}
@@ -210,16 +216,24 @@ func (rn *runner) command(ctx context.Context, c *botrelay.Command) bool {
 	return true
 }
 
-// failCommand ends a waiting command as failed.
+// failCommand ends a waiting command as failed, with a message of the
+// relay's own (no vendor or platform text in it).
 func (rn *runner) failCommand(ctx context.Context, c *botrelay.Command, cause, msg string) {
-	rn.endCommand(ctx, c, cause, msg)
+	rn.finishCommand(ctx, c, cause, msg)
 }
 
-// endCommand ends c: completed when cause and msg are empty, else failed.
+// endCommand ends c in its worker: completed when cause and msg are empty,
+// else failed, with the bot's secrets blanked out of msg (a platform or
+// vendor error may echo them).
 func (rn *runner) endCommand(ctx context.Context, c *botrelay.Command, cause, msg string) {
+	rn.finishCommand(ctx, c, cause, Redact(msg, rn.secrets))
+}
+
+// finishCommand records the end of c.
+func (rn *runner) finishCommand(ctx context.Context, c *botrelay.Command, cause, msg string) {
 	c.State, c.ErrorCause, c.ErrorMessage, c.EndedAt = botrelay.CommandCompleted, "", "", rn.o.Now()
 	if cause != "" || msg != "" {
-		c.State, c.ErrorMessage = botrelay.CommandFailed, Redact(msg, rn.secrets)
+		c.State, c.ErrorMessage = botrelay.CommandFailed, msg
 		if cause != "" {
 			c.ErrorCause = botrelay.ErrorCodePrefix + cause
 		}
