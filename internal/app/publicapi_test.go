@@ -344,6 +344,7 @@ func TestPublicAPIMessages(t *testing.T) {
 	}
 
 	c, conv := openWithDemoBot(t, base)
+	sent := time.Now()
 	card := map[string]any{"type": "vertical", "elements": []any{map[string]any{"type": "text", "text": "Your order shipped"}}}
 	id := cl.command(conv, "messages", 60, map[string]any{
 		"context": map[string]any{"intentId": "order-status", "intentName": "Order status", "confidenceScore": 1},
@@ -357,6 +358,8 @@ func TestPublicAPIMessages(t *testing.T) {
 				"replies": []any{map[string]any{"type": "button", "title": "Yes", "click": map[string]any{"actions": []any{
 					map[string]any{"type": "publishText", "text": "yes"}}}}}}},
 		}})
+	c.WaitTexts(15*time.Second, "Good news about your order.")
+	t.Logf("first message of the command reached the consumer %v after the POST", time.Since(sent).Round(time.Millisecond))
 	rec := cl.waitDone(conv, id, 20*time.Second)
 	if rec.State != "completed" || rec.Result == nil || rec.Result.Error != nil || rec.Data.Type != "messages" ||
 		rec.Data.ConversationID != conv || rec.Result.EndTime < rec.Result.StartTime {
