@@ -262,11 +262,8 @@ func (w *worker) command(ctx context.Context, ev *botrelay.PlatformEvent) {
 		w.log.Warn("read public api command", "command_id", id, "err", err)
 		return
 	}
-	if w.st == nil {
-		if st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID); err == nil {
-			w.st = st
-		}
-	}
+	// The assignment that made the worker came before the command, so a
+	// worker without a state is one that let the conversation go.
 	if w.st == nil || !w.st.Open {
 		rn.failCommand(ctx, c, causeNotAuthorized, "the bot no longer holds the conversation")
 		return
