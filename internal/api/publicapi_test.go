@@ -1,13 +1,18 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/connectors/function"
+	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -149,4 +154,58 @@ func errorCodeOf(t *testing.T, r resp) string {
 	var e errorBody
 	r.decode(t, &e)
 	return e.Error.Code
+}
+
+// TestPublicAPIThroughAnotherNode: the node that takes the request need
+// not run the bot. A second API, with a relay of its own that runs no bot
+// (another node of a cluster, sharing the store), queues the command; the
+// bot's relay finds it in the store by itself (no wake-up reaches it) and
+// the consumer gets the message.
+func TestPublicAPIThroughAnotherNode(t *testing.T) {
+	e := newEnv(t, function.Connector{})
+	var b botJSON
+	e.admin(http.MethodPost, "/api/v1/bots", map[string]any{"name": "papi", "type": "AGENT", "vendor": "function",
+		"userId": e.newBotUser(), "settings": map[string]any{"vendor": map[string]any{"code": `function lambda(input, cb) { cb(null, {messages: ["ok"]}); }`},
+			"errorHandling": map[string]any{"escalationSkill": "human"}}}, http.StatusCreated).decode(t, &b)
+	e.admin(http.MethodPost, "/api/v1/bots/"+string(b.ID)+"/start", nil, http.StatusAccepted)
+	e.rig.WaitState(&botrelay.Bot{ID: b.ID}, botrelay.BotOnline, 15*time.Second)
+	e.admin(http.MethodPost, "/api/v1/users", map[string]any{"type": "BOT", "loginName": "crm", "profileId": e.profileID("Agent"),
+		"password": testPassword}, http.StatusCreated)
+	c := testrig.NewConsumer(t, e.rig.URL, string(testrig.Account))
+	conv := c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(15*time.Second, "ok")
+
+	other := New(Options{Store: e.rig.Store, Box: e.rig.Box, Registry: e.rig.Registry, Account: testrig.Account, Logger: e.rig.Log,
+		Relay: relay.New(relay.Options{Store: e.rig.Store, Registry: e.rig.Registry, Box: e.rig.Box, Logger: e.rig.Log})})
+	mux := http.NewServeMux()
+	other.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	post := func(path, bearer string, body any) resp {
+		t.Helper()
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/account/"+string(testrig.Account)+path, bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return resp{status: res.StatusCode, body: out}
+	}
+	var login struct{ Bearer string }
+	r := post("/login", "", map[string]any{"authType": "USER_PASS", "credentials": map[string]any{"username": "crm", "password": testPassword}})
+	if r.status != http.StatusOK {
+		t.Fatalf("login on the other node: %d %s", r.status, r.body)
+	}
+	r.decode(t, &login)
+	if r := post("/conversation/"+conv+"/messages", login.Bearer, map[string]any{"messages": []any{"from the other node"}}); r.status != http.StatusOK {
+		t.Fatalf("messages on the other node: %d %s", r.status, r.body)
+	}
+	c.WaitTexts(15*time.Second, "ok", "from the other node")
 }
