@@ -145,6 +145,7 @@ type Store interface {
 	HubStore
 	BotStatsStore
 	CannedReplyStore
+	CommandStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

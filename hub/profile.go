@@ -25,7 +25,7 @@ func (h *Hub) userProfile(ctx context.Context, c *conn, req *ums.Request) (any, 
 	if b.UserID == "" {
 		return h.agentProfile(c.sess.user), nil
 	}
-	if attrs, found, err := h.consumerProfile(c, botrelay.ConsumerID(b.UserID)); found || err != nil {
+	if attrs, found, err := h.consumerProfile(ctx, c, botrelay.ConsumerID(b.UserID)); found || err != nil {
 		return attrs, err
 	}
 	u, err := h.resolveUser(ctx, b.UserID)
@@ -46,8 +46,9 @@ func (h *Hub) agentProfile(u *botrelay.User) map[string]any {
 
 // consumerProfile finds the consumer's open conversations; found is false
 // when there is none. A consumer whose conversations the caller may not
-// read is refused.
-func (h *Hub) consumerProfile(c *conn, id botrelay.ConsumerID) (attrs []map[string]any, found bool, err error) {
+// read is refused. Engagement attributes a Public API command set on the
+// conversation (spec §5) are merged over the context's.
+func (h *Hub) consumerProfile(ctx context.Context, c *conn, id botrelay.ConsumerID) (attrs []map[string]any, found bool, err error) {
 	h.mu.Lock()
 	var mine, others *botrelay.Conversation
 	for _, cs := range h.convs {
@@ -63,8 +64,9 @@ func (h *Hub) consumerProfile(c *conn, id botrelay.ConsumerID) (attrs []map[stri
 		}
 	}
 	var raw json.RawMessage
+	var conv botrelay.ConversationID
 	if mine != nil {
-		raw = mine.Context
+		raw, conv = mine.Context, mine.ID
 	}
 	h.mu.Unlock()
 	switch {
@@ -78,8 +80,15 @@ func (h *Hub) consumerProfile(c *conn, id botrelay.ConsumerID) (attrs []map[stri
 		LPSdes               json.RawMessage  `json:"lpSdes"`
 	}
 	_ = json.Unmarshal(raw, &ctxv)
-	if len(ctxv.EngagementAttributes) > 0 {
-		return ctxv.EngagementAttributes, true, nil
+	attrs = ctxv.EngagementAttributes
+	if len(attrs) == 0 {
+		attrs = ums.ProfileFromSDEs(ctxv.LPSdes)
 	}
-	return ums.ProfileFromSDEs(ctxv.LPSdes), true, nil
+	if set, _, err := h.store.EngagementAttributes(ctx, conv); err == nil {
+		all, _ := json.Marshal(append(attrs, ums.ProfileFromSDEs(set)...))
+		if merged, err := ums.SDEsFromProfile(all); err == nil {
+			attrs = ums.ProfileFromSDEs(merged)
+		}
+	}
+	return attrs, true, nil
 }

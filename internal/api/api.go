@@ -194,6 +194,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 	for _, rt := range a.RouteTable() {
 		mux.Handle(rt.Method+" "+rt.Pattern, a.guard(rt))
 	}
+	for _, rt := range a.PublicRouteTable() {
+		mux.Handle(rt.Method+" "+rt.Pattern, a.publicGuard(rt))
+	}
 }
 
 // guard checks rt and wraps its handler; see Routes.

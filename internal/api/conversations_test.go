@@ -376,7 +376,7 @@ func TestConversationSearch(t *testing.T) {
 		"state=open&state=closed":                           `query parameter "state" is given more than once`,
 	} {
 		r := f.e.do(nil, http.MethodGet, "/api/v1/conversations?"+query, admin, nil)
-		want := `{"error":{"code":"invalid","message":` + strings.TrimSuffix(string(mustJSON(t, msg)), "\n") + `}}`
+		want := `{"error":{"code":"invalid","message":` + strings.TrimSuffix(string(marshalT(t, msg)), "\n") + `}}`
 		if r.status != http.StatusBadRequest || strings.TrimSpace(string(r.body)) != want {
 			t.Errorf("?%s: %d %s, want 400 %s", query, r.status, r.body, want)
 		}
@@ -386,7 +386,7 @@ func TestConversationSearch(t *testing.T) {
 	}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func marshalT(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -29,7 +29,7 @@ func newSpecChecker(t testing.TB, a *API) *specChecker {
 		t.Fatalf("openapi.json is not valid: %v", err)
 	}
 	c := &specChecker{doc: doc, patterns: http.NewServeMux()}
-	for _, rt := range a.RouteTable() {
+	for _, rt := range append(a.RouteTable(), a.PublicRouteTable()...) {
 		c.patterns.HandleFunc(rt.Method+" "+rt.Pattern, func(http.ResponseWriter, *http.Request) {})
 	}
 	return c
@@ -97,7 +97,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	a := &API{}
 	c := newSpecChecker(t, a)
 	n := 0
-	for _, rt := range a.RouteTable() {
+	for _, rt := range append(a.RouteTable(), a.PublicRouteTable()...) {
 		item := c.doc.Paths.Value(rt.Pattern)
 		if item == nil || item.GetOperation(rt.Method) == nil {
 			t.Errorf("%s %s is not in openapi.json", rt.Method, rt.Pattern)

@@ -78,6 +78,9 @@ var tables = []table{
 	{"hub_keys", "name", ""},
 	{"bot_stats", "bot_id, resolution, bucket, metric", ""},
 	{"canned_replies", "id", "id"},
+	{"public_api_commands", "id", "id"},
+	{"conversation_sdes", "conversation_id", ""},
+	{"public_api_tokens", "token_hash", ""},
 }
 
 // internalTables are kept by the engine or rebuilt by the store, or hold

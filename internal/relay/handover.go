@@ -35,6 +35,7 @@ import (
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
 	w.collectSDEs(ctx, ev)
+	w.commandedSDEs(ctx)
 	st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
 	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
 		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)

@@ -53,6 +53,12 @@ type Options struct {
 	// Placement places the bots in a cluster (placed.go); nil on a single
 	// node, where Run starts every started bot.
 	Placement Placement
+	// CommandPoll is how often the relay looks for waiting Public API
+	// commands (commands.go). Default: 250ms.
+	CommandPoll time.Duration
+	// CommandSweepActive says whether this node fails expired Public API
+	// commands; nil: always (one node is enough in a cluster).
+	CommandSweepActive func() bool
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the
@@ -77,6 +83,7 @@ type Relay struct {
 	wg        sync.WaitGroup // every runner
 	agents    sync.WaitGroup // the agent bots' runners
 	ready     chan struct{}
+	cmds      commandQueue // Public API commands handed to workers
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -117,6 +124,7 @@ func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
 	r.ctx, r.surveyCtx = ctx, surveyCtx
 	r.mu.Unlock()
 	close(r.ready)
+	go r.runCommands(ctx, account)
 	if r.o.Placement != nil {
 		// The cluster launches this node's bots (Launch).
 		<-ctx.Done()

@@ -240,6 +240,8 @@ func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
 	case botrelay.EventUnassigned:
 		w.unassigned(ctx, ev)
 		return true
+	case eventCommand:
+		w.command(ctx, ev)
 	}
 	return w.st != nil && !w.st.Open
 }

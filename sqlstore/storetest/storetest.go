@@ -56,6 +56,9 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationBotErrors", testConversationBotErrors},
 		{"BotStats", testBotStats},
 		{"CannedReplies", testCannedReplies},
+		{"Commands", testCommands},
+		{"CommandRetention", testCommandRetention},
+		{"PublicAPIState", testPublicAPIState},
 	}
 	tests = append(tests, hubCases...)
 	for _, tt := range tests {
