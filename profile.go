@@ -32,13 +32,17 @@ const (
 	// PermConvViewAll is LivePerson's "View agents' conversations in group":
 	// read conversations the user is not part of. Survey bots need it.
 	PermConvViewAll Permission = "conversation:view-all"
+	// PermWebhookManage lets a user list, create, change and delete the
+	// account's webhook subscriptions and read their delivery logs. Only
+	// the built-in Admin profile has it.
+	PermWebhookManage Permission = "webhook:manage"
 )
 
 // AllPermissions lists every permission, in display order.
 var AllPermissions = []Permission{
 	PermBotView, PermBotCreate, PermBotStart, PermBotStop, PermBotEdit, PermBotDelete,
 	PermUserView, PermUserManage, PermSkillView, PermSkillEdit, PermProfView, PermProfEdit,
-	PermConvHandle, PermConvViewAll,
+	PermConvHandle, PermConvViewAll, PermWebhookManage,
 }
 
 // Valid reports whether p is a known permission.

@@ -50,6 +50,9 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationEvents", testConversationEvents},
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationRestart", testConversationRestart},
+		{"Webhooks", testWebhooks},
+		{"WebhookDeliveries", testWebhookDeliveries},
+		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
