@@ -49,6 +49,9 @@ type Options struct {
 	// Observer is told about turns and escalations, for metrics; nil for
 	// none.
 	Observer Observer
+	// Events is told about escalations, finished surveys and bot state
+	// changes (events.go); nil for none.
+	Events botrelay.EventSink
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the

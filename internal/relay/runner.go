@@ -141,6 +141,7 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 	if err := rn.o.Store.AddBotStateEvent(ctx, ev); err != nil {
 		rn.log.Error("record bot state", "err", err)
 	}
+	rn.emitState(ev)
 	rn.log.Info("bot state", "state", string(s), "code", ev.Code, "detail", msg)
 }
 
