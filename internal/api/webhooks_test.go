@@ -13,7 +13,9 @@ import (
 
 // withWebhookFixtures adds the webhook routes' fixtures to fx.
 func withWebhookFixtures(fx map[string]fixture) map[string]fixture {
-	hook := func(e *env, suffix string) string { return fmt.Sprintf("/api/v1/webhooks/%d%s", e.newWebhook().ID, suffix) }
+	hook := func(e *env, suffix string) string {
+		return fmt.Sprintf("/api/v1/webhooks/%d%s", e.newWebhook().ID, suffix)
+	}
 	maps.Copy(fx, map[string]fixture{
 		"GET /api/v1/webhooks": func(*env, *botrelay.User) (string, any) { return "/api/v1/webhooks", nil },
 		"POST /api/v1/webhooks": func(*env, *botrelay.User) (string, any) {

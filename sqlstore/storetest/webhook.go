@@ -22,7 +22,7 @@ func testWebhooks(t *testing.T, newDB NewDB) {
 	ctx := context.Background()
 	s, _ := seeded(t, newDB)
 	w := &botrelay.Webhook{AccountID: acct, URL: " https://hooks.example.com/in ", Description: "CRM",
-		Events: []botrelay.EventKind{botrelay.EventConversationClosed, botrelay.EventConversationOpened, botrelay.EventConversationClosed},
+		Events:  []botrelay.EventKind{botrelay.EventConversationClosed, botrelay.EventConversationOpened, botrelay.EventConversationClosed},
 		Enabled: true, SealedSecret: "s1"}
 	must(t, s.CreateWebhook(ctx, w))
 	if w.ID == 0 || w.CreatedAt.IsZero() || w.URL != "https://hooks.example.com/in" {
