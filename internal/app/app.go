@@ -26,6 +26,7 @@ import (
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
+	"github.com/botrelay/botrelay/internal/webhook"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
 )
@@ -46,6 +47,9 @@ type Main struct {
 	Now func() time.Time
 	// Registry lists the vendor connectors; cmd/botrelay fills it.
 	Registry *botrelay.Registry
+	// WebhookOptions, when set, edits the webhook service's options before
+	// it is made: tests shorten the retries, a cluster sets Active.
+	WebhookOptions func(*webhook.Options)
 
 	log     *slog.Logger
 	store   *sqlstore.Store
@@ -56,6 +60,8 @@ type Main struct {
 	ready   chan struct{}
 	account botrelay.AccountID
 	relay   *relay.Relay
+	// webhooks is the event sink and delivery loop (webhooks.go).
+	webhooks *webhook.Service
 }
 
 func (m *Main) defaults() {

@@ -49,10 +49,11 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	}
 	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
 	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
+	m.webhooks = m.newWebhooks()
 	h, err := hub.New(hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
 		SigningKey: deriveKey(key, "hub-consumer-tokens"), Logger: m.log.With("part", "hub"), Now: m.Now,
-		FrameAncestors: m.Config.FrameAncestors,
-		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr})
+		FrameAncestors: m.Config.FrameAncestors, Events: m.webhooks,
+		Logins: logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr})
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,8 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	m.relay = m.newRelay(self, signer, registry, events)
 	met.operator(m.store, events, m.relay, h, m.account)
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
-		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
+		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr,
+		Webhooks: m.webhooks}).Routes(mux)
 	m.mu.Lock()
 	m.ln = p.ln
 	m.srv = &http.Server{
@@ -124,7 +126,7 @@ func (m *Main) listen(tlsConf *tls.Config) (net.Listener, string, error) {
 // LivePerson account their settings name).
 func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer) *relay.Relay {
 	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events,
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Events: m.webhooks,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
@@ -144,6 +146,7 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 	defer stopRelay()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
+	defer m.runWebhooks(ctx)()
 	m.log.Info("listening", "addr", p.ln.Addr().String(), "url", p.scheme+"://"+p.ln.Addr().String(), "account", string(m.account))
 	close(m.ready)
 

@@ -626,6 +626,7 @@ func TestKeys(t *testing.T) {
 		{Key: "consumers.messages_per_consumer", Env: "BOTRELAY_CONSUMERS_MESSAGES_PER_CONSUMER", Type: "int", Default: "60"},
 		{Key: "consumers.max_message_bytes", Env: "BOTRELAY_CONSUMERS_MAX_MESSAGE_BYTES", Type: "int", Default: "16384"},
 		{Key: "consumers.uploads_per_minute", Env: "BOTRELAY_CONSUMERS_UPLOADS_PER_MINUTE", Type: "int", Default: "20"},
+		{Key: "webhooks.allow_private_targets", Env: "BOTRELAY_WEBHOOKS_ALLOW_PRIVATE_TARGETS", Type: "bool", Default: "false"},
 	}
 	got := Keys()
 	if len(got) != len(want) {
@@ -713,6 +714,8 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		"consumers.messages_per_consumer":      "30",
 		"consumers.max_message_bytes":          "4096",
 		"consumers.uploads_per_minute":         "5",
+
+		"webhooks.allow_private_targets": "true",
 	}
 	for _, k := range Keys() {
 		v, ok := values[k.Key]

@@ -26,6 +26,9 @@ type Hook struct {
 	// carried, by index in Secrets.
 	Matched []int `json:"-"`
 	Attempt int   `json:"-"`
+	// Body and Signature are the raw body and Botrelay-Signature header.
+	Body      []byte `json:"-"`
+	Signature string `json:"-"`
 }
 
 // WebhookReceiver is a webhook endpoint written from docs/webhooks.md
@@ -121,6 +124,7 @@ func (r *WebhookReceiver) handle(w http.ResponseWriter, req *http.Request) {
 	}
 	h.Matched = matched
 	h.Attempt, _ = strconv.Atoi(req.Header.Get("Botrelay-Attempt"))
+	h.Body, h.Signature = body, req.Header.Get("Botrelay-Signature")
 	r.accepted = append(r.accepted, &h)
 	w.WriteHeader(http.StatusNoContent)
 }
