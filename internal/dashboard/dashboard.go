@@ -7,7 +7,9 @@
 // and stop, the Add Bot wizard (#/bots/new), a bot's page (#/bots/{id})
 // with its status dashboard, error log, open conversations, the
 // conversation tester and (survey bots) its survey runs, the survey runs
-// page (#/surveys), and the users, skills and profiles pages. docs/
+// page (#/surveys), the users, skills and profiles pages, and the webhooks
+// page (#/webhooks, static/webhooks.js) with each subscription's delivery
+// log (#/webhooks/{id}). docs/
 // dashboard.md describes them.
 //
 // The consumer page (/) and the agent console (/agent) of the hub are
@@ -26,7 +28,13 @@
 // bot's page; rows [data-testid=survey-row] with data-conversation-id,
 // data-dialog-id, data-bot-id and data-state, each followed by its
 // [data-testid=survey-detail] row with [data-testid=survey-answer] items,
-// [data-testid=survey-result] and [data-testid=survey-error]).
+// [data-testid=survey-result] and [data-testid=survey-error]), and the
+// Webhooks page (#webhooks-table with rows [data-testid=webhook-row] and
+// data-webhook-id, [data-testid=webhook-deliveries] links, #webhook-form
+// with #webhook-url, #webhook-description, #webhook-events and
+// #webhook-submit, the once-shown [data-testid=webhook-secret], and the log
+// #deliveries-table with rows [data-testid=delivery-row], data-state and
+// data-type).
 package dashboard
 
 import (

@@ -6,7 +6,7 @@
 (() => {
   const PERMISSIONS = ["bot:view", "bot:create", "bot:start", "bot:stop", "bot:edit", "bot:delete",
     "user:view", "user:manage", "skill:view", "skill:manage", "profile:view", "profile:manage",
-    "conversation:handle", "conversation:view-all"];
+    "conversation:handle", "conversation:view-all", "webhook:manage"];
   const ROLES = ["ADMIN", "CAMPAIGN_MANAGER", "AGENT_MANAGER", "AGENT"];
   const STATE_LABELS = {
     OFFLINE: "Offline", STARTING: "Starting", ONLINE: "Online",
@@ -172,6 +172,7 @@
       case "users": return usersView();
       case "skills": return skillsView();
       case "profiles": return profilesView();
+      case "webhooks": return window.BotrelayWebhooks.view(webhookKit(), parts);
       case "bots":
         if (parts[1] === "new") return wizardView();
         if (parts[1]) return botView(parts[1]);
@@ -202,7 +203,8 @@
     $("#who").hidden = false;
     $("#who-name").textContent = me.user.nickname || me.user.loginName;
     $$("#nav a").forEach((a) => {
-      const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view" }[a.dataset.nav];
+      const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view",
+        webhooks: "webhook:manage" }[a.dataset.nav];
       a.hidden = !can(need);
     });
   }
@@ -1212,6 +1214,11 @@
       h("label", { class: "choice" }, h("input", { type: "checkbox", value: x }), " ", x)))),
     h("p", { class: "error", id: "profile-error", role: "alert" }),
     h("button", { type: "submit", id: "profile-submit" }, "Add profile")));
+  }
+
+  // webhookKit gives webhooks.js the helpers it renders with.
+  function webhookKit() {
+    return { h, $, $$, S, api, newView, table, fill, toast, field, fmtTime, every, view };
   }
 
   // ---- start -----------------------------------------------------------------
