@@ -194,6 +194,10 @@ type WebhookStore interface {
 	// FinishDelivery records an attempt's result and releases the lease,
 	// if owner still holds it; it reports whether it did.
 	FinishDelivery(ctx context.Context, id int64, owner string, r DeliveryResult) (bool, error)
+	// ReleaseDeliveries gives up owner's leases on pending deliveries
+	// without recording an attempt, so another deliverer may claim them at
+	// once (a deliverer that stops). It returns how many it released.
+	ReleaseDeliveries(ctx context.Context, owner string) (int, error)
 	// Deliveries lists a subscription's deliveries, newest first, at most
 	// limit (0: 100). A non-empty state selects one state.
 	Deliveries(ctx context.Context, id WebhookID, state DeliveryState, limit int) ([]*Delivery, error)

@@ -228,6 +228,17 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, owner string, r bo
 	return n == 1, err
 }
 
+// ReleaseDeliveries implements botrelay.WebhookStore.
+func (s *Store) ReleaseDeliveries(ctx context.Context, owner string) (int, error) {
+	res, err := s.pool().exec(ctx, `UPDATE webhook_deliveries SET lease_owner = '', lease_until = 0
+		WHERE lease_owner = $1 AND state = 'PENDING'`, owner)
+	if err != nil {
+		return 0, fmt.Errorf("release deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // Deliveries implements botrelay.WebhookStore.
 func (s *Store) Deliveries(ctx context.Context, id botrelay.WebhookID, state botrelay.DeliveryState, limit int) ([]*botrelay.Delivery, error) {
 	if limit <= 0 {

@@ -9,8 +9,7 @@
 // conversation tester and (survey bots) its survey runs, the survey runs
 // page (#/surveys), the users, skills and profiles pages, and the webhooks
 // page (#/webhooks, static/webhooks.js) with each subscription's delivery
-// log (#/webhooks/{id}). docs/
-// dashboard.md describes them.
+// log (#/webhooks/{id}). docs/dashboard.md describes them.
 //
 // The consumer page (/) and the agent console (/agent) of the hub are
 // separate; the dashboard does not touch their paths.

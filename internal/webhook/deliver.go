@@ -20,9 +20,18 @@ const claimBatch = 32
 
 // Run delivers due deliveries until ctx ends, while Options.Active reports
 // true; it prunes finished deliveries older than Retention once an hour.
+// When it stops it releases the leases it still holds, so another node (or
+// the next start) takes those deliveries at once.
 func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.o.Poll)
 	defer tick.Stop()
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emitTimeout)
+		defer cancel()
+		if _, err := s.o.Store.ReleaseDeliveries(rctx, s.owner); err != nil {
+			s.log.Warn("release webhook deliveries", "err", err)
+		}
+	}()
 	var lastPrune time.Time
 	for {
 		if s.o.Active() {

@@ -108,6 +108,14 @@ func testWebhookDeliveries(t *testing.T, newDB NewDB) {
 	if ok, err := s.FinishDelivery(ctx, first.ID, "node-a", res); err != nil || !ok {
 		t.Fatalf("finish = %v, %v", ok, err)
 	}
+	// A stopping deliverer releases the rest of its leases: they can be
+	// claimed again at once, with no attempt counted.
+	if n, err := s.ReleaseDeliveries(ctx, "node-a"); err != nil || n != 2 {
+		t.Fatalf("release = %d, %v; want the 2 still leased", n, err)
+	}
+	if again, err := s.ClaimDeliveries(ctx, "node-a", now, now.Add(time.Minute), 10); err != nil || len(again) != 2 || again[0].Attempts != 0 {
+		t.Fatalf("claim after release = %d, %v", len(again), err)
+	}
 	// An expired lease (the holder died) lets another claimer take it.
 	late := now.Add(2 * time.Minute)
 	taken, err := s.ClaimDeliveries(ctx, "node-b", late, late.Add(time.Minute), 10)
