@@ -116,6 +116,13 @@ func testWebhookDeliveries(t *testing.T, newDB NewDB) {
 	if again, err := s.ClaimDeliveries(ctx, "node-a", now, now.Add(time.Minute), 10); err != nil || len(again) != 2 || again[0].Attempts != 0 {
 		t.Fatalf("claim after release = %d, %v", len(again), err)
 	}
+	settleDeliveries(t, s, now, all, closedOnly, first)
+}
+
+// settleDeliveries is the second half of testWebhookDeliveries: claims
+// after expired leases, finishing, the log, pruning and deletion.
+func settleDeliveries(t *testing.T, s botrelay.Store, now time.Time, all, closedOnly *botrelay.Webhook, first *botrelay.Delivery) {
+	ctx := context.Background()
 	// An expired lease (the holder died) lets another claimer take it.
 	late := now.Add(2 * time.Minute)
 	taken, err := s.ClaimDeliveries(ctx, "node-b", late, late.Add(time.Minute), 10)
