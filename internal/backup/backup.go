@@ -69,6 +69,8 @@ var tables = []table{
 	{"bot_state_events", "id", "id"},
 	{"bot_errors", "seq", "seq"},
 	{"surveys", "seq", "seq"},
+	{"webhooks", "id", "id"},
+	{"webhook_deliveries", "id", "id"},
 }
 
 // internalTables are kept by the engine or rebuilt by the store.
