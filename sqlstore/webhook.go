@@ -116,25 +116,37 @@ func (s *Store) DeleteWebhook(ctx context.Context, id botrelay.WebhookID) error 
 	})
 }
 
-// AddEvent implements botrelay.WebhookStore.
+// AddEvent implements botrelay.WebhookStore. Subscriptions are read
+// first, outside a transaction, so that an event nobody wants costs one
+// read and never takes SQLite's write lock; the inserts then run in one
+// transaction, each only while its subscription still exists and is
+// enabled.
 func (s *Store) AddEvent(ctx context.Context, e *botrelay.Event, payload json.RawMessage) (int, error) {
 	if e.ID == "" || !e.Kind.Valid() || !json.Valid(payload) {
 		return 0, botrelay.Errorf(botrelay.EINVALID, "an event needs an id, a known kind and a JSON payload")
 	}
-	added := 0
-	err := s.inTx(ctx, func(c conn) error {
-		hooks, err := s.webhooks(ctx, c, e.AccountID)
-		if err != nil {
-			return err
+	hooks, err := s.webhooks(ctx, s.pool(), e.AccountID)
+	if err != nil {
+		return 0, err
+	}
+	var want []botrelay.WebhookID
+	for _, w := range hooks {
+		if w.Wants(e.Kind) {
+			want = append(want, w.ID)
 		}
+	}
+	if len(want) == 0 {
+		return 0, nil
+	}
+	added := 0
+	err = s.inTx(ctx, func(c conn) error {
+		added = 0
 		now := millis(s.nowTime())
-		for _, w := range hooks {
-			if !w.Wants(e.Kind) {
-				continue
-			}
+		for _, id := range want {
 			res, err := c.exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, kind, payload, state, next_attempt_at, created_at)
-				VALUES ($1, $2, $3, $4, 'PENDING', $5, $5) ON CONFLICT (webhook_id, event_id) DO NOTHING`,
-				int64(w.ID), e.ID, string(e.Kind), string(payload), now)
+				SELECT id, $2, $3, $4, 'PENDING', $5, $5 FROM webhooks WHERE id = $1 AND enabled
+				ON CONFLICT (webhook_id, event_id) DO NOTHING`,
+				int64(id), e.ID, string(e.Kind), string(payload), now)
 			if err != nil {
 				return fmt.Errorf("insert delivery: %w", err)
 			}
