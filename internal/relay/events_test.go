@@ -3,6 +3,8 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -88,5 +90,57 @@ func TestEventsOfASurveyedConversation(t *testing.T) {
 	}
 	if online != 2 {
 		t.Errorf("%d ONLINE state events, want one per bot", online)
+	}
+}
+
+// TestEventsOfAnAgentTransfer: an agent transferring a conversation to a
+// colleague on another skill tells the sink one transferred event naming
+// both skills and both agents, then an assigned event when the colleague
+// accepts.
+func TestEventsOfAnAgentTransfer(t *testing.T) {
+	rec := &sink{}
+	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{function.Connector{}},
+		Skills: []string{"billing"}, Events: rec})
+	annUser := r.AddHuman("ann", "Ann-pass-1234567", "human")
+	bobUser := r.AddHuman("bob", "Bob-pass-1234567", "billing")
+	ann := testrig.NewAgent(t, r.URL, "1000", "ann", "Ann-pass-1234567")
+	bob := testrig.NewAgent(t, r.URL, "1000", "bob", "Bob-pass-1234567")
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	conv := c.Open("human")
+	ann.AcceptRing(conv, wait)
+	ann.Transfer(conv, int64(r.Skills["billing"]), bob.UserID)
+	bob.AcceptRing(conv, wait)
+	testrig.Eventually(t, wait, "bob's assignment", func() bool { return len(rec.find(botrelay.EventConversationAssigned)) == 2 })
+
+	moved := rec.find(botrelay.EventConversationTransferred)
+	if len(moved) != 1 {
+		t.Fatalf("%d transferred events", len(moved))
+	}
+	var d struct {
+		SkillID int64
+		From    struct {
+			SkillID int64
+			Agent   struct{ UserID int64 }
+		}
+		To struct {
+			SkillID int64
+			Agent   struct {
+				UserID    int64
+				LoginName string
+				Type      string
+			}
+		}
+	}
+	if err := json.Unmarshal(moved[0].Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.SkillID != int64(r.Skills["billing"]) || d.From.SkillID != int64(r.Skills["human"]) || d.From.Agent.UserID != int64(annUser.ID) ||
+		d.To.SkillID != int64(r.Skills["billing"]) || d.To.Agent.UserID != int64(bobUser.ID) || d.To.Agent.LoginName != "bob" ||
+		d.To.Agent.Type != "HUMAN" {
+		t.Fatalf("transferred data %s", moved[0].Data)
+	}
+	last := rec.find(botrelay.EventConversationAssigned)[1]
+	if !strings.Contains(string(last.Data), `"agent":{"userId":`+strconv.FormatInt(int64(bobUser.ID), 10)+`,"loginName":"bob"`) {
+		t.Fatalf("second assignment %s", last.Data)
 	}
 }
