@@ -14,6 +14,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/provision"
+	"github.com/botrelay/botrelay/internal/webhook"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
 )
@@ -109,6 +110,10 @@ func rotateMasterKey(cfg *config.Config, getenv func(string) string, stdout io.W
 	if err != nil {
 		return errors.New(trimLine(err.Error()))
 	}
+	hooks, hooksAlready, err := webhook.Reseal(context.Background(), store, botrelay.AccountID(cfg.Account), oldBox, newBox)
+	if err != nil {
+		return errors.New(trimLine(err.Error()))
+	}
 	if !fromEnv {
 		if err := os.Rename(filepath.Join(cfg.Data, rotationDir, "master.key"), filepath.Join(cfg.Data, "master.key")); err != nil {
 			return fmt.Errorf("put the new master key in place: %v (the bots are sealed under %s; move it to %s by hand)",
@@ -117,6 +122,7 @@ func rotateMasterKey(cfg *config.Config, getenv func(string) string, stdout io.W
 		_ = os.Remove(filepath.Join(cfg.Data, rotationDir))
 	}
 	fmt.Fprintf(stdout, "re-sealed the secrets of %d bots under the new master key (%d were already)\n", resealed, already)
+	fmt.Fprintf(stdout, "re-sealed the secrets of %d webhooks (%d were already)\n", hooks, hooksAlready)
 	if fromEnv {
 		fmt.Fprintf(stdout, "now start botrelay with BOTRELAY_MASTER_KEY set to the value of %s; the old key opens nothing any more\n", newKeyEnv)
 	} else {
