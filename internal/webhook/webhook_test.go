@@ -27,13 +27,15 @@ const acct botrelay.AccountID = "1000"
 type fixture struct {
 	store *sqlstore.Store
 	svc   *webhook.Service
+	dsn   string
 }
 
 func newFixture(t *testing.T, o webhook.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(t.TempDir(), "db"), Logger: quiet})
+	dsn := filepath.Join(t.TempDir(), "db")
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: dsn, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func newFixture(t *testing.T, o webhook.Options) *fixture {
 	done := make(chan struct{})
 	go func() { svc.Run(rctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &fixture{store: st, svc: svc}
+	return &fixture{store: st, svc: svc, dsn: dsn}
 }
 
 // subscribe creates a subscription to url and returns it with its secret.
@@ -304,4 +306,48 @@ func TestInactiveNodeDeliversNothing(t *testing.T) {
 	}
 	active.Store(true)
 	rcv.WaitFor(5*time.Second, "the delivery once active", func(h *testrig.Hook) bool { return h.ID == "k-1" })
+}
+
+// TestTwoDeliverersSendEachEventOnce: two services (two nodes) on one
+// database, both active, share 200 events: the receiver gets each once.
+func TestTwoDeliverersSendEachEventOnce(t *testing.T) {
+	f := newFixture(t, webhook.Options{AllowPrivateTargets: true})
+	second, err := sqlstore.Open(context.Background(), sqlstore.Options{Dialect: sqlstore.SQLite, DSN: f.dsn,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	box, _ := secretbox.New(make([]byte, 32))
+	other := webhook.New(webhook.Options{Store: second, Box: box, AllowPrivateTargets: true, Poll: 5 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { other.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	rcv := testrig.NewWebhookReceiver(t)
+	_, secret := f.subscribe(t, rcv.URL)
+	rcv.SetSecrets(secret)
+	const n = 200
+	for i := range n {
+		sink := f.svc
+		if i%2 == 1 {
+			sink = other // events come from both nodes
+		}
+		sink.Emit(context.Background(), event(fmt.Sprintf("e-%d", i), botrelay.EventConversationOpened))
+	}
+	testrig.Eventually(t, 30*time.Second, "all events", func() bool { return len(rcv.Accepted()) >= n })
+	seen := map[string]int{}
+	for _, h := range rcv.Accepted() {
+		seen[h.ID]++
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s received %d times", id, c)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct events, want %d", len(seen), n)
+	}
 }
