@@ -15,17 +15,21 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
-// claimBatch is how many deliveries one claim leases at most.
-const claimBatch = 32
-
 // Run delivers due deliveries until ctx ends, while Options.Active reports
 // true; it prunes finished deliveries older than Retention once an hour.
-// When it stops it releases the leases it still holds, so another node (or
-// the next start) takes those deliveries at once.
+// Up to Concurrency attempts run at once, each on its own: it claims only
+// as many deliveries as it has free slots and refills a slot as soon as an
+// attempt ends, so a slow attempt holds one slot, not a batch. (A receiver
+// that hangs with Concurrency or more deliveries due can still hold every
+// slot for up to Timeout.) When it stops it waits for the
+// attempts in flight, then releases the leases it still holds, so another
+// node (or the next start) takes those deliveries at once.
 func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.o.Poll)
 	defer tick.Stop()
+	p := &pool{slots: make(chan struct{}, s.o.Concurrency), freed: make(chan struct{}, 1)}
 	defer func() {
+		p.wg.Wait()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emitTimeout)
 		defer cancel()
 		if _, err := s.o.Store.ReleaseDeliveries(rctx, s.owner); err != nil {
@@ -35,7 +39,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var lastPrune time.Time
 	for {
 		if s.o.Active() {
-			s.deliverDue(ctx)
+			s.deliverDue(ctx, p)
 			if now := s.o.Now(); now.Sub(lastPrune) > time.Hour {
 				lastPrune = now
 				if n, err := s.o.Store.PruneDeliveries(ctx, now.Add(-s.o.Retention)); err != nil && ctx.Err() == nil {
@@ -50,19 +54,31 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		case <-s.wake:
+		case <-p.freed:
 		}
 	}
 }
+
+// pool holds the running attempts: one slot each. Only Run's goroutine
+// takes slots; attempts give theirs back and signal freed.
+type pool struct {
+	slots chan struct{}
+	freed chan struct{}
+	wg    sync.WaitGroup
+}
+
+func (p *pool) free() int { return cap(p.slots) - len(p.slots) }
 
 // lease is how long a claim holds a delivery: longer than an attempt can
 // take, so a live holder always finishes first.
 func (s *Service) lease() time.Duration { return 2*s.o.Timeout + 10*time.Second }
 
-// deliverDue claims and sends due deliveries until none is left.
-func (s *Service) deliverDue(ctx context.Context) {
-	for ctx.Err() == nil && s.o.Active() {
+// deliverDue claims due deliveries for the free slots and starts their
+// attempts, until no slot is free or nothing is due.
+func (s *Service) deliverDue(ctx context.Context, p *pool) {
+	for ctx.Err() == nil && s.o.Active() && p.free() > 0 {
 		now := s.o.Now()
-		batch, err := s.o.Store.ClaimDeliveries(ctx, s.owner, now, now.Add(s.lease()), claimBatch)
+		batch, err := s.o.Store.ClaimDeliveries(ctx, s.owner, now, now.Add(s.lease()), p.free())
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("claim webhook deliveries", "err", err)
@@ -82,20 +98,23 @@ func (s *Service) deliverDue(ctx context.Context) {
 				hooks[d.WebhookID] = w // nil when deleted meanwhile
 			}
 		}
-		sem := make(chan struct{}, s.o.Concurrency)
-		var wg sync.WaitGroup
 		for _, d := range batch {
 			w := hooks[d.WebhookID]
 			if w == nil {
-				continue // deleted: its deliveries went with it, or the lease runs out
+				continue // deleted: its deliveries went with it; else the lease runs out
 			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
+			p.slots <- struct{}{} // never blocks: the claim took at most the free slots
+			p.wg.Go(func() {
+				defer func() {
+					<-p.slots
+					select {
+					case p.freed <- struct{}{}:
+					default:
+					}
+				}()
 				s.attempt(ctx, w, d)
 			})
 		}
-		wg.Wait()
 	}
 }
 
