@@ -37,13 +37,17 @@ const (
 	// delete them.
 	PermCannedView   Permission = "canned:view"
 	PermCannedManage Permission = "canned:manage"
+	// PermWebhookManage lets a user list, create, change and delete the
+	// account's webhook subscriptions and read their delivery logs. Only
+	// the built-in Admin profile has it.
+	PermWebhookManage Permission = "webhook:manage"
 )
 
 // AllPermissions lists every permission, in display order.
 var AllPermissions = []Permission{
 	PermBotView, PermBotCreate, PermBotStart, PermBotStop, PermBotEdit, PermBotDelete,
 	PermUserView, PermUserManage, PermSkillView, PermSkillEdit, PermProfView, PermProfEdit,
-	PermConvHandle, PermConvViewAll,
+	PermConvHandle, PermConvViewAll, PermWebhookManage,
 	PermCannedView, PermCannedManage,
 }
 

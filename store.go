@@ -146,6 +146,7 @@ type Store interface {
 	BotStatsStore
 	CannedReplyStore
 	CommandStore
+	WebhookStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

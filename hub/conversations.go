@@ -49,6 +49,7 @@ func (h *Hub) requestConversation(ctx context.Context, c *conn, req *ums.Request
 	if err := h.store.CreateConversation(ctx, conv); err != nil {
 		return nil, err
 	}
+	h.emitChanges(ctx, nil, conv)
 	h.log.Info("conversation opened", "conversation_id", string(cid), "skill_id", int64(skill.ID))
 	h.mu.Lock()
 	h.install(nil, conv)
@@ -189,6 +190,7 @@ func (h *Hub) mutate(ctx context.Context, cs *convState, fn func(*botrelay.Conve
 	if err := h.store.UpdateConversation(ctx, nc); err != nil {
 		return err
 	}
+	h.emitChanges(ctx, old, nc)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.install(old, nc)

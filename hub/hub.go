@@ -81,6 +81,9 @@ type Options struct {
 	// ClientAddr returns the client address of a request, for the limits.
 	// Default: the TCP peer's IP address (limits.ClientAddr).
 	ClientAddr func(r *http.Request) string
+	// Events is told about conversations opened, assigned, transferred
+	// and closed (events.go); nil for none.
+	Events botrelay.EventSink
 }
 
 // Hub is the embedded messaging platform. Create it with New, register its

@@ -30,6 +30,7 @@ import (
 	"github.com/botrelay/botrelay/internal/provision"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/sealed"
+	"github.com/botrelay/botrelay/internal/webhook"
 )
 
 // Pseudo-permissions for the routes that need no profile permission. Every
@@ -73,6 +74,9 @@ type Options struct {
 	// ClientAddr returns the client address of a request, for the login
 	// limits. Default: the TCP peer's IP address (limits.ClientAddr).
 	ClientAddr func(r *http.Request) string
+	// Webhooks seals and rotates webhook secrets and says whether private
+	// targets are allowed; nil answers the webhook routes with 501.
+	Webhooks *webhook.Service
 }
 
 // API serves the management REST API. It is safe for concurrent use.
@@ -182,7 +186,7 @@ func (a *API) RouteTable() []Route {
 		{http.MethodDelete, v1 + "/profiles/{id}", botrelay.PermProfEdit, a.deleteProfile},
 
 		{http.MethodGet, "/api/openapi.json", Anyone, serveOpenAPI},
-	}, a.cannedRoutes(v1)...)
+	}, append(a.cannedRoutes(v1), a.webhookRoutes(v1)...)...)
 }
 
 // Routes registers every route of RouteTable on mux, each wrapped in

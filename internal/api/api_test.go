@@ -20,6 +20,7 @@ import (
 	"github.com/botrelay/botrelay/auth"
 	"github.com/botrelay/botrelay/internal/sealed"
 	"github.com/botrelay/botrelay/internal/testrig"
+	"github.com/botrelay/botrelay/internal/webhook"
 )
 
 // fakeVendor is a vendor connector for API tests: settings {"greeting",
@@ -87,7 +88,7 @@ func newEnvWith(t testing.TB, edit func(*Options), vendors ...botrelay.VendorCon
 	t.Helper()
 	rig := testrig.NewRig(t, testrig.RigOptions{Vendors: append([]botrelay.VendorConnector{fakeVendor{}}, vendors...)})
 	o := Options{Store: rig.Store, Relay: rig.Relay, Box: rig.Box, Registry: rig.Registry, Account: testrig.Account,
-		Logger: rig.Log, Signer: rig.Signer}
+		Logger: rig.Log, Signer: rig.Signer, Webhooks: webhook.New(webhook.Options{Store: rig.Store, Box: rig.Box})}
 	if edit != nil {
 		edit(&o)
 	}
@@ -387,7 +388,7 @@ func fixtures() map[string]fixture {
 // 403 and no credentials 401.
 func TestRoutePermissions(t *testing.T) {
 	e := newEnv(t)
-	fx := fixtures()
+	fx := withWebhookFixtures(fixtures())
 	maps.Copy(fx, cannedFixtures())
 	callers := []string{"Admin", "Campaign Manager", "Agent Manager", "Agent", "Bot starter", "anonymous"}
 	for _, rt := range e.api.RouteTable() {

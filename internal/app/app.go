@@ -28,6 +28,7 @@ import (
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/tlsutil"
+	"github.com/botrelay/botrelay/internal/webhook"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
 )
@@ -48,6 +49,9 @@ type Main struct {
 	Now func() time.Time
 	// Registry lists the vendor connectors; cmd/botrelay fills it.
 	Registry *botrelay.Registry
+	// WebhookOptions, when set, edits the webhook service's options before
+	// it is made: tests shorten the retries, a cluster sets Active.
+	WebhookOptions func(*webhook.Options)
 
 	log     *slog.Logger
 	store   *sqlstore.Store
@@ -64,6 +68,8 @@ type Main struct {
 	// node and hubs are set in cluster mode (cluster.go).
 	node *cluster.Node
 	hubs *hubSwitch
+	// webhooks is the event sink and delivery loop (webhooks.go).
+	webhooks *webhook.Service
 }
 
 func (m *Main) defaults() {

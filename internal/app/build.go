@@ -56,10 +56,11 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	}
 	logins := limits.NewLogins(m.Config.LoginConfig(), m.Now)
 	m.log.Info("login limits", "hash_memory_kib", logins.Config().HashMemoryKiB, "trusted_proxies", m.Config.TrustedProxies)
+	m.webhooks = m.newWebhooks()
 	m.hubOptions = hub.Options{Store: m.store, Account: m.account, DataDir: m.Config.Data,
 		SigningKey: hubKey, Logger: m.log.With("part", "hub"), Now: m.Now,
-		FrameAncestors: m.Config.FrameAncestors,
-		Logins:         logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr}
+		FrameAncestors: m.Config.FrameAncestors, Events: m.webhooks,
+		Logins: logins, Consumers: limits.NewConsumers(m.Config.ConsumerConfig(), m.Now), ClientAddr: proxies.ClientAddr}
 	h, err := hub.New(m.hubOptions)
 	if err != nil {
 		return nil, err
@@ -97,7 +98,8 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	m.relay = m.newRelay(self, signer, registry, relay.Observers(events, p.figures))
 	met.operator(m.store, events, m.relay, current, m.account)
 	ao := api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
-		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}
+		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr,
+		Webhooks: m.webhooks}
 	if m.node != nil {
 		ao.Cluster = m.node
 	}
@@ -154,7 +156,7 @@ func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *bo
 		placement = m.node
 	}
 	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Placement: placement,
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Placement: placement, Events: m.webhooks,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,
@@ -178,6 +180,7 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 	defer stopRelay()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
+	defer m.runWebhooks(ctx)()
 	// The figures flush last, after the bots stopped (deferred).
 	figuresCtx, stopFigures := context.WithCancel(context.WithoutCancel(ctx))
 	figuresDone := make(chan struct{})

@@ -14,6 +14,7 @@ import (
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/provision"
+	"github.com/botrelay/botrelay/internal/webhook"
 	"github.com/botrelay/botrelay/secretbox"
 	"github.com/botrelay/botrelay/sqlstore"
 )
@@ -109,6 +110,10 @@ func rotateMasterKey(cfg *config.Config, getenv func(string) string, stdout io.W
 	if err != nil {
 		return errors.New(trimLine(err.Error()))
 	}
+	hooks, hooksAlready, err := webhook.Reseal(context.Background(), store, botrelay.AccountID(cfg.Account), oldBox, newBox)
+	if err != nil {
+		return errors.New(trimLine(err.Error()))
+	}
 	// The hub's signing key was sealed with the old key: the next start
 	// makes a new one from the new key.
 	if err := store.DeleteHubKey(context.Background(), hubKeyName); err != nil {
@@ -122,6 +127,7 @@ func rotateMasterKey(cfg *config.Config, getenv func(string) string, stdout io.W
 		_ = os.Remove(filepath.Join(cfg.Data, rotationDir))
 	}
 	fmt.Fprintf(stdout, "re-sealed the secrets of %d bots under the new master key (%d were already)\n", resealed, already)
+	fmt.Fprintf(stdout, "re-sealed the secrets of %d webhooks (%d were already)\n", hooks, hooksAlready)
 	if fromEnv {
 		fmt.Fprintf(stdout, "now start botrelay with BOTRELAY_MASTER_KEY set to the value of %s; the old key opens nothing any more\n", newKeyEnv)
 	} else {

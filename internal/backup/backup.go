@@ -81,6 +81,8 @@ var tables = []table{
 	{"public_api_commands", "id", "id"},
 	{"conversation_sdes", "conversation_id", ""},
 	{"public_api_tokens", "token_hash", ""},
+	{"webhooks", "id", "id"},
+	{"webhook_deliveries", "id", "id"},
 }
 
 // internalTables are kept by the engine or rebuilt by the store, or hold

@@ -52,6 +52,15 @@ type Config struct {
 	Consumers ConsumerLimits `yaml:"consumers" doc:"Limits of anonymous consumers (the consumer page and botrelay chat)."`
 	// Cluster holds the cluster settings.
 	Cluster ClusterConfig `yaml:"cluster" doc:"Cluster mode: several nodes on one PostgreSQL database serving as one system (docs/cluster.md)."`
+	// Webhooks holds the outbound webhook settings.
+	Webhooks WebhookConfig `yaml:"webhooks" doc:"Outbound webhook settings (docs/webhooks.md)."`
+}
+
+// WebhookConfig holds the webhook settings of Config.
+type WebhookConfig struct {
+	// AllowPrivateTargets lets subscriptions reach loopback, private and
+	// link-local addresses.
+	AllowPrivateTargets bool `yaml:"allow_private_targets" doc:"Let webhook subscriptions deliver to loopback, private and link-local addresses (localhost, 10.0.0.0/8, 169.254.169.254, ...); off by default so the API cannot be used to reach internal services."`
 }
 
 // TLSConfig holds the HTTPS settings of Config. Cert and Key are set

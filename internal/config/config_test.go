@@ -630,6 +630,7 @@ func TestKeys(t *testing.T) {
 		{Key: "cluster.node_id", Env: "BOTRELAY_CLUSTER_NODE_ID", Type: "string", Default: ""},
 		{Key: "cluster.advertise", Env: "BOTRELAY_CLUSTER_ADVERTISE", Type: "string", Default: ""},
 		{Key: "cluster.lease_ttl", Env: "BOTRELAY_CLUSTER_LEASE_TTL", Type: "duration", Default: "2s"},
+		{Key: "webhooks.allow_private_targets", Env: "BOTRELAY_WEBHOOKS_ALLOW_PRIVATE_TARGETS", Type: "bool", Default: "false"},
 	}
 	got := Keys()
 	if len(got) != len(want) {
@@ -718,9 +719,10 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		"consumers.max_message_bytes":          "4096",
 		"consumers.uploads_per_minute":         "5",
 
-		"cluster.node_id":   "node-2",
-		"cluster.advertise": "http://10.0.0.5:8080",
-		"cluster.lease_ttl": "5s",
+		"cluster.node_id":                "node-2",
+		"cluster.advertise":              "http://10.0.0.5:8080",
+		"cluster.lease_ttl":              "5s",
+		"webhooks.allow_private_targets": "true",
 	}
 	for _, k := range Keys() {
 		v, ok := values[k.Key]

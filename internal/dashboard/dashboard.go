@@ -8,8 +8,10 @@
 // with its status dashboard, error log, open conversations, the
 // conversation tester and (survey bots) its survey runs, its edit page
 // (#/bots/{id}/edit) and figures (#/bots/{id}/stats), the survey runs
-// page (#/surveys), the users, skills and profiles pages, and the canned
-// replies page (#/canned). docs/dashboard.md describes them.
+// page (#/surveys), the users, skills and profiles pages, the canned
+// replies page (#/canned), and the webhooks page (#/webhooks,
+// static/webhooks.js) with each subscription's delivery log
+// (#/webhooks/{id}). docs/dashboard.md describes them.
 //
 // The consumer page (/) and the agent console (/agent) of the hub are
 // separate; the dashboard does not touch their paths.
@@ -58,6 +60,12 @@
 // [data-testid=edit-canned], [data-testid=delete-canned]; the form
 // #canned-form with #canned-title, #canned-text, #canned-submit,
 // #canned-cancel and #canned-error).
+// Webhooks page (#webhooks-table with rows [data-testid=webhook-row] and
+// data-webhook-id, [data-testid=webhook-deliveries] links, #webhook-form
+// with #webhook-url, #webhook-description, #webhook-events and
+// #webhook-submit, the once-shown [data-testid=webhook-secret], and the log
+// #deliveries-table with rows [data-testid=delivery-row], data-state and
+// data-type).
 package dashboard
 
 import (

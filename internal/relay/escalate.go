@@ -46,6 +46,7 @@ func (w *worker) escalate(ctx context.Context, code, msg string, turn *botrelay.
 	if !w.storeOutbox(ctx, ob) {
 		return
 	}
+	w.emitEscalated(ctx, code, key)
 	w.finishOutbox(ctx, ob, false)
 }
 

@@ -59,6 +59,9 @@ type Options struct {
 	// CommandSweepActive says whether this node fails expired Public API
 	// commands; nil: always (one node is enough in a cluster).
 	CommandSweepActive func() bool
+	// Events is told about escalations, finished surveys and bot state
+	// changes (events.go); nil for none.
+	Events botrelay.EventSink
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the

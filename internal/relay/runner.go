@@ -148,6 +148,7 @@ func (rn *runner) setState(s botrelay.BotState, code, msg string) {
 	if st := rn.stats(); st != nil {
 		st.StateChanged(rn.bot, s, ev.At)
 	}
+	rn.emitState(ev)
 	rn.log.Info("bot state", "state", string(s), "code", ev.Code, "detail", msg)
 }
 

@@ -97,6 +97,8 @@ func (w *worker) updateSurvey(ctx context.Context, fn func(*botrelay.Survey) boo
 	}
 	if err := store.SaveSurvey(sctx, sv); err != nil {
 		w.log.Error("record survey", "conversation_id", string(w.ref.ID), "err", err)
+	} else if sv.State == botrelay.SurveyCompleted {
+		w.emitSurveyCompleted(sctx, sv)
 	}
 }
 

@@ -66,6 +66,8 @@ type RigOptions struct {
 	WrapPlatform func(botrelay.PlatformAdapter) botrelay.PlatformAdapter
 	// Observer is the relay's Observer (metrics, figures); nil for none.
 	Observer relay.Observer
+	// Events, when set, is the hub's and the relay's event sink.
+	Events botrelay.EventSink
 }
 
 // NewRig starts a rig; everything stops when the test ends.
@@ -86,10 +88,10 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	r.openStore(ctx, dir, o.Skills)
 	key := make([]byte, 32)
 	r.Box, _ = secretbox.New(key)
-	hubDone := r.startHub(ctx, dir, key)
+	hubDone := r.startHub(ctx, dir, key, o.Events)
 	r.Relay = relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.newSigner(), Scripts: &function.Runner{Logger: logger},
-		NewPlatform: r.platform(o.WrapPlatform), Observer: o.Observer})
+		NewPlatform: r.platform(o.WrapPlatform), Observer: o.Observer, Events: o.Events})
 	relayDone := make(chan struct{})
 	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
 	<-r.Relay.Ready() // bots can be started from here on
@@ -137,11 +139,11 @@ func (r *Rig) openStore(ctx context.Context, dir string, skills []string) {
 
 // startHub serves the hub on a loopback address and runs it until ctx
 // ends; the returned channel closes when it has stopped.
-func (r *Rig) startHub(ctx context.Context, dir string, key []byte) <-chan struct{} {
+func (r *Rig) startHub(ctx context.Context, dir string, key []byte, events botrelay.EventSink) <-chan struct{} {
 	t := r.T
 	var err error
 	r.Hub, err = hub.New(hub.Options{Store: r.Store, Account: Account, DataDir: dir, SigningKey: key, Logger: r.Log,
-		RingTimeout: 5 * time.Second})
+		RingTimeout: 5 * time.Second, Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}

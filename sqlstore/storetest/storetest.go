@@ -59,6 +59,9 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Commands", testCommands},
 		{"CommandRetention", testCommandRetention},
 		{"PublicAPIState", testPublicAPIState},
+		{"Webhooks", testWebhooks},
+		{"WebhookDeliveries", testWebhookDeliveries},
+		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
 	}
 	tests = append(tests, hubCases...)
 	for _, tt := range tests {

@@ -6,7 +6,7 @@
 (() => {
   const PERMISSIONS = ["bot:view", "bot:create", "bot:start", "bot:stop", "bot:edit", "bot:delete",
     "user:view", "user:manage", "skill:view", "skill:manage", "profile:view", "profile:manage",
-    "conversation:handle", "conversation:view-all", "canned:view", "canned:manage"];
+    "conversation:handle", "conversation:view-all", "canned:view", "canned:manage", "webhook:manage"];
   const ROLES = ["ADMIN", "CAMPAIGN_MANAGER", "AGENT_MANAGER", "AGENT"];
   const STATE_LABELS = {
     OFFLINE: "Offline", STARTING: "Starting", ONLINE: "Online",
@@ -197,6 +197,7 @@
       case "skills": return skillsView();
       case "profiles": return profilesView();
       case "canned": return cannedView();
+      case "webhooks": return window.BotrelayWebhooks.view(webhookKit(), parts);
       case "bots":
         if (parts[1] === "new") return wizardView();
         if (parts[1] && parts[2] === "edit") return pages().editView(parts[1]);
@@ -230,7 +231,7 @@
     $("#who-name").textContent = me.user.nickname || me.user.loginName;
     $$("#nav a").forEach((a) => {
       const need = { users: "user:view", skills: "skill:view", profiles: "profile:view", bots: "bot:view", surveys: "bot:view",
-        canned: "canned:view" }[a.dataset.nav];
+        canned: "canned:view", webhooks: "webhook:manage" }[a.dataset.nav];
       a.hidden = a.dataset.nav !== "conversations" && !can(need); // everyone sees their own conversations
     });
   }
@@ -1293,6 +1294,9 @@
       toast(id ? "Canned reply saved." : "Canned reply added.");
       cannedView();
     } catch (err) { $("#canned-error").textContent = err.message; }
+  // webhookKit gives webhooks.js the helpers it renders with.
+  function webhookKit() {
+    return { h, $, $$, S, api, newView, table, fill, toast, field, fmtTime, every, view };
   }
 
   // ---- start -----------------------------------------------------------------
