@@ -94,7 +94,7 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 		registry = botrelay.NewRegistry()
 	}
 	events := newBotEvents()
-	p.figures = botstats.New(botstats.Options{Store: m.store, Now: m.Now, Logger: m.log.With("part", "figures")})
+	p.figures = botstats.New(botstats.Options{Store: m.store, Now: m.Now, Logger: m.log.With("part", "figures"), Active: m.onceAClusterNode})
 	m.relay = m.newRelay(self, signer, registry, relay.Observers(events, p.figures))
 	met.operator(m.store, events, m.relay, current, m.account)
 	ao := api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
@@ -156,7 +156,7 @@ func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *bo
 		placement = m.node
 	}
 	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
-		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Placement: placement, Events: m.webhooks,
+		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Placement: placement, Events: m.webhooks, CommandSweepActive: m.onceAClusterNode,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.
 		DrainTimeout: time.Duration(m.Config.ShutdownTimeout) * 2 / 3,

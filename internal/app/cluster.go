@@ -308,3 +308,9 @@ func replayable(r *http.Request) error {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	return nil
 }
+
+// onceAClusterNode reports whether this node does the work done once for
+// the whole cluster (webhook deliveries, pruning the figures, failing
+// expired Public API commands): always on a single node, and in a cluster
+// on the node that routes the hub.
+func (m *Main) onceAClusterNode() bool { return m.node == nil || m.node.IsRouter() }

@@ -11,7 +11,7 @@ import (
 // "always": a cluster ties it to the node that delivers.
 func (m *Main) newWebhooks() *webhook.Service {
 	o := webhook.Options{Store: m.store, Box: m.box, Logger: m.log.With("part", "webhooks"), Now: m.Now,
-		AllowPrivateTargets: m.Config.Webhooks.AllowPrivateTargets}
+		AllowPrivateTargets: m.Config.Webhooks.AllowPrivateTargets, Active: m.onceAClusterNode}
 	if m.WebhookOptions != nil {
 		m.WebhookOptions(&o)
 	}
