@@ -77,15 +77,41 @@ func downloadWith(t *testing.T, base, token, rel string) (int, string) {
 // other's consumer tokens and serve each other's uploads; a server with
 // another master key refuses to start on that database with one line, and
 // a server with its own database and key refuses the tokens.
+// (A SQLite database serves one server: TestSecondNodeOnSQLiteRefuses.)
 func TestServersOnOneDatabaseShareSigningKey(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) { testSharedSigningKey(t, "sqlite:"+filepath.Join(t.TempDir(), "shared.db")) })
-	t.Run("PostgreSQL", func(t *testing.T) {
-		base := os.Getenv("BOTRELAY_TEST_POSTGRES")
-		if base == "" {
-			t.Skip("BOTRELAY_TEST_POSTGRES is not set; .ci/run sets it")
+	base := os.Getenv("BOTRELAY_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("BOTRELAY_TEST_POSTGRES is not set; .ci/run sets it")
+	}
+	testSharedSigningKey(t, postgresSchema(t, base))
+}
+
+// TestSecondNodeOnSQLiteRefuses (issue 17, acceptance 6): a second server
+// on a SQLite database another one serves, and a cluster node on SQLite,
+// each exit with one line saying that cluster mode needs PostgreSQL; the
+// first server goes on serving.
+func TestSecondNodeOnSQLiteRefuses(t *testing.T) {
+	data := t.TempDir()
+	first := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	base := first.waitListening(t)
+	for name, args := range map[string][]string{
+		"second server": {"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--database", "sqlite:" + filepath.Join(data, "botrelay.db")},
+		"cluster node":  {"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--node-id", "n2", "--advertise", "http://127.0.0.1:9"},
+	} {
+		p := start(t, nil, args...)
+		if code := p.exitCode(t, 20*time.Second); code != 1 {
+			t.Fatalf("%s: exit %d, want 1; stderr:\n%s", name, code, p.stderr)
 		}
-		testSharedSigningKey(t, postgresSchema(t, base))
-	})
+		lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, "botrelay serve: ") || !strings.Contains(last, "cluster mode needs PostgreSQL") {
+			t.Fatalf("%s: last line %q, want one line saying cluster mode needs PostgreSQL", name, last)
+		}
+	}
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Fatalf("the first server's /healthz = %d after the refusals", code)
+	}
+	first.stop(t)
 }
 
 // postgresSchema makes a fresh schema on the PostgreSQL at base, dropped at

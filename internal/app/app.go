@@ -68,6 +68,8 @@ type Main struct {
 	// node and hubs are set in cluster mode (cluster.go).
 	node *cluster.Node
 	hubs *hubSwitch
+	// unlock releases the SQLite database's lock (lock_unix.go).
+	unlock func()
 	// webhooks is the event sink and delivery loop (webhooks.go).
 	webhooks *webhook.Service
 }
@@ -168,6 +170,9 @@ func (m *Main) prepare(ctx context.Context) ([]byte, error) {
 
 // closeStore closes the store prepare opened, logging a failure.
 func (m *Main) closeStore() {
+	if m.unlock != nil {
+		defer m.unlock()
+	}
 	if m.store == nil {
 		return
 	}
@@ -192,6 +197,11 @@ func (m *Main) openStore(ctx context.Context) error {
 				return fmt.Errorf("create database folder: %w", err)
 			}
 		}
+		release, err := lockSQLite(dsn)
+		if err != nil {
+			return err
+		}
+		m.unlock = release
 	case "postgres":
 		o.Dialect = sqlstore.Postgres
 	default:
@@ -199,6 +209,10 @@ func (m *Main) openStore(ctx context.Context) error {
 	}
 	s, err := sqlstore.Open(ctx, o)
 	if err != nil {
+		if m.unlock != nil {
+			m.unlock()
+			m.unlock = nil
+		}
 		return err
 	}
 	m.store = s
