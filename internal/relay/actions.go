@@ -66,32 +66,38 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		}
 		w.finish(ctx, ob.Seq)
 	case botrelay.ActionInvokeFunction:
-		if ob.Invoked {
-			// Started before a restart: whether it finished is unknown, and
-			// running it again could repeat its effect (at most once).
-			w.logError(ctx, codeInvokeLambda,
-				"invoke function "+a.FunctionID+": interrupted by a restart; not run again", nil)
-			w.finish(ctx, ob.Seq)
-			return
-		}
-		ob.Invoked = true
-		if !w.storeOutbox(ctx, ob) {
-			return
-		}
-		code, msg := w.invoke(ctx, a)
-		if code != "" && ctx.Err() == nil {
-			// A failed invocation is logged; it escalates only when the
-			// reply asked for that (failOnError, F30).
-			w.logError(ctx, code, msg, nil)
-			if a.FailOnError {
-				w.escalate(ctx, code, msg, nil, ob.Seq)
-				return
-			}
-		}
-		w.finish(ctx, ob.Seq)
+		w.invokeAction(ctx, ob, a)
 	default:
 		w.finish(ctx, ob.Seq)
 	}
+}
+
+// invokeAction carries out an INVOKE_FUNCTION action (F30): at most once,
+// recorded as started before it runs.
+func (w *worker) invokeAction(ctx context.Context, ob *outbox, a *botrelay.Action) {
+	if ob.Invoked {
+		// Started before a restart: whether it finished is unknown, and
+		// running it again could repeat its effect (at most once).
+		w.logError(ctx, codeInvokeLambda,
+			"invoke function "+a.FunctionID+": interrupted by a restart; not run again", nil)
+		w.finish(ctx, ob.Seq)
+		return
+	}
+	ob.Invoked = true
+	if !w.storeOutbox(ctx, ob) {
+		return
+	}
+	code, msg := w.invoke(ctx, a)
+	if code != "" && ctx.Err() == nil {
+		// A failed invocation is logged; it escalates only when the
+		// reply asked for that (failOnError, F30).
+		w.logError(ctx, code, msg, nil)
+		if a.FailOnError {
+			w.escalate(ctx, code, msg, nil, ob.Seq)
+			return
+		}
+	}
+	w.finish(ctx, ob.Seq)
 }
 
 // invoke runs the function an INVOKE_FUNCTION action names (F30) with the

@@ -116,7 +116,17 @@ func (w *worker) storeOutbox(ctx context.Context, ob *outbox) bool {
 // action (F24). recovering is set when a restart found the outbox stored.
 func (w *worker) finishOutbox(ctx context.Context, ob *outbox, recovering bool) {
 	if recovering {
-		if done := w.published(ctx, ob.Key, ob.Seq); done+1 > ob.Next {
+		history, err := w.rn.history(ctx, w.ref, ob.Seq)
+		if err != nil {
+			// Without the history, publishing could repeat what went
+			// out: wait for the platform, or leave the outbox stored
+			// for the next resume.
+			var ok bool
+			if history, ok = w.awaitHistory(ctx, ob.Seq); !ok {
+				return
+			}
+		}
+		if done := publishedIn(history, ob.Key); done+1 > ob.Next {
 			ob.Next = done + 1
 		}
 	}
@@ -156,7 +166,17 @@ func (w *worker) publishItems(ctx context.Context, ob *outbox) bool {
 		it := ob.Reply.Items[i]
 		switch {
 		case it.Message != nil:
-			if _, err := w.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i))); err != nil && !w.republish(ctx, ob, i, it.Message, err) {
+			_, err := w.platform.Publish(ctx, w.ref, withMarker(it.Message, marker(ob.Key, i)))
+			if err != nil {
+				if next := w.republish(ctx, ob, i, it.Message, err); next > i {
+					// The session dropped and came back: go on after
+					// what the history shows went out.
+					i = next - 1
+					ob.Next = next
+					continue
+				}
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return false
 				}

@@ -51,29 +51,39 @@ func (w *worker) awaitHistory(ctx context.Context, after int64) ([]*botrelay.Pla
 }
 
 // republish handles a publish of item i of ob that failed with err: when
-// the session had dropped, it waits for it, and publishes the item again
-// unless the history shows it went out. It reports whether the item is out.
-func (w *worker) republish(ctx context.Context, ob *outbox, i int, m *botrelay.Message, err error) bool {
+// the session had dropped, it waits for it and reads the history; items
+// the history shows went out are not published again. It returns the index
+// of the next item to publish (i+1, or past what the history shows), or -1
+// when the item is not out (stopping, or the session stayed away).
+func (w *worker) republish(ctx context.Context, ob *outbox, i int, m *botrelay.Message, err error) int {
 	for disconnected(err) {
 		w.log.Info("platform session dropped during a turn; waiting for it", "conversation_id", string(w.ref.ID))
 		history, ok := w.awaitHistory(ctx, ob.Seq)
 		if !ok {
-			return false
+			return -1
 		}
-		done := -1
-		markers(history, func(k string, j int) {
-			if k == ob.Key && j > done {
-				done = j
-			}
-		})
-		w.log.Info("platform session back; publishing what did not go out", "conversation_id", string(w.ref.ID),
-			"item", i, "published_through", done, "history_events", len(history))
+		done := publishedIn(history, ob.Key)
 		if done >= i {
-			return true
+			return done + 1
 		}
 		_, err = w.platform.Publish(ctx, w.ref, withMarker(m, marker(ob.Key, i)))
 	}
-	return err == nil
+	if err != nil {
+		return -1
+	}
+	return i + 1
+}
+
+// publishedIn returns the highest item index of key whose marker history
+// shows, or -1.
+func publishedIn(history []*botrelay.PlatformEvent, key string) int {
+	done := -1
+	markers(history, func(k string, j int) {
+		if k == key && j > done {
+			done = j
+		}
+	})
+	return done
 }
 
 // retryAction runs an action again once a dropped session is back; it
