@@ -140,6 +140,7 @@ type Store interface {
 	ConversationStore
 	RelayStore
 	SurveyStore
+	StandInStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

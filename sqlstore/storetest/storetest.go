@@ -50,6 +50,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConversationEvents", testConversationEvents},
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationRestart", testConversationRestart},
+		{"StandIns", testStandIns},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB) })
