@@ -104,3 +104,10 @@ type StandInStore interface {
 	SaveFallbackState(ctx context.Context, bot BotID, conv ConversationID, state json.RawMessage) error
 	FallbackState(ctx context.Context, bot BotID, conv ConversationID) (json.RawMessage, error)
 }
+
+// AvailabilitySetter is implemented by platform adapters that can set the
+// bot user's routing availability (ONLINE, AWAY, OCCUPIED): a bot handing
+// its conversations back goes AWAY first, so they are offered to others.
+type AvailabilitySetter interface {
+	SetAvailability(ctx context.Context, state string) error
+}

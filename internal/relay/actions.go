@@ -38,6 +38,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			w.finish(ctx, ob.Seq)
 			return
 		}
+		w.outcome(ctx, botrelay.OutcomeTransferred)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
 		if err := w.platform.Close(ctx, w.ref, a.WithoutPCS); err != nil {
@@ -51,6 +52,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 		if w.isSurvey() {
 			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
 		}
+		w.outcome(ctx, botrelay.OutcomeClosed)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
 		if err := w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds); err != nil {

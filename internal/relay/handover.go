@@ -74,6 +74,7 @@ func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *b
 	if err := w.save(ctx); err != nil {
 		return
 	}
+	w.outcome(ctx, botrelay.OutcomeOpen)
 	if open >= rn.bot.Settings.Limits.MaxOpen() {
 		w.escalate(ctx, codeMaxConvLimit,
 			fmt.Sprintf("the bot already holds %d open conversations (limit %d)", open, rn.bot.Settings.Limits.MaxOpen()), nil, st.LastSequence)

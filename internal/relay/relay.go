@@ -209,6 +209,7 @@ func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
 	if rn == nil {
 		return nil
 	}
+	rn.handBack.Store(true) // the operator's stop hands back (handback.go)
 	rn.cancel()
 	select {
 	case <-rn.done:

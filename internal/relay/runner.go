@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -52,6 +53,9 @@ type runner struct {
 	// vendor's side; downByLive is set when they caused vendorDown.
 	liveFailures int
 	downByLive   bool
+	// handBack is set by the operator's stop (Relay.Stop): the bot hands
+	// its open conversations back (handback.go).
+	handBack atomic.Bool
 	// draining is set while the workers finish their turns before the
 	// platform session closes: no event is taken any more.
 	draining    bool
@@ -256,7 +260,9 @@ func (rn *runner) serve(ctx, sctx context.Context, cancel, wcancel context.Cance
 		case <-ctx.Done():
 			// A graceful stop: the turns in flight finish with their
 			// actions while the platform session is still up.
+			rn.awayForHandBack(sctx)
 			rn.stopWorkers(rn.o.DrainTimeout, wcancel)
+			rn.handBackAll(sctx)
 			cancel()
 			<-platformDone
 			return nil

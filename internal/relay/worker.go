@@ -418,6 +418,7 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 		w.surveyEnded(ctx, botrelay.SurveyAbandoned, nil, "")
 	}
 	if w.st.Open {
+		w.outcome(ctx, unassignedOutcome(ev))
 		w.letGo(ctx, 0)
 	}
 }

@@ -1,0 +1,137 @@
+package relay_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/testrig"
+)
+
+// Stand-ins (docs/standins.md), through the real hub, the liveperson
+// adapter and the relay, with recording vendors: the exact vendor calls of
+// each bot and the exact transcript each consumer saw.
+
+// twoBots has recording bots A and B, both on skill bot, and a human on
+// skill human; neither bot is started.
+func twoBots(t *testing.T, edit func(*botrelay.Bot)) (r *testrig.Rig, a, b *recorder, botA, botB *botrelay.Bot) {
+	a, b = &recorder{id: "rec_a"}, &recorder{id: "rec_b"}
+	r = testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{a, b}})
+	botA = r.AddBot("a", testrig.BotOptions{Vendor: "rec_a", Edit: edit})
+	botB = r.AddBot("b", testrig.BotOptions{Vendor: "rec_b", Edit: edit})
+	return r, a, b, botA, botB
+}
+
+const handBackText = "One moment, a colleague takes over."
+
+func withHandBackText(b *botrelay.Bot) { b.Settings.Routing.HandBackMessage = handBackText }
+
+// The operator stops A while it holds 50 conversations and B serves the
+// same skill: every conversation goes back to the skill, B takes it, and
+// B answers the next consumer message within 5 s; B's vendor never sees
+// what the consumer wrote to A.
+func TestStandIn_StopHandsBackToAnotherBot(t *testing.T) {
+	r, a, b, botA, botB := twoBots(t, withHandBackText)
+	r.Start(botA, botrelay.BotOnline)
+	const n = 50
+	consumers := make([]*testrig.Consumer, n)
+	var wg sync.WaitGroup
+	for i := range consumers {
+		c := testrig.NewConsumer(t, r.URL, "1000")
+		consumers[i] = c
+		c.Open("bot")
+		c.Say(fmt.Sprintf("hello %d", i))
+	}
+	for i, c := range consumers {
+		c.WaitTexts(wait, fmt.Sprintf("rec_a: echo hello %d", i))
+	}
+	r.Start(botB, botrelay.BotOnline)
+	if err := r.Relay.Stop(context.Background(), botA.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range consumers {
+		c.WaitTexts(wait, handBackText)
+		// B holds the conversation before the consumer writes again.
+		testrig.Eventually(t, wait, "B to hold "+c.ConvID, func() bool {
+			st, err := r.Store.BotConversation(context.Background(), botB.ID, botrelay.ConversationID(c.ConvID))
+			return err == nil && st.Open
+		})
+	}
+	slowest := time.Duration(0)
+	var mu sync.Mutex
+	for i, c := range consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			c.Say(fmt.Sprintf("again %d", i))
+			c.WaitTexts(5*time.Second, fmt.Sprintf("rec_b: echo again %d", i))
+			mu.Lock()
+			slowest = max(slowest, time.Since(start))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	t.Logf("slowest answer by the stand-in after the hand-back: %v", slowest)
+	var wantA, wantB []string
+	for i, c := range consumers {
+		wantA = append(wantA, fmt.Sprintf("TEXT hello %d", i))
+		wantB = append(wantB, fmt.Sprintf("TEXT again %d", i))
+		wantTranscript(t, c, fmt.Sprintf("consumer: hello %d", i), fmt.Sprintf("bot: rec_a: echo hello %d", i),
+			"bot: "+handBackText, fmt.Sprintf("consumer: again %d", i), fmt.Sprintf("bot: rec_b: echo again %d", i))
+		conv := r.Conversation(c.ConvID)
+		if conv.AssignedAgent() != botB.UserID {
+			t.Fatalf("conversation %s is assigned to %d, want B's user %d", c.ConvID, conv.AssignedAgent(), botB.UserID)
+		}
+		if st, err := r.Store.BotConversation(context.Background(), botA.ID, botrelay.ConversationID(c.ConvID)); err != nil || st.Open {
+			t.Fatalf("A's state of %s = %+v, %v; want let go", c.ConvID, st, err)
+		}
+	}
+	wantSorted(t, "A", a.Calls(), wantA)
+	wantSorted(t, "B", b.Calls(), wantB)
+	figures, err := r.Store.SplitFigures(context.Background(), r.Skills["bot"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range figures {
+		want := botrelay.SplitFigures{BotID: f.BotID, Assigned: n, HandedBack: n}
+		if f.BotID == botB.ID {
+			want = botrelay.SplitFigures{BotID: f.BotID, Assigned: n, Open: n}
+		}
+		if *f != want {
+			t.Fatalf("figures of %s = %+v, want %+v", f.BotID, *f, want)
+		}
+	}
+}
+
+func wantSorted(t *testing.T, who string, got, want []string) {
+	t.Helper()
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.Sort(got)
+	slices.Sort(want)
+	wantCalls(t, who, got, want...)
+}
+
+// With no other Online bot on the skill, a stopped bot hands its
+// conversations to its escalation skill, where a human takes them.
+func TestStandIn_StopWithoutAnotherBotGoesToEscalation(t *testing.T) {
+	r, a, b, botA, _ := twoBots(t, withHandBackText)
+	r.Start(botA, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(wait, "rec_a: echo hi")
+	if err := r.Relay.Stop(context.Background(), botA.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitSkill(c.ConvID, botrelay.SkillNameHuman, wait)
+	c.WaitTexts(wait, handBackText)
+	c.Say("still there?")
+	wantTranscript(t, c, "consumer: hi", "bot: rec_a: echo hi", "bot: "+handBackText, "consumer: still there?")
+	wantCalls(t, "A", a.Calls(), "TEXT hi")
+	wantCalls(t, "B", b.Calls())
+}
