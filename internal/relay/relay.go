@@ -198,8 +198,19 @@ func (r *Relay) preflight(ctx context.Context, b *botrelay.Bot) error {
 	return nil
 }
 
-// Stop stops the bot and waits for it to go Offline.
+// Stop is the operator's stop: the bot hands its open conversations back
+// to their skill (handback.go) and Relay waits for it to go Offline.
 func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
+	return r.stop(ctx, id, true)
+}
+
+// StopKeeping stops the bot as a shutdown of botrelay does: its
+// conversations stay its own and resume when it starts again.
+func (r *Relay) StopKeeping(ctx context.Context, id botrelay.BotID) error {
+	return r.stop(ctx, id, false)
+}
+
+func (r *Relay) stop(ctx context.Context, id botrelay.BotID, handBack bool) error {
 	if err := r.o.Store.SetBotStarted(ctx, id, false); err != nil {
 		return err
 	}
@@ -209,7 +220,7 @@ func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
 	if rn == nil {
 		return nil
 	}
-	rn.handBack.Store(true) // the operator's stop hands back (handback.go)
+	rn.handBack.Store(handBack)
 	rn.cancel()
 	select {
 	case <-rn.done:
