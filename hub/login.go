@@ -172,6 +172,9 @@ func (h *Hub) newSession(ctx context.Context, user *botrelay.User, prof *botrela
 		if s.survey, s.surveySkills, err = h.surveyRole(ctx, user.ID); err != nil {
 			return nil, err
 		}
+		if s.weight, err = h.routingWeight(ctx, user.ID); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
