@@ -20,9 +20,13 @@ type echoCloser struct {
 	calls map[botrelay.ConversationID]int
 }
 
-func (e *echoCloser) Info() botrelay.VendorInfo { return botrelay.VendorInfo{ID: e.id, DisplayName: e.id} }
+func (e *echoCloser) Info() botrelay.VendorInfo {
+	return botrelay.VendorInfo{ID: e.id, DisplayName: e.id}
+}
 
-func (e *echoCloser) NewBot(json.RawMessage, botrelay.BotEnv) (botrelay.VendorBot, error) { return e, nil }
+func (e *echoCloser) NewBot(json.RawMessage, botrelay.BotEnv) (botrelay.VendorBot, error) {
+	return e, nil
+}
 
 func (e *echoCloser) Converse(_ context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
 	e.mu.Lock()
