@@ -80,7 +80,7 @@ func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *b
 			fmt.Sprintf("the bot already holds %d open conversations (limit %d)", open, rn.bot.Settings.Limits.MaxOpen()), nil, st.LastSequence)
 		return
 	}
-	if rn.isVendorDown() {
+	if rn.isVendorDown() && !rn.hasFallback() {
 		w.escalate(ctx, codeVendorInterruptionEscalated,
 			"the bot is in Vendor Interruption: new conversations are escalated without calling the vendor", nil, st.LastSequence)
 		return

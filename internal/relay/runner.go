@@ -31,6 +31,7 @@ type runner struct {
 	done   chan struct{}
 
 	vendor            botrelay.VendorBot
+	fallback          *vendorClient // settings.routing.fallback, or nil (fallback.go)
 	platform          botrelay.PlatformAdapter
 	retriesInternally bool
 	// timeoutCode is the vendor's code for a call that did not answer in
@@ -331,6 +332,7 @@ func (rn *runner) build(ctx context.Context) error {
 		return err
 	}
 	rn.vendor, rn.platform = vb, pa
+	rn.buildFallback(ctx, sec)
 	rn.retriesInternally = conn.Info().RetriesInternally
 	rn.timeoutCode = conn.Info().Errors.Timeout
 	if rn.timeoutCode == "" {
@@ -339,7 +341,12 @@ func (rn *runner) build(ctx context.Context) error {
 	return nil
 }
 
-func (rn *runner) closeVendor() { closeIfCloser(rn.vendor) }
+func (rn *runner) closeVendor() {
+	closeIfCloser(rn.vendor)
+	if rn.fallback != nil {
+		closeIfCloser(rn.fallback.bot)
+	}
+}
 
 func closeIfCloser(v any) {
 	if c, ok := v.(interface{ Close() error }); ok {
