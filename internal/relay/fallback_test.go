@@ -23,9 +23,13 @@ type stateful struct {
 	n     map[botrelay.ConversationID]int
 }
 
-func (s *stateful) Info() botrelay.VendorInfo { return botrelay.VendorInfo{ID: s.id, DisplayName: s.id} }
+func (s *stateful) Info() botrelay.VendorInfo {
+	return botrelay.VendorInfo{ID: s.id, DisplayName: s.id}
+}
 
-func (s *stateful) NewBot(json.RawMessage, botrelay.BotEnv) (botrelay.VendorBot, error) { return s, nil }
+func (s *stateful) NewBot(json.RawMessage, botrelay.BotEnv) (botrelay.VendorBot, error) {
+	return s, nil
+}
 
 func (s *stateful) Converse(_ context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
 	s.mu.Lock()
