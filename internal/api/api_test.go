@@ -282,6 +282,7 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/skills":    static("/api/v1/skills", nil),
 		"GET /api/v1/profiles":  static("/api/v1/profiles", nil),
 		"GET /api/openapi.json": static("/api/openapi.json", nil),
+		"GET /api/v1/skills/{id}/split": fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d/split", e.newSkill()) }),
 		"DELETE /api/v1/tokens/{id}": func(e *env, who *botrelay.User) (string, any) {
 			if who == nil {
 				return "/api/v1/tokens/none", nil
