@@ -282,7 +282,6 @@ func fixtures() map[string]fixture {
 		"GET /api/v1/skills":    static("/api/v1/skills", nil),
 		"GET /api/v1/profiles":  static("/api/v1/profiles", nil),
 		"GET /api/openapi.json": static("/api/openapi.json", nil),
-		"GET /api/v1/skills/{id}/split": fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d/split", e.newSkill()) }),
 		"DELETE /api/v1/tokens/{id}": func(e *env, who *botrelay.User) (string, any) {
 			if who == nil {
 				return "/api/v1/tokens/none", nil
@@ -290,6 +289,7 @@ func fixtures() map[string]fixture {
 			t, _ := e.api.sessions.newToken(who.ID, "to delete")
 			return "/api/v1/tokens/" + t.ID, nil
 		},
+		"GET /api/v1/skills/{id}/split": fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d/split", e.newSkill()) }),
 		"POST /api/v1/bots": func(e *env, _ *botrelay.User) (string, any) {
 			return "/api/v1/bots", e.botBody(e.newBotUser(), "k-"+e.unique("secret"))
 		},
