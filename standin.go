@@ -111,3 +111,12 @@ type StandInStore interface {
 type AvailabilitySetter interface {
 	SetAvailability(ctx context.Context, state string) error
 }
+
+// HandBacker moves a conversation a bot user holds back to a skill from
+// outside the bot's own platform session, with a message from the bot to
+// the consumer first (empty for none): how a bot in Service Interruption
+// hands its conversations back. The embedded hub implements it; ECONFLICT
+// when the user no longer holds the conversation.
+type HandBacker interface {
+	HandBack(ctx context.Context, conv ConversationID, user UserID, skill SkillID, text string) error
+}

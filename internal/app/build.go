@@ -76,7 +76,7 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 		registry = botrelay.NewRegistry()
 	}
 	events := newBotEvents()
-	m.relay = m.newRelay(self, signer, registry, events)
+	m.relay = m.newRelay(self, signer, registry, events, h)
 	met.operator(m.store, events, m.relay, h, m.account)
 	api.New(api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
 		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr}).Routes(mux)
@@ -122,8 +122,8 @@ func (m *Main) listen(tlsConf *tls.Config) (net.Listener, string, error) {
 
 // newRelay makes the relay, whose bots log in to the hub at self (or to a
 // LivePerson account their settings name).
-func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer) *relay.Relay {
-	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
+func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer, hb botrelay.HandBacker) *relay.Relay {
+	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self), HandBack: hb,
 		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.

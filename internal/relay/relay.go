@@ -49,6 +49,9 @@ type Options struct {
 	// Observer is told about turns and escalations, for metrics; nil for
 	// none.
 	Observer Observer
+	// HandBack hands back the conversations of a bot on the embedded hub
+	// that stays in Service Interruption (handback.go); nil never does.
+	HandBack botrelay.HandBacker
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the

@@ -154,6 +154,7 @@ func (rn *runner) run(ctx context.Context) {
 	if err := rn.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
 		rn.log.Warn("clear state history", "err", err)
 	}
+	go rn.watchInterruption(ctx, rn.bot) // hand-back after a long Service Interruption
 	for {
 		rn.setState(botrelay.BotStarting, "", "starting")
 		err := rn.session(ctx)

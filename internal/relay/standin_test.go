@@ -135,3 +135,39 @@ func TestStandIn_StopWithoutAnotherBotGoesToEscalation(t *testing.T) {
 	wantCalls(t, "A", a.Calls(), "TEXT hi")
 	wantCalls(t, "B", b.Calls())
 }
+
+// A bot that stays in Service Interruption past handBackAfterSeconds hands
+// its conversations back around its broken session: with no other bot
+// Online (the platform is down for every bot), to the escalation skill.
+// When the platform is back, the consumer's conversation waits on skill
+// human with the hand-back message in its transcript, and the bot no
+// longer holds it.
+func TestStandIn_ServiceInterruptionHandsBackAfterGrace(t *testing.T) {
+	r, a, _, botA, _ := twoBots(t, func(b *botrelay.Bot) {
+		withHandBackText(b)
+		b.Settings.Routing.HandBackAfterSeconds = 1
+	})
+	r.Start(botA, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(wait, "rec_a: echo hi")
+	r.StopPlatform()
+	r.WaitState(botA, botrelay.BotServiceInterruption, wait)
+	start := time.Now()
+	r.WaitSkill(c.ConvID, botrelay.SkillNameHuman, wait)
+	t.Logf("handed back %v after the Service Interruption began", time.Since(start))
+	testrig.Eventually(t, wait, "A to let the conversation go", func() bool {
+		st, err := r.Store.BotConversation(context.Background(), botA.ID, botrelay.ConversationID(c.ConvID))
+		return err == nil && !st.Open
+	})
+	r.StartPlatform()
+	r.WaitState(botA, botrelay.BotOnline, wait)
+	again := testrig.ResumeConsumer(t, r.URL, "1000", c.Token, c.ID, c.ConvID)
+	again.WaitTexts(wait, handBackText)
+	wantTranscript(t, again, "consumer: hi", "bot: rec_a: echo hi", "bot: "+handBackText)
+	if conv := r.Conversation(c.ConvID); conv.AssignedAgent() != 0 {
+		t.Fatalf("the conversation went back to user %d", conv.AssignedAgent())
+	}
+	wantCalls(t, "A", a.Calls(), "TEXT hi")
+}

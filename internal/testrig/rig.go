@@ -87,7 +87,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	hubDone := r.startHub(ctx, dir, key)
 	r.Relay = relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.newSigner(), Scripts: &function.Runner{Logger: logger},
-		NewPlatform: r.platform(o.WrapPlatform)})
+		NewPlatform: r.platform(o.WrapPlatform), HandBack: r.Hub})
 	relayDone := make(chan struct{})
 	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
 	<-r.Relay.Ready() // bots can be started from here on
