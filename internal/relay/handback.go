@@ -199,3 +199,40 @@ func unassignedOutcome(ev *botrelay.PlatformEvent) botrelay.Outcome {
 	}
 	return botrelay.OutcomeTransferred
 }
+
+// sweepStopped hands back, once when the relay starts, the open
+// conversations that stopped agent bots on the embedded hub still hold: a
+// kill during a stop's hand-back, or a bot stopped before hand-backs
+// existed, would otherwise leave their consumers waiting on a bot that never
+// answers. It waits for the started bots to come up first, so that their
+// skills' conversations go to them rather than to the escalation skill.
+func (r *Relay) sweepStopped(ctx context.Context, bots []*botrelay.Bot) {
+	if r.o.HandBack == nil || (r.o.SweepActive != nil && !r.o.SweepActive()) {
+		return
+	}
+	r.mu.Lock()
+	running := make([]*runner, 0, len(r.runners))
+	for _, rn := range r.runners {
+		running = append(running, rn)
+	}
+	r.mu.Unlock()
+	for _, rn := range running {
+		rn.waitStarted(ctx, r.o.ConnectTimeout)
+	}
+	for _, b := range bots {
+		if b.Started || b.Type != botrelay.BotAgent || b.Settings.Platform.Account != "" || ctx.Err() != nil {
+			continue
+		}
+		n, err := r.o.Store.CountOpenBotConversations(ctx, b.ID)
+		if err != nil || n == 0 {
+			continue
+		}
+		r.mu.Lock()
+		_, started := r.runners[b.ID] // started by the operator meanwhile
+		r.mu.Unlock()
+		if started {
+			continue
+		}
+		newRunner(r, b, func() {}).handBackAround(ctx, b)
+	}
+}

@@ -52,6 +52,10 @@ type Options struct {
 	// HandBack hands back the conversations of a bot on the embedded hub
 	// that stays in Service Interruption (handback.go); nil never does.
 	HandBack botrelay.HandBacker
+	// SweepActive reports whether this node runs the once-only work of
+	// stand-ins: the start's hand-back of what stopped bots still hold
+	// (handback.go). nil: always.
+	SweepActive func() bool
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the
@@ -141,6 +145,7 @@ func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
 		}
 		surveys = nil
 	}
+	go r.sweepStopped(ctx, bots) // conversations stopped bots still hold (handback.go)
 	<-ctx.Done()
 	r.agents.Wait()
 	stopSurveys()

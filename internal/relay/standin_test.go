@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/relay"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -169,5 +170,37 @@ func TestStandIn_ServiceInterruptionHandsBackAfterGrace(t *testing.T) {
 	if conv := r.Conversation(c.ConvID); conv.AssignedAgent() != 0 {
 		t.Fatalf("the conversation went back to user %d", conv.AssignedAgent())
 	}
+	wantCalls(t, "A", a.Calls(), "TEXT hi")
+}
+
+// A bot stopped while it held conversations without handing them back (a
+// kill during its hand-back, or a stop before hand-backs existed) has them
+// handed back when the relay next starts.
+func TestStandIn_StartSweepsWhatStoppedBotsHold(t *testing.T) {
+	r, a, _, botA, _ := twoBots(t, withHandBackText)
+	r.Start(botA, botrelay.BotOnline)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(wait, "rec_a: echo hi")
+	if err := r.Relay.StopKeeping(context.Background(), botA.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.Store.BotConversation(context.Background(), botA.ID, botrelay.ConversationID(c.ConvID)); st == nil || !st.Open {
+		t.Fatal("StopKeeping let the conversation go")
+	}
+	// botrelay starts again: a new relay on the same store and hub.
+	ctx, cancel := context.WithCancel(context.Background())
+	next := relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: r.Log, HandBack: r.Hub})
+	done := make(chan struct{})
+	go func() { next.Run(ctx, testrig.Account); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	r.WaitSkill(c.ConvID, botrelay.SkillNameHuman, wait)
+	c.WaitTexts(wait, handBackText)
+	wantTranscript(t, c, "consumer: hi", "bot: rec_a: echo hi", "bot: "+handBackText)
+	testrig.Eventually(t, wait, "A to let the conversation go", func() bool {
+		st, err := r.Store.BotConversation(context.Background(), botA.ID, botrelay.ConversationID(c.ConvID))
+		return err == nil && !st.Open
+	})
 	wantCalls(t, "A", a.Calls(), "TEXT hi")
 }
