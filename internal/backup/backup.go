@@ -69,6 +69,8 @@ var tables = []table{
 	{"bot_state_events", "id", "id"},
 	{"bot_errors", "seq", "seq"},
 	{"surveys", "seq", "seq"},
+	{"bot_outcomes", "bot_id, conversation_id", ""},        // 014_standins
+	{"bot_fallback_states", "bot_id, conversation_id", ""}, // 014_standins
 }
 
 // internalTables are kept by the engine or rebuilt by the store.
