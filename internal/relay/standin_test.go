@@ -204,3 +204,44 @@ func TestStandIn_StartSweepsWhatStoppedBotsHold(t *testing.T) {
 	})
 	wantCalls(t, "A", a.Calls(), "TEXT hi")
 }
+
+// A shutdown of botrelay is not an operator's stop: even with another bot
+// of the skill Online, the bot keeps its conversations, with no hand-back
+// message, and answers them again after the restart.
+func TestStandIn_ShutdownDoesNotHandBack(t *testing.T) {
+	r, a, b, botA, botB := twoBots(t, withHandBackText)
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		rel := r.NewRelay()
+		done := make(chan struct{})
+		go func() { rel.Run(ctx, testrig.Account); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	// A runs in a botrelay process of its own.
+	if err := r.Store.SetBotStarted(context.Background(), botA.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	stop := run()
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hi")
+	c.WaitTexts(wait, "rec_a: echo hi")
+	r.Start(botB, botrelay.BotOnline) // a stand-in is there (on another node)
+	stop()                            // A's process shuts down
+	if st, err := r.Store.BotConversation(context.Background(), botA.ID, botrelay.ConversationID(c.ConvID)); err != nil || !st.Open {
+		t.Fatalf("after the shutdown A's state = %+v, %v; want still open", st, err)
+	}
+	if conv := r.Conversation(c.ConvID); conv.AssignedAgent() != botA.UserID || conv.SkillID != r.Skills["bot"] {
+		t.Fatalf("after the shutdown the conversation is assigned to %d on skill %d", conv.AssignedAgent(), conv.SkillID)
+	}
+	if err := r.Relay.StopKeeping(context.Background(), botB.ID); err != nil {
+		t.Fatal(err)
+	}
+	stop = run() // A's process starts again
+	defer stop()
+	c.Say("again")
+	c.WaitTexts(wait, "rec_a: echo again")
+	wantTranscript(t, c, "consumer: hi", "bot: rec_a: echo hi", "consumer: again", "bot: rec_a: echo again")
+	wantCalls(t, "A", a.Calls(), "TEXT hi", "TEXT again")
+	wantCalls(t, "B", b.Calls())
+}

@@ -184,6 +184,16 @@ func (r *Rig) platform(wrap func(botrelay.PlatformAdapter) botrelay.PlatformAdap
 	}
 }
 
+// NewRelay makes another relay on the rig's store, hub and registry, as a
+// botrelay process started again would have; the caller runs it (Run) and
+// ends it by cancelling Run's context (a shutdown). The rig's own relay
+// must not run the same bots meanwhile.
+func (r *Rig) NewRelay() *relay.Relay {
+	return relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: r.Log,
+		ConnectTimeout: 10 * time.Second, Signer: r.Signer, Scripts: &function.Runner{Logger: r.Log},
+		NewPlatform: r.platform(nil), HandBack: r.Hub})
+}
+
 func (r *Rig) serve(ln net.Listener) {
 	srv := &http.Server{Handler: r.mux}
 	r.mu.Lock()
