@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/sealed"
+	"github.com/botrelay/botrelay/internal/testrig"
 )
 
 // wantError checks a 4xx answer's exact code and that its message says
@@ -148,5 +150,75 @@ func TestFallbackSecretsAreSealed(t *testing.T) {
 		"changing host changes where the fallback's calls go; send the secret settings apiKey again")
 	if sec := opened(); sec.FallbackEndpoint["host"] != `"a.example"` {
 		t.Fatalf("a refused edit moved the fallback: %v", sec.FallbackEndpoint)
+	}
+}
+
+// tokenVendor is a vendor whose secret setting token must reach it: it
+// answers "fallback says <text>" when its token is the one given at
+// creation, and refuses to be built without one.
+type tokenVendor struct{ want string }
+
+func (tokenVendor) Info() botrelay.VendorInfo {
+	return botrelay.VendorInfo{ID: "tokened", DisplayName: "Tokened", Secrets: []string{"token"}, Endpoint: []string{"url"}}
+}
+
+func (v tokenVendor) NewBot(cfg json.RawMessage, _ botrelay.BotEnv) (botrelay.VendorBot, error) {
+	var s struct{ URL, Token string }
+	if err := json.Unmarshal(cfg, &s); err != nil || s.Token == "" {
+		return nil, botrelay.Errorf(botrelay.EINVALID, "token is required")
+	}
+	return tokenBot{ok: s.Token == v.want}, nil
+}
+
+type tokenBot struct{ ok bool }
+
+func (b tokenBot) Converse(_ context.Context, t *botrelay.Turn) (*botrelay.Reply, error) {
+	if !b.ok {
+		return nil, botrelay.NewVendorError(botrelay.ErrVendorAuth, "tokened.auth", "wrong token")
+	}
+	return &botrelay.Reply{Items: []botrelay.Item{{Message: &botrelay.Message{Text: "fallback says " + t.Text}}}}, nil
+}
+
+// A bot made through the API with a fallback of its own (vendor, settings
+// and a secret) starts in Vendor Interruption — its own vendor's health
+// check fails — and the fallback, built with the sealed secret, answers
+// the consumer instead of an escalation.
+func TestFallbackOfItsOwnAnswers(t *testing.T) {
+	const secret = "tokened-secret-5521"
+	e := newEnv(t, tokenVendor{want: secret})
+	body := e.botBody(e.newBotUser(), "bad") // its health check fails
+	body["settings"].(map[string]any)["routing"] = map[string]any{"fallback": map[string]any{
+		"vendor": "tokened", "settings": map[string]any{"url": "https://fallback.example", "token": secret}}}
+	var b botJSON
+	e.admin(http.MethodPost, "/api/v1/bots", body, http.StatusCreated).decode(t, &b)
+	e.admin(http.MethodPost, "/api/v1/bots/"+string(b.ID)+"/start", nil, http.StatusAccepted)
+	e.rig.WaitState(&botrelay.Bot{ID: b.ID}, botrelay.BotVendorInterruption, 15*time.Second)
+	c := testrig.NewConsumer(t, e.rig.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	c.WaitTexts(15*time.Second, "fallback says hello")
+	if errs := e.rig.Errors(&botrelay.Bot{ID: b.ID}); len(errs) != 0 {
+		t.Fatalf("errors = %v, want none", errs)
+	}
+}
+
+// When the fallback fails too, the conversation escalates, with the
+// fallback's error code in the log.
+func TestFallbackFailingTooEscalates(t *testing.T) {
+	e := newEnv(t, tokenVendor{want: "the-right-token-0"})
+	body := e.botBody(e.newBotUser(), "bad")
+	body["settings"].(map[string]any)["routing"] = map[string]any{"fallback": map[string]any{
+		"vendor": "tokened", "settings": map[string]any{"url": "https://fallback.example", "token": "a-wrong-token-1"}}}
+	var b botJSON
+	e.admin(http.MethodPost, "/api/v1/bots", body, http.StatusCreated).decode(t, &b)
+	e.admin(http.MethodPost, "/api/v1/bots/"+string(b.ID)+"/start", nil, http.StatusAccepted)
+	bot := &botrelay.Bot{ID: b.ID}
+	e.rig.WaitState(bot, botrelay.BotVendorInterruption, 15*time.Second)
+	c := testrig.NewConsumer(t, e.rig.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	e.rig.WaitSkill(c.ConvID, botrelay.SkillNameHuman, 15*time.Second)
+	if errs := e.rig.Errors(bot); len(errs) != 1 || errs[0] != botrelay.ErrorCodePrefix+"tokened.auth" {
+		t.Fatalf("errors = %v, want the fallback's tokened.auth", errs)
 	}
 }
