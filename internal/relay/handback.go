@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -61,6 +62,7 @@ func (rn *runner) handBackAll(ctx context.Context) {
 		rn.log.Error("hand back: list open conversations", "err", err)
 		return
 	}
+	convs = rn.withUnstored(ctx, convs)
 	if len(convs) == 0 {
 		return
 	}
@@ -235,4 +237,40 @@ func (r *Relay) sweepStopped(ctx context.Context, bots []*botrelay.Bot) {
 		}
 		newRunner(r, b, func() {}).handBackAround(ctx, b)
 	}
+}
+
+// noteHeld keeps track of the conversations the platform says the bot
+// holds, whatever the workers did with the news: an assignment that came
+// while the bot drained, or that its worker had not taken yet, has no
+// stored state, and would be forgotten by a hand-back that read only the
+// store.
+func (rn *runner) noteHeld(ev *botrelay.PlatformEvent) {
+	switch ev.Kind {
+	case botrelay.EventAssigned:
+		rn.held.Store(ev.Conversation.ID, ev.Conversation)
+	case botrelay.EventUnassigned:
+		rn.held.Delete(ev.Conversation.ID)
+	}
+}
+
+// withUnstored adds to the stored open conversations those the platform
+// assigned to the bot that have no stored state at all.
+func (rn *runner) withUnstored(ctx context.Context, convs []*botrelay.BotConversation) []*botrelay.BotConversation {
+	listed := map[botrelay.ConversationID]bool{}
+	for _, st := range convs {
+		listed[st.ConversationID] = true
+	}
+	rn.held.Range(func(k, v any) bool {
+		ref := v.(botrelay.ConversationRef)
+		if listed[ref.ID] {
+			return true
+		}
+		if _, err := rn.o.Store.BotConversation(ctx, rn.bot.ID, ref.ID); !errors.Is(err, botrelay.ErrNotFound) {
+			return true // stored (and let go), or unknown: not ours to hand back
+		}
+		convs = append(convs, &botrelay.BotConversation{BotID: rn.bot.ID, ConversationID: ref.ID, DialogID: ref.DialogID,
+			ConsumerID: ref.ConsumerID, SkillID: ref.SkillID})
+		return true
+	})
+	return convs
 }

@@ -57,6 +57,9 @@ type runner struct {
 	// handBack is set by the operator's stop (Relay.Stop): the bot hands
 	// its open conversations back (handback.go).
 	handBack atomic.Bool
+	// held maps the conversations the platform assigned to the bot to their
+	// refs, also those no worker took yet (handback.go).
+	held sync.Map
 	// draining is set while the workers finish their turns before the
 	// platform session closes: no event is taken any more.
 	draining    bool

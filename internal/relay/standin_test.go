@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,4 +245,60 @@ func TestStandIn_ShutdownDoesNotHandBack(t *testing.T) {
 	wantTranscript(t, c, "consumer: hi", "bot: rec_a: echo hi", "consumer: again", "bot: rec_a: echo again")
 	wantCalls(t, "A", a.Calls(), "TEXT hi", "TEXT again")
 	wantCalls(t, "B", b.Calls())
+}
+
+// historyHolder is a platform adapter whose History waits while hold is
+// set, until its context ends: a conversation's worker then cannot take the
+// conversation over (it stores nothing) before a stop's drain runs out.
+type historyHolder struct {
+	botrelay.PlatformAdapter
+	hold *atomic.Bool
+}
+
+func (h historyHolder) History(ctx context.Context, ref botrelay.ConversationRef, after int64) ([]*botrelay.PlatformEvent, error) {
+	for h.hold.Load() {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return h.PlatformAdapter.History(ctx, ref, after)
+}
+
+func (h historyHolder) SetAvailability(ctx context.Context, state string) error {
+	return h.PlatformAdapter.(botrelay.AvailabilitySetter).SetAvailability(ctx, state)
+}
+
+// A conversation the platform assigned to the bot, but that its worker had
+// not taken over (nothing stored) when the operator stopped the bot, is
+// handed back too.
+func TestStandIn_StopHandsBackWhatWasNotTakenOverYet(t *testing.T) {
+	a, b := &recorder{id: "rec_a"}, &recorder{id: "rec_b"}
+	var hold atomic.Bool
+	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{a, b}, DrainTimeout: 300 * time.Millisecond,
+		WrapPlatform: func(p botrelay.PlatformAdapter) botrelay.PlatformAdapter { return historyHolder{p, &hold} }})
+	botA := r.AddBot("a", testrig.BotOptions{Vendor: "rec_a", Edit: withHandBackText})
+	botB := r.AddBot("b", testrig.BotOptions{Vendor: "rec_b", Edit: withHandBackText})
+	r.Start(botA, botrelay.BotOnline)
+	hold.Store(true)
+	c := testrig.NewConsumer(t, r.URL, "1000")
+	c.Open("bot")
+	c.Say("hello")
+	testrig.Eventually(t, wait, "A to be assigned", func() bool { return r.Conversation(c.ConvID).AssignedAgent() == botA.UserID })
+	r.Start(botB, botrelay.BotOnline)
+	if err := r.Relay.Stop(context.Background(), botA.ID); err != nil {
+		t.Fatal(err)
+	}
+	hold.Store(false)
+	c.WaitTexts(wait, handBackText)
+	testrig.Eventually(t, wait, "B to hold the conversation", func() bool {
+		st, err := r.Store.BotConversation(context.Background(), botB.ID, botrelay.ConversationID(c.ConvID))
+		return err == nil && st.Open
+	})
+	c.Say("again")
+	c.WaitTexts(wait, "rec_b: echo again")
+	wantTranscript(t, c, "consumer: hello", "bot: "+handBackText, "consumer: again", "bot: rec_b: echo again")
+	wantCalls(t, "A", a.Calls())
+	wantCalls(t, "B", b.Calls(), "TEXT again")
 }
