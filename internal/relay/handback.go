@@ -62,7 +62,7 @@ func (rn *runner) handBackAll(ctx context.Context) {
 		rn.log.Error("hand back: list open conversations", "err", err)
 		return
 	}
-	convs = rn.withUnstored(ctx, convs)
+	convs = rn.withUnstored(ctx, rn.bot.ID, convs)
 	if len(convs) == 0 {
 		return
 	}
@@ -255,7 +255,7 @@ func (rn *runner) noteHeld(ev *botrelay.PlatformEvent) {
 
 // withUnstored adds to the stored open conversations those the platform
 // assigned to the bot that have no stored state at all.
-func (rn *runner) withUnstored(ctx context.Context, convs []*botrelay.BotConversation) []*botrelay.BotConversation {
+func (rn *runner) withUnstored(ctx context.Context, bot botrelay.BotID, convs []*botrelay.BotConversation) []*botrelay.BotConversation {
 	listed := map[botrelay.ConversationID]bool{}
 	for _, st := range convs {
 		listed[st.ConversationID] = true
@@ -265,10 +265,10 @@ func (rn *runner) withUnstored(ctx context.Context, convs []*botrelay.BotConvers
 		if listed[ref.ID] {
 			return true
 		}
-		if _, err := rn.o.Store.BotConversation(ctx, rn.bot.ID, ref.ID); !errors.Is(err, botrelay.ErrNotFound) {
+		if _, err := rn.o.Store.BotConversation(ctx, bot, ref.ID); !errors.Is(err, botrelay.ErrNotFound) {
 			return true // stored (and let go), or unknown: not ours to hand back
 		}
-		convs = append(convs, &botrelay.BotConversation{BotID: rn.bot.ID, ConversationID: ref.ID, DialogID: ref.DialogID,
+		convs = append(convs, &botrelay.BotConversation{BotID: bot, ConversationID: ref.ID, DialogID: ref.DialogID,
 			ConsumerID: ref.ConsumerID, SkillID: ref.SkillID})
 		return true
 	})

@@ -59,6 +59,7 @@ func (rn *runner) handBackAround(ctx context.Context, b *botrelay.Bot) {
 		rn.log.Error("hand back: list open conversations", "err", err)
 		return
 	}
+	convs = rn.withUnstored(ctx, b.ID, convs)
 	targets := map[botrelay.SkillID]botrelay.SkillID{}
 	handed := 0
 	for _, st := range convs {
