@@ -152,3 +152,27 @@ func (w *worker) converseFallback(ctx context.Context, turn *botrelay.Turn) (*bo
 	reply.VendorState = nil // the own vendor's state stays as it is
 	return reply, nil
 }
+
+// endFallback ends the fallback's side of a conversation the bot let go,
+// if the fallback ever answered in it: the vendor's conversation where it
+// has one, and the stored state.
+func (w *worker) endFallback(ctx context.Context) {
+	rn := w.rn
+	if rn.fallback == nil {
+		return
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rn.bot.Settings.Limits.VendorTimeout())
+	defer cancel()
+	state, err := w.store.FallbackState(ectx, rn.bot.ID, w.ref.ID)
+	if err != nil || state == nil {
+		return
+	}
+	if e, ok := rn.fallback.bot.(botrelay.Ender); ok {
+		if err := e.EndConversation(ectx, w.ref, state); err != nil {
+			w.log.Debug("end fallback vendor conversation", "err", err)
+		}
+	}
+	if err := w.store.SaveFallbackState(ectx, rn.bot.ID, w.ref.ID, nil); err != nil {
+		w.log.Warn("drop the fallback's conversation state", "conversation_id", string(w.ref.ID), "err", err)
+	}
+}

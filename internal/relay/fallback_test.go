@@ -99,6 +99,9 @@ func TestFallback_SecondaryAnswersWhilePrimaryIsDown(t *testing.T) {
 	wantTranscript(t, c, "consumer: one", "bot: endpoint says hi", "consumer: two", "bot: fb: two",
 		"consumer: three", "bot: fb: three", "consumer: four", "bot: endpoint says hi")
 	wantCalls(t, "fallback", fb.Calls(), "TEXT two state=", `TEXT three state={"fb":1}`)
+	if st, err := r.Store.FallbackState(context.Background(), primary.ID, botrelay.ConversationID(c.ConvID)); err != nil || string(st) != `{"fb":2}` {
+		t.Fatalf("the fallback's stored state = %s, %v; want {\"fb\":2}", st, err)
+	}
 	st, err := r.Store.BotConversation(context.Background(), primary.ID, botrelay.ConversationID(c.ConvID))
 	if err != nil || strings.Contains(string(st.VendorState), "fb") {
 		t.Fatalf("the endpoint's state = %s, %v; want no trace of the fallback's", st.VendorState, err)
@@ -106,4 +109,13 @@ func TestFallback_SecondaryAnswersWhilePrimaryIsDown(t *testing.T) {
 	if errs := r.Errors(primary); len(errs) != 0 {
 		t.Fatalf("errors = %v, want none: nothing escalated", errs)
 	}
+	// The consumer closes: the fallback's state of the conversation goes.
+	if code, body := c.Request("cm.UpdateConversationField", map[string]any{"conversationId": c.ConvID,
+		"conversationField": []any{map[string]any{"field": "ConversationStateField", "conversationState": "CLOSE"}}}); code != 200 {
+		t.Fatalf("close: %d %s", code, body)
+	}
+	testrig.Eventually(t, wait, "the fallback's state to be dropped", func() bool {
+		st, err := r.Store.FallbackState(context.Background(), primary.ID, botrelay.ConversationID(c.ConvID))
+		return err == nil && st == nil
+	})
 }

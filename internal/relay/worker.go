@@ -388,6 +388,7 @@ func (w *worker) close(ctx context.Context, seq int64) {
 func (w *worker) letGo(ctx context.Context, seq int64) {
 	w.close(ctx, seq)
 	w.endVendor(ctx)
+	w.endFallback(ctx)
 }
 
 // endVendor ends the vendor's side of the conversation, if it has one.
