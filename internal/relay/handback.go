@@ -126,6 +126,9 @@ func (rn *runner) handBack1(ctx context.Context, st *botrelay.BotConversation, t
 	if e, ok := rn.vendor.(botrelay.Ender); ok {
 		_ = e.EndConversation(sctx, ref, st.VendorState)
 	}
+	if rn.fallback != nil {
+		_ = rn.o.Store.SaveFallbackState(sctx, rn.bot.ID, ref.ID, nil)
+	}
 }
 
 // standInOnline reports whether another agent bot of the account, started
