@@ -139,6 +139,9 @@ func (w *worker) converseFallback(ctx context.Context, turn *botrelay.Turn) (*bo
 	t := *turn
 	t.VendorState = state
 	reply, err := w.converseVia(ctx, *rn.fallback, &t)
+	if so := rn.standIns(); so != nil && ctx.Err() == nil {
+		so.FallbackTurn(rn.bot, err)
+	}
 	if err != nil {
 		return nil, err
 	}

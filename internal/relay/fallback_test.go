@@ -57,7 +57,8 @@ func (s *stateful) Calls() []string {
 // fallback gets only its own state, and the endpoint's stays untouched.
 func TestFallback_SecondaryAnswersWhilePrimaryIsDown(t *testing.T) {
 	fb := &stateful{id: "fb"}
-	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{customendpoint.Connector{}, fb}})
+	obs := newCountingObserver()
+	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{customendpoint.Connector{}, fb}, Observer: obs})
 	f := newEndpointFake(t)
 	second := r.AddBot("second", testrig.BotOptions{Vendor: "fb", Skills: []string{"human"}})
 	primary := endpointBot(r, f, "primary", func(b *botrelay.Bot) {
@@ -108,6 +109,12 @@ func TestFallback_SecondaryAnswersWhilePrimaryIsDown(t *testing.T) {
 	}
 	if errs := r.Errors(primary); len(errs) != 0 {
 		t.Fatalf("errors = %v, want none: nothing escalated", errs)
+	}
+	// The endpoint's turns (one, two failed, four) and the fallback's (two,
+	// three) are counted apart.
+	turns, _, fallback := obs.snapshot()
+	if turns[primary.ID] != 3 || len(fallback) != 1 || fallback[string(primary.ID)+" ok"] != 2 {
+		t.Fatalf("observed turns = %v, fallback turns = %v; want 3 and 2 ok", turns, fallback)
 	}
 	// The consumer closes: the fallback's state of the conversation goes.
 	if code, body := c.Request("cm.UpdateConversationField", map[string]any{"conversationId": c.ConvID,

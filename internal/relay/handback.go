@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -21,6 +22,23 @@ import (
 // Only the operator's stop hands back (Relay.Stop sets runner.handBack): a
 // whole-server shutdown or restart keeps the conversations, which resume on
 // the next start.
+
+// StandInObserver is implemented by an Options.Observer that also counts
+// stand-ins, for metrics. Its methods must not block.
+type StandInObserver interface {
+	// HandedBack is a hand-back of n conversations; why is "stop",
+	// "interruption" or "start" (the sweep of stopped bots).
+	HandedBack(bot *botrelay.Bot, why string, n int)
+	// FallbackTurn is a turn the fallback vendor answered (err nil) or
+	// failed.
+	FallbackTurn(bot *botrelay.Bot, err error)
+}
+
+// standIns is the Observer as a StandInObserver, or nil.
+func (rn *runner) standIns() StandInObserver {
+	so, _ := rn.o.Observer.(StandInObserver)
+	return so
+}
 
 // handBackTimeout bounds the whole hand-back of one stopping bot.
 const handBackTimeout = 60 * time.Second
@@ -74,16 +92,22 @@ func (rn *runner) handBackAll(ctx context.Context) {
 	}
 	sem := make(chan struct{}, handBackParallel)
 	var wg sync.WaitGroup
+	var handed atomic.Int64
 	for _, st := range convs {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			rn.handBack1(ctx, st, targets[st.SkillID])
+			if rn.handBack1(ctx, st, targets[st.SkillID]) {
+				handed.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
-	rn.log.Info("handed the open conversations back", "conversations", len(convs))
+	rn.log.Info("handed the open conversations back", "conversations", handed.Load(), "open", len(convs))
+	if so := rn.standIns(); so != nil && handed.Load() > 0 {
+		so.HandedBack(rn.bot, "stop", int(handed.Load()))
+	}
 }
 
 // handBackTarget is where a conversation on skill goes: the skill itself
@@ -102,8 +126,9 @@ func (rn *runner) handBackTarget(ctx context.Context, skill botrelay.SkillID) bo
 }
 
 // handBack1 hands one conversation back: the message, the transfer, then
-// the state let go and the outcome recorded.
-func (rn *runner) handBack1(ctx context.Context, st *botrelay.BotConversation, target botrelay.SkillID) {
+// the state let go and the outcome recorded. It reports whether the
+// transfer went through.
+func (rn *runner) handBack1(ctx context.Context, st *botrelay.BotConversation, target botrelay.SkillID) bool {
 	ref := botrelay.ConversationRef{ID: st.ConversationID, DialogID: st.DialogID, ConsumerID: st.ConsumerID,
 		SkillID: st.SkillID, Type: rn.bot.ConversationType}
 	if text := rn.bot.Settings.Routing.HandBackText(); text != "" {
@@ -114,7 +139,7 @@ func (rn *runner) handBack1(ctx context.Context, st *botrelay.BotConversation, t
 	if err := rn.platform.Transfer(ctx, ref, target, ""); err != nil {
 		rn.log.Error("hand back: transfer", "conversation_id", string(ref.ID), "err", err)
 		rn.recordError(ctx, ref.ID, codeTransferToSkill, "hand back: "+err.Error())
-		return
+		return false
 	}
 	st.Open, st.Outbox = false, nil
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
@@ -129,6 +154,7 @@ func (rn *runner) handBack1(ctx context.Context, st *botrelay.BotConversation, t
 	if rn.fallback != nil {
 		_ = rn.o.Store.SaveFallbackState(sctx, rn.bot.ID, ref.ID, nil)
 	}
+	return true
 }
 
 // standInOnline reports whether another agent bot of the account, started
@@ -238,7 +264,7 @@ func (r *Relay) sweepStopped(ctx context.Context, bots []*botrelay.Bot) {
 		if started {
 			continue
 		}
-		newRunner(r, b, func() {}).handBackAround(ctx, b)
+		newRunner(r, b, func() {}).handBackAround(ctx, b, "start")
 	}
 }
 

@@ -45,13 +45,14 @@ func (rn *runner) watchInterruption(ctx context.Context, b *botrelay.Bot) {
 		}
 		if !done && time.Since(since) >= grace {
 			done = true
-			rn.handBackAround(ctx, b)
+			rn.handBackAround(ctx, b, "interruption")
 		}
 	}
 }
 
-// handBackAround hands the bot's open conversations back through the hub.
-func (rn *runner) handBackAround(ctx context.Context, b *botrelay.Bot) {
+// handBackAround hands the bot's open conversations back through the hub;
+// why is the StandInObserver's reason.
+func (rn *runner) handBackAround(ctx context.Context, b *botrelay.Bot, why string) {
 	ctx, cancel := context.WithTimeout(ctx, handBackTimeout)
 	defer cancel()
 	convs, err := rn.o.Store.OpenBotConversations(ctx, b.ID)
@@ -87,7 +88,10 @@ func (rn *runner) handBackAround(ctx context.Context, b *botrelay.Bot) {
 		}
 		scancel()
 	}
-	rn.log.Info("handed the open conversations back during a Service Interruption", "conversations", handed)
+	rn.log.Info("handed the open conversations back around the bot's session", "conversations", handed, "why", why)
+	if so := rn.standIns(); so != nil && handed > 0 {
+		so.HandedBack(b, why, handed)
+	}
 }
 
 // aroundTarget is handBackTarget without the bot's platform session.

@@ -20,9 +20,13 @@ import (
 
 // twoBots has recording bots A and B, both on skill bot, and a human on
 // skill human; neither bot is started.
-func twoBots(t *testing.T, edit func(*botrelay.Bot)) (r *testrig.Rig, a, b *recorder, botA, botB *botrelay.Bot) {
+func twoBots(t *testing.T, edit func(*botrelay.Bot), obs ...*countingObserver) (r *testrig.Rig, a, b *recorder, botA, botB *botrelay.Bot) {
 	a, b = &recorder{id: "rec_a"}, &recorder{id: "rec_b"}
-	r = testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{a, b}})
+	o := testrig.RigOptions{Vendors: []botrelay.VendorConnector{a, b}}
+	if len(obs) > 0 {
+		o.Observer = obs[0]
+	}
+	r = testrig.NewRig(t, o)
 	botA = r.AddBot("a", testrig.BotOptions{Vendor: "rec_a", Edit: edit})
 	botB = r.AddBot("b", testrig.BotOptions{Vendor: "rec_b", Edit: edit})
 	return r, a, b, botA, botB
@@ -37,7 +41,8 @@ func withHandBackText(b *botrelay.Bot) { b.Settings.Routing.HandBackMessage = ha
 // B answers the next consumer message within 5 s; B's vendor never sees
 // what the consumer wrote to A.
 func TestStandIn_StopHandsBackToAnotherBot(t *testing.T) {
-	r, a, b, botA, botB := twoBots(t, withHandBackText)
+	obs := newCountingObserver()
+	r, a, b, botA, botB := twoBots(t, withHandBackText, obs)
 	r.Start(botA, botrelay.BotOnline)
 	const n = 50
 	consumers := make([]*testrig.Consumer, n)
@@ -95,6 +100,9 @@ func TestStandIn_StopHandsBackToAnotherBot(t *testing.T) {
 	}
 	wantSorted(t, "A", a.Calls(), wantA)
 	wantSorted(t, "B", b.Calls(), wantB)
+	if _, handBacks, _ := obs.snapshot(); len(handBacks) != 1 || handBacks[string(botA.ID)+" stop"] != n {
+		t.Fatalf("observed hand-backs = %v, want %d for A's stop", handBacks, n)
+	}
 	figures, err := r.Store.SplitFigures(context.Background(), r.Skills["bot"])
 	if err != nil {
 		t.Fatal(err)

@@ -17,14 +17,15 @@ type vendorClient struct {
 	bot               botrelay.VendorBot
 	retriesInternally bool
 	timeoutCode       string
-	// hooks: the bot's pre-, post- and error-hooks apply (they are
-	// written for the bot's own vendor's requests).
-	hooks bool
+	// own: the bot's own vendor, around which the bot's hooks run (they
+	// are written for its requests) and whose turns the Observer counts;
+	// the fallback's are counted apart (StandInObserver).
+	own bool
 }
 
 // primary is the bot's own vendor.
 func (rn *runner) primary() vendorClient {
-	return vendorClient{bot: rn.vendor, retriesInternally: rn.retriesInternally, timeoutCode: rn.timeoutCode, hooks: true}
+	return vendorClient{bot: rn.vendor, retriesInternally: rn.retriesInternally, timeoutCode: rn.timeoutCode, own: true}
 }
 
 // converse calls the bot's own vendor (see converseVia).
@@ -35,7 +36,7 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.R
 // converseVia calls v, retrying unavailability within the timeout (F42),
 // through the pre- and post-hooks when the bot has them (F36).
 func (w *worker) converseVia(ctx context.Context, v vendorClient, turn *botrelay.Turn) (reply *botrelay.Reply, err error) {
-	if obs := w.rn.o.Observer; obs != nil {
+	if obs := w.rn.o.Observer; obs != nil && v.own {
 		start := time.Now()
 		defer func() { obs.VendorCall(w.rn.bot, time.Since(start), err) }()
 	}
@@ -63,7 +64,7 @@ func (w *worker) converseVia(ctx context.Context, v vendorClient, turn *botrelay
 	hooks := w.rn.bot.Settings.Hooks
 	// With any hook, a hookable vendor is called step by step, so the
 	// error-hook gets the request and the response too (F36).
-	if hb, ok := v.bot.(botrelay.HookableBot); ok && v.hooks && hooks.Any() {
+	if hb, ok := v.bot.(botrelay.HookableBot); ok && v.own && hooks.Any() {
 		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
 	}
 	backoff := vendorRetryBackoff

@@ -66,6 +66,8 @@ type RigOptions struct {
 	WrapPlatform func(botrelay.PlatformAdapter) botrelay.PlatformAdapter
 	// DrainTimeout is the relay's Options.DrainTimeout; 0 its default.
 	DrainTimeout time.Duration
+	// Observer is the relay's Options.Observer.
+	Observer relay.Observer
 }
 
 // NewRig starts a rig; everything stops when the test ends.
@@ -89,7 +91,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	hubDone := r.startHub(ctx, dir, key)
 	r.Relay = relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.newSigner(), Scripts: &function.Runner{Logger: logger},
-		NewPlatform: r.platform(o.WrapPlatform), HandBack: r.Hub, DrainTimeout: o.DrainTimeout})
+		NewPlatform: r.platform(o.WrapPlatform), HandBack: r.Hub, DrainTimeout: o.DrainTimeout, Observer: o.Observer})
 	relayDone := make(chan struct{})
 	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
 	<-r.Relay.Ready() // bots can be started from here on
