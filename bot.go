@@ -74,6 +74,8 @@ type BotSettings struct {
 	// (INVOKE_FUNCTION's lambdaUuid, F30): id → source in the shape of
 	// LivePerson Functions.
 	Functions map[string]string `json:"functions,omitempty"`
+	// Routing holds stand-ins, fallbacks and traffic splitting (standin.go).
+	Routing RoutingSettings `json:"routing,omitzero"`
 }
 
 // BotHooks are the pre-, post- and error-hook sources (F36); empty ones are

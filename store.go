@@ -147,6 +147,7 @@ type Store interface {
 	CannedReplyStore
 	CommandStore
 	WebhookStore
+	StandInStore
 	// Close releases the store's connections after in-flight calls finish.
 	Close() error
 }

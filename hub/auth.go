@@ -33,6 +33,8 @@ type session struct {
 	// when empty) and for nothing else.
 	survey       bool
 	surveySkills []botrelay.SkillID
+	// weight is the routing weight of the user's agent bot (split.go).
+	weight int
 }
 
 // writeJSON writes v with the status.

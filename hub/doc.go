@@ -36,6 +36,10 @@
 //     and events for the wire.
 //   - routing.go: agent states, rings, the waiting queue; survey.go: which
 //     bot runs post-conversation surveys.
+//   - split.go: traffic splitting among weighted bots (dispatch's pick,
+//     its round-robin state under Hub.mu); handback.go: a bot's conversation
+//     handed back from outside its session (publishAs and mutate, so
+//     convState.op then Hub.mu, as publish).
 //   - stats.go: the figures /metrics reads (connections, waiting
 //     conversations, rings), under Hub.mu alone.
 //

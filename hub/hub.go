@@ -123,6 +123,8 @@ type Hub struct {
 	users         map[botrelay.UserID]*botrelay.User
 	nextID        uint64
 	closing       bool
+	// splitCur is traffic splitting's round-robin state per skill (split.go).
+	splitCur map[botrelay.SkillID]map[botrelay.UserID]int
 }
 
 // convState is the in-memory state of one open conversation.

@@ -181,6 +181,9 @@ func (h *Hub) newSession(ctx context.Context, user *botrelay.User, prof *botrela
 		if s.survey, s.surveySkills, err = h.surveyRole(ctx, user.ID); err != nil {
 			return nil, tok, err
 		}
+		if s.weight, err = h.routingWeight(ctx, user.ID); err != nil {
+			return nil, tok, err
+		}
 	}
 	err := h.store.CreateAgentSession(ctx, &botrelay.AgentSession{BearerHash: s.bearerHash, CookieHash: s.cookieHash,
 		CSRFHash: s.csrfHash, AccountID: h.o.Account, UserID: user.ID, CreatedAt: now, ExpiresAt: s.expires})

@@ -51,6 +51,9 @@ func (h *Hub) dispatch() {
 			}
 		}
 		if pick == nil {
+			pick = h.splitPick(cs, cands)
+		}
+		if pick == nil {
 			slices.SortFunc(cands, func(a, b *session) int {
 				la, lb := h.busy(a.user.ID), h.busy(b.user.ID)
 				if la != lb {

@@ -204,6 +204,13 @@ func TestManageCLI(t *testing.T) {
 		t.Fatalf("bots create --json = %q (%v)", out, err)
 	}
 
+	// The skill's split lists it, with no conversations yet.
+	out = r.ok("skills", "split", "cli-skill")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "BOT") ||
+		!strings.Contains(lines[1], bot.ID) || !strings.Contains(lines[1], "cli bot") || !strings.HasSuffix(lines[1], "—") {
+		t.Fatalf("skills split = %q, want a header and the bot", out)
+	}
+
 	// Start it; wait for ONLINE by polling `bots status`.
 	if out := r.ok("bots", "start", bot.ID); !strings.Contains(out, bot.ID) {
 		t.Fatalf("bots start printed %q", out)

@@ -178,6 +178,7 @@ func (a *API) RouteTable() []Route {
 		{http.MethodGet, v1 + "/skills/{id}", botrelay.PermSkillView, a.getSkill},
 		{http.MethodPut, v1 + "/skills/{id}", botrelay.PermSkillEdit, a.updateSkill},
 		{http.MethodDelete, v1 + "/skills/{id}", botrelay.PermSkillEdit, a.deleteSkill},
+		{http.MethodGet, v1 + "/skills/{id}/split", botrelay.PermBotView, a.skillSplit},
 
 		{http.MethodGet, v1 + "/profiles", botrelay.PermProfView, a.listProfiles},
 		{http.MethodPost, v1 + "/profiles", botrelay.PermProfEdit, a.createProfile},

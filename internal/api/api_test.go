@@ -304,6 +304,7 @@ func fixtures() map[string]fixture {
 			}
 			return "/api/v1/tokens/" + t.ID, nil
 		},
+		"GET /api/v1/skills/{id}/split": fresh(func(e *env) string { return fmt.Sprintf("/api/v1/skills/%d/split", e.newSkill()) }),
 		"POST /api/v1/bots": func(e *env, _ *botrelay.User) (string, any) {
 			return "/api/v1/bots", e.botBody(e.newBotUser(), "k-"+e.unique("secret"))
 		},

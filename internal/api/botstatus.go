@@ -36,6 +36,9 @@ func (a *API) botStatus(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	// The state first: the relay stores a state's event before the state
+	// shows, so the history read after it holds the event of that state.
+	state := a.o.Relay.State(b.ID)
 	events, err := a.o.Store.BotStateEvents(ctx, b.ID, maxHistory)
 	if err != nil {
 		a.writeError(w, r, err)
@@ -46,7 +49,7 @@ func (a *API) botStatus(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	s := statusJSON{ID: b.ID, State: a.o.Relay.State(b.ID), Started: b.Started, OpenConversations: n,
+	s := statusJSON{ID: b.ID, State: state, Started: b.Started, OpenConversations: n,
 		History: make([]stateEventJSON, 0, len(events))}
 	for _, e := range events {
 		s.History = append(s.History, stateEventJSON{State: e.State, Code: e.Code, Message: e.Message, ErrorID: e.ErrorID,

@@ -67,13 +67,14 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	}
 	p := &parts{hub: h}
 	current := func() *hub.Hub { return h }
+	var handBacker botrelay.HandBacker = h
 	if m.Config.Cluster.Enabled() {
 		// h only lends its route patterns to the switch; the router
 		// node runs a hub of its own (routeHub).
 		if err := m.newNode(); err != nil {
 			return nil, err
 		}
-		p.hub, current = nil, m.hubs.current
+		p.hub, current, handBacker = nil, m.hubs.current, m.hubs
 	}
 	mux, met := m.newMux(h, signer, logins)
 	tlsConf, err := m.tlsConfig()
@@ -95,7 +96,7 @@ func (m *Main) build(ctx context.Context, key []byte) (*parts, error) {
 	}
 	events := newBotEvents()
 	p.figures = botstats.New(botstats.Options{Store: m.store, Now: m.Now, Logger: m.log.With("part", "figures"), Active: m.onceAClusterNode})
-	m.relay = m.newRelay(self, signer, registry, relay.Observers(events, p.figures))
+	m.relay = m.newRelay(self, signer, registry, relay.Observers(events, p.figures), handBacker)
 	met.operator(m.store, events, m.relay, current, m.account)
 	ao := api.Options{Store: m.store, Relay: m.relay, Box: m.box, Registry: registry, Account: m.account,
 		Logger: m.log.With("part", "api"), Now: m.Now, Signer: signer, Logins: logins, ClientAddr: proxies.ClientAddr,
@@ -150,12 +151,12 @@ func (m *Main) listen(tlsConf *tls.Config) (net.Listener, string, error) {
 
 // newRelay makes the relay, whose bots log in to the hub at self (or to a
 // LivePerson account their settings name).
-func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer) *relay.Relay {
+func (m *Main) newRelay(self *selfEndpoint, signer *jwtsign.Signer, registry *botrelay.Registry, events relay.Observer, hb botrelay.HandBacker) *relay.Relay {
 	var placement relay.Placement
 	if m.node != nil {
 		placement = m.node
 	}
-	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self),
+	return relay.New(relay.Options{Store: m.store, Registry: registry, Box: m.box, NewPlatform: m.platformFactory(self), HandBack: hb, SweepActive: m.onceAClusterNode,
 		Logger: m.log.With("part", "connector"), Signer: signer, Now: m.Now, Observer: events, Placement: placement, Events: m.webhooks, CommandSweepActive: m.onceAClusterNode,
 		// Bots drain within two thirds of the shutdown timeout, so that
 		// their platform sessions close before the hub does.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/hub"
 	"github.com/botrelay/botrelay/internal/cluster"
 	"github.com/botrelay/botrelay/internal/fence"
@@ -314,3 +315,15 @@ func replayable(r *http.Request) error {
 // expired Public API commands): always on a single node, and in a cluster
 // on the node that routes the hub.
 func (m *Main) onceAClusterNode() bool { return m.node == nil || m.node.IsRouter() }
+
+// HandBack hands a conversation back to its skill on the hub this node
+// runs (botrelay.HandBacker, for stand-ins). A node that does not route
+// cannot: the conversation then stays with its bot until the router's
+// start-up sweep (docs/standins.md; a known gap in a cluster).
+func (s *hubSwitch) HandBack(ctx context.Context, conv botrelay.ConversationID, user botrelay.UserID, skill botrelay.SkillID, text string) error {
+	h := s.current()
+	if h == nil {
+		return botrelay.Errorf(botrelay.EUNAVAILABLE, "this node does not route the hub")
+	}
+	return h.HandBack(ctx, conv, user, skill, text)
+}

@@ -28,6 +28,8 @@ type botEvents struct {
 	turns       *prometheus.CounterVec
 	escalations *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
+
+	*standInCounters // standin_metrics.go
 }
 
 var _ relay.Observer = (*botEvents)(nil)
@@ -47,6 +49,7 @@ func newBotEvents() *botEvents {
 			Help:    "Time a vendor took to answer a turn (retries within the vendor timeout included), by bot and vendor.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"bot_id", "vendor"}),
+		standInCounters: newStandInCounters(),
 	}
 }
 
@@ -154,7 +157,7 @@ func (m *metrics) operator(st *sqlstore.Store, events *botEvents, r *relay.Relay
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 	})
 	m.reg.MustRegister(events.turns, events.escalations, events.latency, commitTime, commitWrites,
-		newLiveGauges(st, r, h, account))
+		newLiveGauges(st, r, h, account), events.handBacks, events.fallbackTurns)
 	st.ObserveCommits(func(writes int, d time.Duration) {
 		commitTime.Observe(d.Seconds())
 		commitWrites.Observe(float64(writes))

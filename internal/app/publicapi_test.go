@@ -285,6 +285,28 @@ type papiSetup struct {
 	demoUserID                    json.Number
 }
 
+// keepOnStop sets the demo bot's routing.keepOnStop (stopped while it has
+// no conversation yet, as an edit needs): a later stop keeps its
+// conversations instead of handing them back (docs/standins.md).
+func (s *papiSetup) keepOnStop(t *testing.T) {
+	t.Helper()
+	var bot map[string]any
+	s.admin.Do(http.MethodPost, "/api/v1/bots/"+s.demoBotID+"/stop", nil, http.StatusOK, nil)
+	s.admin.Do(http.MethodGet, "/api/v1/bots/"+s.demoBotID, nil, http.StatusOK, &bot)
+	settings := bot["settings"].(map[string]any)
+	settings["routing"] = map[string]any{"keepOnStop": true}
+	s.admin.Do(http.MethodPut, "/api/v1/bots/"+s.demoBotID, map[string]any{"name": bot["name"], "userId": bot["userId"],
+		"settings": settings}, http.StatusOK, nil)
+	s.admin.Do(http.MethodPost, "/api/v1/bots/"+s.demoBotID+"/start", nil, http.StatusAccepted, nil)
+	testrig.Eventually(t, 20*time.Second, "the demo bot ONLINE again", func() bool {
+		var st struct {
+			State string `json:"state"`
+		}
+		s.admin.Do(http.MethodGet, "/api/v1/bots/"+s.demoBotID+"/status", nil, http.StatusOK, &st)
+		return st.State == "ONLINE"
+	})
+}
+
 func newPapiSetup(t *testing.T, base, adminPassword string) *papiSetup {
 	t.Helper()
 	s := &papiSetup{admin: testrig.LoginAPI(t, base, "admin", adminPassword), user: "brand-crm", password: "Crm-secret-2026!"}
@@ -435,6 +457,7 @@ func TestPublicAPIActions(t *testing.T) {
 	const password = "PublicAPI-admin-2"
 	base, store := startPublicAPIServer(t, password)
 	s := newPapiSetup(t, base, password)
+	s.keepOnStop(t)
 	cl := &papiClient{t: t, base: "http://" + botConnectorsDomain(t, base)}
 	if a := cl.login(s.userPass()); a.status != http.StatusOK {
 		t.Fatalf("login: %d %s", a.status, a.body)
@@ -558,8 +581,10 @@ func TestPublicAPIActions(t *testing.T) {
 		t.Fatalf("login as the running bot: %d %s", a.status, a.body)
 	}
 
-	// The bot stops: its conversation stays with it, and a command for it
-	// is never carried out: it fails when its ttl of 10 s has passed.
+	// The bot stops keeping its conversations (routing.keepOnStop; a stop
+	// hands them back otherwise, docs/standins.md): its conversation stays
+	// with it, and a command for it is never carried out: it fails when
+	// its ttl of 10 s has passed.
 	s.admin.Do(http.MethodPost, "/api/v1/bots/"+s.demoBotID+"/stop", nil, http.StatusOK, nil)
 	late := cl.command(conv3, "messages", 10, map[string]any{"messages": []any{"Anyone there?"}})
 	sent := time.Now()

@@ -83,6 +83,8 @@ var tables = []table{
 	{"public_api_tokens", "token_hash", ""},
 	{"webhooks", "id", "id"},
 	{"webhook_deliveries", "id", "id"},
+	{"bot_outcomes", "bot_id, conversation_id", ""},        // 015_standins
+	{"bot_fallback_states", "bot_id, conversation_id", ""}, // 015_standins
 }
 
 // internalTables are kept by the engine or rebuilt by the store, or hold

@@ -53,6 +53,7 @@ Subcommands:
   create --name N [--description D] [--post-survey]
   update ID|NAME [--name N] [--description D] [--post-survey=true|false]
   delete ID|NAME           delete a skill
+  split ID|NAME            how the skill's conversations split across its bots (docs/standins.md)
 
 Common flags: --server URL, --json, --ca FILE. Run 'botrelay skills <subcommand> -h' for its flags.
 `,

@@ -20,6 +20,7 @@ var skillCommands = map[string]subcommand{
 	"create": skillsCreate,
 	"update": skillsUpdate,
 	"delete": skillsDelete,
+	"split":  skillsSplit,
 }
 
 func skillPath(c *client, s string) (string, error) {

@@ -50,7 +50,7 @@ type Store interface {
 // Runner runs bots on this node (the relay).
 type Runner interface {
 	Launch(b *botrelay.Bot, t fence.Token) error
-	Halt(id botrelay.BotID) <-chan struct{}
+	Halt(id botrelay.BotID, handBack bool) <-chan struct{}
 	Running() []botrelay.BotID
 }
 
@@ -277,7 +277,7 @@ func (n *Node) lost(tok fence.Token, why string) {
 		return
 	}
 	if id, ok := strings.CutPrefix(tok.Lease, "bot:"); ok && n.runner != nil {
-		n.runner.Halt(botrelay.BotID(id))
+		n.runner.Halt(botrelay.BotID(id), false)
 	}
 }
 

@@ -137,6 +137,7 @@ func (n *Node) launch(ctx context.Context, b *botrelay.Bot) {
 func (n *Node) release(want map[botrelay.BotID]string, byID map[botrelay.BotID]*botrelay.Bot, stopping bool) {
 	n.mu.Lock()
 	var move []fence.Token
+	stopped := map[botrelay.BotID]bool{} // by the operator: hand back
 	for name, tok := range n.held {
 		id, ok := strings.CutPrefix(name, "bot:")
 		if !ok || n.halting[botrelay.BotID(id)] {
@@ -146,12 +147,13 @@ func (n *Node) release(want map[botrelay.BotID]string, byID map[botrelay.BotID]*
 		if stopping || want[bid] != n.o.NodeID || byID[bid] == nil {
 			move = append(move, tok)
 			n.halting[bid] = true
+			stopped[bid] = !stopping && byID[bid] != nil && !byID[bid].Started
 		}
 	}
 	n.mu.Unlock()
 	for _, tok := range move {
 		id := botrelay.BotID(strings.TrimPrefix(tok.Lease, "bot:"))
-		done := n.runner.Halt(id)
+		done := n.runner.Halt(id, stopped[id])
 		go func() {
 			if done != nil {
 				<-done

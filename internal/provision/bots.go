@@ -34,11 +34,19 @@ func (p *Provisioner) CreateBot(ctx context.Context, b *botrelay.Bot) error {
 	if err == nil {
 		err = p.checkBotUser(ctx, b.UserID)
 	}
+	var fbSecrets map[string]any
+	if err == nil {
+		fbSecrets, err = p.planFallback(ctx, b, nil, nil)
+	}
 	if err != nil {
 		return err
 	}
 	appKey, err := p.sealNewKey(ctx, b, secrets, "bot "+string(b.ID), true)
 	if err != nil {
+		return err
+	}
+	if err := p.sealFallback(b, fbSecrets); err != nil {
+		p.dropAPIKey(ctx, appKey)
 		return err
 	}
 	if err := p.o.Store.CreateBot(ctx, b); err != nil {

@@ -62,8 +62,16 @@ func (p *Provisioner) UpdateBot(ctx context.Context, b *botrelay.Bot, e Edit) (*
 	if err := p.checkBot(u.upd, u.secrets); err != nil {
 		return nil, err
 	}
-	newKey, err := p.reseal(ctx, u)
+	fbSecrets, err := p.planFallback(ctx, u.upd, b.Settings.Routing.Fallback, u.sealed)
 	if err != nil {
+		return nil, err
+	}
+	newKey, err := p.reseal(ctx, u)
+	if err == nil {
+		err = p.sealFallback(u.upd, fbSecrets)
+	}
+	if err != nil {
+		p.dropAPIKey(ctx, newKey)
 		return nil, err
 	}
 	if err := p.o.Store.UpdateBot(ctx, u.upd); err != nil {

@@ -40,6 +40,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			return
 		}
 		rn.countConversation(ConversationTransferred)
+		w.outcome(ctx, botrelay.OutcomeTransferred)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionClose:
 		closeConv := func() error { return w.platform.Close(ctx, w.ref, a.WithoutPCS) }
@@ -55,6 +56,7 @@ func (w *worker) act(ctx context.Context, ob *outbox) {
 			w.surveyEnded(ctx, botrelay.SurveyCompleted, a.Payload, "")
 		}
 		rn.countConversation(ConversationClosed)
+		w.outcome(ctx, botrelay.OutcomeClosed)
 		w.letGo(ctx, ob.Seq)
 	case botrelay.ActionChangeTTR:
 		setTTR := func() error { return w.platform.SetTTR(ctx, w.ref, a.TTR, a.TTRSeconds) }

@@ -893,7 +893,7 @@ func TestF45_RestartAfterAQuietTurn(t *testing.T) {
 	c.Open("bot")
 	c.Say("a")
 	c.WaitTexts(wait, "echo: a #1")
-	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+	if err := r.Relay.StopKeeping(context.Background(), b.ID); err != nil {
 		t.Fatal(err)
 	}
 	r.Start(b, botrelay.BotOnline)
@@ -947,7 +947,7 @@ func TestF45_RestartAfterUnsavedTurns(t *testing.T) {
 	if st.LastSequence >= 5 {
 		t.Fatalf("stored last sequence %d: the turns were saved, so this test does not cover unsaved turns", st.LastSequence)
 	}
-	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+	if err := r.Relay.StopKeeping(context.Background(), b.ID); err != nil {
 		t.Fatal(err)
 	}
 	r.Start(b, botrelay.BotOnline)
@@ -1068,7 +1068,7 @@ func TestF45_StaleOpenStateIsLetGo(t *testing.T) {
 	c.Open("bot")
 	c.Say("hello")
 	c.WaitTexts(wait, "echo: hello #1")
-	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+	if err := r.Relay.StopKeeping(context.Background(), b.ID); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

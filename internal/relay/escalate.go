@@ -83,5 +83,6 @@ func (w *worker) escalationTransfer(ctx context.Context, ob *outbox) {
 		w.finish(ctx, ob.Seq)
 		return
 	}
+	w.outcome(ctx, botrelay.OutcomeEscalated)
 	w.letGo(ctx, ob.Seq)
 }

@@ -76,12 +76,13 @@ func (w *worker) takeOver(ctx context.Context, ev *botrelay.PlatformEvent, st *b
 		return
 	}
 	rn.countConversation(ConversationHandled)
+	w.outcome(ctx, botrelay.OutcomeOpen)
 	if open >= rn.bot.Settings.Limits.MaxOpen() {
 		w.escalate(ctx, codeMaxConvLimit,
 			fmt.Sprintf("the bot already holds %d open conversations (limit %d)", open, rn.bot.Settings.Limits.MaxOpen()), nil, st.LastSequence)
 		return
 	}
-	if rn.isVendorDown() {
+	if rn.isVendorDown() && !rn.hasFallback() {
 		w.escalate(ctx, codeVendorInterruptionEscalated,
 			"the bot is in Vendor Interruption: new conversations are escalated without calling the vendor", nil, st.LastSequence)
 		return

@@ -264,7 +264,7 @@ func TestHandover_RestartWithWelcomeTurnedOn(t *testing.T) {
 	c.Open(botrelay.SkillNameBot)
 	c.Say("hi")
 	c.WaitTexts(wait, "rec_a: echo hi")
-	if err := h.Relay.Stop(context.Background(), h.botA.ID); err != nil {
+	if err := h.Relay.StopKeeping(context.Background(), h.botA.ID); err != nil {
 		t.Fatal(err)
 	}
 	b, err := h.Store.Bot(context.Background(), h.botA.ID)
@@ -320,7 +320,7 @@ func TestHandover_ResumeWaitsForTheHistory(t *testing.T) {
 	c.Open(botrelay.SkillNameBot)
 	c.Say("one")
 	c.WaitTexts(wait, "rec_a: echo one")
-	if err := r.Relay.Stop(context.Background(), bot.ID); err != nil {
+	if err := r.Relay.StopKeeping(context.Background(), bot.ID); err != nil {
 		t.Fatal(err)
 	}
 	c.Say("two") // written while the bot is stopped

@@ -52,6 +52,7 @@ func (in *inbound) HandleEvent(ctx context.Context, ev *botrelay.PlatformEvent) 
 		}()
 	case botrelay.EventAssigned, botrelay.EventSurveyStarted, botrelay.EventConsumerMessage,
 		botrelay.EventConsumerTyping, botrelay.EventUnassigned:
+		rn.noteHeld(ev) // for a hand-back (handback.go)
 		rn.dispatch(ev, ev.Kind != botrelay.EventUnassigned)
 	case botrelay.EventSynced:
 		rn.reconcile(ctx)

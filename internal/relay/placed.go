@@ -35,14 +35,18 @@ func (r *Relay) Launch(b *botrelay.Bot, t fence.Token) error {
 
 // Halt stops a bot running on this node (its conversations finish the turn
 // in hand, as on a shutdown) and returns a channel closed once it stopped;
-// nil when it does not run here.
-func (r *Relay) Halt(id botrelay.BotID) <-chan struct{} {
+// nil when it does not run here. handBack is set when the operator stopped
+// the bot: its conversations then go back to their skill, as Stop does on
+// a single node (docs/standins.md); a bot that moves to another node keeps
+// them.
+func (r *Relay) Halt(id botrelay.BotID, handBack bool) <-chan struct{} {
 	r.mu.Lock()
 	rn := r.runners[id]
 	r.mu.Unlock()
 	if rn == nil {
 		return nil
 	}
+	rn.handBack.Store(handBack)
 	rn.cancel()
 	return rn.done
 }

@@ -65,10 +65,7 @@ type outbox struct {
 // process runs one turn through the pipeline (F15): vendor call with retries
 // within the vendor timeout, validation, then publishing and the action.
 func (w *worker) process(ctx context.Context, turn *botrelay.Turn, seq int64, kind string) {
-	reply, err := w.converse(ctx, turn)
-	if ctx.Err() == nil {
-		w.rn.vendorResult(err)
-	}
+	reply, err := w.converseOrFallback(ctx, turn)
 	if err == nil {
 		err = w.validate(reply)
 	}

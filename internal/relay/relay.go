@@ -62,6 +62,13 @@ type Options struct {
 	// Events is told about escalations, finished surveys and bot state
 	// changes (events.go); nil for none.
 	Events botrelay.EventSink
+	// HandBack hands back the conversations of a bot on the embedded hub
+	// that stays in Service Interruption (handback.go); nil never does.
+	HandBack botrelay.HandBacker
+	// SweepActive reports whether this node runs the once-only work of
+	// stand-ins: the start's hand-back of what stopped bots still hold
+	// (handback.go). nil: always.
+	SweepActive func() bool
 }
 
 // Observer receives what the bots do, for metrics. Its methods run on the
@@ -161,6 +168,7 @@ func (r *Relay) Run(ctx context.Context, account botrelay.AccountID) error {
 		}
 		surveys = nil
 	}
+	go r.sweepStopped(ctx, bots) // conversations stopped bots still hold (handback.go)
 	<-ctx.Done()
 	r.agents.Wait()
 	stopSurveys()
@@ -225,8 +233,19 @@ func (r *Relay) preflight(ctx context.Context, b *botrelay.Bot) error {
 	return nil
 }
 
-// Stop stops the bot and waits for it to go Offline.
+// Stop is the operator's stop: the bot hands its open conversations back
+// to their skill (handback.go) and Relay waits for it to go Offline.
 func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
+	return r.stop(ctx, id, true)
+}
+
+// StopKeeping stops the bot as a shutdown of botrelay does: its
+// conversations stay its own and resume when it starts again.
+func (r *Relay) StopKeeping(ctx context.Context, id botrelay.BotID) error {
+	return r.stop(ctx, id, false)
+}
+
+func (r *Relay) stop(ctx context.Context, id botrelay.BotID, handBack bool) error {
 	if err := r.o.Store.SetBotStarted(ctx, id, false); err != nil {
 		return err
 	}
@@ -239,6 +258,7 @@ func (r *Relay) Stop(ctx context.Context, id botrelay.BotID) error {
 		}
 		return nil
 	}
+	rn.handBack.Store(handBack)
 	rn.cancel()
 	if r.o.Placement != nil {
 		defer r.o.Placement.Kick()

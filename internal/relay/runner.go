@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -34,6 +35,7 @@ type runner struct {
 	done   chan struct{}
 
 	vendor            botrelay.VendorBot
+	fallback          *vendorClient // settings.routing.fallback, or nil (fallback.go)
 	platform          botrelay.PlatformAdapter
 	retriesInternally bool
 	// timeoutCode is the vendor's code for a call that did not answer in
@@ -56,6 +58,12 @@ type runner struct {
 	// vendor's side; downByLive is set when they caused vendorDown.
 	liveFailures int
 	downByLive   bool
+	// handBack is set by the operator's stop (Relay.Stop): the bot hands
+	// its open conversations back (handback.go).
+	handBack atomic.Bool
+	// held maps the conversations the platform assigned to the bot to their
+	// refs, also those no worker took yet (handback.go).
+	held sync.Map
 	// draining is set while the workers finish their turns before the
 	// platform session closes: no event is taken any more.
 	draining    bool
@@ -157,6 +165,7 @@ func (rn *runner) run(ctx context.Context) {
 	if err := rn.o.Store.ClearBotStateEvents(ctx, rn.bot.ID); err != nil {
 		rn.log.Warn("clear state history", "err", err)
 	}
+	go rn.watchInterruption(ctx, rn.bot) // hand-back after a long Service Interruption
 	for {
 		rn.setState(botrelay.BotStarting, "", "starting")
 		err := rn.session(ctx)
@@ -264,7 +273,9 @@ func (rn *runner) serve(ctx, sctx context.Context, cancel, wcancel context.Cance
 		case <-ctx.Done():
 			// A graceful stop: the turns in flight finish with their
 			// actions while the platform session is still up.
+			rn.awayForHandBack(sctx)
 			rn.stopWorkers(rn.o.DrainTimeout, wcancel)
+			rn.handBackAll(sctx)
 			cancel()
 			<-platformDone
 			return nil
@@ -333,6 +344,7 @@ func (rn *runner) build(ctx context.Context) error {
 		return err
 	}
 	rn.vendor, rn.platform = vb, pa
+	rn.buildFallback(ctx, sec)
 	rn.retriesInternally = conn.Info().RetriesInternally
 	rn.timeoutCode = conn.Info().Errors.Timeout
 	if rn.timeoutCode == "" {
@@ -341,7 +353,12 @@ func (rn *runner) build(ctx context.Context) error {
 	return nil
 }
 
-func (rn *runner) closeVendor() { closeIfCloser(rn.vendor) }
+func (rn *runner) closeVendor() {
+	closeIfCloser(rn.vendor)
+	if rn.fallback != nil {
+		closeIfCloser(rn.fallback.bot)
+	}
+}
 
 func closeIfCloser(v any) {
 	if c, ok := v.(interface{ Close() error }); ok {

@@ -11,10 +11,32 @@ import (
 	"github.com/botrelay/botrelay"
 )
 
-// converse calls the vendor, retrying unavailability within the timeout
-// (F42), through the pre- and post-hooks when the bot has them (F36).
-func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botrelay.Reply, err error) {
-	if obs := w.rn.o.Observer; obs != nil {
+// vendorClient is a vendor the relay calls: the bot's own, or its fallback
+// (fallback.go), with what the relay needs to know of it.
+type vendorClient struct {
+	bot               botrelay.VendorBot
+	retriesInternally bool
+	timeoutCode       string
+	// own: the bot's own vendor, around which the bot's hooks run (they
+	// are written for its requests) and whose turns the Observer counts;
+	// the fallback's are counted apart (StandInObserver).
+	own bool
+}
+
+// primary is the bot's own vendor.
+func (rn *runner) primary() vendorClient {
+	return vendorClient{bot: rn.vendor, retriesInternally: rn.retriesInternally, timeoutCode: rn.timeoutCode, own: true}
+}
+
+// converse calls the bot's own vendor (see converseVia).
+func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (*botrelay.Reply, error) {
+	return w.converseVia(ctx, w.rn.primary(), turn)
+}
+
+// converseVia calls v, retrying unavailability within the timeout (F42),
+// through the pre- and post-hooks when the bot has them (F36).
+func (w *worker) converseVia(ctx context.Context, v vendorClient, turn *botrelay.Turn) (reply *botrelay.Reply, err error) {
+	if obs := w.rn.o.Observer; obs != nil && v.own {
 		start := time.Now()
 		defer func() { obs.VendorCall(w.rn.bot, time.Since(start), err) }()
 	}
@@ -38,11 +60,11 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botr
 			_ = w.platform.SetTyping(ctx, w.ref, false)
 		}
 	}()
-	call := w.rn.vendor.Converse
+	call := v.bot.Converse
 	hooks := w.rn.bot.Settings.Hooks
 	// With any hook, a hookable vendor is called step by step, so the
 	// error-hook gets the request and the response too (F36).
-	if hb, ok := w.rn.vendor.(botrelay.HookableBot); ok && (hooks.PreHook != "" || hooks.PostHook != "" || hooks.ErrorHook != "") {
+	if hb, ok := v.bot.(botrelay.HookableBot); ok && v.own && hooks.Any() {
 		call = func(ctx context.Context, t *botrelay.Turn) (*botrelay.Reply, error) { return w.hooked(ctx, hb, t) }
 	}
 	backoff := vendorRetryBackoff
@@ -55,12 +77,12 @@ func (w *worker) converse(ctx context.Context, turn *botrelay.Turn) (reply *botr
 			return reply, nil
 		}
 		if cctx.Err() != nil {
-			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, w.rn.timeoutCode,
+			return nil, botrelay.NewVendorError(botrelay.ErrVendorUnavailable, v.timeoutCode,
 				"the vendor did not answer within %v", timeout)
 		}
 		deadline, _ := cctx.Deadline()
 		var ve *botrelay.VendorError
-		if !errors.Is(err, botrelay.ErrVendorUnavailable) || attempt >= 3 || w.rn.retriesInternally ||
+		if !errors.Is(err, botrelay.ErrVendorUnavailable) || attempt >= 3 || v.retriesInternally ||
 			time.Until(deadline) < backoff || (errors.As(err, &ve) && ve.RetryAfter > 0) {
 			return nil, err
 		}

@@ -393,6 +393,7 @@ func (w *worker) close(ctx context.Context, seq int64) {
 func (w *worker) letGo(ctx context.Context, seq int64) {
 	w.close(ctx, seq)
 	w.endVendor(ctx)
+	w.endFallback(ctx)
 }
 
 // endVendor ends the vendor's side of the conversation, if it has one.
@@ -426,6 +427,7 @@ func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 		if ev.Closed {
 			w.rn.countConversation(ConversationClosed) // by the consumer
 		}
+		w.outcome(ctx, unassignedOutcome(ev))
 		w.letGo(ctx, 0)
 	}
 }

@@ -39,6 +39,11 @@ type Secrets struct {
 	// Platform is where the API key set logs in (settings.platform when
 	// bound): the bot is not logged in elsewhere with it.
 	Platform botrelay.PlatformSettings `json:"platform,omitzero"`
+	// Fallback holds the secret settings of the fallback vendor named in
+	// settings.routing.fallback (vendor and settings); FallbackEndpoint
+	// binds them to its endpoint settings as Endpoint binds Vendor.
+	Fallback         map[string]any    `json:"fallback,omitempty"`
+	FallbackEndpoint map[string]string `json:"fallbackEndpoint,omitempty"`
 }
 
 // BindEndpoint records in s the endpoint settings of b's vendor settings,
@@ -130,9 +135,11 @@ func (s *Secrets) Values() []string {
 			out = append(out, v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v)))
 		}
 	}
-	for _, v := range s.Vendor {
-		if str, ok := v.(string); ok {
-			add(str)
+	for _, m := range []map[string]any{s.Vendor, s.Fallback} {
+		for _, v := range m {
+			if str, ok := v.(string); ok {
+				add(str)
+			}
 		}
 	}
 	add(s.APIKey.Secret)

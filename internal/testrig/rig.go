@@ -68,6 +68,8 @@ type RigOptions struct {
 	Observer relay.Observer
 	// Events, when set, is the hub's and the relay's event sink.
 	Events botrelay.EventSink
+	// DrainTimeout is the relay's Options.DrainTimeout; 0 its default.
+	DrainTimeout time.Duration
 }
 
 // NewRig starts a rig; everything stops when the test ends.
@@ -91,7 +93,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	hubDone := r.startHub(ctx, dir, key, o.Events)
 	r.Relay = relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.newSigner(), Scripts: &function.Runner{Logger: logger},
-		NewPlatform: r.platform(o.WrapPlatform), Observer: o.Observer, Events: o.Events})
+		NewPlatform: r.platform(o.WrapPlatform), Observer: o.Observer, Events: o.Events, HandBack: r.Hub, DrainTimeout: o.DrainTimeout})
 	relayDone := make(chan struct{})
 	go func() { r.Relay.Run(ctx, Account); close(relayDone) }()
 	<-r.Relay.Ready() // bots can be started from here on
@@ -186,6 +188,16 @@ func (r *Rig) platform(wrap func(botrelay.PlatformAdapter) botrelay.PlatformAdap
 		}
 		return wrap(pa), nil
 	}
+}
+
+// NewRelay makes another relay on the rig's store, hub and registry, as a
+// botrelay process started again would have; the caller runs it (Run) and
+// ends it by cancelling Run's context (a shutdown). The rig's own relay
+// must not run the same bots meanwhile.
+func (r *Rig) NewRelay() *relay.Relay {
+	return relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: r.Log,
+		ConnectTimeout: 10 * time.Second, Signer: r.Signer, Scripts: &function.Runner{Logger: r.Log},
+		NewPlatform: r.platform(nil), HandBack: r.Hub})
 }
 
 func (r *Rig) serve(ln net.Listener) {

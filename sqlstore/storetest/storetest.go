@@ -62,6 +62,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Webhooks", testWebhooks},
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
+		{"StandIns", testStandIns},
 	}
 	tests = append(tests, hubCases...)
 	for _, tt := range tests {
