@@ -233,14 +233,17 @@ const routerWait = 10 * time.Second
 // awaitRouter returns the address of the node that routes the hub, other
 // than not and other than this node, waiting up to routerWait for one; ""
 // when none came.
-func (s *hubSwitch) awaitRouter(ctx context.Context, not string) string {
+// A request already on its way to a router (retryTransport) may go to this
+// node itself when it became the router meanwhile (self): its own switch
+// then serves it locally.
+func (s *hubSwitch) awaitRouter(ctx context.Context, not string, self ...bool) string {
 	deadline := time.Now().Add(routerWait)
 	for {
 		id, addr := s.node.Router()
-		if addr != "" && addr != not && id != s.node.ID() {
+		if addr != "" && addr != not && (id != s.node.ID() || len(self) > 0 && self[0]) {
 			return addr
 		}
-		if s.isLocal() || time.Now().After(deadline) {
+		if (s.isLocal() && len(self) == 0) || time.Now().After(deadline) {
 			return ""
 		}
 		select {
@@ -274,7 +277,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		failed := req.URL.Scheme + "://" + req.URL.Host
-		addr := t.sw.awaitRouter(req.Context(), failed)
+		addr := t.sw.awaitRouter(req.Context(), failed, true)
 		u, perr := url.Parse(addr)
 		if addr == "" || perr != nil {
 			return nil, err
