@@ -129,6 +129,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = a.o.Store.CreateWebhook(r.Context(), hook)
 	}
+	a.o.Webhooks.InvalidateSubscriptions(a.o.Account)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -159,6 +160,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = a.o.Store.UpdateWebhook(r.Context(), hook)
 	}
+	a.o.Webhooks.InvalidateSubscriptions(a.o.Account)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -171,6 +173,7 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = a.o.Store.DeleteWebhook(r.Context(), hook.ID)
 	}
+	a.o.Webhooks.InvalidateSubscriptions(a.o.Account)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

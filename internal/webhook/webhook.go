@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/botrelay/botrelay"
@@ -71,6 +72,60 @@ type Service struct {
 	log   *slog.Logger
 	owner string
 	wake  chan struct{}
+
+	// subs caches, per account, whether any enabled subscription exists,
+	// for subsCacheTTL: an account without webhooks pays no store access
+	// per event.
+	subsMu sync.Mutex
+	subs   map[botrelay.AccountID]subsEntry
+}
+
+type subsEntry struct {
+	any bool
+	at  time.Time
+}
+
+// subsCacheTTL is how long Emit trusts its knowledge that an account has
+// no enabled subscription: a subscription created (on any node) gets the
+// events from at most this long after its creation on.
+const subsCacheTTL = 2 * time.Second
+
+// InvalidateSubscriptions forgets the cached subscription state of account
+// (the API calls it after a change on this node).
+func (s *Service) InvalidateSubscriptions(account botrelay.AccountID) {
+	if s == nil {
+		return
+	}
+	s.subsMu.Lock()
+	delete(s.subs, account)
+	s.subsMu.Unlock()
+}
+
+// anySubscription reports whether account may have an enabled subscription
+// (true when the store cannot tell).
+func (s *Service) anySubscription(ctx context.Context, account botrelay.AccountID) bool {
+	now := time.Now()
+	s.subsMu.Lock()
+	e, ok := s.subs[account]
+	s.subsMu.Unlock()
+	if ok && now.Sub(e.at) < subsCacheTTL {
+		return e.any
+	}
+	hooks, err := s.o.Store.Webhooks(ctx, account)
+	if err != nil {
+		return true
+	}
+	anyOn := false
+	for _, w := range hooks {
+		anyOn = anyOn || w.Enabled
+	}
+	s.subsMu.Lock()
+	if s.subs == nil {
+		s.subs = map[botrelay.AccountID]subsEntry{}
+	}
+	s.subs[account] = subsEntry{any: anyOn, at: now}
+	s.subsMu.Unlock()
+	return anyOn
 }
 
 var _ botrelay.EventSink = (*Service)(nil)
@@ -142,6 +197,9 @@ func (s *Service) Emit(ctx context.Context, e *botrelay.Event) {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emitTimeout)
 	defer cancel()
+	if !s.anySubscription(wctx, e.AccountID) {
+		return
+	}
 	n, err := s.o.Store.AddEvent(wctx, e, body)
 	if err != nil {
 		s.log.Error("record webhook event", "event_id", e.ID, "kind", string(e.Kind), "err", err)
