@@ -177,15 +177,17 @@ func allOnline(api *chaosAPI, bots []string, skip string) bool {
 			on[id] = true
 		}
 	}
+	var list []struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}
+	api.must("GET", "/api/v1/bots", nil, &list, 200)
+	state := map[string]string{}
+	for _, b := range list {
+		state[b.ID] = b.State
+	}
 	for _, id := range bots {
-		if !on[id] {
-			return false
-		}
-		var st struct {
-			State string `json:"state"`
-		}
-		api.must("GET", "/api/v1/bots/"+id+"/status", nil, &st, 200)
-		if st.State != "ONLINE" {
+		if !on[id] || state[id] != "ONLINE" {
 			return false
 		}
 	}
