@@ -163,17 +163,7 @@ func (h *Hub) handleAgentUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, botrelay.Errorf(botrelay.EFORBIDDEN, "you are not a participant of conversation %s", id))
 		return
 	}
-	data, ext, err := readUpload(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	rel, err := h.storeUpload(r.Context(), consumer, ext, data)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": fileTypes[ext].fileType})
+	h.acceptUpload(w, r, consumer)
 }
 
 // maxPreview bounds the preview of the consumer's last message on a ring.

@@ -62,6 +62,13 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeLimited(w, err)
 		return
 	}
+	h.acceptUpload(w, r, consumer)
+}
+
+// acceptUpload reads the request's file and stores it among the
+// consumer's files, answering {"relativePath","fileType"}: the consumer's
+// own uploads and an agent's file for the consumer (console.go).
+func (h *Hub) acceptUpload(w http.ResponseWriter, r *http.Request, consumer botrelay.ConsumerID) {
 	data, ext, err := readUpload(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -72,8 +79,7 @@ func (h *Hub) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ft := fileTypes[ext]
-	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": ft.fileType})
+	writeJSON(w, http.StatusOK, map[string]string{"relativePath": rel, "fileType": fileTypes[ext].fileType})
 }
 
 func newToken() string {

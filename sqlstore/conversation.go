@@ -119,15 +119,7 @@ func (s *Store) writeConversationParts(ctx context.Context, c conn, cv *botrelay
 
 // Conversation implements botrelay.ConversationStore.
 func (s *Store) Conversation(ctx context.Context, id botrelay.ConversationID) (*botrelay.Conversation, error) {
-	c := s.pool()
-	cv, err := scanConversation(c.queryRow(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = $1`, string(id)))
-	if err != nil {
-		return nil, normalize(err, "get conversation", fmt.Sprintf("conversation %s not found", id), "", "")
-	}
-	if err := s.loadConversationParts(ctx, c, []*botrelay.Conversation{cv}); err != nil {
-		return nil, err
-	}
-	return cv, nil
+	return s.storedConversation(ctx, s.pool(), id)
 }
 
 // Conversations implements botrelay.ConversationStore.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/botrelay/botrelay"
@@ -183,7 +184,12 @@ func (s *Store) BotErrors(ctx context.Context, bot botrelay.BotID, conv botrelay
 		return nil, fmt.Errorf("list bot errors: %w", err)
 	}
 	defer rows.Close()
-	var out []*botrelay.BotError
+	return scanBotErrors(rows, nil)
+}
+
+// scanBotErrors appends the rows (id, bot_id, conversation_id, code,
+// message, details, at) to out.
+func scanBotErrors(rows *sql.Rows, out []*botrelay.BotError) ([]*botrelay.BotError, error) {
 	for rows.Next() {
 		e := &botrelay.BotError{}
 		var details string

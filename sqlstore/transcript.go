@@ -35,8 +35,8 @@ func recordChanges(ctx context.Context, c conn, old, nc *botrelay.Conversation, 
 	return nil
 }
 
-// storedConversation reads a conversation with its parts on c (inside a
-// transaction, before UpdateConversation changes it).
+// storedConversation reads a conversation with its parts on c: the pool
+// (Conversation), or a transaction before UpdateConversation changes it.
 func (s *Store) storedConversation(ctx context.Context, c conn, id botrelay.ConversationID) (*botrelay.Conversation, error) {
 	cv, err := scanConversation(c.queryRow(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = $1`, string(id)))
 	if err != nil {
@@ -168,21 +168,7 @@ func (s *Store) ConversationBotErrors(ctx context.Context, id botrelay.Conversat
 		return nil, fmt.Errorf("list conversation errors: %w", err)
 	}
 	defer rows.Close()
-	out := []*botrelay.BotError{}
-	for rows.Next() {
-		e := &botrelay.BotError{}
-		var details string
-		var at int64
-		if err := rows.Scan(&e.ID, &e.BotID, &e.ConversationID, &e.Code, &e.Message, &details, &at); err != nil {
-			return nil, fmt.Errorf("scan bot error: %w", err)
-		}
-		if details != "" {
-			e.Details = []byte(details)
-		}
-		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanBotErrors(rows, []*botrelay.BotError{})
 }
 
 // ConversationBots implements botrelay.ConversationSearchStore.

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,25 +75,6 @@ func freeAddrs(t *testing.T, n int) []string {
 		ln.Close()
 	}
 	return out
-}
-
-// pgSchema makes a schema of its own for the test and returns the DSN
-// that uses it.
-func pgSchema(t *testing.T, base, prefix string) string {
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("%s_%x", prefix, time.Now().UnixNano())
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE"); db.Close() })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func (c *testCluster) start(i int) {
@@ -565,7 +544,7 @@ func TestClusterThreeNodes(t *testing.T) {
 func newTestCluster(t *testing.T, pg string) *testCluster {
 	key := make([]byte, 32)
 	rand.Read(key)
-	c := &testCluster{t: t, dsn: pgSchema(t, pg, "cluster"), began: time.Now(),
+	c := &testCluster{t: t, dsn: postgresSchema(t, pg), began: time.Now(),
 		env: append([]string{"BOTRELAY_ADMIN_PASSWORD=" + chaosPassword, "BOTRELAY_MASTER_KEY=" + hex.EncodeToString(key)}, noConsumerLimits...)}
 	for i, addr := range freeAddrs(t, 3) {
 		c.nodes = append(c.nodes, &clusterNode{id: fmt.Sprintf("n%d", i+1), addr: addr, data: filepath.Join(t.TempDir(), "data")})
