@@ -136,6 +136,11 @@ func (h *Hub) loadSession(ctx context.Context, a *botrelay.AgentSession) (*sessi
 		if s.survey, s.surveySkills, err = h.surveyRole(ctx, user.ID); err != nil {
 			return nil, err
 		}
+		// A bot that reconnects with its bearer (to a new router in a
+		// cluster) keeps its share of the split.
+		if s.weight, err = h.routingWeight(ctx, user.ID); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
