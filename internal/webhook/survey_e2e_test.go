@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +74,9 @@ func addFunctionBot(t *testing.T, api *testrig.API, name, typ string, skillIDs [
 // is closed by its agent bot, the survey bot asks, and the consumer answers
 // while the receiver is down; the server restarts on the same data, and the
 // receiver, back up, gets survey.completed once, verified, with the
-// conversation, the survey bot, the answers and the result.
+// conversation, the survey bot, the answers and the result. A second
+// survey, asked before the restart and answered after it, completes once
+// with its own key.
 func TestSurveyCompletedWebhookAcrossRestart(t *testing.T) {
 	dir, database := t.TempDir(), testDatabase(t)
 	srv := startServer(t, dir, database)
@@ -106,6 +109,13 @@ func TestSurveyCompletedWebhookAcrossRestart(t *testing.T) {
 	survey := c.WaitSurvey(20 * time.Second)
 	c.WaitTexts(20*time.Second, "How would you rate us, 1 to 5?")
 	rcv.WaitFor(10*time.Second, "assigned to the survey bot", kindOf("conversation.assigned", dataHas(`"type":"BOT","botId":"`+raterID+`"`)))
+	// A second consumer's survey is asked now and answered after the
+	// restart.
+	c2 := testrig.NewConsumer(t, srv.base, "1000")
+	conv2 := c2.Open("rate")
+	c2.Say("hi")
+	survey2 := c2.WaitSurvey(20 * time.Second)
+	c2.WaitTexts(20*time.Second, "How would you rate us, 1 to 5?")
 
 	// The receiver goes down; the consumer answers the survey meanwhile.
 	rcv.SetDown(true)
@@ -167,16 +177,20 @@ func TestSurveyCompletedWebhookAcrossRestart(t *testing.T) {
 	}
 	rcv.WaitFor(10*time.Second, "the conversation closed", kindOf("conversation.closed", dataHas(`"conversationId":"`+conv+`"`)))
 
-	// A second survey after the restart gets its own key.
-	c2 := testrig.NewConsumer(t, srv.base, "1000")
-	c2.Open("rate")
-	c2.Say("hi")
-	survey2 := c2.WaitSurvey(20 * time.Second)
+	// The second survey, asked before the restart, is answered after it
+	// and gets its own key.
+	c2 = testrig.ResumeConsumer(t, srv.base, "1000", c2.Token, c2.ID, conv2)
+	if again := c2.WaitSurvey(20 * time.Second); again != survey2 {
+		t.Fatalf("survey dialog %s after the restart; was %s", again, survey2)
+	}
 	c2.WaitTexts(20*time.Second, "How would you rate us, 1 to 5?")
 	c2.Say("5")
 	c2.WaitTexts(20*time.Second, "Anything we could do better?")
 	c2.Say("nothing")
-	rcv.WaitFor(20*time.Second, "the second survey.completed", kindOf("survey.completed", dataHas(`"dialogId":"`+survey2+`"`)))
+	done2 := rcv.WaitFor(20*time.Second, "the second survey.completed", kindOf("survey.completed", dataHas(`"dialogId":"`+survey2+`"`)))
+	if done2.ID != survey2+":survey-completed" || !strings.Contains(string(done2.Data), `"result":{"rating":5,"comment":"nothing"}`) {
+		t.Errorf("second survey.completed %s: %s", done2.ID, done2.Data)
+	}
 
 	// Once the log settles, every idempotency key arrived once and
 	// verified: one survey.completed per survey.
