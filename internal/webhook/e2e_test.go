@@ -230,33 +230,12 @@ func TestWebhooksAcrossRestartAndDowntime(t *testing.T) {
 
 	// Once the log settles (every delivery DELIVERED and received), every
 	// idempotency key arrived exactly once, and every delivery verified.
-	var all []deliveryJSON
-	var accepted []*testrig.Hook
-	seen := map[string]int{}
-	testrig.Eventually(t, 15*time.Second, "every logged delivery DELIVERED and received", func() bool {
-		api.Do(http.MethodGet, path+"?limit=500", nil, http.StatusOK, &all)
-		accepted = rcv.Accepted()
-		clear(seen)
-		for _, h := range accepted {
-			seen[h.ID]++
-		}
-		for _, d := range all {
-			if d.State != "DELIVERED" || seen[d.EventID] == 0 {
-				return false
-			}
-		}
-		return len(all) == len(seen)
-	})
+	accepted, seen := settled(t, api, rcv, path)
 	kinds := map[string]bool{}
 	for _, h := range accepted {
 		kinds[h.Type] = true
 		if len(h.Matched) != 1 {
 			t.Errorf("delivery %s verified with %v", h.ID, h.Matched)
-		}
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("event %s delivered %d times", id, n)
 		}
 	}
 	for _, k := range []string{"conversation.opened", "conversation.assigned", "conversation.transferred", "conversation.escalated",
@@ -284,4 +263,35 @@ func TestWebhooksAcrossRestartAndDowntime(t *testing.T) {
 		t.Fatalf("tampered delivery: status %d, %d rejected", res.StatusCode, bad)
 	}
 	t.Logf("%d events delivered once each; kinds %v", len(seen), kinds)
+}
+
+// settled waits until every delivery in the log at path is DELIVERED and
+// the receiver accepted each event id, and returns what it accepted and how
+// often it accepted each id. Every id accepted more than once, or that the
+// log does not hold, is an error.
+func settled(t *testing.T, api *testrig.API, rcv *testrig.WebhookReceiver, path string) ([]*testrig.Hook, map[string]int) {
+	t.Helper()
+	var all []deliveryJSON
+	var accepted []*testrig.Hook
+	seen := map[string]int{}
+	testrig.Eventually(t, 15*time.Second, "every logged delivery DELIVERED and received", func() bool {
+		api.Do(http.MethodGet, path+"?limit=500", nil, http.StatusOK, &all)
+		accepted = rcv.Accepted()
+		clear(seen)
+		for _, h := range accepted {
+			seen[h.ID]++
+		}
+		for _, d := range all {
+			if d.State != "DELIVERED" || seen[d.EventID] == 0 {
+				return false
+			}
+		}
+		return len(all) == len(seen)
+	})
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s delivered %d times", id, n)
+		}
+	}
+	return accepted, seen
 }
