@@ -219,16 +219,17 @@ func (s *Store) ReleaseLease(ctx context.Context, t fence.Token) error {
 // checkFence runs first in a fenced write's transaction: it share-locks
 // the lease row, so a takeover or a release waits for the write to commit,
 // and refuses the write when the lease is no longer the writer's: taken
-// over, released, or expired (a node that woke up after its lease ran out
-// writes nothing until it renewed it, which it can only do if nobody took
-// it meanwhile).
+// over (another epoch) or released. A lease that ran out without anyone
+// taking it is still the writer's: nobody else can have written under it,
+// and a node slowed down past its renewal (a starved CPU, a slow database)
+// must not fail its writes for that alone.
 func checkFence(ctx context.Context, c conn) error {
 	t, ok := fence.From(ctx)
 	if !ok || c.s.dialect != Postgres {
 		return nil
 	}
 	rows, err := c.query(ctx, `SELECT 1 FROM cluster_leases
-		WHERE name = $1 AND node_id = $2 AND incarnation = $3 AND epoch = $4 AND expires_at > `+dbNow+`
+		WHERE name = $1 AND node_id = $2 AND incarnation = $3 AND epoch = $4 AND expires_at > 0
 		FOR SHARE`, t.Lease, t.Node, t.Incarnation, t.Epoch)
 	if err != nil {
 		return fmt.Errorf("check lease %s: %w", t.Lease, err)
