@@ -16,10 +16,19 @@ import (
 
 // target is where consumers connect: botrelay's hub or the floor.
 type target struct {
-	kind    string // "botrelay" or "floor"
-	base    string // http://host:port
+	kind    string   // "botrelay" or "floor"
+	base    string   // http://host:port
+	bases   []string // when set, the i-th consumer connects to bases[i%len(bases)]
 	account string
 	skill   string
+}
+
+// at is the target of the i-th consumer: the nodes take them in turn.
+func (t target) at(i int) target {
+	if len(t.bases) > 0 {
+		t.base = t.bases[i%len(t.bases)]
+	}
+	return t
 }
 
 const textPrefix = "bench "
@@ -197,7 +206,7 @@ func openMany(ctx context.Context, t target, n, parallel int, keep bool, epoch t
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := openConsumer(ctx, hc, t, epoch, 60*time.Second)
+				c, err := openConsumer(ctx, hc, t.at(i), epoch, 60*time.Second)
 				if err != nil {
 					emu.Lock()
 					if firstErr == nil {
