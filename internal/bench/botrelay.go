@@ -163,7 +163,7 @@ func (s *server) launch(ctx context.Context, r *Report, password string) (pw str
 		}
 		stop = append(stop, func() { s.pg.close(o.KeepData, o) })
 		s.extra = []string{"--database", s.pg.dsn}
-		r.Config.Store = s.pg.settings(ctx)
+		r.Config.Store, r.Config.Schema = s.pg.settings(ctx), s.pg.schema
 		o.logf("database %s, schema %s", s.pg.dbName, s.pg.schema)
 	}
 	if o.Nodes > 1 {

@@ -58,6 +58,8 @@ type Config struct {
 	// Nodes is how many botrelay nodes the bench started (cluster mode
 	// when more than one).
 	Nodes int `json:"nodes,omitempty"`
+	// Schema is the PostgreSQL schema of a --database run.
+	Schema string `json:"schema,omitempty"`
 }
 
 // Phase is one measured load.
