@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // target is where consumers connect: botrelay's hub or the floor.
@@ -251,8 +254,10 @@ type loadResult struct {
 	nacked     int64
 	odd        int64
 	dups       int64
-	// disconnected counts consumers whose websocket closed during the load.
+	// disconnected counts consumers whose websocket closed during the load,
+	// closedBy why (the close code, or the error).
 	disconnected int64
+	closedBy     map[string]int64
 }
 
 // runLoad sends messages from every consumer for warmup+d: at rate
@@ -403,6 +408,10 @@ func tally(cs []*consumer, d, wStart, wEnd time.Duration) loadResult {
 		select {
 		case <-c.c.done:
 			res.disconnected++
+			if res.closedBy == nil {
+				res.closedBy = map[string]int64{}
+			}
+			res.closedBy[closeReason(c.c.closeErr)]++
 		default:
 		}
 	}
@@ -445,4 +454,18 @@ func prime(ctx context.Context, cs []*consumer, wait time.Duration) error {
 		}
 	}
 	return first
+}
+
+// closeReason names why a websocket closed: the peer's close code and
+// reason, or the error.
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	switch {
+	case err == nil:
+		return "unknown"
+	case errors.As(err, &ce):
+		return strings.TrimSpace(fmt.Sprintf("%d %s", int(ce.Code), ce.Reason))
+	default:
+		return oneLine(err)
+	}
 }

@@ -102,6 +102,9 @@ type Phase struct {
 	// the load (e.g. 4429, too slow to read).
 	Duplicates   int64 `json:"duplicates"`
 	Disconnected int64 `json:"disconnected"`
+	// DisconnectedBy counts the disconnected consumers by why their
+	// websocket closed (the close code and reason, or the error).
+	DisconnectedBy map[string]int64 `json:"disconnectedBy,omitempty"`
 	// Nodes are each started node's figures over the window, and
 	// Database the commits behind the answers (servers the bench started).
 	Nodes    []NodeFigures    `json:"nodes,omitempty"`
@@ -239,6 +242,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 		if p.Rejected+p.Odd+p.Duplicates+p.Disconnected > 0 {
 			fmt.Fprintf(&b, "  rejected %d odd %d duplicates %d disconnected %d", p.Rejected, p.Odd, p.Duplicates, p.Disconnected)
+			for why, n := range p.DisconnectedBy {
+				fmt.Fprintf(&b, " (%d: %s)", n, why)
+			}
 		}
 		b.WriteString("\n")
 	}
