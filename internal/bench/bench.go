@@ -252,7 +252,7 @@ func measure(ctx context.Context, o *Options, cs []*consumer, stats func() (proc
 	p := &Phase{Sent: res.sent, Replied: res.replied, Lost: res.sent - res.replied, TotalSent: res.totalSent,
 		TotalReplied: res.totalReply, MessagesPerSecond: float64(res.inWindow) / res.window.Seconds(),
 		Latency: latency(res.latencies), Rejected: res.nacked, Odd: res.odd, Duplicates: res.dups, Disconnected: res.disconnected,
-		DisconnectedBy: res.closedBy,
+		DisconnectedBy:   res.closedBy,
 		ServerCPUSeconds: (s1.CPU - s0.CPU).Seconds(), ClientCPUSeconds: (c1.CPU - c0.CPU).Seconds(), ServerRSSBytes: s1.RSS,
 		inWindow: res.inWindow}
 	if res.inWindow > 0 {
