@@ -90,6 +90,13 @@ func runBotrelay(ctx context.Context, o *Options, r *Report) error {
 	if err != nil {
 		return err
 	}
+	if len(s.peers) > 0 {
+		// The cluster spreads every started bot over the nodes: only the
+		// bench's run, so each node's figures are its share of the load.
+		if err := a.stopOthers(ctx); err != nil {
+			return err
+		}
+	}
 	ids, skillName, err := setupBots(ctx, o, a, r)
 	if err != nil {
 		return err

@@ -123,10 +123,11 @@ type clusterStatus struct {
 	} `json:"nodes"`
 }
 
-// waitSpread waits until the cluster has placed the bench's bots on every
-// node, each running at least its share rounded down, and some node
-// routes; it records the placement. After the deadline it goes on with
-// the placement as it is (reported), since the load still runs.
+// waitSpread waits until the cluster has placed the bench's bots (the only
+// started ones: see stopOthers) on every node, each running at least its
+// share rounded down, and some node routes; it records the placement.
+// After the deadline it goes on with the placement as it is (reported),
+// since the load still runs.
 func (s *server) waitSpread(ctx context.Context, a *api, ids []string) error {
 	share := s.o.Bots / s.o.Nodes
 	deadline := time.Now().Add(30 * time.Second)
