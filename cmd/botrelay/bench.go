@@ -30,7 +30,10 @@ Starts botrelay with a fresh data folder (or targets a server with --server),
 creates started bots with an instant vendor, opens consumer conversations,
 sends messages for a while and reports messages per second end to end
 (consumer → bot reply seen by the consumer), latency percentiles, the
-server's CPU per message and resident memory per open conversation. The same
+server's CPU per message and resident memory per open conversation. With --database
+the started server uses PostgreSQL (a fresh schema per run), with --nodes N
+that many cluster nodes on it, and the report adds each node's CPU per
+message and the database commits per message. The same
 load then runs through the floor, a minimal relay built into the bench, for
 the ratio. A summary goes to standard output (--json for the JSON report),
 progress to standard error. BENCHMARKS.md shows the runs behind the published
@@ -56,7 +59,9 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		server    = fs.String("server", "", "target a running server `URL` instead of starting one (log in with --user and BOTRELAY_PASSWORD)")
 		user      = fs.String("user", "admin", "login `name` for the management API of --server")
 		data      = fs.String("data", "", "data `folder` of the started server (default: a temporary folder, removed afterwards)")
-		keep      = fs.Bool("keep-data", false, "keep the temporary data folder")
+		keep      = fs.Bool("keep-data", false, "keep the temporary data folder (and the --database schema)")
+		database  = fs.String("database", "", "PostgreSQL `url` (postgres://…) the started servers use, in a fresh schema dropped afterwards; default SQLite in the data folder")
+		nodes     = fs.Int("nodes", 1, "cluster nodes to start on --database (more than one needs PostgreSQL); consumers connect to them in turn")
 		vendor    = fs.String("vendor", "noop", "bot vendor: noop (instant echo) or function (echo in JavaScript)")
 		bots      = fs.Int("bots", 1, "started bots sharing the conversations")
 		consumers = fs.Int("consumers", 100, "connected consumers, one conversation each, that send")
@@ -90,7 +95,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	o := bench.Options{Exe: exe, ServerArgs: []string{"bench", "server"}, FloorArgs: []string{"bench", "floor"},
 		ChildEnv: benchChildEnv, Server: *server, User: *user, Password: os.Getenv("BOTRELAY_PASSWORD"),
-		Data: *data, KeepData: *keep, Vendor: *vendor, Bots: *bots, Consumers: *consumers, Idle: *idle,
+		Data: *data, KeepData: *keep, Database: *database, Nodes: *nodes, Vendor: *vendor, Bots: *bots, Consumers: *consumers, Idle: *idle,
 		MaxOpenPerBot: *maxOpen, Rate: *rate, Window: *window, Warmup: *warmup, Duration: *duration, Drain: *drain,
 		Parallel: *parallel, Settle: *settle, Floor: *floor, Readiness: *ready, CPUProfile: *cpuprof, Progress: stderr}
 	if *quiet {

@@ -48,6 +48,13 @@ type Options struct {
 	// folder, removed at the end unless KeepData.
 	Data     string
 	KeepData bool
+	// Database, when set, is a postgres:// URL: the started servers use a
+	// fresh schema in that database (dropped at the end unless KeepData)
+	// instead of SQLite in the data folder.
+	Database string
+	// Nodes is how many cluster nodes to start on Database (more than one
+	// needs PostgreSQL); the consumers connect to them in turn. Default 1.
+	Nodes int
 
 	// Vendor is "noop" (the bench's instant vendor) or "function" (an echo
 	// bot in JavaScript). Default noop.
@@ -130,6 +137,9 @@ func (o *Options) defaults() error {
 	if o.MaxOpenPerBot >= 100000 {
 		return fmt.Errorf("%d conversations per bot is above what a bot user's slots allow (99999); add bots", o.MaxOpenPerBot)
 	}
+	if err := o.checkDatabase(); err != nil {
+		return err
+	}
 	if o.Server == "" && o.Exe == "" {
 		return errors.New("no botrelay executable to start")
 	}
@@ -151,7 +161,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &Report{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Config: Config{
 		Server: "started", Store: "sqlite (WAL, synchronous=FULL)", Vendor: o.Vendor, Bots: o.Bots, Consumers: o.Consumers,
 		IdleConversations: o.Idle, Rate: o.Rate, Window: o.Window, WarmupSeconds: o.Warmup.Seconds(),
-		DurationSeconds: o.Duration.Seconds(), MaxOpenPerBot: o.MaxOpenPerBot}}
+		DurationSeconds: o.Duration.Seconds(), MaxOpenPerBot: o.MaxOpenPerBot, Nodes: o.Nodes}}
 	if o.Server != "" {
 		r.Config.Server, r.Config.Store = o.Server, "as configured on the server"
 	}
@@ -211,7 +221,9 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 // measure runs the load on cs and fills a Phase with what the client saw
 // and what stats says the server spent.
-func measure(ctx context.Context, o *Options, cs []*consumer, stats func() (procSample, error), pprofAddr string) (*Phase, error) {
+// window, when not nil, runs right after the samples at the start (true)
+// and the end (false) of the measured window.
+func measure(ctx context.Context, o *Options, cs []*consumer, stats func() (procSample, error), pprofAddr string, window func(start bool)) (*Phase, error) {
 	var s0, s1, c0, c1 procSample
 	var profErr chan error
 	res := runLoad(ctx, cs, o.Rate, o.Window, o.Warmup, o.Duration, o.Drain, func(start bool) {
@@ -222,10 +234,13 @@ func measure(ctx context.Context, o *Options, cs []*consumer, stats func() (proc
 				profErr = make(chan error, 1)
 				go func() { profErr <- fetchProfile(ctx, pprofAddr, o.Duration, o.CPUProfile) }()
 			}
-			return
+		} else {
+			s1, _ = stats()
+			c1, _ = sampleProc(0)
 		}
-		s1, _ = stats()
-		c1, _ = sampleProc(0)
+		if window != nil {
+			window(start)
+		}
 	})
 	if profErr != nil {
 		if err := <-profErr; err != nil {
@@ -237,7 +252,9 @@ func measure(ctx context.Context, o *Options, cs []*consumer, stats func() (proc
 	p := &Phase{Sent: res.sent, Replied: res.replied, Lost: res.sent - res.replied, TotalSent: res.totalSent,
 		TotalReplied: res.totalReply, MessagesPerSecond: float64(res.inWindow) / res.window.Seconds(),
 		Latency: latency(res.latencies), Rejected: res.nacked, Odd: res.odd, Duplicates: res.dups, Disconnected: res.disconnected,
-		ServerCPUSeconds: (s1.CPU - s0.CPU).Seconds(), ClientCPUSeconds: (c1.CPU - c0.CPU).Seconds(), ServerRSSBytes: s1.RSS}
+		DisconnectedBy:   res.closedBy,
+		ServerCPUSeconds: (s1.CPU - s0.CPU).Seconds(), ClientCPUSeconds: (c1.CPU - c0.CPU).Seconds(), ServerRSSBytes: s1.RSS,
+		inWindow: res.inWindow}
 	if res.inWindow > 0 {
 		p.CPUPerMessageMicros = p.ServerCPUSeconds * 1e6 / float64(res.inWindow)
 	}
@@ -277,7 +294,7 @@ func runFloor(ctx context.Context, o *Options) (*Phase, error) {
 		return nil, err
 	}
 	sleepCtx(ctx, max(o.Settle, 0))
-	p, err := measure(ctx, o, cs, func() (procSample, error) { return sampleProc(c.pid()) }, "")
+	p, err := measure(ctx, o, cs, func() (procSample, error) { return sampleProc(c.pid()) }, "", nil)
 	if err != nil {
 		return nil, err
 	}

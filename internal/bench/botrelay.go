@@ -26,6 +26,18 @@ type server struct {
 	env     []string
 	stats   func() (procSample, error)
 	metrics *http.Client
+	// extra are serve flags beyond --addr and --data (the database, the
+	// node id); ready is the path polled until 200 (default /healthz).
+	extra []string
+	ready string
+	// id is the node id in a cluster run; peers are the other nodes,
+	// started after this one; pg is the PostgreSQL schema of the run.
+	id    string
+	peers []*server
+	pg    *pgRun
+	// router and bots are the cluster's placement when the load started.
+	router string
+	bots   map[string]int
 }
 
 func (s *server) start(ctx context.Context) (time.Duration, error) {
@@ -34,13 +46,18 @@ func (s *server) start(ctx context.Context) (time.Duration, error) {
 		args = append(args, "--bench-debug="+s.pprof)
 	}
 	args = append(args, "--addr", s.addr, "--data", s.data)
+	args = append(args, s.extra...)
+	ready := s.ready
+	if ready == "" {
+		ready = "/healthz"
+	}
 	t0 := time.Now()
 	c, err := startChild(s.o.Exe, s.env, filepath.Join(s.data, "bench-server.log"), args...)
 	if err != nil {
 		return 0, err
 	}
 	s.child = c
-	d, err := c.waitHealthy(ctx, s.base+"/healthz", t0, 60*time.Second)
+	d, err := c.waitHealthy(ctx, s.base+ready, t0, 60*time.Second)
 	if err != nil {
 		c.stop(10 * time.Second)
 		return 0, err
@@ -73,11 +90,23 @@ func runBotrelay(ctx context.Context, o *Options, r *Report) error {
 	if err != nil {
 		return err
 	}
+	if len(s.peers) > 0 {
+		// The cluster spreads every started bot over the nodes: only the
+		// bench's run, so each node's figures are its share of the load.
+		if err := a.stopOthers(ctx); err != nil {
+			return err
+		}
+	}
 	ids, skillName, err := setupBots(ctx, o, a, r)
 	if err != nil {
 		return err
 	}
-	tgt := target{kind: "botrelay", base: s.base, account: o.Account, skill: skillName}
+	if len(s.peers) > 0 {
+		if err := s.waitSpread(ctx, a, ids); err != nil {
+			return err
+		}
+	}
+	tgt := target{kind: "botrelay", base: s.base, bases: s.bases(), account: o.Account, skill: skillName}
 	epoch := time.Now()
 	rawBase, base := s.sample(ctx)
 	r.Setup.ServerRSSBaseBytes = base.RSS
@@ -89,7 +118,7 @@ func runBotrelay(ctx context.Context, o *Options, r *Report) error {
 	if err := s.runLive(ctx, r, tgt, epoch, base); err != nil {
 		return err
 	}
-	if o.Server == "" && o.Readiness > 0 {
+	if o.Server == "" && o.Readiness > 0 && len(s.peers) == 0 {
 		return s.measureReadiness(ctx, r, ids, user, password)
 	}
 	return nil
@@ -135,18 +164,31 @@ func (s *server) launch(ctx context.Context, r *Report, password string) (pw str
 		return "", cleanup, err
 	}
 	s.base = "http://" + s.addr
+	if o.Database != "" {
+		if s.pg, err = openPG(ctx, o.Database); err != nil {
+			return "", cleanup, err
+		}
+		stop = append(stop, func() { s.pg.close(o.KeepData, o) })
+		s.extra = []string{"--database", s.pg.dsn}
+		r.Config.Store, r.Config.Schema = s.pg.settings(ctx), s.pg.schema
+		o.logf("database %s, schema %s", s.pg.dbName, s.pg.schema)
+	}
+	if o.Nodes > 1 {
+		if err := s.clusterNode(1); err != nil {
+			return "", cleanup, err
+		}
+	}
 	o.logf("starting botrelay on %s, data folder %s", s.addr, s.data)
 	d, err := s.start(ctx)
 	if err != nil {
 		return "", cleanup, err
 	}
 	r.Setup.FirstStartMs = ms(d)
-	stop = append(stop, func() {
-		if s.child != nil {
-			s.child.stop(30 * time.Second)
-		}
-	})
-	s.stats = func() (procSample, error) { return sampleProc(s.child.pid()) }
+	stop = append(stop, func() { s.stopAll() })
+	if err := s.startPeers(ctx); err != nil {
+		return "", cleanup, err
+	}
+	s.stats = s.sumStats
 	return password, cleanup, nil
 }
 
@@ -266,10 +308,21 @@ func (s *server) runLive(ctx context.Context, r *Report, tgt target, epoch time.
 	if err := prime(ctx, cs, 60*time.Second); err != nil {
 		return err
 	}
-	p, err := measure(ctx, o, cs, s.stats, s.pprof)
+	var w0, w1 windowSample
+	p, err := measure(ctx, o, cs, s.stats, s.pprof, func(start bool) {
+		if o.Server != "" {
+			return
+		}
+		if start {
+			w0 = s.sampleWindow(ctx)
+		} else {
+			w1 = s.sampleWindow(ctx)
+		}
+	})
 	if err != nil {
 		return err
 	}
+	s.windowFigures(p, w0, w1)
 	p.LiveRSSPerConversationBytes = float64(live.RSS-base.RSS) / float64(o.Consumers)
 	r.Botrelay = p
 	o.logf("botrelay: %.0f msg/s, p99 %.2f ms", p.MessagesPerSecond, p.Latency.P99)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,14 +13,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // target is where consumers connect: botrelay's hub or the floor.
 type target struct {
-	kind    string // "botrelay" or "floor"
-	base    string // http://host:port
+	kind    string   // "botrelay" or "floor"
+	base    string   // http://host:port
+	bases   []string // when set, the i-th consumer connects to bases[i%len(bases)]
 	account string
 	skill   string
+}
+
+// at is the target of the i-th consumer: the nodes take them in turn.
+func (t target) at(i int) target {
+	if len(t.bases) > 0 {
+		t.base = t.bases[i%len(t.bases)]
+	}
+	return t
 }
 
 const textPrefix = "bench "
@@ -197,7 +209,7 @@ func openMany(ctx context.Context, t target, n, parallel int, keep bool, epoch t
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := openConsumer(ctx, hc, t, epoch, 60*time.Second)
+				c, err := openConsumer(ctx, hc, t.at(i), epoch, 60*time.Second)
 				if err != nil {
 					emu.Lock()
 					if firstErr == nil {
@@ -242,8 +254,10 @@ type loadResult struct {
 	nacked     int64
 	odd        int64
 	dups       int64
-	// disconnected counts consumers whose websocket closed during the load.
+	// disconnected counts consumers whose websocket closed during the load,
+	// closedBy why (the close code, or the error).
 	disconnected int64
+	closedBy     map[string]int64
 }
 
 // runLoad sends messages from every consumer for warmup+d: at rate
@@ -394,6 +408,10 @@ func tally(cs []*consumer, d, wStart, wEnd time.Duration) loadResult {
 		select {
 		case <-c.c.done:
 			res.disconnected++
+			if res.closedBy == nil {
+				res.closedBy = map[string]int64{}
+			}
+			res.closedBy[closeReason(c.c.closeErr)]++
 		default:
 		}
 	}
@@ -436,4 +454,18 @@ func prime(ctx context.Context, cs []*consumer, wait time.Duration) error {
 		}
 	}
 	return first
+}
+
+// closeReason names why a websocket closed: the peer's close code and
+// reason, or the error.
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	switch {
+	case err == nil:
+		return "unknown"
+	case errors.As(err, &ce):
+		return strings.TrimSpace(fmt.Sprintf("%d %s", int(ce.Code), ce.Reason))
+	default:
+		return oneLine(err)
+	}
 }

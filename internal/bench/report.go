@@ -55,6 +55,11 @@ type Config struct {
 	WarmupSeconds     float64 `json:"warmupSeconds"`
 	DurationSeconds   float64 `json:"durationSeconds"`
 	MaxOpenPerBot     int     `json:"maxOpenPerBot"`
+	// Nodes is how many botrelay nodes the bench started (cluster mode
+	// when more than one).
+	Nodes int `json:"nodes,omitempty"`
+	// Schema is the PostgreSQL schema of a --database run.
+	Schema string `json:"schema,omitempty"`
 }
 
 // Phase is one measured load.
@@ -97,6 +102,51 @@ type Phase struct {
 	// the load (e.g. 4429, too slow to read).
 	Duplicates   int64 `json:"duplicates"`
 	Disconnected int64 `json:"disconnected"`
+	// DisconnectedBy counts the disconnected consumers by why their
+	// websocket closed (the close code and reason, or the error).
+	DisconnectedBy map[string]int64 `json:"disconnectedBy,omitempty"`
+	// Nodes are each started node's figures over the window, and
+	// Database the commits behind the answers (servers the bench started).
+	Nodes    []NodeFigures    `json:"nodes,omitempty"`
+	Database *DatabaseFigures `json:"database,omitempty"`
+
+	inWindow int64 // answers in the window
+}
+
+// NodeFigures are one node's costs over the measured window.
+type NodeFigures struct {
+	ID string `json:"id"` // the node id; "single" outside cluster mode
+	// Router is whether the node held the router lease (it runs the hub).
+	Router    bool `json:"router,omitempty"`
+	Bots      int  `json:"bots"`
+	Consumers int  `json:"consumers"` // consumers connected to it
+	// CPUSeconds is the node process's user+system CPU in the window;
+	// CPUPerMessageMicros divides it by every answer in the window (the
+	// whole cluster's), so the nodes' figures add up to the cluster's.
+	CPUSeconds          float64 `json:"cpuSeconds"`
+	CPUPerMessageMicros float64 `json:"cpuPerMessageMicros"`
+	RSSBytes            int64   `json:"rssBytes"`
+	// StoreCommits counts the store's committed write transactions
+	// (botrelay_store_commit_writes_count on /metrics), StoreWrites the
+	// writes they held (a SQLite group commit holds several).
+	StoreCommits int64 `json:"storeCommits"`
+	StoreWrites  int64 `json:"storeWrites"`
+}
+
+// DatabaseFigures are the database commits behind the window's answers.
+type DatabaseFigures struct {
+	Kind string `json:"kind"` // sqlite or postgresql
+	// Commits is, on PostgreSQL, the delta of pg_stat_database.xact_commit
+	// for the run's database: every committed transaction, reads, leases
+	// and heartbeats included; on SQLite, the store's write commits (reads
+	// do not commit anything there).
+	Commits           int64   `json:"commits"`
+	CommitsPerMessage float64 `json:"commitsPerMessage"`
+	// StoreCommits and StoreWrites add up the nodes' write transactions.
+	StoreCommits           int64   `json:"storeCommits"`
+	StoreCommitsPerMessage float64 `json:"storeCommitsPerMessage"`
+	StoreWrites            int64   `json:"storeWrites"`
+	StoreWritesPerMessage  float64 `json:"storeWritesPerMessage"`
 }
 
 // Latency percentiles in milliseconds.
@@ -175,8 +225,12 @@ func (r *Report) WriteSummary(w io.Writer) {
 		rate = fmt.Sprintf("%.0f msg/s", c.Rate)
 	}
 	fmt.Fprintf(&b, "botrelay bench — %s — %d CPUs, %.1f GiB, %s\n", r.Date, r.Machine.CPUs, float64(r.Machine.MemoryBytes)/(1<<30), r.Machine.GoVersion)
-	fmt.Fprintf(&b, "load: %d consumers, %d bot(s) (%s), rate %s, window %d, %gs after %gs warm-up; store %s\n",
-		c.Consumers, c.Bots, c.Vendor, rate, c.Window, c.DurationSeconds, c.WarmupSeconds, c.Store)
+	nodes := ""
+	if c.Nodes > 1 {
+		nodes = fmt.Sprintf(" over %d nodes", c.Nodes)
+	}
+	fmt.Fprintf(&b, "load: %d consumers, %d bot(s) (%s)%s, rate %s, window %d, %gs after %gs warm-up; store %s\n",
+		c.Consumers, c.Bots, c.Vendor, nodes, rate, c.Window, c.DurationSeconds, c.WarmupSeconds, c.Store)
 	phase := func(name string, p *Phase) {
 		if p == nil {
 			return
@@ -188,10 +242,16 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 		if p.Rejected+p.Odd+p.Duplicates+p.Disconnected > 0 {
 			fmt.Fprintf(&b, "  rejected %d odd %d duplicates %d disconnected %d", p.Rejected, p.Odd, p.Duplicates, p.Disconnected)
+			for why, n := range p.DisconnectedBy {
+				fmt.Fprintf(&b, " (%d: %s)", n, why)
+			}
 		}
 		b.WriteString("\n")
 	}
 	phase("botrelay", r.Botrelay)
+	if p := r.Botrelay; p != nil {
+		writeCosts(&b, p)
+	}
 	phase("floor", r.Floor)
 	if r.FloorRatio > 0 {
 		fmt.Fprintf(&b, "ratio     %.1f%% of the floor's throughput\n", r.FloorRatio*100)
@@ -220,4 +280,24 @@ func (r *Report) WriteSummary(w io.Writer) {
 		b.WriteString("\n")
 	}
 	io.WriteString(w, b.String())
+}
+
+// writeCosts writes each node's CPU per message and the database commits
+// per message.
+func writeCosts(b *strings.Builder, p *Phase) {
+	for _, n := range p.Nodes {
+		role := ""
+		if n.Router {
+			role = ", router"
+		}
+		fmt.Fprintf(b, "  node %-6s %d bot(s), %d consumers%s: cpu %.0f µs/msg (%.2fs), RSS %s, %d store commits\n",
+			n.ID, n.Bots, n.Consumers, role, n.CPUPerMessageMicros, n.CPUSeconds, mib(n.RSSBytes), n.StoreCommits)
+	}
+	if d := p.Database; d != nil {
+		fmt.Fprintf(b, "  database  %s: %.2f commits/msg (%d)", d.Kind, d.CommitsPerMessage, d.Commits)
+		if d.Kind == "postgresql" {
+			b.WriteString(" by pg_stat_database.xact_commit, reads included;")
+		}
+		fmt.Fprintf(b, " store write commits %.2f/msg holding %.2f writes/msg\n", d.StoreCommitsPerMessage, d.StoreWritesPerMessage)
+	}
 }

@@ -155,6 +155,26 @@ func (a *api) createBot(ctx context.Context, name string, profile, skill json.Nu
 	return b.ID, a.do(ctx, http.MethodPost, "/api/v1/bots/"+b.ID+"/start", map[string]any{}, nil)
 }
 
+// stopOthers stops every started bot of the account (a new data folder
+// has a started demo bot).
+func (a *api) stopOthers(ctx context.Context) error {
+	var bots []struct {
+		ID      string `json:"id"`
+		Started bool   `json:"started"`
+	}
+	if err := a.do(ctx, http.MethodGet, "/api/v1/bots", nil, &bots); err != nil {
+		return err
+	}
+	for _, b := range bots {
+		if b.Started {
+			if err := a.do(ctx, http.MethodPost, "/api/v1/bots/"+b.ID+"/stop", map[string]any{}, nil); err != nil {
+				return fmt.Errorf("stop bot %s: %w", b.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
 type botStatus struct {
 	State             string `json:"state"`
 	OpenConversations int    `json:"openConversations"`
