@@ -102,7 +102,9 @@
       this.shown = [];
       this.active = 0;
       input.addEventListener("input", () => this.update());
-      input.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+      // Close a moment after the box loses focus (a click on an item comes
+      // first), unless it has the focus again by then.
+      input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== this.input) this.close(); }, 150));
     }
 
     set(replies) {

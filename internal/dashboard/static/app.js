@@ -178,12 +178,12 @@
 
   // pages are the bot edit and figures pages and the vendor forms
   // (botpages.js), made once with the helpers above.
-  function pages() {
-    if (!pages.made) {
-      pages.made = window.BotrelayPages.make({ h, $, $$, api, field, toast, newView, every, lookups, can, stateBadge, stateLabel,
+  function botPages() {
+    if (!botPages.made) {
+      botPages.made = window.BotrelayPages.make({ h, $, $$, api, field, toast, newView, every, lookups, can, stateBadge, stateLabel,
         nodes, view, state: () => S });
     }
-    return pages.made;
+    return botPages.made;
   }
 
   function route() {
@@ -200,8 +200,8 @@
       case "webhooks": return window.BotrelayWebhooks.view(webhookKit(), parts);
       case "bots":
         if (parts[1] === "new") return wizardView();
-        if (parts[1] && parts[2] === "edit") return pages().editView(parts[1]);
-        if (parts[1] && parts[2] === "stats") return pages().statsView(parts[1]);
+        if (parts[1] && parts[2] === "edit") return botPages().editView(parts[1]);
+        if (parts[1] && parts[2] === "stats") return botPages().statsView(parts[1]);
         if (parts[1]) return botView(parts[1]);
     }
     return botsView();
@@ -552,7 +552,7 @@
         field("Bot name", h("input", { type: "text", id: "bot-name", value: W.name || defaultName })),
         field("Vendor", h("select", { id: "vendor", onchange: () => { collectAI(W); W.vendor = $("#vendor").value; renderStep(W); } },
           vendors.map((v) => h("option", { value: v.id, selected: v.id === W.vendor }, v.displayName + " (" + v.id + ")"))))),
-      (W.form = pages().vendorForm(info, W.vendorSettings[W.vendor], null)).el,
+      (W.form = botPages().vendorForm(info, W.vendorSettings[W.vendor], null)).el,
       h("label", { class: "choice" }, h("input", { type: "checkbox", id: "data-disclaimer", checked: W.disclaimer }),
         " I understand that conversation data is sent to this A.I. vendor (data disclaimer)."),
       h("div", { class: "test-row" },
@@ -1294,6 +1294,8 @@
       toast(id ? "Canned reply saved." : "Canned reply added.");
       cannedView();
     } catch (err) { $("#canned-error").textContent = err.message; }
+  }
+
   // webhookKit gives webhooks.js the helpers it renders with.
   function webhookKit() {
     return { h, $, $$, S, api, newView, table, fill, toast, field, fmtTime, every, view };
