@@ -425,8 +425,11 @@ func TestServeOnPostgres(t *testing.T) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 
+	// Two starts of one server (one data folder: its master key seals the
+	// hub's signing key in the database).
+	data := t.TempDir()
 	for i := range 2 {
-		p := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--database", u.String())
+		p := start(t, nil, "serve", "--addr", "127.0.0.1:0", "--data", data, "--database", u.String())
 		addr := p.waitListening(t)
 		if code, _ := get(t, addr+"/healthz"); code != 200 {
 			t.Fatalf("start %d: /healthz = %d", i+1, code)

@@ -87,7 +87,7 @@ func TestF40_CommandsRunInOrderWithTheBotsTurns(t *testing.T) {
 	c.WaitTexts(wait, want)
 
 	// They survive a restart of the bot.
-	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+	if err := r.Relay.StopKeeping(context.Background(), b.ID); err != nil { // a restart: the conversation stays
 		t.Fatal(err)
 	}
 	r.Start(b, botrelay.BotOnline)
@@ -122,7 +122,7 @@ func TestF40_CommandsWaitForTheBotToRestart(t *testing.T) {
 	conv := c.Open(botrelay.SkillNameBot)
 	c.Say("hi")
 	c.WaitTexts(wait, "echo: hi")
-	if err := r.Relay.Stop(context.Background(), b.ID); err != nil {
+	if err := r.Relay.StopKeeping(context.Background(), b.ID); err != nil { // a restart: the conversation stays
 		t.Fatal(err)
 	}
 	id := queueCommand(t, r, b, conv, botrelay.CommandMessages, textMessages("while you were away"))
