@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -15,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/botrelay/botrelay"
-	"github.com/botrelay/botrelay/connectors/function"
-	"github.com/botrelay/botrelay/internal/app"
-	"github.com/botrelay/botrelay/internal/config"
 	"github.com/botrelay/botrelay/internal/testrig"
 )
 
@@ -77,33 +71,7 @@ func series(name string, kv ...string) string {
 // (commit time and writes per commit) have the values this traffic gives.
 func TestOperatorMetrics(t *testing.T) {
 	const password = "Metrics-pass-42"
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	cfg.Log.Level = "error"
-	cfg.ShutdownTimeout = config.Duration(10 * time.Second)
-	reg := botrelay.NewRegistry()
-	reg.RegisterVendor(function.Connector{})
-	env := map[string]string{"BOTRELAY_ADMIN_PASSWORD": password}
-	m := &app.Main{Config: cfg, Registry: reg, Stdout: io.Discard, Logs: io.Discard, Getenv: func(k string) string { return env[k] }}
-	ready := m.Ready()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30 s")
-	}
-	base := "http://" + m.Addr()
+	base, _ := startServer(t, password)
 	api := testrig.LoginAPI(t, base, "admin", password)
 
 	api.Do(http.MethodPost, "/api/v1/skills", map[string]any{"name": "echo"}, http.StatusCreated, nil)

@@ -163,10 +163,10 @@ func (c *papiClient) waitDone(conv, id string, d time.Duration) commandRecord {
 	return rec
 }
 
-// startPublicAPIServer runs the real server (app.Main) with the function
+// startServer runs the real server (app.Main) with the function
 // vendor and its seeded, started demo bot; it returns the base URL and a
 // store on the server's database, to look at what the commands did.
-func startPublicAPIServer(t *testing.T, password string) (string, *sqlstore.Store) {
+func startServer(t *testing.T, password string) (string, *sqlstore.Store) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -348,7 +348,7 @@ func (s *papiSetup) apiKey() map[string]any {
 // order between the bot's own replies; the private text only agents see.
 func TestPublicAPIMessages(t *testing.T) {
 	const password = "PublicAPI-admin-1"
-	base, store := startPublicAPIServer(t, password)
+	base, store := startServer(t, password)
 	s := newPapiSetup(t, base, password)
 	cl := &papiClient{t: t, base: "http://" + botConnectorsDomain(t, base)}
 
@@ -455,7 +455,7 @@ func checkStoredMessages(t *testing.T, store *sqlstore.Store, conv string) {
 // bot cannot carry out within its ttl ends failed.
 func TestPublicAPIActions(t *testing.T) {
 	const password = "PublicAPI-admin-2"
-	base, store := startPublicAPIServer(t, password)
+	base, store := startServer(t, password)
 	s := newPapiSetup(t, base, password)
 	s.keepOnStop(t)
 	cl := &papiClient{t: t, base: "http://" + botConnectorsDomain(t, base)}
