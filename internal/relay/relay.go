@@ -199,7 +199,12 @@ func (r *Relay) Start(ctx context.Context, id botrelay.BotID) error {
 		r.o.Placement.Kick()
 		return nil
 	}
-	return r.launch(b)
+	if err := r.launch(b); err != nil && botrelay.ErrorCode(err) != botrelay.ECONFLICT {
+		return err
+	}
+	// ECONFLICT here: Run, listing the started bots as it began, launched
+	// it meanwhile. It runs, which is what was asked.
+	return nil
 }
 
 // preflight refuses an operator's start that could never work: a bot user
