@@ -212,7 +212,8 @@ func TestFiguresPageWithTraffic(t *testing.T) {
 	p.do("open the figures", chromedp.WaitVisible(chromedp.CSS("#bot-stats")), chromedp.Click(chromedp.CSS("#bot-stats")),
 		chromedp.WaitVisible(chromedp.CSS("#stats-totals")))
 	tile := func(k string) string {
-		return `document.querySelector("[data-testid=total-` + k + `] .value").textContent`
+		// ?. : the page re-renders the tiles while it polls.
+		return `document.querySelector("[data-testid=total-` + k + `] .value")?.textContent`
 	}
 	// The server writes the figures every 5 seconds; the page polls.
 	p.waitJS("three conversations", tile("handled")+` === "3" && `+tile("closed")+` === "1" && `+tile("transferred")+` === "1"`, 30*time.Second)
