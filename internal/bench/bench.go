@@ -182,6 +182,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				P99: b.Latency.P99 - p.Latency.P99, Max: b.Latency.Max - p.Latency.Max, Mean: b.Latency.Mean - p.Latency.Mean}
 		}
 	}
+	r.Targets = r.judge()
 	return r, nil
 }
 

@@ -31,6 +31,8 @@ type Report struct {
 	Readiness *Readiness `json:"readiness,omitempty"`
 	// Setup times the preparation: first start, bots, conversations.
 	Setup Setup `json:"setup"`
+	// Targets judges the run against the published targets (targets.go).
+	Targets []Target `json:"targets,omitempty"`
 }
 
 // Machine describes where the bench ran.
@@ -278,6 +280,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 			fmt.Fprintf(&b, "; bots ONLINE after %.0f ms", rd.ResumeMs)
 		}
 		b.WriteString("\n")
+	}
+	if len(r.Targets) > 0 {
+		writeTargets(&b, r.Targets)
 	}
 	io.WriteString(w, b.String())
 }
