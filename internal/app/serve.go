@@ -10,9 +10,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/internal/config"
+	"github.com/botrelay/botrelay/internal/gctune"
 )
 
 // ServeCommand runs `botrelay serve` with args (after the command name) and
@@ -87,6 +89,9 @@ func ServeCommand(args []string, stdout, stderr io.Writer, registry *botrelay.Re
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The process is one server: give its small heap room between
+	// collections (internal/gctune; GOGC or GOMEMLIMIT turn this off).
+	gctune.Start(ctx, os.Getenv, 2*time.Second)
 	m := &Main{Config: cfg, Stdout: stdout, Logs: stderr, Registry: registry}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "botrelay serve: "+trimLine(err.Error()))
