@@ -254,22 +254,20 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 			e.Sequence, e.CreatedAt = seq, now
 			return nil
 		}
-		// PostgreSQL runs appends concurrently: the dialog's row lock
-		// orders the writers of one dialog.
-		err := c.queryRow(ctx, `UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
-			WHERE id = $1 AND conversation_id = $2 RETURNING last_sequence`,
-			string(e.DialogID), string(e.ConversationID)).Scan(&seq)
-		if err != nil {
-			return normalize(err, "next sequence", notFound, "", "")
-		}
-		_, err = c.exec(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
+		// PostgreSQL: one statement, one round trip. The dialog's row lock
+		// orders the writers of one dialog (other nodes' among them); no
+		// row when the dialog does not exist.
+		err := c.queryRow(ctx, `WITH d AS (UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
+				WHERE id = $1 AND conversation_id = $2 RETURNING id, conversation_id, last_sequence)
+			INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
 				originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			string(e.DialogID), seq, string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
+			SELECT d.id, d.last_sequence, d.conversation_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+			FROM d RETURNING sequence`,
+			string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
 			string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
-			millis(now))
+			millis(now)).Scan(&seq)
 		if err != nil {
-			return normalize(err, "insert event", "", "", "")
+			return normalize(err, "insert event", notFound, "", "")
 		}
 		e.Sequence, e.CreatedAt = seq, now
 		return nil
