@@ -31,6 +31,11 @@ type batchReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, c conn) error
 	done chan error
+	// pg, when set, is the write as one statement, which PostgreSQL's
+	// batcher pipelines (batch_pipe.go); res is then its outcome, told to
+	// the caller once the batch committed.
+	pg  *pgWrite
+	res error
 }
 
 type batcher struct {
@@ -122,13 +127,19 @@ func (b *batcher) close() {
 // context that is never cancelled), and must not call other Store methods.
 // A write whose ctx carries a fencing token is fenced like inTx's.
 func (s *Store) batched(ctx context.Context, fn func(ctx context.Context, c conn) error) error {
+	return s.batchedWrite(ctx, fn, nil)
+}
+
+// batchedWrite is batched with the write also given as one statement for
+// PostgreSQL's pipeline (nil: run fn there too).
+func (s *Store) batchedWrite(ctx context.Context, fn func(ctx context.Context, c conn) error, pg *pgWrite) error {
 	if s.batch == nil {
 		return s.inTx(ctx, func(c conn) error { return fn(ctx, c) })
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1), pg: pg}
 	b := s.batch
 	b.mu.RLock()
 	if b.closed {
@@ -201,7 +212,11 @@ func (b *batcher) run(batch []*batchReq) {
 		}
 		if failed < 0 {
 			for _, r := range live {
-				r.done <- err
+				if err == nil {
+					r.done <- r.res
+				} else {
+					r.done <- err
+				}
 			}
 			return
 		}
@@ -214,6 +229,9 @@ func (b *batcher) run(batch []*batchReq) {
 // the transaction's outcome (nil when committed), or the index and error of
 // the first write that failed, after rolling everything back.
 func (b *batcher) attempt(batch []*batchReq) (int, error) {
+	if b.pipelines(batch) {
+		return b.attemptPipelined(batch)
+	}
 	// The transaction and its statements run without the callers'
 	// contexts: SQLite rolls back the whole transaction when a statement
 	// in it is interrupted, which would undo the other callers' writes.
