@@ -31,6 +31,8 @@ type Report struct {
 	Readiness *Readiness `json:"readiness,omitempty"`
 	// Setup times the preparation: first start, bots, conversations.
 	Setup Setup `json:"setup"`
+	// Compare is the same load on SQLite, with --compare-sqlite.
+	Compare *Comparison `json:"sqliteComparison,omitempty"`
 }
 
 // Machine describes where the bench ran.
@@ -252,6 +254,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if p := r.Botrelay; p != nil {
 		writeCosts(&b, p)
 	}
+	r.Compare.write(&b, phase)
 	phase("floor", r.Floor)
 	if r.FloorRatio > 0 {
 		fmt.Fprintf(&b, "ratio     %.1f%% of the floor's throughput\n", r.FloorRatio*100)
