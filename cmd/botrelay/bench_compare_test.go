@@ -29,7 +29,7 @@ func TestBenchCompareSQLite(t *testing.T) {
 	}
 	var r benchReport
 	var c struct {
-		Config struct{ Store, Schema string }
+		Config  struct{ Store, Schema string }
 		Compare *struct {
 			Store         string
 			SQLite        *benchPhase
