@@ -64,16 +64,7 @@ func testConversationEventsMixed(t *testing.T, newDB NewDB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			other := cvs[(ci+1)%convs]
-			for i := range perWriter {
-				bad := textEvent(cv, "no-such-dialog", "lost")
-				if i%2 == 1 {
-					bad = textEvent(cv, other.Dialogs[0].ID, "misrouted")
-				}
-				if err := s.AppendEvent(ctx, bad); botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
-					errs <- fmt.Errorf("append to a wrong dialog = %v, want %s", err, botrelay.ENOTFOUND)
-				}
-			}
+			appendWrong(s, cv, cvs[(ci+1)%convs], perWriter, errs)
 		}()
 	}
 	wg.Wait()
@@ -91,11 +82,32 @@ func testConversationEventsMixed(t *testing.T, newDB NewDB) {
 		}
 		want[a.conv][a.seq] = a.text
 	}
+	checkTold(t, s, cvs, want, writers*perWriter)
+}
+
+// appendWrong appends n events that must fail: to an unknown dialog, and to
+// other's dialog named as cv's.
+func appendWrong(s botrelay.Store, cv, other *botrelay.Conversation, n int, errs chan<- error) {
+	for i := range n {
+		bad := textEvent(cv, "no-such-dialog", "lost")
+		if i%2 == 1 {
+			bad = textEvent(cv, other.Dialogs[0].ID, "misrouted")
+		}
+		if err := s.AppendEvent(context.Background(), bad); botrelay.ErrorCode(err) != botrelay.ENOTFOUND {
+			errs <- fmt.Errorf("append to a wrong dialog = %v, want %s", err, botrelay.ENOTFOUND)
+		}
+	}
+}
+
+// checkTold checks that each conversation holds n events, sequenced 1..n,
+// each the one its writer was told it stored under its sequence.
+func checkTold(t *testing.T, s botrelay.Store, cvs []*botrelay.Conversation, want map[botrelay.ConversationID]map[int64]string, n int) {
+	t.Helper()
 	for _, cv := range cvs {
-		evs, err := s.Events(ctx, cv.ID, "", 0, 0)
+		evs, err := s.Events(context.Background(), cv.ID, "", 0, 0)
 		must(t, err)
-		if len(evs) != writers*perWriter {
-			t.Fatalf("conversation %s: %d events stored, want %d", cv.ID, len(evs), writers*perWriter)
+		if len(evs) != n {
+			t.Fatalf("conversation %s: %d events stored, want %d", cv.ID, len(evs), n)
 		}
 		for i, e := range evs {
 			var body struct{ Message string }
