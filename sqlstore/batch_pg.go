@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -28,11 +29,14 @@ import (
 //     When it picks the batch, the batch runs again from the start: no
 //     write of an aborted transaction happened, and each write's function
 //     can run again. So can a serialization failure (40001).
-//   - The connection. The batcher keeps one connection; when the server
-//     ends it (a restart, idle_in_transaction_session_timeout) the batcher
-//     takes a new one and runs the batch again if the loss came before
-//     COMMIT was sent. A loss during COMMIT leaves its outcome unknown:
-//     the callers get the error, as with a transaction of their own.
+//   - The connection. The batcher keeps one connection; when it is gone
+//     (the server ended it: a restart, an administrator,
+//     idle_in_transaction_session_timeout; or the socket failed) the
+//     batcher takes a new one, and runs the batch again when the
+//     transaction certainly did not commit: the server said so before
+//     COMMIT's turn (SQLSTATE class 57 in place of a write's result), or
+//     nothing reached it. Otherwise the outcome is unknown and the callers
+//     get the error, as with a transaction of their own.
 
 // maxRetries bounds how often one batch runs again after a deadlock, a
 // serialization failure or a lost connection.
@@ -73,29 +77,30 @@ func (f *fenceChecks) check(ctx, callerCtx context.Context, c conn) error {
 
 // retry reports whether the batch that just failed with err runs again,
 // counting the tries; it takes a new connection first when the old one is
-// gone.
+// gone (the server ended it: SQLSTATE class 57, or the socket failed).
 func (b *batcher) retry(err error, tries *int) bool {
 	if err == nil || b.s.dialect != Postgres || *tries >= maxRetries {
 		return false
 	}
+	var ce *commitError
+	committing := errors.As(err, &ce)
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		if pe.Code != "40P01" && pe.Code != "40001" {
+	switch {
+	case errors.Is(err, fence.ErrLost):
+		return false
+	case errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") && !committing:
+	case errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "57P"):
+		return false
+	case b.alive():
+		return false
+	default:
+		if rerr := b.reconnect(); rerr != nil {
+			b.s.log.Warn("sqlstore: the batcher's connection was lost and cannot be replaced", "err", rerr)
 			return false
 		}
-		*tries++
-		return true
-	}
-	if errors.Is(err, fence.ErrLost) || b.alive() {
-		return false
-	}
-	if rerr := b.reconnect(); rerr != nil {
-		b.s.log.Warn("sqlstore: the batcher's connection was lost and cannot be replaced", "err", rerr)
-		return false
-	}
-	var ce *commitError
-	if errors.As(err, &ce) {
-		return false
+		if committing {
+			return false
+		}
 	}
 	*tries++
 	return true

@@ -108,7 +108,7 @@ func (b *batcher) pipeline(ctx context.Context, pc *pgx.Conn, batch []*batchReq)
 	if !begun {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return -1, fmt.Errorf("begin transaction: %w", err)
+			return -1, sent(fmt.Errorf("begin transaction: %w", err))
 		}
 	}
 	for i, r := range batch {
@@ -126,9 +126,8 @@ func (b *batcher) pipeline(ctx context.Context, pc *pgx.Conn, batch []*batchReq)
 			_ = br.Close()
 			return i, r.pg.outcome(err)
 		case err != nil:
-			// The connection failed with COMMIT already sent.
 			_ = br.Close()
-			return -1, &commitError{err}
+			return -1, sent(err)
 		default:
 			r.res = r.pg.outcome(nil)
 		}
@@ -141,6 +140,16 @@ func (b *batcher) pipeline(ctx context.Context, pc *pgx.Conn, batch []*batchReq)
 		return -1, &commitError{err}
 	}
 	return -1, nil
+}
+
+// sent is the failure of a pipeline that holds COMMIT: unless the driver
+// says nothing reached the server, the batch may have committed.
+func sent(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) || pgconn.SafeToRetry(err) {
+		return err
+	}
+	return &commitError{err}
 }
 
 // fencePipeline begins the transaction and checks every lease the batch's

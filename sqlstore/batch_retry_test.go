@@ -183,3 +183,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestPostgresBatcherReconnects: when PostgreSQL ends the batcher's
+// connection (an administrator, a restart), the next writes take a new one
+// and succeed.
+func TestPostgresBatcherReconnects(t *testing.T) {
+	base := os.Getenv("BOTRELAY_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("BOTRELAY_TEST_POSTGRES is not set; .ci/run sets it")
+	}
+	ctx := context.Background()
+	s, admin := openTestPostgres(t, base)
+	id := botrelay.DialogID("00000000-0000-4000-8000-0000000000e1")
+	createTestConversation(t, s, id)
+	appendOne := func() (int64, error) {
+		ev := &botrelay.MessageEvent{ConversationID: botrelay.ConversationID(id), DialogID: id, Type: "ContentEvent",
+			OriginatorID: "x", OriginatorPID: "x", OriginatorRole: botrelay.ParticipantConsumer, Event: json.RawMessage(`{}`)}
+		err := s.AppendEvent(ctx, ev)
+		return ev.Sequence, err
+	}
+	for want := int64(1); want <= 3; want++ {
+		var pid int
+		if err := s.batch.conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		if err := admin.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+			t.Fatalf("terminate the batcher's backend: %v, %v", ok, err)
+		}
+		waitFor(t, "the backend is gone", func() bool {
+			var n int
+			_ = admin.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n)
+			return n == 0
+		})
+		if seq, err := appendOne(); err != nil || seq != want {
+			t.Fatalf("append after the connection was ended = %d, %v; want %d, nil", seq, err, want)
+		}
+	}
+}
