@@ -9,16 +9,17 @@ import (
 	"time"
 )
 
-// Group commit (SQLite). Every SQLite commit is an fsync of the WAL, and
-// SQLite has one writer: written one commit at a time, the hot writes (a
-// message appended, the relay's per-conversation state) top out at a few
-// hundred per second whatever the number of conversations. The batcher runs
-// the hot writes of many callers in one transaction and answers each caller
-// after that transaction committed: every write is as durable as before
-// when its call returns, and one fsync serves many. A write that fails is
-// answered with its error and leaves the others of its batch alone (see
-// run). PostgreSQL does group commit itself, so there the writes keep their
-// own transactions.
+// Group commit. Every SQLite commit is an fsync of the WAL, and SQLite has
+// one writer: written one commit at a time, the hot writes (a message
+// appended, the relay's per-conversation state) top out at a few hundred
+// per second whatever the number of conversations. The batcher runs the hot
+// writes of many callers in one transaction and answers each caller after
+// that transaction committed: every write is as durable as before when its
+// call returns, and one fsync serves many. A write that fails is answered
+// with its error and leaves the others of its batch alone (see run).
+// PostgreSQL batches too (batch_pg.go): there a write in its own
+// transaction costs two more round trips and a WAL flush of its own, and
+// PostgreSQL's CPU on the same machine was most of the cost of a message.
 
 // maxBatch bounds the writes of one transaction.
 const maxBatch = 256
@@ -30,6 +31,11 @@ type batchReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, c conn) error
 	done chan error
+	// pg, when set, is the write as one statement, which PostgreSQL's
+	// batcher pipelines (batch_pipe.go); res is then its outcome, told to
+	// the caller once the batch committed.
+	pg  *pgWrite
+	res error
 }
 
 type batcher struct {
@@ -116,18 +122,24 @@ func (b *batcher) close() {
 	_ = b.conn.Close()
 }
 
-// batched runs fn as one write of the store: in a group-committed
-// transaction on SQLite, in its own transaction elsewhere. fn must use only
-// the context and conn it is given (on SQLite a context that is never
-// cancelled), and must not call other Store methods.
+// batched runs fn as one write of the store, in a group-committed
+// transaction. fn must use only the context and conn it is given (a
+// context that is never cancelled), and must not call other Store methods.
+// A write whose ctx carries a fencing token is fenced like inTx's.
 func (s *Store) batched(ctx context.Context, fn func(ctx context.Context, c conn) error) error {
+	return s.batchedWrite(ctx, fn, nil)
+}
+
+// batchedWrite is batched with the write also given as one statement for
+// PostgreSQL's pipeline (nil: run fn there too).
+func (s *Store) batchedWrite(ctx context.Context, fn func(ctx context.Context, c conn) error, pg *pgWrite) error {
 	if s.batch == nil {
 		return s.inTx(ctx, func(c conn) error { return fn(ctx, c) })
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1), pg: pg}
 	b := s.batch
 	b.mu.RLock()
 	if b.closed {
@@ -193,11 +205,18 @@ func (b *batcher) run(batch []*batchReq) {
 		}
 		live = append(live, r)
 	}
-	for len(live) > 0 {
+	for tries := 0; len(live) > 0; {
 		failed, err := b.attempt(live)
+		if b.retry(err, &tries) {
+			continue
+		}
 		if failed < 0 {
 			for _, r := range live {
-				r.done <- err
+				if err == nil {
+					r.done <- r.res
+				} else {
+					r.done <- err
+				}
 			}
 			return
 		}
@@ -210,6 +229,9 @@ func (b *batcher) run(batch []*batchReq) {
 // the transaction's outcome (nil when committed), or the index and error of
 // the first write that failed, after rolling everything back.
 func (b *batcher) attempt(batch []*batchReq) (int, error) {
+	if b.pipelines(batch) {
+		return b.attemptPipelined(batch)
+	}
 	// The transaction and its statements run without the callers'
 	// contexts: SQLite rolls back the whole transaction when a statement
 	// in it is interrupted, which would undo the other callers' writes.
@@ -219,11 +241,20 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 		_, err := b.ExecContext(ctx, q)
 		return err
 	}
-	if err := exec("BEGIN IMMEDIATE"); err != nil {
+	begin := "BEGIN IMMEDIATE"
+	if b.s.dialect == Postgres {
+		begin = "BEGIN"
+	}
+	if err := exec(begin); err != nil {
 		return -1, fmt.Errorf("begin transaction: %w", err)
 	}
 	c := conn{q: b, s: b.s}
+	var fenced fenceChecks
 	for i, r := range batch {
+		if err := fenced.check(ctx, r.ctx, c); err != nil {
+			_ = exec("ROLLBACK")
+			return i, err
+		}
 		if err := r.fn(ctx, c); err != nil {
 			_ = exec("ROLLBACK")
 			return i, err
@@ -231,7 +262,7 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 	}
 	if err := exec("COMMIT"); err != nil {
 		_ = exec("ROLLBACK")
-		return -1, fmt.Errorf("commit: %w", err)
+		return -1, &commitError{err}
 	}
 	b.s.observeCommit(len(batch), time.Since(start))
 	return -1, nil

@@ -216,6 +216,12 @@ func (s *Store) ReleaseLease(ctx context.Context, t fence.Token) error {
 	return err
 }
 
+// fenceQuery finds the lease row of a token that still holds it, and
+// share-locks it.
+const fenceQuery = `SELECT 1 FROM cluster_leases
+	WHERE name = $1 AND node_id = $2 AND incarnation = $3 AND epoch = $4 AND expires_at > 0
+	FOR SHARE`
+
 // checkFence runs first in a fenced write's transaction: it share-locks
 // the lease row, so a takeover or a release waits for the write to commit,
 // and refuses the write when the lease is no longer the writer's: taken
@@ -228,9 +234,7 @@ func checkFence(ctx context.Context, c conn) error {
 	if !ok || c.s.dialect != Postgres {
 		return nil
 	}
-	rows, err := c.query(ctx, `SELECT 1 FROM cluster_leases
-		WHERE name = $1 AND node_id = $2 AND incarnation = $3 AND epoch = $4 AND expires_at > 0
-		FOR SHARE`, t.Lease, t.Node, t.Incarnation, t.Epoch)
+	rows, err := c.query(ctx, fenceQuery, t.Lease, t.Node, t.Incarnation, t.Epoch)
 	if err != nil {
 		return fmt.Errorf("check lease %s: %w", t.Lease, err)
 	}

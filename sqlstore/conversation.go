@@ -233,48 +233,47 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 	}
 	now := s.nowTime()
 	notFound := fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID)
-	return s.batched(ctx, func(ctx context.Context, c conn) error {
-		var seq int64
-		if s.dialect == SQLite {
-			// One statement that changes two pages (migration 005): the
-			// batcher runs SQLite's writes one at a time, so MAX + 1 is
-			// the dialog's next sequence.
-			err := c.queryRow(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
-					originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
-				SELECT d.id, COALESCE((SELECT MAX(sequence) FROM conversation_events WHERE dialog_id = d.id), 0) + 1, d.conversation_id,
-					$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
-				FROM conversation_dialogs d WHERE d.id = $1 AND d.conversation_id = $2
-				RETURNING sequence`,
-				string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
-				string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
-				millis(now)).Scan(&seq)
-			if err != nil {
-				return normalize(err, "insert event", notFound, "", "")
-			}
-			e.Sequence, e.CreatedAt = seq, now
-			return nil
-		}
-		// PostgreSQL runs appends concurrently: the dialog's row lock
-		// orders the writers of one dialog.
-		err := c.queryRow(ctx, `UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
-			WHERE id = $1 AND conversation_id = $2 RETURNING last_sequence`,
-			string(e.DialogID), string(e.ConversationID)).Scan(&seq)
+	var seq int64
+	outcome := func(err error) error {
 		if err != nil {
-			return normalize(err, "next sequence", notFound, "", "")
-		}
-		_, err = c.exec(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
-				originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			string(e.DialogID), seq, string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
-			string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
-			millis(now))
-		if err != nil {
-			return normalize(err, "insert event", "", "", "")
+			return normalize(err, "insert event", notFound, "", "")
 		}
 		e.Sequence, e.CreatedAt = seq, now
 		return nil
-	})
+	}
+	args := []any{string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
+		string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
+		millis(now)}
+	if s.dialect == SQLite {
+		return s.batched(ctx, func(ctx context.Context, c conn) error {
+			return outcome(c.queryRow(ctx, appendSQLite, args...).Scan(&seq))
+		})
+	}
+	pg := &pgWrite{query: appendPostgres, args: args, dest: []any{&seq}, outcome: outcome}
+	return s.batchedWrite(ctx, func(ctx context.Context, c conn) error {
+		return outcome(c.queryRow(ctx, appendPostgres, args...).Scan(&seq))
+	}, pg)
 }
+
+// appendSQLite is one statement that changes two pages (migration 005):
+// the batcher runs SQLite's writes one at a time, so MAX + 1 is the
+// dialog's next sequence.
+const appendSQLite = `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
+		originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
+	SELECT d.id, COALESCE((SELECT MAX(sequence) FROM conversation_events WHERE dialog_id = d.id), 0) + 1, d.conversation_id,
+		$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+	FROM conversation_dialogs d WHERE d.id = $1 AND d.conversation_id = $2
+	RETURNING sequence`
+
+// appendPostgres is one statement, one round trip. The dialog's row lock
+// orders the writers of one dialog (other nodes' among them); no row when
+// the dialog does not exist.
+const appendPostgres = `WITH d AS (UPDATE conversation_dialogs SET last_sequence = last_sequence + 1
+		WHERE id = $1 AND conversation_id = $2 RETURNING id, conversation_id, last_sequence)
+	INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
+		originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
+	SELECT d.id, d.last_sequence, d.conversation_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+	FROM d RETURNING sequence`
 
 // Events implements botrelay.ConversationStore.
 func (s *Store) Events(ctx context.Context, conversation botrelay.ConversationID, dialog botrelay.DialogID, afterSequence int64, limit int) ([]*botrelay.MessageEvent, error) {

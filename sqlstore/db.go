@@ -68,8 +68,7 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	log     *slog.Logger
-	// batch group-commits the hot writes on SQLite (batch.go); nil on
-	// PostgreSQL.
+	// batch group-commits the hot writes (batch.go).
 	batch *batcher
 	// migrateTo is Options.MigrateTo.
 	migrateTo int
@@ -131,10 +130,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			db.Close()
 			return nil, err
 		}
-		if s.batch, err = newBatcher(ctx, s); err != nil {
-			db.Close()
-			return nil, err
-		}
+	}
+	if s.batch, err = newBatcher(ctx, s); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }

@@ -3,8 +3,8 @@ package sqlstore
 import "time"
 
 // CommitObserver is told about each committed write of the store: how many
-// writes the transaction held (a group commit on SQLite holds several, a
-// PostgreSQL write one) and how long it took from BEGIN to COMMIT. It runs
+// writes the transaction held (a group commit holds several, a write in a
+// transaction of its own one) and how long it took from BEGIN to COMMIT. It runs
 // on the committing goroutine and must not block.
 type CommitObserver func(writes int, d time.Duration)
 

@@ -38,18 +38,19 @@ func (s *Store) SaveBotConversation(ctx context.Context, c *botrelay.BotConversa
 		c.CreatedAt = now
 	}
 	c.UpdatedAt = now
-	return s.batched(ctx, func(ctx context.Context, cn conn) error {
-		_, err := cn.exec(ctx, `INSERT INTO bot_conversations (`+botConvColumns+`)
+	fn, pg := execWrite(`INSERT INTO bot_conversations (`+botConvColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (bot_id, conversation_id) DO UPDATE SET
 			dialog_id = excluded.dialog_id, consumer_id = excluded.consumer_id, skill_id = excluded.skill_id,
 			open = excluded.open, vendor_state = excluded.vendor_state, last_sequence = excluded.last_sequence,
 			outbox = excluded.outbox, welcomed = excluded.welcomed, escalations = excluded.escalations,
 			updated_at = excluded.updated_at`,
-			string(c.BotID), string(c.ConversationID), string(c.DialogID), string(c.ConsumerID), int64(c.SkillID), c.Open,
-			string(c.VendorState), c.LastSequence, string(c.Outbox), c.Welcomed, c.Escalations, millis(c.CreatedAt), millis(now))
-		return normalize(err, "save bot conversation", "", "", fmt.Sprintf("bot %s not found", c.BotID))
-	})
+		[]any{string(c.BotID), string(c.ConversationID), string(c.DialogID), string(c.ConsumerID), int64(c.SkillID), c.Open,
+			string(c.VendorState), c.LastSequence, string(c.Outbox), c.Welcomed, c.Escalations, millis(c.CreatedAt), millis(now)},
+		func(err error) error {
+			return normalize(err, "save bot conversation", "", "", fmt.Sprintf("bot %s not found", c.BotID))
+		})
+	return s.batchedWrite(ctx, fn, pg)
 }
 
 // BotConversation implements botrelay.RelayStore.

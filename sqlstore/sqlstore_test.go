@@ -54,7 +54,7 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
-func withSearchPath(t *testing.T, base, schema string) string {
+func withSearchPath(t testing.TB, base, schema string) string {
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)

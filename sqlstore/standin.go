@@ -15,14 +15,15 @@ var _ botrelay.StandInStore = (*Store)(nil)
 // SetOutcome implements botrelay.StandInStore.
 func (s *Store) SetOutcome(ctx context.Context, bot botrelay.BotID, conv botrelay.ConversationID, skill botrelay.SkillID, o botrelay.Outcome) error {
 	now := millis(s.nowTime())
-	return s.batched(ctx, func(ctx context.Context, cn conn) error {
-		_, err := cn.exec(ctx, `INSERT INTO bot_outcomes (bot_id, conversation_id, skill_id, outcome, updated_at)
+	fn, pg := execWrite(`INSERT INTO bot_outcomes (bot_id, conversation_id, skill_id, outcome, updated_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (bot_id, conversation_id) DO UPDATE SET
 			skill_id = excluded.skill_id, outcome = excluded.outcome, updated_at = excluded.updated_at`,
-			string(bot), string(conv), int64(skill), string(o), now)
-		return normalize(err, "set bot outcome", "", "", fmt.Sprintf("bot %s not found", bot))
-	})
+		[]any{string(bot), string(conv), int64(skill), string(o), now},
+		func(err error) error {
+			return normalize(err, "set bot outcome", "", "", fmt.Sprintf("bot %s not found", bot))
+		})
+	return s.batchedWrite(ctx, fn, pg)
 }
 
 // SplitFigures implements botrelay.StandInStore.

@@ -33,7 +33,9 @@ sends messages for a while and reports messages per second end to end
 server's CPU per message and resident memory per open conversation. With --database
 the started server uses PostgreSQL (a fresh schema per run), with --nodes N
 that many cluster nodes on it, and the report adds each node's CPU per
-message and the database commits per message. The same
+message and the database commits per message; --compare-sqlite runs the
+same load on SQLite first and reports PostgreSQL's share of its throughput.
+The same
 load then runs through the floor, a minimal relay built into the bench, for
 the ratio. A summary goes to standard output (--json for the JSON report),
 progress to standard error. BENCHMARKS.md shows the runs behind the published
@@ -61,6 +63,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		data      = fs.String("data", "", "data `folder` of the started server (default: a temporary folder, removed afterwards)")
 		keep      = fs.Bool("keep-data", false, "keep the temporary data folder (and the --database schema)")
 		database  = fs.String("database", "", "PostgreSQL `url` (postgres://…) the started servers use, in a fresh schema dropped afterwards; default SQLite in the data folder")
+		compare   = fs.Bool("compare-sqlite", false, "with --database: run the same load on SQLite first, then on PostgreSQL, and report PostgreSQL's throughput as a share of SQLite's")
 		nodes     = fs.Int("nodes", 1, "cluster nodes to start on --database (more than one needs PostgreSQL); consumers connect to them in turn")
 		vendor    = fs.String("vendor", "noop", "bot vendor: noop (instant echo) or function (echo in JavaScript)")
 		bots      = fs.Int("bots", 1, "started bots sharing the conversations")
@@ -97,7 +100,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		ChildEnv: benchChildEnv, Server: *server, User: *user, Password: os.Getenv("BOTRELAY_PASSWORD"),
 		Data: *data, KeepData: *keep, Database: *database, Nodes: *nodes, Vendor: *vendor, Bots: *bots, Consumers: *consumers, Idle: *idle,
 		MaxOpenPerBot: *maxOpen, Rate: *rate, Window: *window, Warmup: *warmup, Duration: *duration, Drain: *drain,
-		Parallel: *parallel, Settle: *settle, Floor: *floor, Readiness: *ready, CPUProfile: *cpuprof, Progress: stderr}
+		Parallel: *parallel, Settle: *settle, Floor: *floor, Readiness: *ready, CPUProfile: *cpuprof, CompareSQLite: *compare, Progress: stderr}
 	if *quiet {
 		o.Progress = nil
 	}

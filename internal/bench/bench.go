@@ -89,6 +89,9 @@ type Options struct {
 	// CPUProfile, when set, is where the server's CPU profile of the
 	// measured window is written (started server only).
 	CPUProfile string
+	// CompareSQLite runs the same load on SQLite first and reports the
+	// --database run's throughput as a share of it (compare.go).
+	CompareSQLite bool
 	// Progress receives one line per step; nil: discarded.
 	Progress io.Writer
 }
@@ -140,6 +143,9 @@ func (o *Options) defaults() error {
 	if err := o.checkDatabase(); err != nil {
 		return err
 	}
+	if err := o.checkCompare(); err != nil {
+		return err
+	}
 	if o.Server == "" && o.Exe == "" {
 		return errors.New("no botrelay executable to start")
 	}
@@ -165,9 +171,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Server != "" {
 		r.Config.Server, r.Config.Store = o.Server, "as configured on the server"
 	}
+	if o.CompareSQLite {
+		if err := runSQLiteFirst(ctx, &o, r); err != nil {
+			return r, err
+		}
+	}
 	if err := runBotrelay(ctx, &o, r); err != nil {
 		return r, err
 	}
+	r.Compare.compare(r.Botrelay)
 	if o.Floor {
 		p, err := runFloor(ctx, &o)
 		if err != nil {

@@ -33,6 +33,8 @@ type Report struct {
 	Setup Setup `json:"setup"`
 	// Targets judges the run against the published targets (targets.go).
 	Targets []Target `json:"targets,omitempty"`
+	// Compare is the same load on SQLite, with --compare-sqlite.
+	Compare *Comparison `json:"sqliteComparison,omitempty"`
 }
 
 // Machine describes where the bench ran.
@@ -254,6 +256,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if p := r.Botrelay; p != nil {
 		writeCosts(&b, p)
 	}
+	r.Compare.write(&b, phase)
 	phase("floor", r.Floor)
 	if r.FloorRatio > 0 {
 		fmt.Fprintf(&b, "ratio     %.1f%% of the floor's throughput\n", r.FloorRatio*100)

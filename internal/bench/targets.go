@@ -16,7 +16,6 @@ const (
 	targetIdleOpen       = 1_000_000
 	targetIdleRSSBytes   = 4 << 30
 	targetReadyMs        = 1000
-	targetPostgresRatio  = 0.60
 	perConversationLimit = float64(targetIdleRSSBytes) / targetIdleOpen
 )
 
@@ -73,6 +72,12 @@ func (r *Report) judge() []Target {
 		ts = append(ts, unmeasured(lat, "≤ 5 ms over the floor", "run with --rate 1000 and --floor"))
 	}
 	ts = append(ts, r.idleTargets()...)
+	const pg, pgGoal = "PostgreSQL against SQLite", "≥ 60 % of SQLite's msg/s on one node"
+	if c := r.Compare; c != nil && c.PostgresRatio > 0 {
+		ts = append(ts, judged(pg, pgGoal, fmt.Sprintf("%.1f %%", c.PostgresRatio*100), c.PostgresRatio >= PostgresTarget && durable, ""))
+	} else {
+		ts = append(ts, unmeasured(pg, pgGoal, "run with --database postgres://… --compare-sqlite"))
+	}
 	return ts
 }
 

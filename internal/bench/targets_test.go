@@ -55,6 +55,16 @@ func TestTargetsJudgeWhatTheRunMeasured(t *testing.T) {
 		}
 	}
 
+	pg := &Report{Config: Config{Store: "postgresql 15 (synchronous_commit=on, fsync=on)"}, Botrelay: &Phase{MessagesPerSecond: 1300},
+		Compare: &Comparison{SQLite: &Phase{MessagesPerSecond: 2000}}}
+	pg.Compare.compare(pg.Botrelay)
+	if got := met(pg.judge(), "PostgreSQL against SQLite"); got != "met" {
+		t.Errorf("PostgreSQL at 65 %% of SQLite: %s, want met", got)
+	}
+	if got := met(unbounded.judge(), "PostgreSQL against SQLite"); got != "unjudged" {
+		t.Errorf("a SQLite run judged the PostgreSQL target: %s", got)
+	}
+
 	// A store that does not fsync every commit never meets the throughput target.
 	lax := &Report{Config: Config{Store: "postgresql (synchronous_commit=off)"}, Botrelay: &Phase{MessagesPerSecond: 9000}}
 	if got := met(lax.judge(), "throughput"); got != "missed" {

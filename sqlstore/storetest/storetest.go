@@ -49,6 +49,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"Conversations", testConversations},
 		{"ConversationEvents", testConversationEvents},
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
+		{"ConversationEventsMixed", testConversationEventsMixed},
 		{"ConversationRestart", testConversationRestart},
 		{"APISessions", testAPISessions}, {"APITokens", testAPITokens}, {"APICredentialsRevoke", testAPICredentialsRevoke}, {"APICredentialsRestart", testAPICredentialsRestart},
 		{"ConversationChanges", testConversationChanges},
