@@ -536,25 +536,31 @@ func (wc *wsConn) readLoop() {
 		if err != nil {
 			return
 		}
-		var f inFrame
-		if json.Unmarshal(data, &f) != nil {
-			wc.a.log.Debug("liveperson: ignoring a frame that is not JSON")
-			continue
-		}
-		switch f.Kind {
-		case "resp":
-			id := rawString(f.ReqID)
-			wc.mu.Lock()
-			ch := wc.pending[id]
-			wc.mu.Unlock()
-			if ch != nil {
-				select {
-				case ch <- f:
-				default:
-				}
+		wc.frame(data)
+	}
+}
+
+// frame routes one frame the platform sent: an answer to its request, a
+// notification to the events it means.
+func (wc *wsConn) frame(data []byte) {
+	var f inFrame
+	if json.Unmarshal(data, &f) != nil {
+		wc.a.log.Debug("liveperson: ignoring a frame that is not JSON")
+		return
+	}
+	switch f.Kind {
+	case "resp":
+		id := rawString(f.ReqID)
+		wc.mu.Lock()
+		ch := wc.pending[id]
+		wc.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- f:
+			default:
 			}
-		case "notification":
-			wc.a.notification(wc, f.Type, f.Body)
 		}
+	case "notification":
+		wc.a.notification(wc, f.Type, f.Body)
 	}
 }
