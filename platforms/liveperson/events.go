@@ -63,6 +63,12 @@ type convState struct {
 	dialogs  map[string]string // dialog id → dialog type
 	main     string            // the main dialog's id
 	context  json.RawMessage   // the consumer's conversationContext
+
+	// ctxJSON is lpEvent's conversationContext of the conversation, for
+	// ctxType and ctxSkill; nil until computed and when context changes.
+	ctxJSON  json.RawMessage
+	ctxType  botrelay.ConversationType
+	ctxSkill botrelay.SkillID
 }
 
 // Notification and event names.
@@ -293,7 +299,7 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 			ev.Handoff, ev.HandoffKnown = *handoff, true
 		}
 		if ev.Context != nil {
-			st.context = ev.Context
+			st.context, st.ctxJSON = ev.Context, nil
 		}
 
 		if a.assignment(st, ev, change{mine: mine, survey: survey, fresh: fresh,
