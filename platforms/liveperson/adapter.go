@@ -543,6 +543,13 @@ func (wc *wsConn) readLoop() {
 // frame routes one frame the platform sent: an answer to its request, a
 // notification to the events it means.
 func (wc *wsConn) frame(data []byte) {
+	if !wc.liveMessage(data) {
+		wc.anyFrame(data)
+	}
+}
+
+// anyFrame is frame for any frame: decoded whole, then its body by type.
+func (wc *wsConn) anyFrame(data []byte) {
 	var f inFrame
 	if json.Unmarshal(data, &f) != nil {
 		wc.a.log.Debug("liveperson: ignoring a frame that is not JSON")

@@ -416,6 +416,16 @@ func (a *Adapter) messageEvent(body json.RawMessage) *botrelay.PlatformEvent {
 		a.log.Warn("liveperson: ignoring a malformed message notification")
 		return nil
 	}
+	var e eventFields
+	if json.Unmarshal(m.Event, &e) != nil {
+		e = eventFields{} // read as no event: the translation drops it
+	}
+	return a.messageEventOf(&m, &e, body)
+}
+
+// messageEventOf is messageEvent for a decoded notification: m its body
+// and e its event.
+func (a *Adapter) messageEventOf(m *msgEvent, e *eventFields, body json.RawMessage) *botrelay.PlatformEvent {
 	a.mu.Lock()
 	st := a.findConv(m.ConversationID, m.DialogID)
 	var ref botrelay.ConversationRef
@@ -427,7 +437,54 @@ func (a *Adapter) messageEvent(body json.RawMessage) *botrelay.PlatformEvent {
 	if ref.ID == "" {
 		return nil // not (or no longer) ours; History covers any race
 	}
-	return a.consumerEvent(&m, body, ref)
+	return a.consumerEventOf(m, e, body, ref)
+}
+
+// liveFrame is a message notification frame decoded in one pass.
+type liveFrame struct {
+	Kind string `json:"kind"`
+	Type string `json:"type"`
+	Body struct {
+		msgEvent
+		Event eventFields `json:"event"`
+	} `json:"body"`
+}
+
+// liveMessage handles a frame that is plainly a message notification — its
+// members exactly kind "notification", type OnlineEventDistribution and
+// body, in json.Marshal's plain form, as the hub sends them — with one
+// decode of the frame instead of one for the frame, its body and its event.
+// It reports false, having done nothing, for any other frame.
+func (wc *wsConn) liveMessage(data []byte) bool {
+	var buf [4]member
+	ms, ok := plainMembers(bytes.TrimSpace(data), buf[:0])
+	if !ok || len(ms) != 3 {
+		return false
+	}
+	var body json.RawMessage
+	for _, m := range ms {
+		switch string(m.key) {
+		case "kind":
+			ok = ok && string(m.val) == `"notification"`
+		case "type":
+			ok = ok && string(m.val) == `"`+notifyMessage+`"`
+		case "body":
+			body = m.val
+		default:
+			return false
+		}
+	}
+	if !ok || body == nil {
+		return false
+	}
+	var f liveFrame
+	if json.Unmarshal(data, &f) != nil {
+		return false // the general path says what is wrong with it
+	}
+	if ev := wc.a.messageEventOf(&f.Body.msgEvent, &f.Body.Event, body); ev != nil {
+		wc.q.push(ev)
+	}
+	return true
 }
 
 // findConv finds a conversation by id or by one of its dialogs. a.mu is
@@ -447,24 +504,32 @@ func (a *Adapter) findConv(convID, dialogID string) *convState {
 	return nil
 }
 
+// eventFields is what the adapter reads of a message event's event.
+type eventFields struct {
+	Type        string          `json:"type"`
+	ContentType string          `json:"contentType"`
+	Message     json.RawMessage `json:"message"`
+	Content     json.RawMessage `json:"content"`
+	ChatState   string          `json:"chatState"`
+}
+
 // consumerEvent translates a consumer's message event; it returns nil for
 // events of other participants and events the relay does not handle.
 func (a *Adapter) consumerEvent(m *msgEvent, raw json.RawMessage, ref botrelay.ConversationRef) *botrelay.PlatformEvent {
+	var e eventFields
+	if json.Unmarshal(m.Event, &e) != nil {
+		return nil
+	}
+	return a.consumerEventOf(m, &e, raw, ref)
+}
+
+// consumerEventOf is consumerEvent with m's event decoded as e.
+func (a *Adapter) consumerEventOf(m *msgEvent, e *eventFields, raw json.RawMessage, ref botrelay.ConversationRef) *botrelay.PlatformEvent {
 	role := m.OriginatorMetadata.Role
 	if role == "" && (m.OriginatorID == "" || m.OriginatorID != string(ref.ConsumerID)) {
 		return nil
 	}
 	if role != "" && role != "CONSUMER" {
-		return nil
-	}
-	var e struct {
-		Type        string          `json:"type"`
-		ContentType string          `json:"contentType"`
-		Message     json.RawMessage `json:"message"`
-		Content     json.RawMessage `json:"content"`
-		ChatState   string          `json:"chatState"`
-	}
-	if json.Unmarshal(m.Event, &e) != nil {
 		return nil
 	}
 	at := a.opts.Now()

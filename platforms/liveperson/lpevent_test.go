@@ -2,9 +2,13 @@ package liveperson
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/botrelay/botrelay"
 	"github.com/botrelay/botrelay/ums"
@@ -108,4 +112,78 @@ func FuzzLPEvent(f *testing.F) {
 			t.Fatalf("lpEvent(%q)\n got %s\nwant %s", raw, got, want)
 		}
 	})
+}
+
+// TestLiveMessageSameEventsAsGeneralPath: a message notification decoded in
+// one pass gives the relay exactly the events the general path (frame, then
+// body, then event) gives, for consumer messages of every kind, the bot's
+// own messages, other conversations and malformed bodies.
+func TestLiveMessageSameEventsAsGeneralPath(t *testing.T) {
+	now := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	newConn := func() *wsConn {
+		a, err := New(Config{Account: "1000", Username: "bot", AppKey: "a", Secret: "s", AccessToken: "t", AccessTokenSecret: "ts"},
+			Options{Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.convs["c-1"] = &convState{assigned: true, main: "c-1", dialogs: map[string]string{"c-1": dialogMain, "s-1": dialogSurvey},
+			ref:     botrelay.ConversationRef{ID: "c-1", DialogID: "c-1", Type: botrelay.Messaging, ConsumerID: "cons-1", SkillID: 3},
+			context: json.RawMessage(`{"type":"SharkContext","lang":"en-US","visitorId":"v-1"}`)}
+		a.convs["c-9"] = &convState{main: "c-9", dialogs: map[string]string{"c-9": dialogMain},
+			ref: botrelay.ConversationRef{ID: "c-9", DialogID: "c-9", ConsumerID: "cons-9"}}
+		return &wsConn{a: a, ctx: context.Background(), q: newQueue(), st: &loginState{legacyID: "1000.12", userPID: "p-12"},
+			pending: map[string]chan inFrame{}}
+	}
+	var bodies []string
+	bodies = append(bodies, lpEventCases(t)...)
+	for _, ev := range []string{
+		`{"type":"ContentEvent","contentType":"hosted/file","message":{"relativePath":"/f/1","fileType":"PNG","caption":"c"}}`,
+		`{"type":"ContentEvent","contentType":"hosted/file","message":{"fileType":"PNG"}}`,
+		`{"type":"ContentEvent","message":7}`, `{"type":"RichContentEvent","content":{"type":"vertical","elements":[]}}`,
+		`{"type":"RichContentEvent","content":null}`, `{"type":"ChatStateEvent","chatState":"COMPOSING"}`,
+		`{"type":"ChatStateEvent","chatState":"PAUSE"}`, `{"type":"ChatStateEvent","chatState":"ODD"}`,
+		`{"type":"AcceptStatusEvent","status":"READ","sequenceList":[1]}`, `"not an object"`, `null`, `{"type":7}`,
+	} {
+		for _, who := range []string{`"originatorId":"cons-1","originatorMetadata":{"id":"cons-1","role":"CONSUMER"}`,
+			`"originatorId":"cons-1"`, `"originatorId":"x","originatorMetadata":{"role":"ASSIGNED_AGENT"}`} {
+			for _, conv := range []string{`"conversationId":"c-1","dialogId":"c-1"`, `"dialogId":"s-1"`, `"conversationId":"c-9","dialogId":"c-9"`} {
+				bodies = append(bodies, `{"sequence":5,`+conv+`,"serverTimestamp":1764000000000,`+who+`,"event":`+ev+`,"metadata":[{"id":"m"}]}`)
+			}
+		}
+	}
+	bodies = append(bodies, `{"sequence":"5","conversationId":"c-1","originatorId":"cons-1","event":{"type":"ContentEvent","message":"x"}}`)
+	fast, events := 0, 0
+	for _, body := range bodies {
+		for _, frame := range []string{
+			`{"kind":"notification","type":".ams.ms.OnlineEventDistribution","body":` + body + `}`,
+			`{"type":".ams.ms.OnlineEventDistribution","body":` + body + `,"kind":"notification"}`,
+			`{"kind":"notification","type":".ams.ms.OnlineEventDistribution","body":` + body + `,"extra":1}`,
+		} {
+			if !json.Valid([]byte(frame)) {
+				continue
+			}
+			one, general := newConn(), newConn()
+			took := one.liveMessage([]byte(frame))
+			if !took {
+				continue
+			}
+			fast++
+			general.anyFrame([]byte(frame))
+			events += len(general.q.items)
+			if !reflect.DeepEqual(one.q.items, general.q.items) {
+				t.Errorf("frame %s\n one pass: %s\n general:  %s", frame, dump(one.q.items), dump(general.q.items))
+			}
+		}
+	}
+	if fast < 100 || events < 30 {
+		t.Errorf("only %d frames took the one-pass path, giving %d events", fast, events)
+	}
+}
+
+func dump(evs []*botrelay.PlatformEvent) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		fmt.Fprintf(&b, "%+v (raw %s) ", *ev, ev.Raw)
+	}
+	return b.String()
 }
