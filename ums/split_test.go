@@ -3,9 +3,9 @@ package ums
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // plainCases are request frames for the member-by-member decoder: plain
