@@ -32,8 +32,10 @@ func (h *Hub) checkEvent(c *conn, raw json.RawMessage) (*eventShape, error) {
 	case "ContentEvent":
 		switch e.ContentType {
 		case "", "text/plain", "text/html":
-			var s string
-			if json.Unmarshal(e.Message, &s) != nil {
+			// A string (or null, which decodes as an empty one): the
+			// event was decoded, so a token starting with a quote is a
+			// valid string.
+			if m := e.Message; len(m) == 0 || (m[0] != '"' && string(m) != "null") {
 				return nil, botrelay.Errorf(botrelay.EINVALID, "a text ContentEvent needs a message string")
 			}
 		case "hosted/file":
@@ -72,9 +74,12 @@ func (h *Hub) checkEvent(c *conn, raw json.RawMessage) (*eventShape, error) {
 // publish stores an event (all but chat states) and delivers it. The answer
 // is sent after the event is durable.
 func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, error) {
-	var b ums.PublishEventBody
-	if err := ums.DecodeBody(req, &b); err != nil {
-		return nil, err
+	b, ok := req.Parsed.(*ums.PublishEventBody) // decoded by laneKey
+	if !ok {
+		b = new(ums.PublishEventBody)
+		if err := ums.DecodeBody(req, b); err != nil {
+			return nil, err
+		}
 	}
 	if c.consumer != "" {
 		if err := h.o.Consumers.Size(len(b.Event)); err != nil {
@@ -89,7 +94,7 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	me, err := h.messageEvent(c, req, &b, conv, ev)
+	me, err := h.messageEvent(c, req, b, conv, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,11 @@ type Request struct {
 	Headers         json.RawMessage `json:"headers,omitempty"`
 	Metadata        json.RawMessage `json:"metadata,omitempty"`
 	EncodedMetadata string          `json:"encodedMetadata,omitempty"`
+
+	// Parsed, when set, is Body already decoded by whoever read it first
+	// (the hub decodes a publish's body once to find its conversation and
+	// hands it on to the handler). Decode leaves it nil.
+	Parsed any `json:"-"`
 }
 
 // Response answers one request. Code is an HTTP status: 200 for success, a
