@@ -122,7 +122,7 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 	}
 	h.deliver(cur, me)
 	h.mu.Unlock()
-	return map[string]int64{"sequence": me.Sequence}, nil
+	return sequenceAnswer{req, me.Sequence}, nil
 }
 
 // messageEvent makes the event a request publishes into conv: checks the
@@ -178,25 +178,50 @@ func (h *Hub) messageEvent(c *conn, req *ums.Request, b *ums.PublishEventBody, c
 // connections of the conversation's active participants, found through
 // their sessions and the consumer index, not by walking every connection.
 // The caller holds h.mu.
+// Each frame is encoded once, however many connections it goes to.
 func (h *Hub) deliver(conv *botrelay.Conversation, e *botrelay.MessageEvent) {
 	var sent []botrelay.UserID
+	var frame []byte
 	for _, p := range conv.Participants {
 		if p.UserID == 0 || p.State != botrelay.ParticipantStateActive || slices.Contains(sent, p.UserID) {
 			continue
 		}
 		sent = append(sent, p.UserID)
 		if s := h.userSession[p.UserID]; s != nil && s.conn != nil {
-			s.conn.send(ums.NewNotification(ums.NotifyOnlineEventDistribution, agentEvent(e)))
+			if frame == nil {
+				ev := agentEvent(e)
+				if frame = h.encoded(ums.EncodeAgentEvent(&ev)); frame == nil {
+					break
+				}
+			}
+			s.conn.sendBytes(frame)
 		}
 	}
 	if e.Audience != botrelay.AudienceAll {
 		return
 	}
+	frame = nil
 	for c := range h.consumerConns[conv.ConsumerID] {
 		if c.msgSubs[conv.ID] {
-			c.send(ums.NewNotification(ums.NotifyMessagingEvent, ums.MessagingEventBody{Changes: []ums.MessagingEvent{consumerEvent(e)}}))
+			if frame == nil {
+				ev := consumerEvent(e)
+				if frame = h.encoded(ums.EncodeConsumerEvent(&ev)); frame == nil {
+					return
+				}
+			}
+			c.sendBytes(frame)
 		}
 	}
+}
+
+// encoded returns an encoded frame, or nil after logging why it could not
+// be encoded (as conn.send does).
+func (h *Hub) encoded(b []byte, err error) []byte {
+	if err != nil {
+		h.log.Error("encode frame", "err", err)
+		return nil
+	}
+	return b
 }
 
 // queryMessages answers the events of a dialog after a sequence.
