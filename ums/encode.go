@@ -15,7 +15,7 @@ import (
 // EncodeAgentEvent is the OnlineEventDistribution notification of ev:
 // json.Marshal(NewNotification(NotifyOnlineEventDistribution, *ev)).
 func EncodeAgentEvent(ev *MessagingEvent) ([]byte, error) {
-	b := make([]byte, 0, 256+len(ev.Event)+len(ev.Metadata))
+	b := make([]byte, 0, sizeHint(ev))
 	b = append(b, `{"kind":"notification","type":"`+NotifyOnlineEventDistribution+`","body":`...)
 	b, err := appendMessagingEvent(b, ev)
 	if err != nil {
@@ -28,7 +28,7 @@ func EncodeAgentEvent(ev *MessagingEvent) ([]byte, error) {
 // json.Marshal(NewNotification(NotifyMessagingEvent,
 // MessagingEventBody{Changes: []MessagingEvent{*ev}})).
 func EncodeConsumerEvent(ev *MessagingEvent) ([]byte, error) {
-	b := make([]byte, 0, 256+len(ev.Event)+len(ev.Metadata))
+	b := make([]byte, 0, sizeHint(ev))
 	b = append(b, `{"kind":"notification","type":"`+NotifyMessagingEvent+`","body":{"changes":[`...)
 	b, err := appendMessagingEvent(b, ev)
 	if err != nil {
@@ -44,10 +44,24 @@ func EncodeSequence(req *Request, seq int64) []byte {
 	b = append(b, `{"kind":"resp","reqId":`...)
 	b = appendString(b, req.ID)
 	b = append(b, `,"code":200,"type":`...)
-	b = appendString(b, req.Type+"$Response")
+	if plainText(req.Type) {
+		b = append(b, '"')
+		b = append(b, req.Type...)
+		b = append(b, `$Response"`...)
+	} else {
+		b = appendString(b, req.Type+"$Response")
+	}
 	b = append(b, `,"body":{"sequence":`...)
 	b = strconv.AppendInt(b, seq, 10)
 	return append(b, "}}"...)
+}
+
+// sizeHint is about the size of a frame of ev, so that it is written into
+// one allocation.
+func sizeHint(ev *MessagingEvent) int {
+	om := &ev.OriginatorMetadata
+	return 320 + len(ev.ConversationID) + len(ev.DialogID) + len(ev.OriginatorID) + len(ev.OriginatorPID) + len(om.ID) + len(om.Role) +
+		len(om.Name) + len(om.UserType) + len(ev.Event) + len(ev.MessageAudience) + len(ev.Metadata) + len(ev.EncodedMetadata)
 }
 
 func appendMessagingEvent(b []byte, ev *MessagingEvent) ([]byte, error) {
@@ -102,15 +116,24 @@ func appendMessagingEvent(b []byte, ev *MessagingEvent) ([]byte, error) {
 
 // appendString appends s as json.Marshal writes it.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
+	if !plainText(s) {
+		q, _ := json.Marshal(s) // a string always encodes
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// plainText reports whether json.Marshal writes s as it is between quotes:
+// printable ASCII without ", \, <, > or &.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendRaw appends a raw JSON value as json.Marshal writes a
