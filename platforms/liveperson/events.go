@@ -477,9 +477,15 @@ func (wc *wsConn) liveMessage(data []byte) bool {
 	if !ok || body == nil {
 		return false
 	}
-	var f liveFrame
-	if json.Unmarshal(data, &f) != nil {
+	if !json.Valid(data) {
 		return false // the general path says what is wrong with it
+	}
+	var f liveFrame
+	if !readLiveBody(body, &f.Body.msgEvent, &f.Body.Event) {
+		f = liveFrame{}
+		if json.Unmarshal(data, &f) != nil {
+			return false
+		}
 	}
 	if ev := wc.a.messageEventOf(&f.Body.msgEvent, &f.Body.Event, body); ev != nil {
 		wc.q.push(ev)

@@ -151,7 +151,29 @@ func TestLiveMessageSameEventsAsGeneralPath(t *testing.T) {
 			}
 		}
 	}
-	bodies = append(bodies, `{"sequence":"5","conversationId":"c-1","originatorId":"cons-1","event":{"type":"ContentEvent","message":"x"}}`)
+	base := `"conversationId":"c-1","dialogId":"c-1","originatorId":"cons-1","originatorMetadata":{"id":"cons-1","role":"CONSUMER"}`
+	text := `"event":{"type":"ContentEvent","contentType":"text/plain","message":"x"}`
+	bodies = append(bodies,
+		`{"sequence":"5",`+base+`,`+text+`}`, `{"sequence":5.0,`+base+`,`+text+`}`, `{"sequence":1e2,`+base+`,`+text+`}`,
+		`{"sequence":-7,`+base+`,`+text+`}`, `{"sequence":99999999999999999999,`+base+`,`+text+`}`, `{"sequence":null,`+base+`,`+text+`}`,
+		`{"Sequence":5,`+base+`,`+text+`}`, `{"SEQUENCE":5,"sequence":6,`+base+`,`+text+`}`, `{"sequence":5,`+base+`,"Event":{"type":"ContentEvent","message":"y"}}`,
+		`{"sequence":5,"conversationId":"c\u002d1","dialogId":"c-1","originatorId":"cons-1",`+text+`}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","message":"a \"quoted\" \u00e9 text"}}`,
+		`{"sequence":5,`+base+`,"event":{"type":"Content\u0045vent","message":"x"}}`,
+		`{"sequence":5,`+base+`,"event":{"TYPE":"ContentEvent","message":"x"}}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","type":"ChatStateEvent","chatState":"COMPOSING"}}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","contentType":null,"message":null}}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","contentType":7,"message":"x"}}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","message":"x","extra":{"deep":[1,"<"]}}}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","message":"x"},"metadata":null}`,
+		`{"sequence":5,`+base+`,"event":{"type":"ContentEvent","message":"x"},"metadata":{"type":"one"}}`,
+		`{"sequence":5,"conversationId":"c-1","dialogId":"c-1","originatorId":"cons-1","originatorMetadata":{"ID":"cons-1","Role":"CONSUMER"},`+text+`}`,
+		`{"sequence":5,"conversationId":"c-1","dialogId":"c-1","originatorId":"cons-1","originatorMetadata":null,`+text+`}`,
+		`{"sequence":5,"conversationId":"c-1","dialogId":"c-1","originatorId":"cons-1","originatorMetadata":["x"],`+text+`}`,
+		`{"sequence":5,"conversationId":null,"dialogId":"c-1","originatorId":"cons-1",`+text+`,"serverTimestamp":-1}`,
+		`{"sequence":5,`+base+`,`+text+`,"conversationld":"other","dialog_id":"x","ſequence":9}`,
+		`{"sequence":5,`+base+`,`+text+`,"serverTimestamp":"1764000000000"}`,
+	)
 	fast, events := 0, 0
 	for _, body := range bodies {
 		for _, frame := range []string{
