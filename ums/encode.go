@@ -179,3 +179,11 @@ func plainRaw(raw []byte) bool {
 	}
 	return !inString
 }
+
+// AppendString appends s as json.Marshal writes a string (with <, > and &
+// escaped).
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
+// AppendRaw appends valid JSON as json.Marshal writes a json.RawMessage:
+// compact, with <, > and & escaped; null when nil.
+func AppendRaw(b []byte, raw json.RawMessage) ([]byte, error) { return appendRaw(b, raw) }

@@ -379,6 +379,16 @@ func (a *Adapter) redactBearer(err error, bearer string) error {
 	return a.redact(err)
 }
 
+// requestFrame sends one request, written by encode, on the live
+// connection and waits for its answer.
+func (a *Adapter) requestFrame(ctx context.Context, typ string, encode func(id string) ([]byte, error)) (json.RawMessage, error) {
+	wc := a.current()
+	if wc == nil {
+		return nil, ErrNotConnected
+	}
+	return wc.requestFrame(ctx, typ, encode)
+}
+
 // current returns the live connection or nil.
 func (a *Adapter) current() *wsConn {
 	a.mu.Lock()
@@ -471,9 +481,17 @@ func (wc *wsConn) close(code websocket.StatusCode, reason string) {
 }
 
 func (wc *wsConn) request(ctx context.Context, typ string, body any, metadata json.RawMessage, encoded string) (json.RawMessage, error) {
+	return wc.requestFrame(ctx, typ, func(id string) ([]byte, error) {
+		return json.Marshal(outFrame{Kind: "req", ID: id, Type: typ, Body: body, Metadata: metadata, EncodedMetadata: encoded})
+	})
+}
+
+// requestFrame is request with the frame written by encode, given the
+// request's id.
+func (wc *wsConn) requestFrame(ctx context.Context, typ string, encode func(id string) ([]byte, error)) (json.RawMessage, error) {
 	timeout := wc.a.opts.RequestTimeout
 	id := strconv.FormatUint(wc.a.ids.Add(1), 10)
-	data, err := json.Marshal(outFrame{Kind: "req", ID: id, Type: typ, Body: body, Metadata: metadata, EncodedMetadata: encoded})
+	data, err := encode(id)
 	if err != nil {
 		return nil, fmt.Errorf("liveperson: %s: %w", typ, err)
 	}

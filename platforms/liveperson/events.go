@@ -440,59 +440,6 @@ func (a *Adapter) messageEventOf(m *msgEvent, e *eventFields, body json.RawMessa
 	return a.consumerEventOf(m, e, body, ref)
 }
 
-// liveFrame is a message notification frame decoded in one pass.
-type liveFrame struct {
-	Kind string `json:"kind"`
-	Type string `json:"type"`
-	Body struct {
-		msgEvent
-		Event eventFields `json:"event"`
-	} `json:"body"`
-}
-
-// liveMessage handles a frame that is plainly a message notification — its
-// members exactly kind "notification", type OnlineEventDistribution and
-// body, in json.Marshal's plain form, as the hub sends them — with one
-// decode of the frame instead of one for the frame, its body and its event.
-// It reports false, having done nothing, for any other frame.
-func (wc *wsConn) liveMessage(data []byte) bool {
-	var buf [4]member
-	ms, ok := plainMembers(bytes.TrimSpace(data), buf[:0])
-	if !ok || len(ms) != 3 {
-		return false
-	}
-	var body json.RawMessage
-	for _, m := range ms {
-		switch string(m.key) {
-		case "kind":
-			ok = ok && string(m.val) == `"notification"`
-		case "type":
-			ok = ok && string(m.val) == `"`+notifyMessage+`"`
-		case "body":
-			body = m.val
-		default:
-			return false
-		}
-	}
-	if !ok || body == nil {
-		return false
-	}
-	if !json.Valid(data) {
-		return false // the general path says what is wrong with it
-	}
-	var f liveFrame
-	if !readLiveBody(body, &f.Body.msgEvent, &f.Body.Event) {
-		f = liveFrame{}
-		if json.Unmarshal(data, &f) != nil {
-			return false
-		}
-	}
-	if ev := wc.a.messageEventOf(&f.Body.msgEvent, &f.Body.Event, body); ev != nil {
-		wc.q.push(ev)
-	}
-	return true
-}
-
 // findConv finds a conversation by id or by one of its dialogs. a.mu is
 // held.
 func (a *Adapter) findConv(convID, dialogID string) *convState {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,41 @@ func dump(evs []*botrelay.PlatformEvent) string {
 		fmt.Fprintf(&b, "%+v (raw %s) ", *ev, ev.Raw)
 	}
 	return b.String()
+}
+
+// TestPublishTextFrameLikeEncodingJSON: a text's PublishEvent frame, written
+// directly, is byte for byte what encoding/json makes of the request with
+// Publish's body, whatever the text, quick replies, audience and metadata.
+func TestPublishTextFrameLikeEncodingJSON(t *testing.T) {
+	n := 0
+	for i, text := range []string{"hi", "Grüße 🚀 東京", "<b>Tom & Jerry</b>", `"q" \ /`, "tab\tline\n", "\x00\x7f", "bad \xff", "a\u2028b"} {
+		for j, qr := range []string{"", "null", " ", `{"type":"quickReplies","replies":[{"title":"Yes & <no>"}]}`, "{ \"a\" : [1, 2] }\n"} {
+			for k, meta := range []string{"", `[{"type":"ExternalId","id":"botrelay:s1:0"}]`, `{"type":"BotResponse","x":"<"}`, " [ ] "} {
+				m := &botrelay.Message{Text: text, QuickReplies: json.RawMessage(qr), Metadata: json.RawMessage(meta),
+					Audience: []string{"", "ALL", botrelay.AudienceAgentsAndManagers, "<odd>"}[(i+j+k)%4], EncodedMetadata: []string{"", "e30=", "a&b"}[(i+k)%3]}
+				conv := botrelay.ConversationRef{ID: "c-1", DialogID: []botrelay.DialogID{"", "d-1", "d<&>"}[(j+k)%3]}
+				body, err := publishBody(conv, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				md, err := metadataArray(m.Metadata)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id := strconv.Itoa(i*100 + j*10 + k)
+				want, err := json.Marshal(outFrame{Kind: "req", ID: id, Type: ".ams.ms.PublishEvent", Body: body, Metadata: md, EncodedMetadata: m.EncodedMetadata})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := publishTextFrame(id, conv, m, md)
+				if err != nil || string(got) != string(want) {
+					t.Fatalf("%+v:\n direct        %s (%v)\n encoding/json %s", m, got, err, want)
+				}
+				n++
+			}
+		}
+	}
+	if n != 160 {
+		t.Fatalf("%d frames compared", n)
+	}
 }
