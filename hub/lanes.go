@@ -76,12 +76,16 @@ func (h *Hub) laneKey(req *ums.Request) string {
 	}
 	switch ums.Canonical(req.Type) {
 	case "ms.PublishEvent":
-		// Decoded whole, once: publish takes the body from req.Parsed.
-		pb := new(ums.PublishEventBody)
-		if json.Unmarshal(req.Body, pb) != nil {
-			return ""
+		// Decoded whole, once (by ums.Decode when it could): publish
+		// takes the body from req.Parsed.
+		pb, ok := req.Parsed.(*ums.PublishEventBody)
+		if !ok {
+			pb = new(ums.PublishEventBody)
+			if json.Unmarshal(req.Body, pb) != nil {
+				return ""
+			}
+			req.Parsed = pb
 		}
-		req.Parsed = pb
 		b.ConversationID, b.DialogID = pb.ConversationID, pb.DialogID
 	case "ms.QueryMessages", "cm.UpdateConversationField":
 		if json.Unmarshal(req.Body, &b) != nil {

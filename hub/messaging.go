@@ -19,14 +19,65 @@ type eventShape struct {
 	Content      json.RawMessage `json:"content"`
 }
 
+// eventFields are eventShape's members as encoding/json matches them.
+var eventFields = []string{"type", "contentType", "message", "chatState", "status", "sequenceList", "content"}
+
+// readPlain reads a published event (valid JSON: part of a frame the hub
+// decoded) member by member, as encoding/json would; false means: let
+// encoding/json read it (an escape, a sequence list, a key that differs
+// from a field's name by case, a member of another type).
+func (e *eventShape) readPlain(raw []byte) bool {
+	var buf [8]ums.Member
+	ms, ok := ums.SplitObject(raw, buf[:0])
+	if !ok {
+		return false
+	}
+	for _, m := range ms {
+		var dst *string
+		switch string(m.Key) {
+		case "type":
+			dst = &e.Type
+		case "contentType":
+			dst = &e.ContentType
+		case "chatState":
+			dst = &e.ChatState
+		case "status":
+			dst = &e.Status
+		case "message":
+			e.Message = json.RawMessage(m.Val)
+			continue
+		case "content":
+			e.Content = json.RawMessage(m.Val)
+			continue
+		default:
+			if ums.FoldsTo(m.Key, eventFields...) {
+				return false
+			}
+			continue
+		}
+		if string(m.Val) == "null" {
+			continue
+		}
+		s, ok := ums.PlainString(m.Val)
+		if !ok {
+			return false
+		}
+		*dst = s
+	}
+	return true
+}
+
 // checkEvent validates a published event.
 func (h *Hub) checkEvent(c *conn, raw json.RawMessage) (*eventShape, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, botrelay.Errorf(botrelay.EINVALID, "event must be an object")
 	}
 	var e eventShape
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "event is malformed")
+	if !e.readPlain(raw) {
+		e = eventShape{}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, botrelay.Errorf(botrelay.EINVALID, "event is malformed")
+		}
 	}
 	switch e.Type {
 	case "ContentEvent":

@@ -8,13 +8,13 @@ import "encoding/json"
 // known to be valid JSON, without encoding/json's reflection and copies,
 // and leaves every other frame (and every error) to the general decoder.
 
-// member is one member of a JSON object: its key without the quotes and its
+// Member is one member of a JSON object: its key without the quotes and its
 // value's exact bytes.
-type member struct{ key, val []byte }
+type Member struct{ Key, Val []byte }
 
 // splitObject splits raw, valid JSON, into its members, appended to out.
 // ok is false when raw is not an object or a key has an escape.
-func splitObject(raw []byte, out []member) ([]member, bool) {
+func splitObject(raw []byte, out []Member) ([]Member, bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
@@ -45,7 +45,7 @@ func splitObject(raw []byte, out []member) ([]member, bool) {
 		if !ok {
 			return nil, false
 		}
-		out = append(out, member{key: key, val: raw[i:end]})
+		out = append(out, Member{Key: key, Val: raw[i:end]})
 		if i = skipSpace(raw, end); i >= len(raw) {
 			return nil, false
 		}
@@ -142,7 +142,7 @@ var wireFields = [...]string{"kind", "id", "type", "body", "headers", "metadata"
 // JSON. ok false means: let the general decoder read it, because the frame
 // is not plain or not a valid request.
 func decodePlain(trimmed []byte) (*Request, bool) {
-	var buf [8]member
+	var buf [8]Member
 	ms, ok := splitObject(trimmed, buf[:0])
 	if !ok {
 		return nil, false
@@ -151,18 +151,18 @@ func decodePlain(trimmed []byte) (*Request, bool) {
 	for _, m := range ms {
 		known := false
 		for f, name := range wireFields {
-			if string(m.key) == name {
+			if string(m.Key) == name {
 				if vals[f] != nil {
 					return nil, false // repeated: the general decoder keeps the last
 				}
-				vals[f], known = m.val, true
+				vals[f], known = m.Val, true
 				break
 			}
-			if equalFoldASCII(m.key, name) {
+			if equalFoldASCII(m.Key, name) {
 				return nil, false // encoding/json matches keys without case
 			}
 		}
-		if !known && !asciiOnly(m.key) {
+		if !known && !asciiOnly(m.Key) {
 			return nil, false // Unicode case folding: leave it to encoding/json
 		}
 	}
@@ -186,6 +186,11 @@ func decodePlain(trimmed []byte) (*Request, bool) {
 			return nil, false
 		}
 		req.Body = json.RawMessage(body)
+		if Canonical(req.Type) == "ms.PublishEvent" {
+			if pb, ok := publishPlain(body); ok {
+				req.Parsed = pb // the body is read once, here
+			}
+		}
 	}
 	if !isNull(headers) {
 		if headers[0] != '[' {
@@ -235,4 +240,72 @@ func asciiOnly(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// SplitObject splits raw, which must be valid JSON (a frame Decode
+// accepted, or part of one), into its members, appended to out. ok is
+// false when raw is not an object or a key has an escape.
+func SplitObject(raw []byte, out []Member) ([]Member, bool) { return splitObject(raw, out) }
+
+// PlainString returns the text of a JSON string without escapes; ok is
+// false for anything else (null included).
+func PlainString(raw []byte) (string, bool) { return plainString(raw) }
+
+// FoldsTo reports whether key equals one of names but for ASCII case, so
+// that encoding/json would match it to that field. A key with a byte
+// outside ASCII is reported as folding too (Unicode folding is left to
+// encoding/json).
+func FoldsTo(key []byte, names ...string) bool {
+	if !asciiOnly(key) {
+		return true
+	}
+	for _, n := range names {
+		if equalFoldASCII(key, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// publishPlain reads a PublishEvent body member by member; ok is false
+// when encoding/json must read it (see decodePlain). body is valid JSON.
+func publishPlain(body []byte) (*PublishEventBody, bool) {
+	var buf [6]Member
+	ms, ok := splitObject(body, buf[:0])
+	if !ok {
+		return nil, false
+	}
+	b := new(PublishEventBody)
+	seen := 0
+	for _, m := range ms {
+		var dst *string
+		switch string(m.Key) {
+		case "dialogId":
+			dst, seen = &b.DialogID, seen|1
+		case "conversationId":
+			dst, seen = &b.ConversationID, seen|2
+		case "messageAudience":
+			dst, seen = &b.MessageAudience, seen|4
+		case "event":
+			if seen&8 != 0 {
+				return nil, false
+			}
+			b.Event, seen = json.RawMessage(m.Val), seen|8
+			continue
+		default:
+			if FoldsTo(m.Key, "dialogId", "conversationId", "event", "messageAudience") {
+				return nil, false
+			}
+			continue
+		}
+		if string(m.Val) == "null" {
+			continue
+		}
+		s, ok := plainString(m.Val)
+		if !ok {
+			return nil, false
+		}
+		*dst = s
+	}
+	return b, true
 }

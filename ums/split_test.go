@@ -33,6 +33,19 @@ var plainCases = []string{
 	`{"kind":"req","id":"` + string(bytes.Repeat([]byte("i"), MaxIDLength+1)) + `","type":"x"}`,
 	`{"kind":"req","id":"1","type":"` + string(bytes.Repeat([]byte("t"), 257)) + `"}`,
 	`{}`, `{"kind":"req"}`, `{"id":"1","type":"x"}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d","conversationId":"c","messageAudience":"ALL","event":{"type":"ContentEvent","message":"<&>"}}}`,
+	`{"kind":"req","id":"1","type":".ams.ms.PublishEvent","body":{"dialogId":null,"conversationId":null,"messageAudience":null,"event":null}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"a","dialogId":"b","event":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"a","dialogId":null,"event":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d","event":{"a":1},"event":{"b":2}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"DialogId":"d","event":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d","EVENT":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d\u0041","event":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":5,"event":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d","event":"text","extra":[1,{"dialogId":"x"}]}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d","dialogİd":"x","event":{}}}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":{ "dialogId" : "d" , "event" : { "type" : "ContentEvent" } }}`,
+	`{"kind":"req","id":"1","type":"ms.PublishEvent","body":[]}`, `{"kind":"req","id":"1","type":"ms.PublishEvent","body":{}}`,
 }
 
 // TestDecodePlainAgreesWithEncodingJSON: whatever the member-by-member
@@ -40,15 +53,18 @@ var plainCases = []string{
 // frames clients send.
 func TestDecodePlainAgreesWithEncodingJSON(t *testing.T) {
 	plain := 0
+	parsed = 0
 	for _, c := range plainCases {
 		if checkPlain(t, []byte(c)) {
 			plain++
 		}
 	}
-	if plain < 8 {
-		t.Errorf("only %d frames were read member by member", plain)
+	if plain < 8 || parsed < 6 {
+		t.Errorf("only %d frames were read member by member, %d publish bodies", plain, parsed)
 	}
 }
+
+var parsed int // publish bodies checkPlain saw read member by member
 
 func checkPlain(t *testing.T, frame []byte) bool {
 	t.Helper()
@@ -60,6 +76,16 @@ func checkPlain(t *testing.T, frame []byte) bool {
 	want, err := decodeGeneral(trimmed)
 	if err != nil {
 		t.Fatalf("%s: read member by member as %+v, but encoding/json says %v", frame, got, err)
+	}
+	if got.Parsed != nil {
+		var pb PublishEventBody
+		if err := json.Unmarshal(got.Body, &pb); err != nil || !reflect.DeepEqual(got.Parsed, &pb) {
+			t.Fatalf("%s: body read member by member as %+v, encoding/json reads %+v (%v)", frame, got.Parsed, pb, err)
+		}
+		parsed++
+		cp := *got
+		cp.Parsed = nil
+		got = &cp
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s:\n member by member %+v\n encoding/json    %+v", frame, got, want)
