@@ -509,8 +509,11 @@ func (wc *wsConn) requestFrame(ctx context.Context, typ string, encode func(id s
 		wc.mu.Unlock()
 	}()
 
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The answer is awaited until ctx ends or the timeout passes: a timer
+	// rather than a context derived from ctx, which every request would
+	// register with (and lock) ctx for.
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	// A write that ctx interrupts would close the websocket; write with
 	// the session's context and bound it by the timeout only.
 	wctx, wcancel := context.WithTimeout(wc.ctx, timeout)
@@ -529,7 +532,9 @@ func (wc *wsConn) requestFrame(ctx context.Context, typ string, encode func(id s
 		return f.Body, nil
 	case <-wc.done:
 		return nil, fmt.Errorf("%w: the connection was lost before %s was answered", ErrNotConnected, typ)
-	case <-tctx.Done():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-deadline.C:
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
