@@ -65,6 +65,13 @@ func (c *conn) send(v any) {
 		c.h.log.Error("encode frame", "err", err)
 		return
 	}
+	c.sendBytes(b)
+}
+
+// sendBytes queues an encoded frame as send does. The connection keeps b:
+// the caller must not change it (it may queue the same frame on several
+// connections).
+func (c *conn) sendBytes(b []byte) {
 	select {
 	case <-c.done:
 	case c.out <- b:
@@ -133,10 +140,20 @@ func (c *conn) answer(ctx context.Context, req *ums.Request, handle func(ctx con
 		c.sendErrorFor(req, err)
 		return
 	}
-	if _, ok := body.(answered); ok {
-		return
+	switch body := body.(type) {
+	case answered:
+	case sequenceAnswer:
+		c.sendBytes(ums.EncodeSequence(body.req, body.seq))
+	default:
+		c.send(ums.OK(req, body))
 	}
-	c.send(ums.OK(req, body))
+}
+
+// sequenceAnswer is the body a publish returns: {"sequence":seq}, written
+// without encoding/json.
+type sequenceAnswer struct {
+	req *ums.Request
+	seq int64
 }
 
 func (c *conn) writeLoop(ctx context.Context) {

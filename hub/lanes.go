@@ -70,16 +70,28 @@ func (l *lanes) wait() { l.wg.Wait() }
 // laneKey is the conversation a request concerns, or "" for requests
 // handled in order.
 func (h *Hub) laneKey(req *ums.Request) string {
-	switch ums.Canonical(req.Type) {
-	case "ms.PublishEvent", "ms.QueryMessages", "cm.UpdateConversationField":
-	default:
-		return ""
-	}
 	var b struct {
 		ConversationID string `json:"conversationId"`
 		DialogID       string `json:"dialogId"`
 	}
-	if json.Unmarshal(req.Body, &b) != nil {
+	switch ums.Canonical(req.Type) {
+	case "ms.PublishEvent":
+		// Decoded whole, once (by ums.Decode when it could): publish
+		// takes the body from req.Parsed.
+		pb, ok := req.Parsed.(*ums.PublishEventBody)
+		if !ok {
+			pb = new(ums.PublishEventBody)
+			if json.Unmarshal(req.Body, pb) != nil {
+				return ""
+			}
+			req.Parsed = pb
+		}
+		b.ConversationID, b.DialogID = pb.ConversationID, pb.DialogID
+	case "ms.QueryMessages", "cm.UpdateConversationField":
+		if json.Unmarshal(req.Body, &b) != nil {
+			return ""
+		}
+	default:
 		return ""
 	}
 	if b.ConversationID != "" {

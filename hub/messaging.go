@@ -19,21 +19,74 @@ type eventShape struct {
 	Content      json.RawMessage `json:"content"`
 }
 
+// eventFields are eventShape's members as encoding/json matches them.
+var eventFields = []string{"type", "contentType", "message", "chatState", "status", "sequenceList", "content"}
+
+// readPlain reads a published event (valid JSON: part of a frame the hub
+// decoded) member by member, as encoding/json would; false means: let
+// encoding/json read it (an escape, a sequence list, a key that differs
+// from a field's name by case, a member of another type).
+func (e *eventShape) readPlain(raw []byte) bool {
+	var buf [8]ums.Member
+	ms, ok := ums.SplitObject(raw, buf[:0])
+	if !ok {
+		return false
+	}
+	for _, m := range ms {
+		var dst *string
+		switch string(m.Key) {
+		case "type":
+			dst = &e.Type
+		case "contentType":
+			dst = &e.ContentType
+		case "chatState":
+			dst = &e.ChatState
+		case "status":
+			dst = &e.Status
+		case "message":
+			e.Message = json.RawMessage(m.Val)
+			continue
+		case "content":
+			e.Content = json.RawMessage(m.Val)
+			continue
+		default:
+			if ums.FoldsTo(m.Key, eventFields...) {
+				return false
+			}
+			continue
+		}
+		if string(m.Val) == "null" {
+			continue
+		}
+		s, ok := ums.PlainString(m.Val)
+		if !ok {
+			return false
+		}
+		*dst = s
+	}
+	return true
+}
+
 // checkEvent validates a published event.
 func (h *Hub) checkEvent(c *conn, raw json.RawMessage) (*eventShape, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, botrelay.Errorf(botrelay.EINVALID, "event must be an object")
 	}
 	var e eventShape
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return nil, botrelay.Errorf(botrelay.EINVALID, "event is malformed")
+	if !e.readPlain(raw) {
+		e = eventShape{}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, botrelay.Errorf(botrelay.EINVALID, "event is malformed")
+		}
 	}
 	switch e.Type {
 	case "ContentEvent":
 		switch e.ContentType {
 		case "", "text/plain", "text/html":
-			var s string
-			if json.Unmarshal(e.Message, &s) != nil {
+			// A string (or null, which decodes as an empty one): the
+			// event was decoded, so a token starting with a quote is a
+			// valid string.
+			if m := e.Message; len(m) == 0 || (m[0] != '"' && string(m) != "null") {
 				return nil, botrelay.Errorf(botrelay.EINVALID, "a text ContentEvent needs a message string")
 			}
 		case "hosted/file":
@@ -72,9 +125,12 @@ func (h *Hub) checkEvent(c *conn, raw json.RawMessage) (*eventShape, error) {
 // publish stores an event (all but chat states) and delivers it. The answer
 // is sent after the event is durable.
 func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, error) {
-	var b ums.PublishEventBody
-	if err := ums.DecodeBody(req, &b); err != nil {
-		return nil, err
+	b, ok := req.Parsed.(*ums.PublishEventBody) // decoded by laneKey
+	if !ok {
+		b = new(ums.PublishEventBody)
+		if err := ums.DecodeBody(req, b); err != nil {
+			return nil, err
+		}
 	}
 	if c.consumer != "" {
 		if err := h.o.Consumers.Size(len(b.Event)); err != nil {
@@ -89,7 +145,7 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	me, err := h.messageEvent(c, req, &b, conv, ev)
+	me, err := h.messageEvent(c, req, b, conv, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +173,7 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 	}
 	h.deliver(cur, me)
 	h.mu.Unlock()
-	return map[string]int64{"sequence": me.Sequence}, nil
+	return sequenceAnswer{req, me.Sequence}, nil
 }
 
 // messageEvent makes the event a request publishes into conv: checks the
@@ -173,25 +229,50 @@ func (h *Hub) messageEvent(c *conn, req *ums.Request, b *ums.PublishEventBody, c
 // connections of the conversation's active participants, found through
 // their sessions and the consumer index, not by walking every connection.
 // The caller holds h.mu.
+// Each frame is encoded once, however many connections it goes to.
 func (h *Hub) deliver(conv *botrelay.Conversation, e *botrelay.MessageEvent) {
 	var sent []botrelay.UserID
+	var frame []byte
 	for _, p := range conv.Participants {
 		if p.UserID == 0 || p.State != botrelay.ParticipantStateActive || slices.Contains(sent, p.UserID) {
 			continue
 		}
 		sent = append(sent, p.UserID)
 		if s := h.userSession[p.UserID]; s != nil && s.conn != nil {
-			s.conn.send(ums.NewNotification(ums.NotifyOnlineEventDistribution, agentEvent(e)))
+			if frame == nil {
+				ev := agentEvent(e)
+				if frame = h.encoded(ums.EncodeAgentEvent(&ev)); frame == nil {
+					break
+				}
+			}
+			s.conn.sendBytes(frame)
 		}
 	}
 	if e.Audience != botrelay.AudienceAll {
 		return
 	}
+	frame = nil
 	for c := range h.consumerConns[conv.ConsumerID] {
 		if c.msgSubs[conv.ID] {
-			c.send(ums.NewNotification(ums.NotifyMessagingEvent, ums.MessagingEventBody{Changes: []ums.MessagingEvent{consumerEvent(e)}}))
+			if frame == nil {
+				ev := consumerEvent(e)
+				if frame = h.encoded(ums.EncodeConsumerEvent(&ev)); frame == nil {
+					return
+				}
+			}
+			c.sendBytes(frame)
 		}
 	}
+}
+
+// encoded returns an encoded frame, or nil after logging why it could not
+// be encoded (as conn.send does).
+func (h *Hub) encoded(b []byte, err error) []byte {
+	if err != nil {
+		h.log.Error("encode frame", "err", err)
+		return nil
+	}
+	return b
 }
 
 // queryMessages answers the events of a dialog after a sequence.

@@ -48,6 +48,11 @@ type Request struct {
 	Headers         json.RawMessage `json:"headers,omitempty"`
 	Metadata        json.RawMessage `json:"metadata,omitempty"`
 	EncodedMetadata string          `json:"encodedMetadata,omitempty"`
+
+	// Parsed, when set, is Body already decoded by whoever read it first
+	// (the hub decodes a publish's body once to find its conversation and
+	// hands it on to the handler). Decode leaves it nil.
+	Parsed any `json:"-"`
 }
 
 // Response answers one request. Code is an HTTP status: 200 for success, a
@@ -142,7 +147,9 @@ type wire struct {
 // arrays or absent, and an encodedMetadata string. Unknown fields are
 // ignored. Every failure is an *Error with status 400 and code "invalid";
 // its ReqID is set whenever the id could be read, so the client can match
-// the error to its request. Decode never panics on any input.
+// the error to its request. Decode never panics on any input. The request's
+// Body, Headers and Metadata may share data's memory: data must not change
+// while the request is in use.
 func Decode(data []byte) (*Request, error) {
 	bad := func(id, format string, args ...any) error {
 		e := Errorf(http.StatusBadRequest, "invalid", format, args...)
@@ -158,6 +165,22 @@ func Decode(data []byte) (*Request, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, bad("", "frame must be a JSON object")
+	}
+	if json.Valid(trimmed) {
+		if req, ok := decodePlain(trimmed); ok {
+			return req, nil
+		}
+	}
+	return decodeGeneral(trimmed)
+}
+
+// decodeGeneral is Decode through encoding/json, for any frame; trimmed is
+// UTF-8 text starting with '{'.
+func decodeGeneral(trimmed []byte) (*Request, error) {
+	bad := func(id, format string, args ...any) error {
+		e := Errorf(http.StatusBadRequest, "invalid", format, args...)
+		e.ReqID = id
+		return e
 	}
 	var w wire
 	if err := json.Unmarshal(trimmed, &w); err != nil {

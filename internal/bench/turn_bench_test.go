@@ -51,6 +51,7 @@ func BenchmarkRelayTurn(b *testing.B) {
 			}
 			say(0) // the first turn builds the worker
 			k := 1
+			b.ReportAllocs() // every allocation of the turn: client, hub, relay, store
 			for b.Loop() {
 				say(k)
 				k++

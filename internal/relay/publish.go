@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -255,10 +254,20 @@ func (w *worker) sayOnce(ctx context.Context, ob *outbox, i int, text string) {
 
 // marker tags each published item so that a restart can tell what was
 // already published (exactly-once as the consumer sees it).
-func marker(key string, i int) string { return fmt.Sprintf("botrelay:%s:%d", key, i) }
+func marker(key string, i int) string { return "botrelay:" + key + ":" + strconv.Itoa(i) }
 
+// withMarker returns a copy of m whose metadata (an array, or a value made
+// one) ends with the marker id.
 func withMarker(m *botrelay.Message, id string) *botrelay.Message {
 	cp := *m
+	if len(m.Metadata) == 0 && plainID(id) {
+		// The common case, without encoding/json: the bytes it makes.
+		b := make([]byte, 0, len(id)+32)
+		b = append(b, `[{"id":"`...)
+		b = append(b, id...)
+		cp.Metadata = append(b, `","type":"ExternalId"}]`...)
+		return &cp
+	}
 	var meta []json.RawMessage
 	if len(m.Metadata) > 0 {
 		if err := json.Unmarshal(m.Metadata, &meta); err != nil {
@@ -269,6 +278,18 @@ func withMarker(m *botrelay.Message, id string) *botrelay.Message {
 	meta = append(meta, tag)
 	cp.Metadata, _ = json.Marshal(meta)
 	return &cp
+}
+
+// plainID reports whether id is made of characters JSON writes as they
+// are (a marker's letters, digits and colons).
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == ':' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // markers calls fn with the turn key and item index of each of the relay's

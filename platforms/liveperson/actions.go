@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/ums"
 )
 
 func invalidf(format string, args ...any) error {
@@ -54,33 +55,23 @@ func (a *Adapter) Publish(ctx context.Context, conv botrelay.ConversationRef, m 
 	if m == nil {
 		return 0, invalidf("publish: no message")
 	}
-	var event map[string]any
-	switch {
-	case len(bytes.TrimSpace(m.StructuredContent)) > 0:
-		if !json.Valid(m.StructuredContent) {
-			return 0, invalidf("publish: structured content is not valid JSON")
-		}
-		event = map[string]any{"type": "RichContentEvent", "content": json.RawMessage(m.StructuredContent)}
-	case m.Text != "":
-		event = map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": m.Text}
-		if qr := bytes.TrimSpace(m.QuickReplies); len(qr) > 0 && string(qr) != "null" {
-			if !json.Valid(qr) {
-				return 0, invalidf("publish: quick replies are not valid JSON")
-			}
-			event["quickReplies"] = json.RawMessage(qr)
-		}
-	default:
-		return 0, invalidf("publish: the message has neither text nor structured content")
+	body, err := publishBody(conv, m)
+	if err != nil {
+		return 0, err
 	}
 	meta, err := metadataArray(m.Metadata)
 	if err != nil {
 		return 0, err
 	}
-	body := map[string]any{"dialogId": dialogOf(conv), "event": event}
-	if m.Audience != "" && m.Audience != "ALL" {
-		body["messageAudience"] = m.Audience
+	var resp json.RawMessage
+	if len(bytes.TrimSpace(m.StructuredContent)) == 0 {
+		// A text: its frame is written directly (publishTextFrame).
+		resp, err = a.requestFrame(ctx, ".ams.ms.PublishEvent", func(id string) ([]byte, error) {
+			return publishTextFrame(id, conv, m, meta)
+		})
+	} else {
+		resp, err = a.request(ctx, ".ams.ms.PublishEvent", body, meta, m.EncodedMetadata)
 	}
-	resp, err := a.request(ctx, ".ams.ms.PublishEvent", body, meta, m.EncodedMetadata)
 	if err != nil {
 		return 0, err
 	}
@@ -89,6 +80,81 @@ func (a *Adapter) Publish(ctx context.Context, conv botrelay.ConversationRef, m 
 	}
 	_ = json.Unmarshal(resp, &r)
 	return r.Sequence, nil
+}
+
+// publishBody is the body of the PublishEvent request of m: a ContentEvent
+// (text/plain, with m.QuickReplies attached) for text, a RichContentEvent
+// for structured content, and the audience unless it is ALL.
+func publishBody(conv botrelay.ConversationRef, m *botrelay.Message) (map[string]any, error) {
+	var event map[string]any
+	switch {
+	case len(bytes.TrimSpace(m.StructuredContent)) > 0:
+		if !json.Valid(m.StructuredContent) {
+			return nil, invalidf("publish: structured content is not valid JSON")
+		}
+		event = map[string]any{"type": "RichContentEvent", "content": json.RawMessage(m.StructuredContent)}
+	case m.Text != "":
+		event = map[string]any{"type": "ContentEvent", "contentType": "text/plain", "message": m.Text}
+		if qr := quickReplies(m); qr != nil {
+			if !json.Valid(qr) {
+				return nil, invalidf("publish: quick replies are not valid JSON")
+			}
+			event["quickReplies"] = qr
+		}
+	default:
+		return nil, invalidf("publish: the message has neither text nor structured content")
+	}
+	body := map[string]any{"dialogId": dialogOf(conv), "event": event}
+	if m.Audience != "" && m.Audience != "ALL" {
+		body["messageAudience"] = m.Audience
+	}
+	return body, nil
+}
+
+// quickReplies are m's quick replies, or nil.
+func quickReplies(m *botrelay.Message) json.RawMessage {
+	if qr := bytes.TrimSpace(m.QuickReplies); len(qr) > 0 && string(qr) != "null" {
+		return json.RawMessage(qr)
+	}
+	return nil
+}
+
+// publishTextFrame is the PublishEvent request frame of the text message m
+// (publishBody checked it), written directly: the bytes json.Marshal gives
+// for the request with publishBody's body.
+func publishTextFrame(id string, conv botrelay.ConversationRef, m *botrelay.Message, meta json.RawMessage) ([]byte, error) {
+	qr := quickReplies(m)
+	b := make([]byte, 0, 200+len(id)+len(conv.ID)+len(conv.DialogID)+len(m.Text)+len(qr)+len(meta)+len(m.EncodedMetadata))
+	b = append(b, `{"kind":"req","id":`...)
+	b = ums.AppendString(b, id)
+	b = append(b, `,"type":".ams.ms.PublishEvent","body":{"dialogId":`...)
+	b = ums.AppendString(b, dialogOf(conv))
+	b = append(b, `,"event":{"contentType":"text/plain","message":`...)
+	b = ums.AppendString(b, m.Text)
+	var err error
+	if qr != nil {
+		b = append(b, `,"quickReplies":`...)
+		if b, err = ums.AppendRaw(b, qr); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"type":"ContentEvent"}`...)
+	if m.Audience != "" && m.Audience != "ALL" {
+		b = append(b, `,"messageAudience":`...)
+		b = ums.AppendString(b, m.Audience)
+	}
+	b = append(b, '}')
+	if len(meta) > 0 {
+		b = append(b, `,"metadata":`...)
+		if b, err = ums.AppendRaw(b, meta); err != nil {
+			return nil, err
+		}
+	}
+	if m.EncodedMetadata != "" {
+		b = append(b, `,"encodedMetadata":`...)
+		b = ums.AppendString(b, m.EncodedMetadata)
+	}
+	return append(b, '}'), nil
 }
 
 // SetTyping publishes a ChatStateEvent: COMPOSING when on, ACTIVE when off.

@@ -379,6 +379,16 @@ func (a *Adapter) redactBearer(err error, bearer string) error {
 	return a.redact(err)
 }
 
+// requestFrame sends one request, written by encode, on the live
+// connection and waits for its answer.
+func (a *Adapter) requestFrame(ctx context.Context, typ string, encode func(id string) ([]byte, error)) (json.RawMessage, error) {
+	wc := a.current()
+	if wc == nil {
+		return nil, ErrNotConnected
+	}
+	return wc.requestFrame(ctx, typ, encode)
+}
+
 // current returns the live connection or nil.
 func (a *Adapter) current() *wsConn {
 	a.mu.Lock()
@@ -471,9 +481,17 @@ func (wc *wsConn) close(code websocket.StatusCode, reason string) {
 }
 
 func (wc *wsConn) request(ctx context.Context, typ string, body any, metadata json.RawMessage, encoded string) (json.RawMessage, error) {
+	return wc.requestFrame(ctx, typ, func(id string) ([]byte, error) {
+		return json.Marshal(outFrame{Kind: "req", ID: id, Type: typ, Body: body, Metadata: metadata, EncodedMetadata: encoded})
+	})
+}
+
+// requestFrame is request with the frame written by encode, given the
+// request's id.
+func (wc *wsConn) requestFrame(ctx context.Context, typ string, encode func(id string) ([]byte, error)) (json.RawMessage, error) {
 	timeout := wc.a.opts.RequestTimeout
 	id := strconv.FormatUint(wc.a.ids.Add(1), 10)
-	data, err := json.Marshal(outFrame{Kind: "req", ID: id, Type: typ, Body: body, Metadata: metadata, EncodedMetadata: encoded})
+	data, err := encode(id)
 	if err != nil {
 		return nil, fmt.Errorf("liveperson: %s: %w", typ, err)
 	}
@@ -491,8 +509,11 @@ func (wc *wsConn) request(ctx context.Context, typ string, body any, metadata js
 		wc.mu.Unlock()
 	}()
 
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The answer is awaited until ctx ends or the timeout passes: a timer
+	// rather than a context derived from ctx, which every request would
+	// register with (and lock) ctx for.
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	// A write that ctx interrupts would close the websocket; write with
 	// the session's context and bound it by the timeout only.
 	wctx, wcancel := context.WithTimeout(wc.ctx, timeout)
@@ -511,7 +532,9 @@ func (wc *wsConn) request(ctx context.Context, typ string, body any, metadata js
 		return f.Body, nil
 	case <-wc.done:
 		return nil, fmt.Errorf("%w: the connection was lost before %s was answered", ErrNotConnected, typ)
-	case <-tctx.Done():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-deadline.C:
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -536,25 +559,38 @@ func (wc *wsConn) readLoop() {
 		if err != nil {
 			return
 		}
-		var f inFrame
-		if json.Unmarshal(data, &f) != nil {
-			wc.a.log.Debug("liveperson: ignoring a frame that is not JSON")
-			continue
-		}
-		switch f.Kind {
-		case "resp":
-			id := rawString(f.ReqID)
-			wc.mu.Lock()
-			ch := wc.pending[id]
-			wc.mu.Unlock()
-			if ch != nil {
-				select {
-				case ch <- f:
-				default:
-				}
+		wc.frame(data)
+	}
+}
+
+// frame routes one frame the platform sent: an answer to its request, a
+// notification to the events it means.
+func (wc *wsConn) frame(data []byte) {
+	if !wc.liveMessage(data) {
+		wc.anyFrame(data)
+	}
+}
+
+// anyFrame is frame for any frame: decoded whole, then its body by type.
+func (wc *wsConn) anyFrame(data []byte) {
+	var f inFrame
+	if json.Unmarshal(data, &f) != nil {
+		wc.a.log.Debug("liveperson: ignoring a frame that is not JSON")
+		return
+	}
+	switch f.Kind {
+	case "resp":
+		id := rawString(f.ReqID)
+		wc.mu.Lock()
+		ch := wc.pending[id]
+		wc.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- f:
+			default:
 			}
-		case "notification":
-			wc.a.notification(wc, f.Type, f.Body)
 		}
+	case "notification":
+		wc.a.notification(wc, f.Type, f.Body)
 	}
 }

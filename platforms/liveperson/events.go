@@ -63,6 +63,12 @@ type convState struct {
 	dialogs  map[string]string // dialog id → dialog type
 	main     string            // the main dialog's id
 	context  json.RawMessage   // the consumer's conversationContext
+
+	// ctxJSON is lpEvent's conversationContext of the conversation, for
+	// ctxType and ctxSkill; nil until computed and when context changes.
+	ctxJSON  json.RawMessage
+	ctxType  botrelay.ConversationType
+	ctxSkill botrelay.SkillID
 }
 
 // Notification and event names.
@@ -293,7 +299,7 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 			ev.Handoff, ev.HandoffKnown = *handoff, true
 		}
 		if ev.Context != nil {
-			st.context = ev.Context
+			st.context, st.ctxJSON = ev.Context, nil
 		}
 
 		if a.assignment(st, ev, change{mine: mine, survey: survey, fresh: fresh,
@@ -410,6 +416,16 @@ func (a *Adapter) messageEvent(body json.RawMessage) *botrelay.PlatformEvent {
 		a.log.Warn("liveperson: ignoring a malformed message notification")
 		return nil
 	}
+	var e eventFields
+	if json.Unmarshal(m.Event, &e) != nil {
+		e = eventFields{} // read as no event: the translation drops it
+	}
+	return a.messageEventOf(&m, &e, body)
+}
+
+// messageEventOf is messageEvent for a decoded notification: m its body
+// and e its event.
+func (a *Adapter) messageEventOf(m *msgEvent, e *eventFields, body json.RawMessage) *botrelay.PlatformEvent {
 	a.mu.Lock()
 	st := a.findConv(m.ConversationID, m.DialogID)
 	var ref botrelay.ConversationRef
@@ -421,7 +437,7 @@ func (a *Adapter) messageEvent(body json.RawMessage) *botrelay.PlatformEvent {
 	if ref.ID == "" {
 		return nil // not (or no longer) ours; History covers any race
 	}
-	return a.consumerEvent(&m, body, ref)
+	return a.consumerEventOf(m, e, body, ref)
 }
 
 // findConv finds a conversation by id or by one of its dialogs. a.mu is
@@ -441,24 +457,32 @@ func (a *Adapter) findConv(convID, dialogID string) *convState {
 	return nil
 }
 
+// eventFields is what the adapter reads of a message event's event.
+type eventFields struct {
+	Type        string          `json:"type"`
+	ContentType string          `json:"contentType"`
+	Message     json.RawMessage `json:"message"`
+	Content     json.RawMessage `json:"content"`
+	ChatState   string          `json:"chatState"`
+}
+
 // consumerEvent translates a consumer's message event; it returns nil for
 // events of other participants and events the relay does not handle.
 func (a *Adapter) consumerEvent(m *msgEvent, raw json.RawMessage, ref botrelay.ConversationRef) *botrelay.PlatformEvent {
+	var e eventFields
+	if json.Unmarshal(m.Event, &e) != nil {
+		return nil
+	}
+	return a.consumerEventOf(m, &e, raw, ref)
+}
+
+// consumerEventOf is consumerEvent with m's event decoded as e.
+func (a *Adapter) consumerEventOf(m *msgEvent, e *eventFields, raw json.RawMessage, ref botrelay.ConversationRef) *botrelay.PlatformEvent {
 	role := m.OriginatorMetadata.Role
 	if role == "" && (m.OriginatorID == "" || m.OriginatorID != string(ref.ConsumerID)) {
 		return nil
 	}
 	if role != "" && role != "CONSUMER" {
-		return nil
-	}
-	var e struct {
-		Type        string          `json:"type"`
-		ContentType string          `json:"contentType"`
-		Message     json.RawMessage `json:"message"`
-		Content     json.RawMessage `json:"content"`
-		ChatState   string          `json:"chatState"`
-	}
-	if json.Unmarshal(m.Event, &e) != nil {
 		return nil
 	}
 	at := a.opts.Now()
