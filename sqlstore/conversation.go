@@ -239,7 +239,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 			// One statement that changes two pages (migration 005): the
 			// batcher runs SQLite's writes one at a time, so MAX + 1 is
 			// the dialog's next sequence.
-			err := c.queryRow(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
+			seq, err := c.queryInt64(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
 					originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
 				SELECT d.id, COALESCE((SELECT MAX(sequence) FROM conversation_events WHERE dialog_id = d.id), 0) + 1, d.conversation_id,
 					$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
@@ -247,7 +247,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 				RETURNING sequence`,
 				string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
 				string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
-				millis(now)).Scan(&seq)
+				millis(now))
 			if err != nil {
 				return normalize(err, "insert event", notFound, "", "")
 			}
