@@ -232,7 +232,8 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
 	}
 	now := s.nowTime()
-	notFound := fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID)
+	// Formatted only when needed: this runs for every message.
+	notFound := func() string { return fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID) }
 	return s.batched(ctx, func(ctx context.Context, c conn) error {
 		var seq int64
 		if s.dialect == SQLite {
@@ -249,7 +250,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 				string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
 				millis(now))
 			if err != nil {
-				return normalize(err, "insert event", notFound, "", "")
+				return normalize(err, "insert event", notFound(), "", "")
 			}
 			e.Sequence, e.CreatedAt = seq, now
 			return nil
@@ -260,7 +261,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 			WHERE id = $1 AND conversation_id = $2 RETURNING last_sequence`,
 			string(e.DialogID), string(e.ConversationID)).Scan(&seq)
 		if err != nil {
-			return normalize(err, "next sequence", notFound, "", "")
+			return normalize(err, "next sequence", notFound(), "", "")
 		}
 		_, err = c.exec(ctx, `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
 				originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
