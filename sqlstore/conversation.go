@@ -233,7 +233,9 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 	}
 	now := s.nowTime()
 	// Formatted only when needed: this runs for every message.
-	notFound := func() string { return fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID) }
+	notFound := func() string {
+		return fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID)
+	}
 	return s.batched(ctx, func(ctx context.Context, c conn) error {
 		var seq int64
 		if s.dialect == SQLite {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,14 +169,26 @@ func BenchmarkAppendEventParallelSerialized(b *testing.B) {
 
 // reportCPU adds the process's CPU time (user and system, all goroutines,
 // the fsyncs' kernel time included) per operation to a benchmark's
-// results: a durable write's wall time is mostly waiting for the disk, its
-// CPU is what it takes from the other work of a server. Call it after the
-// setup and defer the function it returns.
+// results, and its threads' voluntary context switches per operation (a
+// thread that sleeps waiting for another: a hand-off between goroutines
+// that had to wake a thread, or a wait for the disk). A durable write's wall
+// time is mostly waiting for the disk; its CPU is what it takes from the
+// rest of a server. Call it after the setup and defer the function it
+// returns.
 func reportCPU(b *testing.B) func() {
-	start := processCPU()
+	start, startSw := processCPU(), voluntarySwitches()
 	return func() {
 		if b.N > 0 {
 			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(voluntarySwitches()-startSw)/float64(b.N), "vcsw/op")
 		}
 	}
+}
+
+func voluntarySwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw
 }
