@@ -49,8 +49,38 @@ func (b *batcher) rawStmt(ctx context.Context, dc any, query string) (rawStmt, e
 	}
 	if len(b.raw) < 256 {
 		b.raw[query] = st
+		return st, nil
 	}
-	return st, nil
+	return oneOff{st}, nil
+}
+
+// oneOff is a statement past the cache's bound: it is finalized after its
+// one use (through ExecContext or the rows' Close).
+type oneOff struct{ rawStmt }
+
+func (o oneOff) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	defer o.rawStmt.Close()
+	return o.rawStmt.ExecContext(ctx, args)
+}
+
+func (o oneOff) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := o.rawStmt.QueryContext(ctx, args)
+	if err != nil {
+		o.rawStmt.Close()
+		return nil, err
+	}
+	return closingRows{rows, o.rawStmt}, nil
+}
+
+type closingRows struct {
+	driver.Rows
+	st driver.Stmt
+}
+
+func (r closingRows) Close() error {
+	err := r.Rows.Close()
+	r.st.Close()
+	return err
 }
 
 // namedValues converts arguments as database/sql would for a driver
