@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,11 +50,19 @@ type batcher struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// writer is held by whoever uses conn and stmts: the batcher's
+	// goroutine for a batch, or a caller committing a lone write itself
+	// (batch_direct.go). pending counts the writes queued for the batcher
+	// and not yet answered.
+	writer  sync.Mutex
+	pending atomic.Int64
+
 	// The batcher writes on one connection of its own, with its
 	// statements prepared once: parsing SQL on every write was a tenth of
-	// the writer's time. Only the batcher's goroutine uses them.
+	// the writer's time. Only the holder of writer uses them.
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	raw   map[string]rawStmt
 }
 
 func newBatcher(ctx context.Context, s *Store) (*batcher, error) {
@@ -61,7 +70,7 @@ func newBatcher(ctx context.Context, s *Store) (*batcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: a connection for writes: %w", err)
 	}
-	b := &batcher{s: s, reqs: make(chan *batchReq, maxBatch), quit: make(chan struct{}), conn: c, stmts: map[string]*sql.Stmt{}}
+	b := &batcher{s: s, reqs: make(chan *batchReq, maxBatch), quit: make(chan struct{}), conn: c, stmts: map[string]*sql.Stmt{}, raw: map[string]rawStmt{}}
 	b.wg.Add(1)
 	go b.loop()
 	return b, nil
@@ -70,6 +79,9 @@ func newBatcher(ctx context.Context, s *Store) (*batcher, error) {
 // ExecContext, QueryContext and QueryRowContext make the batcher the
 // querier of the writes it runs, on prepared statements.
 func (b *batcher) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if b.s.dialect == SQLite {
+		return b.execRaw(ctx, query, args) // batch_raw.go
+	}
 	st, err := b.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -119,6 +131,7 @@ func (b *batcher) close() {
 	for _, st := range b.stmts {
 		_ = st.Close()
 	}
+	b.closeRaw()
 	_ = b.conn.Close()
 }
 
@@ -146,10 +159,16 @@ func (s *Store) batchedWrite(ctx context.Context, fn func(ctx context.Context, c
 		b.mu.RUnlock()
 		return errClosed
 	}
+	if b.direct(r) {
+		b.mu.RUnlock()
+		return <-r.done
+	}
+	b.pending.Add(1)
 	select {
 	case b.reqs <- r:
 		b.mu.RUnlock()
 	case <-ctx.Done():
+		b.pending.Add(-1)
 		b.mu.RUnlock()
 		return ctx.Err()
 	}
@@ -170,13 +189,16 @@ func (b *batcher) loop() {
 			for {
 				select {
 				case r := <-b.reqs:
-					b.run([]*batchReq{r})
+					b.runLocked([]*batchReq{r})
 				default:
 					return
 				}
 			}
 		}
 		batch := []*batchReq{first}
+		// Take the writer before draining: writes that queue while a
+		// caller commits a lone write of its own join this batch.
+		b.writer.Lock()
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -187,7 +209,17 @@ func (b *batcher) loop() {
 			}
 		}
 		b.run(batch)
+		b.writer.Unlock()
+		b.pending.Add(-int64(len(batch)))
 	}
+}
+
+// runLocked runs a batch holding the writer connection.
+func (b *batcher) runLocked(batch []*batchReq) {
+	b.writer.Lock()
+	b.run(batch)
+	b.writer.Unlock()
+	b.pending.Add(-int64(len(batch)))
 }
 
 // run commits one batch and answers its callers. The writes run one after

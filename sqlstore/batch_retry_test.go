@@ -47,8 +47,9 @@ func TestPostgresBatchDeadlockRetried(t *testing.T) {
 		}
 		return tx, pid
 	}
-	// y holds d0, so the batcher's first batch (an append to d0) waits and
-	// the next two appends queue behind it; x holds d2.
+	// y holds d0, so the first append (to d0, committed alone on its
+	// caller's goroutine: batch_direct.go) waits and the next two appends
+	// queue behind it; x holds d2.
 	y, ypid := lockRow(d[0])
 	x, xpid := lockRow(d[2])
 	_, _ = x.Exec(`SET LOCAL deadlock_timeout = '30s'`) // x is not the one PostgreSQL aborts (where allowed)
@@ -61,9 +62,9 @@ func TestPostgresBatchDeadlockRetried(t *testing.T) {
 	go appendTo(d[0])
 	waitFor(t, "the first batch waits for d0", func() bool { return blocked(t, admin, ypid) })
 	go appendTo(d[1])
-	waitFor(t, "an append queued", func() bool { return len(s.batch.reqs) == 1 })
+	waitFor(t, "an append queued", func() bool { return s.batch.pending.Load() == 1 })
 	go appendTo(d[2])
-	waitFor(t, "two appends queued", func() bool { return len(s.batch.reqs) == 2 })
+	waitFor(t, "two appends queued", func() bool { return s.batch.pending.Load() == 2 })
 	// The next batch appends to d1, then waits for x's d2.
 	if err := y.Commit(); err != nil {
 		t.Fatal(err)

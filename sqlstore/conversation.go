@@ -232,10 +232,11 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
 	}
 	now := s.nowTime()
-	notFound := fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID)
 	var seq int64
 	outcome := func(err error) error {
 		if err != nil {
+			// Formatted only when needed: this runs for every message.
+			notFound := fmt.Sprintf("dialog %s of conversation %s not found", e.DialogID, e.ConversationID)
 			return normalize(err, "insert event", notFound, "", "")
 		}
 		e.Sequence, e.CreatedAt = seq, now
@@ -246,7 +247,9 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 		millis(now)}
 	if s.dialect == SQLite {
 		return s.batched(ctx, func(ctx context.Context, c conn) error {
-			return outcome(c.queryRow(ctx, appendSQLite, args...).Scan(&seq))
+			var err error
+			seq, err = c.queryInt64(ctx, appendSQLite, args...)
+			return outcome(err)
 		})
 	}
 	pg := &pgWrite{query: appendPostgres, args: args, dest: []any{&seq}, outcome: outcome}

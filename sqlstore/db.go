@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -173,10 +174,34 @@ func (s *Store) Close() error {
 
 // Rebind rewrites a PostgreSQL-style query for the store's engine.
 func (s *Store) Rebind(query string) string {
-	if s.dialect == SQLite {
-		return rebindSQLite(query)
+	if s.dialect == SQLite && strings.Contains(query, "$") {
+		return rebindCached(query)
 	}
 	return query
+}
+
+// rebound caches rewritten queries: the store's queries are mostly
+// constants run on every message, and rewriting one cost a microsecond and
+// an allocation each time. A few queries are built with varying lists, so
+// the cache stops growing at maxRebound entries.
+var (
+	rebound  sync.Map
+	reboundN atomic.Int32
+)
+
+const maxRebound = 1024
+
+func rebindCached(query string) string {
+	if v, ok := rebound.Load(query); ok {
+		return v.(string)
+	}
+	r := rebindSQLite(query)
+	if reboundN.Load() < maxRebound {
+		if _, loaded := rebound.LoadOrStore(query, r); !loaded {
+			reboundN.Add(1)
+		}
+	}
+	return r
 }
 
 // rebindSQLite turns $N into ?N outside quoted strings and identifiers.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,10 +19,14 @@ import (
 // benchStore opens an SQLite store with botrelay's durable settings (WAL,
 // synchronous=FULL) in a temporary folder, with an account, a skill and one
 // open conversation.
-func benchStore(b *testing.B) (*sqlstore.Store, *botrelay.Conversation) {
+func benchStore(b testing.TB) (*sqlstore.Store, *botrelay.Conversation) {
+	return benchStoreAt(b, filepath.Join(b.TempDir(), "bench.db"))
+}
+
+func benchStoreAt(b testing.TB, path string) (*sqlstore.Store, *botrelay.Conversation) {
 	b.Helper()
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(b.TempDir(), "bench.db"),
+	s, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: path,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
@@ -36,7 +41,7 @@ func benchStore(b *testing.B) (*sqlstore.Store, *botrelay.Conversation) {
 	return s, benchConversation(b, s, boot.Skills[0].ID, 1)
 }
 
-func benchConversation(b *testing.B, s *sqlstore.Store, skill botrelay.SkillID, n int) *botrelay.Conversation {
+func benchConversation(b testing.TB, s *sqlstore.Store, skill botrelay.SkillID, n int) *botrelay.Conversation {
 	b.Helper()
 	id := botrelay.ConversationID(fmt.Sprintf("00000000-0000-4000-9000-%012d", n))
 	consumer := botrelay.ConsumerID(fmt.Sprintf("c0ffee00-0000-4000-8000-%012d", n))
@@ -58,6 +63,7 @@ func BenchmarkAppendEvent(b *testing.B) {
 	ev := json.RawMessage(`{"type":"ContentEvent","contentType":"text/plain","message":"I would like to change the delivery address of my order"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		e := &botrelay.MessageEvent{ConversationID: cv.ID, DialogID: botrelay.DialogID(cv.ID), Type: "ContentEvent",
 			OriginatorID: string(cv.ConsumerID), OriginatorPID: string(cv.ConsumerID), OriginatorRole: botrelay.ParticipantConsumer, Event: ev}
@@ -79,6 +85,8 @@ func BenchmarkAppendEventParallel(b *testing.B) {
 	}
 	ctx := context.Background()
 	b.SetParallelism(8)
+	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		c := <-convs
@@ -120,6 +128,7 @@ func BenchmarkSaveBotConversation(b *testing.B) {
 	bc := &botrelay.BotConversation{BotID: bot.ID, ConversationID: cv.ID, DialogID: botrelay.DialogID(cv.ID), Open: true,
 		LastSequence: 1, Outbox: json.RawMessage(`{"key":"s1","seq":1,"reply":{"items":[{"message":{"text":"hello"}}]}}`)}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		if err := s.SaveBotConversation(ctx, bc); err != nil {
 			b.Fatal(err)
@@ -156,4 +165,30 @@ func BenchmarkAppendEventParallelSerialized(b *testing.B) {
 			}
 		}
 	})
+}
+
+// reportCPU adds the process's CPU time (user and system, all goroutines,
+// the fsyncs' kernel time included) per operation to a benchmark's
+// results, and its threads' voluntary context switches per operation (a
+// thread that sleeps waiting for another: a hand-off between goroutines
+// that had to wake a thread, or a wait for the disk). A durable write's wall
+// time is mostly waiting for the disk; its CPU is what it takes from the
+// rest of a server. Call it after the setup and defer the function it
+// returns.
+func reportCPU(b *testing.B) func() {
+	start, startSw := processCPU(), voluntarySwitches()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(voluntarySwitches()-startSw)/float64(b.N), "vcsw/op")
+		}
+	}
+}
+
+func voluntarySwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw
 }
