@@ -139,6 +139,11 @@ type convState struct {
 	// conversation's dialogs (see lastSequence); guarded by op.
 	seqDialog botrelay.DialogID
 	seq       int64
+	// consumerDialog and consumerSeq are the dialog and sequence of the
+	// last event the consumer wrote since the hub holds the conversation
+	// (see lastConsumer); guarded by h.mu.
+	consumerDialog botrelay.DialogID
+	consumerSeq    int64
 	// preview and previewAt are the consumer's last message, for rings
 	// (see notePreview); guarded by h.mu.
 	preview        string

@@ -113,7 +113,20 @@ type convDetails struct {
 		// HandoffSequence is the hub's extension (docs/protocol.md); a real
 		// LivePerson account does not send it.
 		HandoffSequence *int64 `json:"handoffSequence"`
+		// LastConsumerSequence is the hub's extension too: the sequence
+		// of the dialog's last consumer event.
+		LastConsumerSequence *int64 `json:"lastConsumerSequence"`
 	} `json:"dialogs"`
+}
+
+// lastConsumer is the hub's lastConsumerSequence of the dialog, or nil.
+func (d *convDetails) lastConsumer(dialog string) *int64 {
+	for _, dl := range d.Dialogs {
+		if dl.DialogID == dialog {
+			return dl.LastConsumerSequence
+		}
+	}
+	return nil
 }
 
 // participants reads participants as LivePerson's legacy map
@@ -291,6 +304,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
 		if handoff != nil {
 			ev.Handoff, ev.HandoffKnown = *handoff, true
+		}
+		if lc := d.lastConsumer(open); lc != nil {
+			ev.LastConsumer, ev.LastConsumerKnown = *lc, true
 		}
 		if ev.Context != nil {
 			st.context = ev.Context
