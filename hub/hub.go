@@ -108,6 +108,10 @@ type Hub struct {
 
 	mu           sync.Mutex
 	convs        map[botrelay.ConversationID]*convState
+	// byUser indexes the open conversations by their active users
+	// (Conversation.HasUser), so an agent's subscription finds its own
+	// without going through every conversation of the node.
+	byUser map[botrelay.UserID]map[*convState]struct{}
 	dialogs      map[botrelay.DialogID]botrelay.ConversationID
 	consumerOpen map[botrelay.ConsumerID]botrelay.ConversationID
 	waiting      []botrelay.ConversationID // FIFO of conversations without an agent
@@ -149,6 +153,32 @@ type convState struct {
 	preview        string
 	previewAt      time.Time
 	previewLoading bool
+}
+
+// indexUsers adds cs to byUser under each active user of its
+// conversation, or removes it. The caller holds h.mu.
+func (h *Hub) indexUsers(cs *convState, add bool) {
+	if cs.c == nil {
+		return
+	}
+	for _, p := range cs.c.Participants {
+		if p.UserID == 0 || p.State != botrelay.ParticipantStateActive {
+			continue
+		}
+		set := h.byUser[p.UserID]
+		if add {
+			if set == nil {
+				set = map[*convState]struct{}{}
+				h.byUser[p.UserID] = set
+			}
+			set[cs] = struct{}{}
+			continue
+		}
+		delete(set, cs)
+		if len(set) == 0 {
+			delete(h.byUser, p.UserID)
+		}
+	}
 }
 
 // ring offers a waiting conversation to one agent.
@@ -212,6 +242,7 @@ func New(o Options) (*Hub, error) {
 		ready:         make(chan struct{}),
 		closed:        make(chan struct{}),
 		convs:         map[botrelay.ConversationID]*convState{},
+		byUser:        map[botrelay.UserID]map[*convState]struct{}{},
 		dialogs:       map[botrelay.DialogID]botrelay.ConversationID{},
 		consumerOpen:  map[botrelay.ConsumerID]botrelay.ConversationID{},
 		rings:         map[string]*ring{},
@@ -328,7 +359,11 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 			h.load[a]--
 		}
 	}
+	h.indexUsers(cs, false)
 	cs.c = c
+	if c.State == botrelay.ConversationOpen {
+		h.indexUsers(cs, true)
+	}
 	if c.State != botrelay.ConversationOpen {
 		h.cancelRing(cs, "CANCELLED")
 		h.unwait(c.ID)

@@ -125,9 +125,9 @@ func cloneIdle(ctx context.Context, db *sql.DB, postgres bool, total int, progre
 	drop()
 	defer drop()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE bench_clone_templates AS
-		SELECT b.conversation_id AS id, ROW_NUMBER() OVER (ORDER BY b.conversation_id) - 1 AS i
+		SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS i FROM (SELECT DISTINCT b.conversation_id AS id
 		FROM bot_conversations b JOIN conversations c ON c.id = b.conversation_id
-		WHERE b.open AND c.state = 'OPEN'`); err != nil {
+		WHERE b.open AND c.state = 'OPEN') t`); err != nil {
 		return res, fmt.Errorf("clone: list the templates: %w", err)
 	}
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM bench_clone_templates").Scan(&res.Templates); err != nil {

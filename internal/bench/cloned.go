@@ -67,6 +67,12 @@ func (s *server) cloneAndRestart(ctx context.Context, r *Report, ids []string, u
 	if err != nil {
 		return procSample{}, err
 	}
+	if o.KeepData && s.pg == nil {
+		// A copy to restart on again (e.g. another build, --server-exe).
+		if err := copyFile(filepath.Join(s.data, "botrelay.db"), filepath.Join(s.data, "botrelay.db.cloned")); err != nil {
+			return procSample{}, err
+		}
+	}
 	o.logf("clone: %d open conversations (%d opened through the protocol, %d copies; at most %d on one bot) in %v",
 		res.Templates+res.Clones, res.Templates, res.Clones, res.MaxPerBot, res.Took.Round(time.Millisecond))
 	c := &Cloned{Conversations: res.Templates + res.Clones, Templates: res.Templates, MaxPerBot: res.MaxPerBot,
@@ -141,6 +147,24 @@ func (s *server) waitResumed(ctx context.Context, c *Cloned, start time.Time, id
 		prev = cur
 	}
 	return fmt.Errorf("the server did not go quiet within %v of its restart", wait)
+}
+
+// copyFile copies src to dst (mode 0600).
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // countLog counts the lines of the file at path after offset from that

@@ -35,7 +35,7 @@ import (
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
 	w.collectSDEs(ctx, ev)
-	w.commandedSDEs(ctx)
+	w.sdesPending = true // commandedSDEs, before the first turn
 	st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
 	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
 		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
@@ -237,6 +237,7 @@ func (w *worker) catchUp(ctx context.Context, ev *botrelay.PlatformEvent, histor
 // whether the bot still holds the conversation afterwards.
 func (w *worker) welcome(ctx context.Context, ev *botrelay.PlatformEvent, last string) bool {
 	w.st.Welcomed = true
+	w.commandedSDEs(ctx)
 	turn := w.turn(botrelay.TurnStart, ev)
 	if ev.Kind == botrelay.EventSurveyStarted {
 		turn.Kind = botrelay.TurnSurvey
