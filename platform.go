@@ -133,7 +133,7 @@ type PlatformEvent struct {
 	// up on, and the relay skips reading its history.
 	LastConsumer      int64
 	LastConsumerKnown bool
-	At           time.Time
+	At                time.Time
 }
 
 // EngagementAttributesReader is implemented by platforms that can read a

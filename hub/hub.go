@@ -106,12 +106,12 @@ type Hub struct {
 	createMu sync.Mutex // serialises conversation creation
 	connWG   sync.WaitGroup
 
-	mu           sync.Mutex
-	convs        map[botrelay.ConversationID]*convState
+	mu    sync.Mutex
+	convs map[botrelay.ConversationID]*convState
 	// byUser indexes the open conversations by their active users
 	// (Conversation.HasUser), so an agent's subscription finds its own
 	// without going through every conversation of the node.
-	byUser map[botrelay.UserID]map[*convState]struct{}
+	byUser       map[botrelay.UserID]map[*convState]struct{}
 	dialogs      map[botrelay.DialogID]botrelay.ConversationID
 	consumerOpen map[botrelay.ConsumerID]botrelay.ConversationID
 	waiting      []botrelay.ConversationID // FIFO of conversations without an agent

@@ -36,15 +36,15 @@ type worker struct {
 	quit   chan struct{}
 	once   sync.Once
 
-	st    *botrelay.BotConversation // loaded on the first event
-	sdes  json.RawMessage           // engagement attributes, read once at assignment (F13)
+	st   *botrelay.BotConversation // loaded on the first event
+	sdes json.RawMessage           // engagement attributes, read once at assignment (F13)
 	// sdesPending is set at an assignment: the engagement attributes a
 	// command stored are still to be read (commandedSDEs), before the
 	// first turn rather than at the assignment, so resuming an idle
 	// conversation reads nothing more than its state.
 	sdesPending bool
-	buf   []*botrelay.PlatformEvent // combine buffer (F10)
-	timer *time.Timer
+	buf         []*botrelay.PlatformEvent // combine buffer (F10)
+	timer       *time.Timer
 
 	// Chat inactivity timers (F34), restarted by consumer messages.
 	warnTimer, closeTimer *time.Timer
