@@ -155,6 +155,15 @@ type convState struct {
 	previewLoading bool
 }
 
+// markTried records that u was rung for the conversation; tried is made on
+// the first ring, so the many conversations never rung cost no map.
+func (cs *convState) markTried(u botrelay.UserID) {
+	if cs.tried == nil {
+		cs.tried = map[botrelay.UserID]bool{}
+	}
+	cs.tried[u] = true
+}
+
 // indexUsers adds cs to byUser under each active user of its
 // conversation, or removes it. The caller holds h.mu.
 func (h *Hub) indexUsers(cs *convState, add bool) {
@@ -351,7 +360,7 @@ func ms(t time.Time) int64 {
 func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 	cs := h.convs[c.ID]
 	if cs == nil {
-		cs = &convState{tried: map[botrelay.UserID]bool{}}
+		cs = &convState{}
 		h.convs[c.ID] = cs
 	}
 	if old != nil && old.State == botrelay.ConversationOpen {
@@ -398,7 +407,7 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 	requeue := old == nil || old.AssignedAgent() != 0 || old.SkillID != c.SkillID || inSurvey(old) != inSurvey(c) || (cs.suggested != 0 && !cs.tried[cs.suggested] && (cs.ring == nil || cs.ring.user != cs.suggested))
 	if requeue {
 		h.cancelRing(cs, "CANCELLED")
-		cs.tried = map[botrelay.UserID]bool{}
+		cs.tried = nil
 		h.unwait(c.ID)
 		cs.waitSince = h.now()
 		h.waiting = append(h.waiting, c.ID)
