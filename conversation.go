@@ -123,6 +123,11 @@ type Dialog struct {
 	// agent's to answer; those at or before it belonged to the previous
 	// agent's part. 0 for a conversation that never changed hands.
 	HandoffSequence int64
+	// LastConsumerSequence is the sequence of the dialog's last event the
+	// consumer wrote, as the store held it when it read the dialog (0: none).
+	// The hub keeps the live value; a connector that held the conversation
+	// through this sequence has nothing to catch up on when it resumes.
+	LastConsumerSequence int64
 }
 
 // Conversation is a messaging conversation between a consumer and the agents

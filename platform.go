@@ -126,7 +126,14 @@ type PlatformEvent struct {
 	// works it out from History (docs/connector.md, "Handovers").
 	Handoff      int64
 	HandoffKnown bool
-	At           time.Time
+	// LastConsumer, on EventAssigned, is the sequence of the dialog's last
+	// event the consumer wrote when the platform sent the assignment (0:
+	// none); LastConsumerKnown is false when the platform does not say. A
+	// resumed conversation the bot handled through it has nothing to catch
+	// up on, and the relay skips reading its history.
+	LastConsumer      int64
+	LastConsumerKnown bool
+	At                time.Time
 }
 
 // EngagementAttributesReader is implemented by platforms that can read a

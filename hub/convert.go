@@ -61,11 +61,35 @@ func (h *Hub) details(c *botrelay.Conversation) ums.ConversationDetails {
 		d.Dialogs = append(d.Dialogs, ums.DialogDetails{
 			DialogID: string(dl.ID), DialogType: string(dl.Type), ChannelType: "MESSAGING", State: string(dl.State),
 			CreationTs: ms(dl.CreatedAt), EndTs: ms(dl.ClosedAt), ClosedBy: dl.ClosedBy, MetaData: map[string]any{},
-			ParticipantsDetails: append([]ums.ParticipantDetails{}, parts...),
-			HandoffSequence:     dl.HandoffSequence,
+			ParticipantsDetails:  append([]ums.ParticipantDetails{}, parts...),
+			HandoffSequence:      dl.HandoffSequence,
+			LastConsumerSequence: h.lastConsumer(c.ID, &dl),
 		})
 	}
 	return d
+}
+
+// lastConsumer is the sequence of the last event the consumer wrote in a
+// dialog, or nil when the hub does not know it: the one it stored since it
+// holds the conversation, else the one the store held when the hub read
+// the conversation (or 0 for a dialog it made), as long as the consumer
+// wrote nothing in another dialog meanwhile. Consumer events are stored
+// and delivered under h.mu (publish), which the caller holds: an event
+// after the returned sequence reaches the agents after this notification.
+func (h *Hub) lastConsumer(conv botrelay.ConversationID, dl *botrelay.Dialog) *int64 {
+	cs := h.convs[conv]
+	if cs == nil {
+		return nil
+	}
+	switch cs.consumerDialog {
+	case dl.ID:
+		n := cs.consumerSeq
+		return &n
+	case "":
+		n := dl.LastConsumerSequence
+		return &n
+	}
+	return nil
 }
 
 func ttrSeconds(t botrelay.TTRType) int64 {

@@ -106,8 +106,12 @@ type Hub struct {
 	createMu sync.Mutex // serialises conversation creation
 	connWG   sync.WaitGroup
 
-	mu           sync.Mutex
-	convs        map[botrelay.ConversationID]*convState
+	mu    sync.Mutex
+	convs map[botrelay.ConversationID]*convState
+	// byUser indexes the open conversations by their active users
+	// (Conversation.HasUser), so an agent's subscription finds its own
+	// without going through every conversation of the node.
+	byUser       map[botrelay.UserID]map[*convState]struct{}
 	dialogs      map[botrelay.DialogID]botrelay.ConversationID
 	consumerOpen map[botrelay.ConsumerID]botrelay.ConversationID
 	waiting      []botrelay.ConversationID // FIFO of conversations without an agent
@@ -139,11 +143,51 @@ type convState struct {
 	// conversation's dialogs (see lastSequence); guarded by op.
 	seqDialog botrelay.DialogID
 	seq       int64
+	// consumerDialog and consumerSeq are the dialog and sequence of the
+	// last event the consumer wrote since the hub holds the conversation
+	// (see lastConsumer); guarded by h.mu.
+	consumerDialog botrelay.DialogID
+	consumerSeq    int64
 	// preview and previewAt are the consumer's last message, for rings
 	// (see notePreview); guarded by h.mu.
 	preview        string
 	previewAt      time.Time
 	previewLoading bool
+}
+
+// markTried records that u was rung for the conversation; tried is made on
+// the first ring, so the many conversations never rung cost no map.
+func (cs *convState) markTried(u botrelay.UserID) {
+	if cs.tried == nil {
+		cs.tried = map[botrelay.UserID]bool{}
+	}
+	cs.tried[u] = true
+}
+
+// indexUsers adds cs to byUser under each active user of its
+// conversation, or removes it. The caller holds h.mu.
+func (h *Hub) indexUsers(cs *convState, add bool) {
+	if cs.c == nil {
+		return
+	}
+	for _, p := range cs.c.Participants {
+		if p.UserID == 0 || p.State != botrelay.ParticipantStateActive {
+			continue
+		}
+		set := h.byUser[p.UserID]
+		if add {
+			if set == nil {
+				set = map[*convState]struct{}{}
+				h.byUser[p.UserID] = set
+			}
+			set[cs] = struct{}{}
+			continue
+		}
+		delete(set, cs)
+		if len(set) == 0 {
+			delete(h.byUser, p.UserID)
+		}
+	}
 }
 
 // ring offers a waiting conversation to one agent.
@@ -207,6 +251,7 @@ func New(o Options) (*Hub, error) {
 		ready:         make(chan struct{}),
 		closed:        make(chan struct{}),
 		convs:         map[botrelay.ConversationID]*convState{},
+		byUser:        map[botrelay.UserID]map[*convState]struct{}{},
 		dialogs:       map[botrelay.DialogID]botrelay.ConversationID{},
 		consumerOpen:  map[botrelay.ConsumerID]botrelay.ConversationID{},
 		rings:         map[string]*ring{},
@@ -315,7 +360,7 @@ func ms(t time.Time) int64 {
 func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 	cs := h.convs[c.ID]
 	if cs == nil {
-		cs = &convState{tried: map[botrelay.UserID]bool{}}
+		cs = &convState{}
 		h.convs[c.ID] = cs
 	}
 	if old != nil && old.State == botrelay.ConversationOpen {
@@ -323,7 +368,11 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 			h.load[a]--
 		}
 	}
+	h.indexUsers(cs, false)
 	cs.c = c
+	if c.State == botrelay.ConversationOpen {
+		h.indexUsers(cs, true)
+	}
 	if c.State != botrelay.ConversationOpen {
 		h.cancelRing(cs, "CANCELLED")
 		h.unwait(c.ID)
@@ -358,7 +407,7 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 	requeue := old == nil || old.AssignedAgent() != 0 || old.SkillID != c.SkillID || inSurvey(old) != inSurvey(c) || (cs.suggested != 0 && !cs.tried[cs.suggested] && (cs.ring == nil || cs.ring.user != cs.suggested))
 	if requeue {
 		h.cancelRing(cs, "CANCELLED")
-		cs.tried = map[botrelay.UserID]bool{}
+		cs.tried = nil
 		h.unwait(c.ID)
 		cs.waitSince = h.now()
 		h.waiting = append(h.waiting, c.ID)

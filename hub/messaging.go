@@ -168,6 +168,9 @@ func (h *Hub) publish(ctx context.Context, c *conn, req *ums.Request) (any, erro
 		cs.seqDialog, cs.seq = me.DialogID, me.Sequence
 	}
 	h.mu.Lock()
+	if me.OriginatorRole == botrelay.ParticipantConsumer && me.Sequence > 0 {
+		cs.consumerDialog, cs.consumerSeq = me.DialogID, me.Sequence
+	}
 	if c.consumer != "" && notePreview(cs, ev, me.CreatedAt) {
 		h.refreshRing(cs)
 	}

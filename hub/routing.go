@@ -36,7 +36,7 @@ func (h *Hub) dispatch() {
 		}
 		cands := h.candidates(cs)
 		if len(cands) == 0 && len(cs.tried) > 0 {
-			cs.tried = map[botrelay.UserID]bool{} // start over with everyone
+			cs.tried = nil // start over with everyone
 			cands = h.candidates(cs)
 		}
 		if len(cands) == 0 {
@@ -180,7 +180,7 @@ func (h *Hub) expireRing(id string) {
 		return
 	}
 	h.log.Info("ring expired", "conversation_id", string(r.conv), "ring_id", id, "user_id", int64(r.user))
-	cs.tried[r.user] = true
+	cs.markTried(r.user)
 	h.cancelRing(cs, "EXPIRED")
 	h.dispatch()
 }
@@ -193,7 +193,7 @@ func (h *Hub) reroute(u botrelay.UserID) {
 			continue
 		}
 		if cs := h.convs[r.conv]; cs != nil && cs.ring == r {
-			cs.tried[u] = true
+			cs.markTried(u)
 			h.cancelRing(cs, "CANCELLED")
 		}
 	}
@@ -220,7 +220,7 @@ func (h *Hub) updateRing(ctx context.Context, s *session, ringID, state string) 
 	switch state {
 	case "ACCEPTED":
 	case "REJECTED":
-		cs.tried[s.user.ID] = true
+		cs.markTried(s.user.ID)
 		h.cancelRing(cs, "REJECTED")
 		h.dispatch()
 		h.mu.Unlock()

@@ -105,8 +105,16 @@ func (h *Hub) notify(old, new *botrelay.Conversation) {
 // subscribeExConversations answers aam.SubscribeExConversations on an
 // agent connection: the agent's conversations, or with agentIds those of
 // other agents (which needs conversation:view-all). The answer goes first,
-// then the conversations that exist already, then (after h.mu is released)
-// every later change.
+// then the conversations that exist already, then every later change.
+//
+// The conversations that exist already go in notifications of at most
+// changesPerFrame, each built under h.mu of its own: when a restarted node
+// holds 100,000s of conversations and 100s of bots subscribe at once, no
+// bot waits for every other bot's whole snapshot (which made their
+// subscriptions time out). A change between two chunks is notified as it
+// happens (the subscription is registered first) and a chunk renders each
+// conversation as it is when the chunk is built, so the agent never sees an
+// older state after a newer one.
 func (h *Hub) subscribeExConversations(ctx context.Context, c *conn, req *ums.Request) (any, error) {
 	var b ums.SubscribeExConversationsBody
 	if err := ums.DecodeBody(req, &b); err != nil {
@@ -125,24 +133,73 @@ func (h *Hub) subscribeExConversations(ctx context.Context, c *conn, req *ums.Re
 		sub.agentIDs = append(sub.agentIDs, u.ID)
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	c.convSubs[sub.id] = sub
-	var changes []ums.ConversationChange
-	for _, cs := range h.convs {
+	var matched []*convState
+	h.subCandidates(c, sub, func(cs *convState) {
 		if h.subMatches(c, sub, cs.c) {
+			matched = append(matched, cs)
+		}
+	})
+	c.send(ums.OK(req, map[string]string{"subscriptionId": sub.id}))
+	h.mu.Unlock()
+	// In notifications of at most changesPerFrame conversations: a bot
+	// holding tens of thousands would otherwise get one frame larger
+	// than a websocket client accepts (16 MiB in the adapter). They go
+	// from a goroutine of their own, so the connection's next requests
+	// are not held up while the chunks wait for h.mu.
+	go func() {
+		for len(matched) > 0 {
+			n := min(len(matched), changesPerFrame)
+			h.sendSnapshot(c, sub, matched[:n])
+			matched = matched[n:]
+		}
+	}()
+	return errAnswered, nil
+}
+
+// subCandidates calls f with every open conversation a subscription may see:
+// those of its agents (byUser), or all for a subscription that sees more.
+// The caller holds h.mu.
+func (h *Hub) subCandidates(c *conn, sub *convSub, f func(*convState)) {
+	users := sub.agentIDs
+	if len(users) == 0 && c.consumer == "" && !c.sess.viewAll {
+		users = []botrelay.UserID{c.sess.user.ID}
+	}
+	if len(users) == 0 {
+		for _, cs := range h.convs {
+			f(cs)
+		}
+		return
+	}
+	seen := map[*convState]bool{}
+	for _, u := range users {
+		for cs := range h.byUser[u] {
+			if !seen[cs] {
+				seen[cs] = true
+				f(cs)
+			}
+		}
+	}
+}
+
+// sendSnapshot sends one notification of a new subscription's existing
+// conversations, as they are now; those gone or no longer matching since
+// are left out (their change was notified).
+func (h *Hub) sendSnapshot(c *conn, sub *convSub, chunk []*convState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.convSubs[sub.id] != sub {
+		return // unsubscribed meanwhile
+	}
+	changes := make([]ums.ConversationChange, 0, len(chunk))
+	for _, cs := range chunk {
+		if h.convs[cs.c.ID] == cs && h.subMatches(c, sub, cs.c) {
 			changes = append(changes, h.change("UPSERT", cs.c))
 		}
 	}
-	c.send(ums.OK(req, map[string]string{"subscriptionId": sub.id}))
-	// In notifications of at most changesPerFrame conversations: a bot
-	// holding tens of thousands would otherwise get one frame larger
-	// than a websocket client accepts (16 MiB in the adapter).
-	for len(changes) > 0 {
-		n := min(len(changes), changesPerFrame)
-		c.send(ums.NewNotification(ums.NotifyExConversationChange, ums.ConversationChangeBody{SubscriptionID: sub.id, Changes: changes[:n]}))
-		changes = changes[n:]
+	if len(changes) > 0 {
+		c.send(ums.NewNotification(ums.NotifyExConversationChange, ums.ConversationChangeBody{SubscriptionID: sub.id, Changes: changes}))
 	}
-	return errAnswered, nil
 }
 
 // unsubscribeExConversations answers an agent's UnsubscribeExConversations;

@@ -179,8 +179,9 @@ func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrel
 			marks[i] = fmt.Sprintf("$%d", i+1)
 		}
 		in := strings.Join(marks, ", ")
-		rows, err := c.query(ctx, `SELECT conversation_id, id, type, state, closed_by, created_at, closed_at, handoff_sequence
-			FROM conversation_dialogs WHERE conversation_id IN (`+in+`) ORDER BY conversation_id, position`, args...)
+		rows, err := c.query(ctx, `SELECT d.conversation_id, d.id, d.type, d.state, d.closed_by, d.created_at, d.closed_at, d.handoff_sequence,
+				COALESCE((SELECT MAX(e.sequence) FROM conversation_events e WHERE e.dialog_id = d.id AND e.originator_role = 'CONSUMER'), 0)
+			FROM conversation_dialogs d WHERE d.conversation_id IN (`+in+`) ORDER BY d.conversation_id, d.position`, args...)
 		if err != nil {
 			return fmt.Errorf("list dialogs: %w", err)
 		}
@@ -188,7 +189,7 @@ func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrel
 			var cid botrelay.ConversationID
 			var d botrelay.Dialog
 			var created, closed int64
-			if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed, &d.HandoffSequence); err != nil {
+			if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed, &d.HandoffSequence, &d.LastConsumerSequence); err != nil {
 				rows.Close()
 				return fmt.Errorf("scan dialog: %w", err)
 			}

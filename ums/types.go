@@ -160,6 +160,11 @@ type DialogDetails struct {
 	// when the conversation last changed hands (Dialog.HandoffSequence).
 	// The connector answers only the consumer messages after it.
 	HandoffSequence int64 `json:"handoffSequence"`
+	// LastConsumerSequence is botrelay's extension: the sequence of the
+	// dialog's last event the consumer wrote (0: none yet), present when
+	// the hub knows it. A connector that resumes a conversation it handled
+	// through this sequence need not read its history.
+	LastConsumerSequence *int64 `json:"lastConsumerSequence,omitempty"`
 }
 
 // ParticipantDetails is one participant of a dialog.

@@ -69,6 +69,8 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		bots      = fs.Int("bots", 1, "started bots sharing the conversations")
 		consumers = fs.Int("consumers", 100, "connected consumers, one conversation each, that send")
 		idle      = fs.Int("idle", 0, "extra conversations opened and left open with no consumer connected, to measure memory")
+		idleClone = fs.Int("idle-clone", 0, "replicate the --idle conversations (default 1000) in the stopped server's store up to `N` open ones, restart it on them and report its readiness and memory")
+		serverExe = fs.String("server-exe", "", "run the started servers with this botrelay `executable` (default: this one), to compare two builds")
 		maxOpen   = fs.Int("max-open", 0, "each bot's open-conversation cap (default: its share, at least 999)")
 		rate      = fs.Float64("rate", 0, "messages per `second` in all; 0 = as fast as answers come back")
 		window    = fs.Int("window", 1, "messages outstanding per consumer when --rate is 0")
@@ -99,6 +101,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	o := bench.Options{Exe: exe, ServerArgs: []string{"bench", "server"}, FloorArgs: []string{"bench", "floor"},
 		ChildEnv: benchChildEnv, Server: *server, User: *user, Password: os.Getenv("BOTRELAY_PASSWORD"),
 		Data: *data, KeepData: *keep, Database: *database, Nodes: *nodes, Vendor: *vendor, Bots: *bots, Consumers: *consumers, Idle: *idle,
+		IdleClone: *idleClone, ServerExe: *serverExe,
 		MaxOpenPerBot: *maxOpen, Rate: *rate, Window: *window, Warmup: *warmup, Duration: *duration, Drain: *drain,
 		Parallel: *parallel, Settle: *settle, Floor: *floor, Readiness: *ready, CPUProfile: *cpuprof, CompareSQLite: *compare, Progress: stderr}
 	if *quiet {

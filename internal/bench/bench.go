@@ -66,6 +66,13 @@ type Options struct {
 	// Idle is how many more conversations are opened, assigned to the bots,
 	// and left open with no consumer connected, before the load.
 	Idle int
+	// IdleClone, when above Idle, replicates the Idle conversations in the
+	// stopped server's store until it holds IdleClone open ones, restarts
+	// the server on it and measures it (clone.go). Started server only.
+	IdleClone int
+	// ServerExe, when set, is the executable the started servers run
+	// (default Exe): an A/B of two builds under one bench.
+	ServerExe string
 	// MaxOpenPerBot is each bot's open-conversation cap; default: enough
 	// for its share (at least the product's default, 999).
 	MaxOpenPerBot int
@@ -133,7 +140,10 @@ func (o *Options) defaults() error {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	need := (o.Consumers + o.Idle + o.Bots - 1) / o.Bots
+	if o.IdleClone > 0 && o.Idle <= 0 {
+		o.Idle = min(o.IdleClone, 1000)
+	}
+	need := (o.Consumers + max(o.Idle, o.IdleClone) + o.Bots - 1) / o.Bots
 	if o.MaxOpenPerBot <= 0 {
 		o.MaxOpenPerBot = max(999, need+need/10+10)
 	}
@@ -148,6 +158,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Server == "" && o.Exe == "" {
 		return errors.New("no botrelay executable to start")
+	}
+	if o.IdleClone > 0 && (o.Server != "" || o.Nodes > 1) {
+		return errors.New("--idle-clone needs the server the bench starts, one node")
 	}
 	if o.Server != "" && o.User == "" {
 		return errors.New("a targeted server needs a user (and password) for its management API")

@@ -52,7 +52,11 @@ func (s *server) start(ctx context.Context) (time.Duration, error) {
 		ready = "/healthz"
 	}
 	t0 := time.Now()
-	c, err := startChild(s.o.Exe, s.env, filepath.Join(s.data, "bench-server.log"), args...)
+	exe := s.o.Exe
+	if s.o.ServerExe != "" {
+		exe = s.o.ServerExe
+	}
+	c, err := startChild(exe, s.env, filepath.Join(s.data, "bench-server.log"), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -112,6 +116,11 @@ func runBotrelay(ctx context.Context, o *Options, r *Report) error {
 	r.Setup.ServerRSSBaseBytes = base.RSS
 	if o.Idle > 0 {
 		if base, err = s.openIdle(ctx, r, tgt, epoch, rawBase, base); err != nil {
+			return err
+		}
+	}
+	if o.IdleClone > o.Idle {
+		if base, err = s.cloneAndRestart(ctx, r, ids, user, password); err != nil {
 			return err
 		}
 	}
@@ -334,7 +343,7 @@ func (s *server) runLive(ctx context.Context, r *Report, tgt target, epoch time.
 // bots take to be ONLINE again.
 func (s *server) measureReadiness(ctx context.Context, r *Report, ids []string, user, password string) error {
 	o := s.o
-	rd := &Readiness{OpenConversations: o.Idle + o.Consumers}
+	rd := &Readiness{OpenConversations: max(o.Idle, o.IdleClone) + o.Consumers}
 	for i := range o.Readiness {
 		s.child.stop(60 * time.Second)
 		s.child = nil

@@ -26,6 +26,9 @@ type Report struct {
 	AddedLatency *Latency `json:"addedLatencyMs,omitempty"`
 	// Idle is the cost of open conversations with no consumer connected.
 	Idle *Idle `json:"idle,omitempty"`
+	// Cloned is the node restarted with the idle conversations replicated
+	// in its store (--idle-clone).
+	Cloned *Cloned `json:"cloned,omitempty"`
 	// Readiness is how long `serve` took to answer /healthz 200 on the run's
 	// data folder, from the process start.
 	Readiness *Readiness `json:"readiness,omitempty"`
@@ -276,6 +279,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 		fmt.Fprintf(&b, "; opened %.0f/s\n", i.OpenedPerSecond)
 	}
+	writeCloned(&b, r.Cloned)
 	if rd := r.Readiness; rd != nil {
 		fmt.Fprintf(&b, "ready     serve on the existing data folder (%d open conversations): /healthz 200 after median %.0f ms, max %.0f ms",
 			rd.OpenConversations, rd.MedianMs, rd.MaxMs)

@@ -298,6 +298,7 @@ func (w *worker) runCommand(ctx context.Context, c *botrelay.Command) (cause, ms
 			return codeChangeTTR, "change TTR: " + err.Error()
 		}
 	case botrelay.CommandSDEs:
+		w.commandedSDEs(ctx)
 		return w.commandSDEs(ctx, c)
 	default:
 		return "", fmt.Sprintf("unknown command type %q", c.Type)
@@ -385,12 +386,17 @@ func (w *worker) commandSDEs(ctx context.Context, c *botrelay.Command) (cause, m
 	return "", ""
 }
 
-// commandedSDEs takes, at an assignment, the engagement attributes a
-// Public API command set on the conversation earlier (stored merged with
-// what the bot had collected then), so a restarted bot, or the next bot the
-// conversation goes to, hands them to its vendor too. One read per
-// assignment.
+// commandedSDEs takes, after an assignment and before the first turn or
+// command, the engagement attributes a Public API command set on the
+// conversation earlier (stored merged with what the bot had collected
+// then), so a restarted bot, or the next bot the conversation goes to,
+// hands them to its vendor too. One read per assignment that comes to a
+// turn.
 func (w *worker) commandedSDEs(ctx context.Context) {
+	if !w.sdesPending {
+		return
+	}
+	w.sdesPending = false
 	set, _, err := w.store.EngagementAttributes(ctx, w.ref.ID)
 	if err != nil {
 		if botrelay.ErrorCode(err) != botrelay.ENOTFOUND {

@@ -35,7 +35,7 @@ import (
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
 	w.collectSDEs(ctx, ev)
-	w.commandedSDEs(ctx)
+	w.sdesPending = true // commandedSDEs, before the first turn
 	st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
 	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
 		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
@@ -109,7 +109,9 @@ func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *bot
 	if w.ref.DialogID == "" {
 		w.ref.DialogID = st.DialogID
 	}
+	upToDate := w.upToDate(ev)
 	if len(w.st.Outbox) > 0 {
+		upToDate = false
 		if ob := w.storedOutbox(ctx); ob != nil {
 			w.finishOutbox(ctx, ob, true)
 		}
@@ -119,6 +121,14 @@ func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *bot
 	}
 	if w.isSurvey() && ev.Kind == botrelay.EventSurveyStarted {
 		w.surveyStarted(ctx)
+	}
+	if upToDate {
+		// Nothing the consumer wrote after the last handled message: no
+		// history to read (a restart with many open conversations would
+		// otherwise read every one's).
+		w.resetInactivity()
+		w.catchUp(ctx, ev, nil)
+		return
 	}
 	history, ok := w.readHistory(ctx, w.st.LastSequence)
 	if !ok {
@@ -138,6 +148,15 @@ func (w *worker) resume(ctx context.Context, ev *botrelay.PlatformEvent, st *bot
 		}
 	}
 	w.catchUp(ctx, ev, history)
+}
+
+// upToDate reports whether a resumed conversation owes the vendor nothing
+// the history could show: the platform says the consumer wrote nothing
+// after the last message the bot handled, and no welcome is owed (a
+// welcome needs the consumer's last message from the history).
+func (w *worker) upToDate(ev *botrelay.PlatformEvent) bool {
+	return ev.LastConsumerKnown && ev.LastConsumer <= w.st.LastSequence && ev.Conversation.DialogID == w.st.DialogID &&
+		(w.st.Welcomed || !w.wantsWelcome(ev))
 }
 
 // readHistory reads the conversation's history after a sequence, trying
@@ -218,6 +237,7 @@ func (w *worker) catchUp(ctx context.Context, ev *botrelay.PlatformEvent, histor
 // whether the bot still holds the conversation afterwards.
 func (w *worker) welcome(ctx context.Context, ev *botrelay.PlatformEvent, last string) bool {
 	w.st.Welcomed = true
+	w.commandedSDEs(ctx)
 	turn := w.turn(botrelay.TurnStart, ev)
 	if ev.Kind == botrelay.EventSurveyStarted {
 		turn.Kind = botrelay.TurnSurvey

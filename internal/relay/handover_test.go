@@ -338,3 +338,69 @@ func TestHandover_ResumeWaitsForTheHistory(t *testing.T) {
 	wantTranscript(t, c, "consumer: one", "bot: rec_a: echo one", "consumer: two", "consumer: three",
 		"bot: rec_a: echo two", "bot: rec_a: echo three")
 }
+
+// historyReads counts the history reads of each conversation.
+type historyReads struct {
+	botrelay.PlatformAdapter
+	mu    sync.Mutex
+	reads map[botrelay.ConversationID]int
+}
+
+func (h *historyReads) History(ctx context.Context, conv botrelay.ConversationRef, after int64) ([]*botrelay.PlatformEvent, error) {
+	h.mu.Lock()
+	if h.reads == nil {
+		h.reads = map[botrelay.ConversationID]int{}
+	}
+	h.reads[conv.ID]++
+	h.mu.Unlock()
+	return h.PlatformAdapter.History(ctx, conv, after)
+}
+
+func (h *historyReads) of(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reads[botrelay.ConversationID(id)]
+}
+
+// A restart resumes a conversation the bot holds and the consumer wrote
+// nothing in after the last message the bot handled (here: none yet, as the
+// idle conversations of a busy node) without reading its history: the hub
+// says which sequence the consumer wrote last. It reads the history of one
+// the consumer wrote in while the bot was stopped: that message is answered
+// once, and the quiet conversation goes on where it was.
+func TestHandover_ResumeReadsOnlyTheHistoryItNeeds(t *testing.T) {
+	reads := &historyReads{}
+	a := &recorder{id: "rec_a"}
+	r := testrig.NewRig(t, testrig.RigOptions{Vendors: []botrelay.VendorConnector{a},
+		WrapPlatform: func(p botrelay.PlatformAdapter) botrelay.PlatformAdapter { reads.PlatformAdapter = p; return reads }})
+	bot := r.AddBot("a", testrig.BotOptions{Vendor: "rec_a"})
+	r.Start(bot, botrelay.BotOnline)
+	quiet := testrig.NewConsumer(t, r.URL, "1000")
+	quiet.Open(botrelay.SkillNameBot)
+	testrig.Eventually(t, wait, "the bot to hold the quiet conversation", func() bool {
+		st, err := r.Store.BotConversation(context.Background(), bot.ID, botrelay.ConversationID(quiet.ConvID))
+		return err == nil && st.Open
+	})
+	busy := testrig.NewConsumer(t, r.URL, "1000")
+	busy.Open(botrelay.SkillNameBot)
+	busy.Say("x")
+	busy.WaitTexts(wait, "rec_a: echo x")
+	if err := r.Relay.StopKeeping(context.Background(), bot.ID); err != nil {
+		t.Fatal(err)
+	}
+	busy.Say("y") // written while the bot is stopped
+	quietBefore, busyBefore := reads.of(quiet.ConvID), reads.of(busy.ConvID)
+	r.Start(bot, botrelay.BotOnline)
+	busy.WaitTexts(wait, "rec_a: echo y")
+	if n := reads.of(busy.ConvID) - busyBefore; n != 1 {
+		t.Fatalf("the conversation written in while the bot was stopped had its history read %d times on resume, want 1", n)
+	}
+	quiet.Say("two")
+	quiet.WaitTexts(wait, "rec_a: echo two")
+	if n := reads.of(quiet.ConvID) - quietBefore; n != 0 {
+		t.Fatalf("the up-to-date conversation had its history read %d times on resume, want 0", n)
+	}
+	wantCalls(t, "bot A", a.Calls(), "TEXT x", "TEXT y", "TEXT two")
+	wantTranscript(t, quiet, "consumer: two", "bot: rec_a: echo two")
+	wantTranscript(t, busy, "consumer: x", "bot: rec_a: echo x", "consumer: y", "bot: rec_a: echo y")
+}

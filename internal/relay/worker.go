@@ -36,10 +36,15 @@ type worker struct {
 	quit   chan struct{}
 	once   sync.Once
 
-	st    *botrelay.BotConversation // loaded on the first event
-	sdes  json.RawMessage           // engagement attributes, read once at assignment (F13)
-	buf   []*botrelay.PlatformEvent // combine buffer (F10)
-	timer *time.Timer
+	st   *botrelay.BotConversation // loaded on the first event
+	sdes json.RawMessage           // engagement attributes, read once at assignment (F13)
+	// sdesPending is set at an assignment: the engagement attributes a
+	// command stored are still to be read (commandedSDEs), before the
+	// first turn rather than at the assignment, so resuming an idle
+	// conversation reads nothing more than its state.
+	sdesPending bool
+	buf         []*botrelay.PlatformEvent // combine buffer (F10)
+	timer       *time.Timer
 
 	// Chat inactivity timers (F34), restarted by consumer messages.
 	warnTimer, closeTimer *time.Timer
@@ -255,6 +260,7 @@ func (w *worker) message(ctx context.Context, ev *botrelay.PlatformEvent) {
 	c := w.rn.bot.Settings.Messaging.Combine
 	if !c.Enabled || ev.Text == "" || ev.RichContent != nil || ev.File != nil {
 		w.flush(ctx)
+		w.commandedSDEs(ctx)
 		w.process(ctx, w.consumerTurn(ev), ev.Sequence, keyConsumer)
 		return
 	}
@@ -294,6 +300,7 @@ func (w *worker) flush(ctx context.Context) {
 	for i, b := range buf {
 		texts[i] = b.Text
 	}
+	w.commandedSDEs(ctx)
 	turn := w.consumerTurn(last)
 	turn.Text = strings.Join(texts, " ")
 	w.process(ctx, turn, last.Sequence, keyConsumer)

@@ -213,7 +213,7 @@ func (a *Adapter) Close(ctx context.Context, conv botrelay.ConversationRef, with
 	dialog := string(conv.ID)
 	a.mu.Lock()
 	if st := a.convs[string(conv.ID)]; st != nil {
-		if st.dialogs[string(conv.DialogID)] == dialogSurvey {
+		if typ, _ := st.dialogs.get(string(conv.DialogID)); typ == dialogSurvey {
 			dialog = string(conv.DialogID)
 		} else if st.main != "" {
 			dialog = st.main

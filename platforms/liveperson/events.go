@@ -60,9 +60,9 @@ type convState struct {
 	assigned bool   // we reported it assigned (or survey started)
 	gen      uint64 // the subscription that last reported it
 	ref      botrelay.ConversationRef
-	dialogs  map[string]string // dialog id → dialog type
-	main     string            // the main dialog's id
-	context  json.RawMessage   // the consumer's conversationContext
+	dialogs  dialogTypes     // dialog id → dialog type
+	main     string          // the main dialog's id
+	context  json.RawMessage // the consumer's conversationContext
 
 	// ctxJSON is lpEvent's conversationContext of the conversation, for
 	// ctxType and ctxSkill; nil until computed and when context changes.
@@ -119,7 +119,44 @@ type convDetails struct {
 		// HandoffSequence is the hub's extension (docs/protocol.md); a real
 		// LivePerson account does not send it.
 		HandoffSequence *int64 `json:"handoffSequence"`
+		// LastConsumerSequence is the hub's extension too: the sequence
+		// of the dialog's last consumer event.
+		LastConsumerSequence *int64 `json:"lastConsumerSequence"`
 	} `json:"dialogs"`
+}
+
+// dialogTypes maps a conversation's dialog ids to their types: one or two
+// entries, so a slice (a map would cost a few hundred bytes per open
+// conversation).
+type dialogTypes []struct{ id, typ string }
+
+func (d dialogTypes) get(id string) (string, bool) {
+	for _, e := range d {
+		if e.id == id {
+			return e.typ, true
+		}
+	}
+	return "", false
+}
+
+func (d *dialogTypes) set(id, typ string) {
+	for i := range *d {
+		if (*d)[i].id == id {
+			(*d)[i].typ = typ
+			return
+		}
+	}
+	*d = append(*d, struct{ id, typ string }{id, typ})
+}
+
+// lastConsumer is the hub's lastConsumerSequence of the dialog, or nil.
+func (d *convDetails) lastConsumer(dialog string) *int64 {
+	for _, dl := range d.Dialogs {
+		if dl.DialogID == dialog {
+			return dl.LastConsumerSequence
+		}
+	}
+	return nil
 }
 
 // participants reads participants as LivePerson's legacy map
@@ -171,7 +208,7 @@ func (st *convState) scanDialogs(id string, d *convDetails) (open, openType stri
 		if dl.DialogID == "" {
 			continue
 		}
-		st.dialogs[dl.DialogID] = dl.DialogType
+		st.dialogs.set(dl.DialogID, dl.DialogType)
 		if dl.DialogType == dialogMain {
 			st.main = dl.DialogID
 			mainOpen = dl.State == "OPEN"
@@ -271,7 +308,7 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		}
 		st := a.convs[id]
 		if st == nil {
-			st = &convState{dialogs: map[string]string{}, main: id}
+			st = &convState{main: id}
 			st.ref = botrelay.ConversationRef{ID: botrelay.ConversationID(id), DialogID: botrelay.DialogID(id), Type: botrelay.Messaging}
 		}
 		fresh := st.gen != wc.gen
@@ -297,6 +334,9 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 		ev := &botrelay.PlatformEvent{Conversation: ref, Context: nonEmpty(d.Context), At: now}
 		if handoff != nil {
 			ev.Handoff, ev.HandoffKnown = *handoff, true
+		}
+		if lc := d.lastConsumer(open); lc != nil {
+			ev.LastConsumer, ev.LastConsumerKnown = *lc, true
 		}
 		if ev.Context != nil {
 			st.context, st.ctxJSON = ev.Context, nil
@@ -450,7 +490,7 @@ func (a *Adapter) findConv(convID, dialogID string) *convState {
 		return st
 	}
 	for _, st := range a.convs {
-		if _, ok := st.dialogs[dialogID]; ok {
+		if _, ok := st.dialogs.get(dialogID); ok {
 			return st
 		}
 	}

@@ -31,7 +31,7 @@ func benchConn(b *testing.B) *wsConn {
 		b.Fatal(err)
 	}
 	id := "5b0a3c1e-8f4d-4c2a-9b1e-0d6f7a2c9e11"
-	a.convs[id] = &convState{assigned: true, main: id, dialogs: map[string]string{id: dialogMain},
+	a.convs[id] = &convState{assigned: true, main: id, dialogs: dialogTypes{{id, dialogMain}},
 		ref: botrelay.ConversationRef{ID: botrelay.ConversationID(id), DialogID: botrelay.DialogID(id), Type: botrelay.Messaging,
 			ConsumerID: "c-8a4e", SkillID: 3},
 		context: []byte(`{"type":"SharkContext","lang":"en-US","visitorId":"v-1","sessionId":"s-1","clientProperties":{}}`)}

@@ -127,10 +127,10 @@ func TestLiveMessageSameEventsAsGeneralPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.convs["c-1"] = &convState{assigned: true, main: "c-1", dialogs: map[string]string{"c-1": dialogMain, "s-1": dialogSurvey},
+		a.convs["c-1"] = &convState{assigned: true, main: "c-1", dialogs: dialogTypes{{"c-1", dialogMain}, {"s-1", dialogSurvey}},
 			ref:     botrelay.ConversationRef{ID: "c-1", DialogID: "c-1", Type: botrelay.Messaging, ConsumerID: "cons-1", SkillID: 3},
 			context: json.RawMessage(`{"type":"SharkContext","lang":"en-US","visitorId":"v-1"}`)}
-		a.convs["c-9"] = &convState{main: "c-9", dialogs: map[string]string{"c-9": dialogMain},
+		a.convs["c-9"] = &convState{main: "c-9", dialogs: dialogTypes{{"c-9", dialogMain}},
 			ref: botrelay.ConversationRef{ID: "c-9", DialogID: "c-9", ConsumerID: "cons-9"}}
 		return &wsConn{a: a, ctx: context.Background(), q: newQueue(), st: &loginState{legacyID: "1000.12", userPID: "p-12"},
 			pending: map[string]chan inFrame{}}

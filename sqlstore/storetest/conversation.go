@@ -184,6 +184,13 @@ func testConversationEvents(t *testing.T, newDB NewDB) {
 	if len(all) != 5 || all[4].DialogID != survey || all[4].OriginatorType != botrelay.UserBot || all[4].OriginatorName != "Survey bot" {
 		t.Fatalf("all events = %d, last %+v", len(all), all[len(all)-1])
 	}
+	// A dialog read back carries the sequence of its last consumer event
+	// (the hub tells resuming bots whether they have anything to catch up).
+	got, err := s.Conversation(ctx, cv.ID)
+	must(t, err)
+	if len(got.Dialogs) != 2 || got.Dialogs[0].LastConsumerSequence != 4 || got.Dialogs[1].LastConsumerSequence != 0 {
+		t.Fatalf("dialogs' last consumer sequences = %+v, want 4 (main) and 0 (survey: only the bot wrote)", got.Dialogs)
+	}
 }
 
 // testConversationEventsConcurrent appends from many goroutines at once:
