@@ -329,6 +329,9 @@ func (h *Hub) Close() error {
 	return nil
 }
 
+// Ready is closed once Run has loaded the open conversations.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
 // waitReady blocks until Run has loaded the conversations.
 func (h *Hub) waitReady(ctx context.Context) error {
 	select {

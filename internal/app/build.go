@@ -180,7 +180,21 @@ func (m *Main) serve(ctx context.Context, p *parts) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRelay()
 	relayDone := make(chan error, 1)
-	go func() { relayDone <- m.relay.Run(relayCtx, m.account) }()
+	go func() {
+		// The bots log in to the embedded hub once it has loaded the open
+		// conversations: with hundreds of thousands that takes longer than
+		// a bot's login may, and bots that time out there would go into
+		// Service Interruption and hand their conversations back.
+		if p.hub != nil {
+			select {
+			case <-p.hub.Ready():
+			case <-relayCtx.Done():
+			case err := <-hubDone:
+				hubDone <- err
+			}
+		}
+		relayDone <- m.relay.Run(relayCtx, m.account)
+	}()
 	defer m.runWebhooks(ctx)()
 	// The figures flush last, after the bots stopped (deferred).
 	figuresCtx, stopFigures := context.WithCancel(context.WithoutCancel(ctx))
