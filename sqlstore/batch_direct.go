@@ -1,6 +1,5 @@
 package sqlstore
 
-
 // A lone write commits on its caller's goroutine. Below saturation most
 // writes find the batcher idle, and handing such a write to the batcher's
 // goroutine and its answer back costs two goroutine wake-ups (each a thread
