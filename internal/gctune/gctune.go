@@ -14,8 +14,10 @@ package gctune
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -36,38 +38,75 @@ func Percent(live uint64) int {
 }
 
 // Start tunes the collector until ctx ends, unless getenv has GOGC or
-// GOMEMLIMIT set. It checks the live heap every interval and changes the
-// percentage only when it moved by a quarter (each change briefly stops
-// the world).
+// GOMEMLIMIT set. It reads the live heap after every collection (and every
+// interval) and changes the percentage only when it moved by a quarter
+// (each change briefly stops the world). Tuning after every collection
+// matters: when the live heap jumps (a flood of password checks holds
+// tens of MiB each), the next goal is set from the new live heap at the
+// default percentage instead of multiplying it by the small heap's.
 func Start(ctx context.Context, getenv func(string) string, interval time.Duration) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	current := 100
-	apply := func() {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return
-		}
-		p := Percent(sample[0].Value.Uint64())
-		if p*4 < current*3 || p*4 > current*5 {
-			debug.SetGCPercent(p)
-			current = p
-		}
-	}
-	apply()
+	t := &tuner{current: 100, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t.apply()
+	t.armAfterGC()
 	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
+				t.mu.Lock()
+				t.stopped = true
 				debug.SetGCPercent(100)
+				t.mu.Unlock()
 				return
-			case <-t.C:
-				apply()
+			case <-tick.C:
+				t.apply()
 			}
 		}
 	}()
+}
+
+type tuner struct {
+	mu      sync.Mutex
+	stopped bool
+	current int
+	sample  []metrics.Sample
+}
+
+func (t *tuner) apply() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	metrics.Read(t.sample)
+	if t.sample[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	p := Percent(t.sample[0].Value.Uint64())
+	if p*4 < t.current*3 || p*4 > t.current*5 {
+		debug.SetGCPercent(p)
+		t.current = p
+	}
+}
+
+// gcSentinel is garbage whose finalizer runs once per collection.
+type gcSentinel struct{ _ [32]byte } // not a tiny allocation: finalizers run
+
+// armAfterGC runs apply after the next collection, and again after each
+// one until the tuner stops.
+func (t *tuner) armAfterGC() {
+	s := &gcSentinel{}
+	runtime.SetFinalizer(s, func(*gcSentinel) {
+		t.apply()
+		t.mu.Lock()
+		stopped := t.stopped
+		t.mu.Unlock()
+		if !stopped {
+			t.armAfterGC()
+		}
+	})
 }

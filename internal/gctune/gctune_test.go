@@ -2,7 +2,9 @@ package gctune
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -43,4 +45,37 @@ func TestStartLeavesAnOperatorsSettingAlone(t *testing.T) {
 	if got := debug.SetGCPercent(100); got <= 100 {
 		t.Fatalf("a test binary's small heap kept the default percentage (%d)", got)
 	}
+}
+
+// TestPercentFollowsTheLiveHeapAfterEachCollection: when the live heap
+// jumps, the next collection brings the percentage back to the default,
+// so the jump is not multiplied by a small heap's percentage.
+func TestPercentFollowsTheLiveHeapAfterEachCollection(t *testing.T) {
+	defer debug.SetGCPercent(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	Start(ctx, func(string) string { return "" }, time.Hour)
+	gogc := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	waitFor := func(what string, ok func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GOGC is %d", what, gogc())
+			}
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("a small heap gets room", func() bool { return gogc() > 100 })
+	held := make([][]byte, 0, 64)
+	for range 64 {
+		held = append(held, make([]byte, 4<<20)) // 256 MiB live
+	}
+	waitFor("a large live heap gets the default", func() bool { return gogc() == 100 })
+	runtime.KeepAlive(held)
+	waitFor("room again once the heap is small", func() bool { return gogc() > 100 })
 }
