@@ -144,16 +144,17 @@ func (h *Hub) subscribeExConversations(ctx context.Context, c *conn, req *ums.Re
 	h.mu.Unlock()
 	// In notifications of at most changesPerFrame conversations: a bot
 	// holding tens of thousands would otherwise get one frame larger
-	// than a websocket client accepts (16 MiB in the adapter). They go
-	// from a goroutine of their own, so the connection's next requests
-	// are not held up while the chunks wait for h.mu.
-	go func() {
-		for len(matched) > 0 {
-			n := min(len(matched), changesPerFrame)
-			h.sendSnapshot(c, sub, matched[:n])
-			matched = matched[n:]
-		}
-	}()
+	// than a websocket client accepts (16 MiB in the adapter). They are
+	// queued before this request returns, so they reach the client before
+	// the answer to its next request: the liveperson adapter takes the
+	// conversations listed by then as the whole listing and lets go of the
+	// rest (sending the chunks from a goroutine of their own let a bot
+	// with 5,000 conversations go of most of them after a restart).
+	for len(matched) > 0 {
+		n := min(len(matched), changesPerFrame)
+		h.sendSnapshot(c, sub, matched[:n])
+		matched = matched[n:]
+	}
 	return errAnswered, nil
 }
 
