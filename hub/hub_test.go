@@ -1000,22 +1000,8 @@ func TestDropConnectionsKeepsSessions(t *testing.T) {
 // otherwise get one frame larger than a client accepts).
 func TestManyConversationsSubscribeInChunks(t *testing.T) {
 	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
-	ctx := context.Background()
 	const n = 1203
-	botty := f.users["botty"]
-	for i := range n {
-		id := botrelay.ConversationID(fmt.Sprintf("c0000000-0000-4000-8000-%012d", i))
-		now := time.Now()
-		c := &botrelay.Conversation{ID: id, AccountID: acct, ConsumerID: botrelay.ConsumerID(fmt.Sprintf("consumer-%d", i)),
-			SkillID: f.skills["bot"].ID, State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal,
-			Participants: []botrelay.Participant{
-				{ConsumerID: botrelay.ConsumerID(fmt.Sprintf("consumer-%d", i)), Role: botrelay.ParticipantConsumer, State: botrelay.ParticipantStateActive, JoinedAt: now},
-				{UserID: botty.ID, Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateActive, JoinedAt: now}},
-			Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(id), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}}}
-		if err := f.store.CreateConversation(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedBotConversations(t, f, n)
 	srv, _ := startHub(t, f, 5*time.Second)
 	a := agentConn(t, srv, "botty")
 	seen := map[string]bool{}
@@ -1032,4 +1018,56 @@ func TestManyConversationsSubscribeInChunks(t *testing.T) {
 		}
 		return len(seen) == n
 	})
+}
+
+// TestSnapshotArrivesBeforeTheNextAnswer: every chunk of a new
+// subscription's conversations reaches the agent before the answer to its
+// next request. The liveperson adapter takes what is listed by then as the
+// whole listing and lets go of the rest (a restarted bot with 5,000
+// conversations let go of most of them when the chunks came later).
+func TestSnapshotArrivesBeforeTheNextAnswer(t *testing.T) {
+	f := seed(t, filepath.Join(t.TempDir(), "botrelay.db"))
+	const n = 1203
+	seedBotConversations(t, f, n)
+	srv, _ := startHub(t, f, 5*time.Second)
+	a := agentConn(t, srv, "botty")
+	a.mustCall(".GetClock", nil)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := map[string]bool{}
+	for _, m := range a.frames {
+		if typ, _ := m["type"].(string); strings.Contains(typ, "GetClock") {
+			if len(seen) != n {
+				t.Fatalf("the answer to the next request came after %d of %d conversations", len(seen), n)
+			}
+			return
+		}
+		if m["type"] == ".ams.aam.ExConversationChangeNotification" {
+			for _, ch := range get(m, "body", "changes").([]any) {
+				seen[get(ch, "result", "convId").(string)] = true
+			}
+		}
+	}
+	t.Fatalf("no answer to GetClock among %d frames", len(a.frames))
+}
+
+// seedBotConversations stores n open conversations assigned to botty.
+func seedBotConversations(t *testing.T, f *fixture, n int) {
+	t.Helper()
+	ctx := context.Background()
+	botty := f.users["botty"]
+	for i := range n {
+		id := botrelay.ConversationID(fmt.Sprintf("c0000000-0000-4000-8000-%012d", i))
+		now := time.Now()
+		consumer := botrelay.ConsumerID(fmt.Sprintf("consumer-%d", i))
+		c := &botrelay.Conversation{ID: id, AccountID: acct, ConsumerID: consumer,
+			SkillID: f.skills["bot"].ID, State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal,
+			Participants: []botrelay.Participant{
+				{ConsumerID: consumer, Role: botrelay.ParticipantConsumer, State: botrelay.ParticipantStateActive, JoinedAt: now},
+				{UserID: botty.ID, Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateActive, JoinedAt: now}},
+			Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(id), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: now}}}
+		if err := f.store.CreateConversation(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
