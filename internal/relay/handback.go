@@ -276,10 +276,27 @@ func (r *Relay) sweepStopped(ctx context.Context, bots []*botrelay.Bot) {
 func (rn *runner) noteHeld(ev *botrelay.PlatformEvent) {
 	switch ev.Kind {
 	case botrelay.EventAssigned:
-		rn.held.Store(ev.Conversation.ID, ev.Conversation)
+		ref := ev.Conversation
+		rn.heldMu.Lock()
+		if rn.held == nil {
+			rn.held = map[botrelay.ConversationID]heldRef{}
+		}
+		rn.held[ref.ID] = heldRef{dialog: ref.DialogID, consumer: ref.ConsumerID, skill: ref.SkillID}
+		rn.heldMu.Unlock()
 	case botrelay.EventUnassigned:
-		rn.held.Delete(ev.Conversation.ID)
+		rn.heldMu.Lock()
+		delete(rn.held, ev.Conversation.ID)
+		rn.heldMu.Unlock()
 	}
+}
+
+// heldRef is what a hand-back needs of a conversation the platform
+// assigned to the bot, besides its id: one per open conversation, so
+// small.
+type heldRef struct {
+	dialog   botrelay.DialogID
+	consumer botrelay.ConsumerID
+	skill    botrelay.SkillID
 }
 
 // withUnstored adds to the stored open conversations those the platform
@@ -289,17 +306,24 @@ func (rn *runner) withUnstored(ctx context.Context, bot botrelay.BotID, convs []
 	for _, st := range convs {
 		listed[st.ConversationID] = true
 	}
-	rn.held.Range(func(k, v any) bool {
-		ref := v.(botrelay.ConversationRef)
-		if listed[ref.ID] {
-			return true
+	type unlisted struct {
+		id  botrelay.ConversationID
+		ref heldRef
+	}
+	var check []unlisted
+	rn.heldMu.Lock()
+	for id, ref := range rn.held {
+		if !listed[id] {
+			check = append(check, unlisted{id, ref})
 		}
-		if _, err := rn.o.Store.BotConversation(ctx, bot, ref.ID); !errors.Is(err, botrelay.ErrNotFound) {
-			return true // stored (and let go), or unknown: not ours to hand back
+	}
+	rn.heldMu.Unlock()
+	for _, u := range check {
+		if _, err := rn.o.Store.BotConversation(ctx, bot, u.id); !errors.Is(err, botrelay.ErrNotFound) {
+			continue // stored (and let go), or unknown: not ours to hand back
 		}
-		convs = append(convs, &botrelay.BotConversation{BotID: bot, ConversationID: ref.ID, DialogID: ref.DialogID,
-			ConsumerID: ref.ConsumerID, SkillID: ref.SkillID})
-		return true
-	})
+		convs = append(convs, &botrelay.BotConversation{BotID: bot, ConversationID: u.id, DialogID: u.ref.dialog,
+			ConsumerID: u.ref.consumer, SkillID: u.ref.skill})
+	}
 	return convs
 }

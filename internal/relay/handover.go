@@ -41,6 +41,9 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return
 	}
+	if st != nil {
+		w.share(st)
+	}
 	if st != nil && st.Open && !(ev.HandoffKnown && ev.Handoff > st.LastSequence) {
 		w.resume(ctx, ev, st)
 		return
@@ -49,6 +52,24 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	// although it changed hands since (a crash after a transfer, before
 	// the state was saved): a fresh assignment.
 	w.takeOver(ctx, ev, st)
+}
+
+// share points st's ids at the equal strings of the worker's ref and bot,
+// so that the copies read from the store are let go: an idle conversation
+// keeps its state for as long as the bot holds it.
+func (w *worker) share(st *botrelay.BotConversation) {
+	if st.BotID == w.rn.bot.ID {
+		st.BotID = w.rn.bot.ID
+	}
+	if st.ConversationID == w.ref.ID {
+		st.ConversationID = w.ref.ID
+	}
+	if st.DialogID == w.ref.DialogID {
+		st.DialogID = w.ref.DialogID
+	}
+	if st.ConsumerID == w.ref.ConsumerID {
+		st.ConsumerID = w.ref.ConsumerID
+	}
 }
 
 // takeOver starts the bot's part in a conversation (F33): the cap (F5) and

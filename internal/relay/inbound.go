@@ -129,8 +129,7 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 		if rn.runCtx == nil || rn.runCtx.Err() != nil {
 			return
 		}
-		w.running = true
-		w.platform = rn.platform
+		w.start()
 		rn.workers.Add(1)
 		ctx := rn.runCtx
 		go func() {
@@ -153,6 +152,9 @@ func (rn *runner) park(w *worker) bool {
 		return false
 	}
 	w.running = false
+	if w.idle() {
+		w.active = nil // made again by the next event's dispatch
+	}
 	return true
 }
 

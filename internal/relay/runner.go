@@ -63,7 +63,8 @@ type runner struct {
 	handBack atomic.Bool
 	// held maps the conversations the platform assigned to the bot to their
 	// refs, also those no worker took yet (handback.go).
-	held sync.Map
+	heldMu sync.Mutex
+	held   map[botrelay.ConversationID]heldRef
 	// draining is set while the workers finish their turns before the
 	// platform session closes: no event is taken any more.
 	draining    bool

@@ -23,18 +23,12 @@ type worker struct {
 	rn  *runner
 	ref botrelay.ConversationRef
 
-	// What the worker works with, taken from its runner when the worker is
-	// made and again when its goroutine starts (a new session has a new
-	// platform adapter).
-	store    botrelay.Store
-	platform botrelay.PlatformAdapter
-	log      *slog.Logger
-
-	mu     sync.Mutex
-	queue  []*botrelay.PlatformEvent
-	signal chan struct{}
-	quit   chan struct{}
-	once   sync.Once
+	// active is what only a worker with a goroutine needs: its queue,
+	// signals, timers and buffers. A parked worker (runner.park) with
+	// nothing in them lets go of it, so an idle open conversation costs
+	// this struct and its state; dispatch makes a new one when an event
+	// arrives. Guarded by the runner's mu where it changes.
+	*active
 
 	st   *botrelay.BotConversation // loaded on the first event
 	sdes json.RawMessage           // engagement attributes, read once at assignment (F13)
@@ -43,15 +37,6 @@ type worker struct {
 	// first turn rather than at the assignment, so resuming an idle
 	// conversation reads nothing more than its state.
 	sdesPending bool
-	buf         []*botrelay.PlatformEvent // combine buffer (F10)
-	timer       *time.Timer
-
-	// Chat inactivity timers (F34), restarted by consumer messages.
-	warnTimer, closeTimer *time.Timer
-
-	// The current turn's vendor request and raw response, for the
-	// error-hook (F36).
-	lastReq, lastResp json.RawMessage
 
 	// lastText is the bot's last published text: a survey's question.
 	lastText string
@@ -63,17 +48,64 @@ type worker struct {
 	// read at its assignment or resume: the next event reads it first, or
 	// retryTimer's.
 	pendingCatchUp bool
-	retryTimer     *time.Timer
 
 	// running is whether the worker has a goroutine (guarded by the
 	// runner's mu; see runner.park).
 	running bool
 }
 
-// newWorker makes the worker of one conversation; the caller holds rn.mu.
+// active is the part of a worker its goroutine works with (see
+// worker.active).
+type active struct {
+	// What the worker works with, taken from its runner when its goroutine
+	// starts (a new session has a new platform adapter).
+	store    botrelay.Store
+	platform botrelay.PlatformAdapter
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	queue  []*botrelay.PlatformEvent
+	signal chan struct{}
+	quit   chan struct{}
+	once   sync.Once
+
+	buf   []*botrelay.PlatformEvent // combine buffer (F10)
+	timer *time.Timer
+
+	// Chat inactivity timers (F34), restarted by consumer messages.
+	warnTimer, closeTimer *time.Timer
+
+	// The current turn's vendor request and raw response, for the
+	// error-hook (F36).
+	lastReq, lastResp json.RawMessage
+
+	// retryTimer tries a catch-up again (see pendingCatchUp).
+	retryTimer *time.Timer
+}
+
+// newWorker makes the worker of one conversation, without its active part
+// (see start); the caller holds rn.mu.
 func newWorker(rn *runner, ref botrelay.ConversationRef) *worker {
-	return &worker{rn: rn, ref: ref, store: rn.o.Store, platform: rn.platform, log: rn.log,
-		signal: make(chan struct{}, 1), quit: make(chan struct{})}
+	return &worker{rn: rn, ref: ref}
+}
+
+// start gives w what its goroutine needs; the caller holds rn.mu and starts
+// the goroutine.
+func (w *worker) start() {
+	rn := w.rn
+	if w.active == nil {
+		w.active = &active{store: rn.o.Store, log: rn.log, signal: make(chan struct{}, 1), quit: make(chan struct{})}
+	}
+	w.platform = rn.platform
+	w.running = true
+}
+
+// idle reports whether w's active part holds nothing but what start makes
+// again: no event, buffered message, timer or stop request.
+func (w *worker) idle() bool {
+	a := w.active
+	return len(a.queue) == 0 && len(a.buf) == 0 && len(a.signal) == 0 && a.timer == nil && a.warnTimer == nil &&
+		a.closeTimer == nil && a.retryTimer == nil && !w.stopping()
 }
 
 func (w *worker) push(ev *botrelay.PlatformEvent) {
@@ -88,6 +120,9 @@ func (w *worker) push(ev *botrelay.PlatformEvent) {
 
 // queued is how many events wait for the worker.
 func (w *worker) queued() int {
+	if w.active == nil {
+		return 0
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.queue)
