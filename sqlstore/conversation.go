@@ -144,12 +144,15 @@ func (s *Store) Conversations(ctx context.Context, account botrelay.AccountID, f
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
 	var out []*botrelay.Conversation
+	in := newInterner()
 	for rows.Next() {
 		cv, err := scanConversation(rows)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan conversation: %w", err)
 		}
+		cv.AccountID, cv.State, cv.TTR, cv.CloseReason = intern(in, cv.AccountID), intern(in, cv.State), intern(in, cv.TTR), in.str(cv.CloseReason)
+		cv.Context = in.json(cv.Context)
 		out = append(out, cv)
 	}
 	rows.Close()
@@ -164,9 +167,12 @@ func (s *Store) Conversations(ctx context.Context, account botrelay.AccountID, f
 }
 
 // loadConversationParts fills the dialogs and participants of cvs, in
-// batches so a long list needs few queries.
+// batches so a long list needs few queries. What repeats from row to row is
+// kept once (interner), and each slice is made to its length: the hub keeps
+// every open conversation it lists at start.
 func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrelay.Conversation) error {
 	const batch = 200
+	in := newInterner()
 	for start := 0; start < len(cvs); start += batch {
 		part := cvs[start:min(start+batch, len(cvs))]
 		byID := make(map[botrelay.ConversationID]*botrelay.Conversation, len(part))
@@ -178,48 +184,96 @@ func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrel
 			args[i] = string(cv.ID)
 			marks[i] = fmt.Sprintf("$%d", i+1)
 		}
-		in := strings.Join(marks, ", ")
-		rows, err := c.query(ctx, `SELECT d.conversation_id, d.id, d.type, d.state, d.closed_by, d.created_at, d.closed_at, d.handoff_sequence,
-				COALESCE((SELECT MAX(e.sequence) FROM conversation_events e WHERE e.dialog_id = d.id AND e.originator_role = 'CONSUMER'), 0)
-			FROM conversation_dialogs d WHERE d.conversation_id IN (`+in+`) ORDER BY d.conversation_id, d.position`, args...)
-		if err != nil {
-			return fmt.Errorf("list dialogs: %w", err)
+		marked := strings.Join(marks, ", ")
+		if err := loadDialogs(ctx, c, in, byID, marked, args); err != nil {
+			return err
 		}
-		for rows.Next() {
-			var cid botrelay.ConversationID
-			var d botrelay.Dialog
-			var created, closed int64
-			if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed, &d.HandoffSequence, &d.LastConsumerSequence); err != nil {
-				rows.Close()
-				return fmt.Errorf("scan dialog: %w", err)
+		if err := loadParticipants(ctx, c, in, byID, marked, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadDialogs fills the dialogs of the conversations of byID, whose ids are
+// args (marked: their placeholders).
+func loadDialogs(ctx context.Context, c conn, in *interner, byID map[botrelay.ConversationID]*botrelay.Conversation, marked string, args []any) error {
+	rows, err := c.query(ctx, `SELECT d.conversation_id, d.id, d.type, d.state, d.closed_by, d.created_at, d.closed_at, d.handoff_sequence,
+			COALESCE((SELECT MAX(e.sequence) FROM conversation_events e WHERE e.dialog_id = d.id AND e.originator_role = 'CONSUMER'), 0)
+		FROM conversation_dialogs d WHERE d.conversation_id IN (`+marked+`) ORDER BY d.conversation_id, d.position`, args...)
+	if err != nil {
+		return fmt.Errorf("list dialogs: %w", err)
+	}
+	defer rows.Close()
+	var cur *botrelay.Conversation
+	var buf []botrelay.Dialog // cur's, copied to their length when the next conversation's begin
+	for rows.Next() {
+		var cid botrelay.ConversationID
+		var d botrelay.Dialog
+		var created, closed int64
+		if err := rows.Scan(&cid, &d.ID, &d.Type, &d.State, &d.ClosedBy, &created, &closed, &d.HandoffSequence, &d.LastConsumerSequence); err != nil {
+			return fmt.Errorf("scan dialog: %w", err)
+		}
+		cv := byID[cid]
+		if cv != cur {
+			if cur != nil {
+				cur.Dialogs = slices.Clone(buf)
 			}
-			d.CreatedAt, d.ClosedAt = fromMillis(created), fromMillis(closed)
-			byID[cid].Dialogs = append(byID[cid].Dialogs, d)
+			cur, buf = cv, buf[:0]
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("list dialogs: %w", err)
+		if string(d.ID) == string(cv.ID) {
+			d.ID = botrelay.DialogID(cv.ID) // the main dialog's id is the conversation's
 		}
-		rows, err = c.query(ctx, `SELECT conversation_id, user_id, consumer_id, role, state, joined_at
-			FROM conversation_participants WHERE conversation_id IN (`+in+`) ORDER BY conversation_id, position`, args...)
-		if err != nil {
-			return fmt.Errorf("list participants: %w", err)
+		d.Type, d.State, d.ClosedBy = intern(in, d.Type), intern(in, d.State), in.str(d.ClosedBy)
+		d.CreatedAt, d.ClosedAt = fromMillis(created), fromMillis(closed)
+		buf = append(buf, d)
+	}
+	if cur != nil {
+		cur.Dialogs = slices.Clone(buf)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list dialogs: %w", err)
+	}
+	return nil
+}
+
+// loadParticipants fills the participants of the conversations of byID, as
+// loadDialogs their dialogs.
+func loadParticipants(ctx context.Context, c conn, in *interner, byID map[botrelay.ConversationID]*botrelay.Conversation, marked string, args []any) error {
+	rows, err := c.query(ctx, `SELECT conversation_id, user_id, consumer_id, role, state, joined_at
+		FROM conversation_participants WHERE conversation_id IN (`+marked+`) ORDER BY conversation_id, position`, args...)
+	if err != nil {
+		return fmt.Errorf("list participants: %w", err)
+	}
+	defer rows.Close()
+	var cur *botrelay.Conversation
+	var buf []botrelay.Participant
+	for rows.Next() {
+		var cid botrelay.ConversationID
+		var p botrelay.Participant
+		var joined int64
+		if err := rows.Scan(&cid, &p.UserID, &p.ConsumerID, &p.Role, &p.State, &joined); err != nil {
+			return fmt.Errorf("scan participant: %w", err)
 		}
-		for rows.Next() {
-			var cid botrelay.ConversationID
-			var p botrelay.Participant
-			var joined int64
-			if err := rows.Scan(&cid, &p.UserID, &p.ConsumerID, &p.Role, &p.State, &joined); err != nil {
-				rows.Close()
-				return fmt.Errorf("scan participant: %w", err)
+		cv := byID[cid]
+		if cv != cur {
+			if cur != nil {
+				cur.Participants = slices.Clone(buf)
 			}
-			p.JoinedAt = fromMillis(joined)
-			byID[cid].Participants = append(byID[cid].Participants, p)
+			cur, buf = cv, buf[:0]
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("list participants: %w", err)
+		if p.ConsumerID == cv.ConsumerID {
+			p.ConsumerID = cv.ConsumerID
 		}
+		p.Role, p.State = intern(in, p.Role), intern(in, p.State)
+		p.JoinedAt = fromMillis(joined)
+		buf = append(buf, p)
+	}
+	if cur != nil {
+		cur.Participants = slices.Clone(buf)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list participants: %w", err)
 	}
 	return nil
 }
