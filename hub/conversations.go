@@ -140,7 +140,7 @@ func (h *Hub) dialogConversation(ctx context.Context, dialog, conversation strin
 		return nil, nil, botrelay.Errorf(botrelay.EINVALID, "dialogId is required")
 	}
 	h.mu.Lock()
-	id, ok := h.dialogs[botrelay.DialogID(dialog)]
+	id, ok := h.dialogOwner(botrelay.DialogID(dialog))
 	h.mu.Unlock()
 	if !ok {
 		id = botrelay.ConversationID(conversation)

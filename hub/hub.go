@@ -381,7 +381,7 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 		h.unwait(c.ID)
 		delete(h.convs, c.ID)
 		for _, d := range c.Dialogs {
-			delete(h.dialogs, d.ID)
+			delete(h.dialogs, d.ID) // (a main dialog's is not there: see dialogOwner)
 		}
 		if h.consumerOpen[c.ConsumerID] == c.ID {
 			delete(h.consumerOpen, c.ConsumerID)
@@ -389,7 +389,9 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 		return cs
 	}
 	for _, d := range c.Dialogs {
-		h.dialogs[d.ID] = c.ID
+		if string(d.ID) != string(c.ID) {
+			h.dialogs[d.ID] = c.ID
+		}
 	}
 	h.consumerOpen[c.ConsumerID] = c.ID
 	cs.suggested = 0
@@ -416,6 +418,21 @@ func (h *Hub) install(old, c *botrelay.Conversation) *convState {
 		h.waiting = append(h.waiting, c.ID)
 	}
 	return cs
+}
+
+// dialogOwner is the open conversation a dialog belongs to. A dialog whose
+// id is its conversation's (a main dialog the hub made) is not indexed in
+// h.dialogs: the conversation's own entry in h.convs stands for it, so an
+// idle open conversation costs one map entry less. The caller holds h.mu.
+func (h *Hub) dialogOwner(d botrelay.DialogID) (botrelay.ConversationID, bool) {
+	if id, ok := h.dialogs[d]; ok {
+		return id, true
+	}
+	id := botrelay.ConversationID(d)
+	if cs := h.convs[id]; cs != nil && cs.c != nil && cs.c.Dialog(d) != nil {
+		return id, true
+	}
+	return "", false
 }
 
 func (h *Hub) unwait(id botrelay.ConversationID) {

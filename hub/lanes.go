@@ -103,7 +103,7 @@ func (h *Hub) laneKey(req *ums.Request) string {
 	// A survey dialog's id is not its conversation's: map it, so that a
 	// conversation's requests share one lane whichever id they name.
 	h.mu.Lock()
-	conv, ok := h.dialogs[botrelay.DialogID(b.DialogID)]
+	conv, ok := h.dialogOwner(botrelay.DialogID(b.DialogID))
 	h.mu.Unlock()
 	if ok {
 		return string(conv)

@@ -52,6 +52,7 @@ type Adapter struct {
 	convs      map[string]*convState
 	skillNames map[botrelay.SkillID]string
 	rings      map[string]bool
+	contexts   map[string]json.RawMessage // see sharedContext
 	gen        uint64 // bumped before each conversation subscription
 }
 

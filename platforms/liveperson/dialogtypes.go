@@ -15,6 +15,12 @@ func (d dialogTypes) get(id string) (string, bool) {
 }
 
 func (d *dialogTypes) set(id, typ string) {
+	switch typ { // the constants rather than the decoded copies, kept per conversation
+	case dialogMain:
+		typ = dialogMain
+	case dialogSurvey:
+		typ = dialogSurvey
+	}
 	for i := range *d {
 		if (*d)[i].id == id {
 			(*d)[i].typ = typ

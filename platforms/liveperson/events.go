@@ -64,12 +64,13 @@ type convState struct {
 	main     string          // the main dialog's id
 	context  json.RawMessage // the consumer's conversationContext
 
-	// ctxJSON is lpEvent's conversationContext of the conversation, for
-	// ctxType and ctxSkill; nil until computed and when context changes.
-	ctxJSON  json.RawMessage
-	ctxType  botrelay.ConversationType
-	ctxSkill botrelay.SkillID
+	// ctx is lpEvent's conversationContext of the conversation; nil until
+	// computed (at the conversation's first turn) and when context
+	// changes. A pointer, so that the many idle conversations that never
+	// had a turn since the adapter started pay 8 bytes for it.
+	ctx *ctxCache
 }
+
 
 // Notification and event names.
 const (
@@ -183,6 +184,9 @@ func (st *convState) scanDialogs(id string, d *convDetails) (open, openType stri
 	for _, dl := range d.Dialogs {
 		if dl.DialogID == "" {
 			continue
+		}
+		if dl.DialogID == id {
+			dl.DialogID = id // one copy of the id (a main dialog's is the conversation's)
 		}
 		st.dialogs.set(dl.DialogID, dl.DialogType)
 		if dl.DialogType == dialogMain {
@@ -315,7 +319,8 @@ func (a *Adapter) conversationChanges(wc *wsConn, body json.RawMessage) []*botre
 			ev.LastConsumer, ev.LastConsumerKnown = *lc, true
 		}
 		if ev.Context != nil {
-			st.context, st.ctxJSON = ev.Context, nil
+			st.context, st.ctx = a.sharedContext(ev.Context), nil
+			ev.Context = st.context
 		}
 
 		if a.assignment(st, ev, change{mine: mine, survey: survey, fresh: fresh,

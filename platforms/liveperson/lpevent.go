@@ -108,8 +108,8 @@ func jsonString(s string) []byte {
 func (a *Adapter) conversationContextJSON(ref botrelay.ConversationRef) json.RawMessage {
 	a.mu.Lock()
 	st := a.convs[string(ref.ID)]
-	if st != nil && st.ctxJSON != nil && st.ctxType == ref.Type && st.ctxSkill == ref.SkillID {
-		b := st.ctxJSON
+	if st != nil && st.ctx != nil && st.ctx.typ == ref.Type && st.ctx.skill == ref.SkillID {
+		b := st.ctx.json
 		a.mu.Unlock()
 		return b
 	}
@@ -117,7 +117,7 @@ func (a *Adapter) conversationContextJSON(ref botrelay.ConversationRef) json.Raw
 	b, _ := json.Marshal(a.conversationContext(ref))
 	a.mu.Lock()
 	if cur := a.convs[string(ref.ID)]; cur != nil && cur == st {
-		st.ctxJSON, st.ctxType, st.ctxSkill = b, ref.Type, ref.SkillID
+		st.ctx = &ctxCache{json: b, typ: ref.Type, skill: ref.SkillID}
 	}
 	a.mu.Unlock()
 	return b
