@@ -29,8 +29,8 @@ func TestConversationListingSharesRepeatedValues(t *testing.T) {
 	const acct = botrelay.AccountID("1000")
 	if _, err := s.Bootstrap(ctx, &botrelay.Bootstrap{
 		Account: &botrelay.Account{ID: acct, Name: "Test account"}, Profiles: botrelay.BuiltInProfiles(),
-		Skills: []*botrelay.Skill{{Name: botrelay.SkillNameBot}, {Name: botrelay.SkillNameHuman}},
-		Admin:  &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", Enabled: true, ChatSlots: 1, MessagingSlots: 1},
+		Skills:      []*botrelay.Skill{{Name: botrelay.SkillNameBot}, {Name: botrelay.SkillNameHuman}},
+		Admin:       &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", Enabled: true, ChatSlots: 1, MessagingSlots: 1},
 		AdminSkills: []string{botrelay.SkillNameHuman}, AdminPasswordHash: "hash-of-admin",
 	}); err != nil {
 		t.Fatal(err)
