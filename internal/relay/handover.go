@@ -33,10 +33,9 @@ import (
 // assigned takes a conversation the platform says is the bot's: a fresh
 // assignment, or one the bot held already (resume).
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
-	rn := w.rn
 	w.collectSDEs(ctx, ev)
 	w.sdesPending = true // commandedSDEs, before the first turn
-	st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
+	st, err := w.loadState(ctx)
 	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
 		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return

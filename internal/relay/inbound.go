@@ -81,6 +81,7 @@ func (rn *runner) reconcile(ctx context.Context) {
 		if _, held := rn.convs[st.ConversationID]; held {
 			continue
 		}
+		rn.unprefetch(st.ConversationID)
 		st.Open, st.Outbox = false, nil
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		if err := rn.o.Store.SaveBotConversation(sctx, st); err != nil {
@@ -181,6 +182,7 @@ func (rn *runner) retire(w *worker) bool {
 func (rn *runner) stopWorkers(drain time.Duration, cancelWork context.CancelFunc) {
 	rn.mu.Lock()
 	rn.draining = true
+	rn.prefetched = nil // the next session reads them again
 	for id, w := range rn.convs {
 		if !w.running {
 			delete(rn.convs, id) // parked: no goroutine to stop

@@ -110,6 +110,7 @@ func (rn *runner) aroundTarget(ctx context.Context, b *botrelay.Bot, skill botre
 func (rn *runner) forget(id botrelay.ConversationID) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
+	rn.unprefetch(id)
 	w := rn.convs[id]
 	if w == nil {
 		return

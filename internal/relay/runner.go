@@ -63,8 +63,11 @@ type runner struct {
 	handBack atomic.Bool
 	// held maps the conversations the platform assigned to the bot to their
 	// refs, also those no worker took yet (handback.go).
-	heldMu sync.Mutex
-	held   map[botrelay.ConversationID]heldRef
+	// prefetched holds the open conversations' states read when the
+	// session started, until their workers take them (prefetch.go).
+	prefetched map[botrelay.ConversationID]*botrelay.BotConversation
+	heldMu     sync.Mutex
+	held       map[botrelay.ConversationID]heldRef
 	// draining is set while the workers finish their turns before the
 	// platform session closes: no event is taken any more.
 	draining    bool
@@ -227,6 +230,7 @@ func (rn *runner) session(ctx context.Context) error {
 	// a failing vendor makes the bot start in Vendor Interruption (F4).
 	rn.healthResult(rn.checkVendor(sctx))
 
+	rn.prefetch(sctx) // before the platform lists the conversations
 	platformDone := make(chan error, 1)
 	go func() { platformDone <- rn.platform.Run(sctx, (*inbound)(rn)) }()
 

@@ -256,7 +256,7 @@ func (w *worker) handle(ctx context.Context, ev *botrelay.PlatformEvent) bool {
 			// Only an assignment brings a conversation back to the bot: a
 			// message that was on its way when the bot let the conversation
 			// go (transfer, escalation, close) is not the bot's any more.
-			if st, err := w.store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID); err == nil && !st.Open {
+			if st, err := w.loadState(ctx); err == nil && !st.Open {
 				return true
 			}
 			w.assigned(ctx, ev)
@@ -456,7 +456,7 @@ func (w *worker) endVendor(ctx context.Context) {
 func (w *worker) unassigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	w.buf = nil
 	if w.st == nil {
-		st, err := w.store.BotConversation(ctx, w.rn.bot.ID, w.ref.ID)
+		st, err := w.loadState(ctx)
 		if err != nil {
 			return
 		}

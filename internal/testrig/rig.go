@@ -70,6 +70,9 @@ type RigOptions struct {
 	Events botrelay.EventSink
 	// DrainTimeout is the relay's Options.DrainTimeout; 0 its default.
 	DrainTimeout time.Duration
+	// WrapStore, when set, wraps the store the rig's relay uses (a test
+	// that counts or fails its calls); the hub uses the store as it is.
+	WrapStore func(botrelay.Store) botrelay.Store
 }
 
 // NewRig starts a rig; everything stops when the test ends.
@@ -91,7 +94,11 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	key := make([]byte, 32)
 	r.Box, _ = secretbox.New(key)
 	hubDone := r.startHub(ctx, dir, key, o.Events)
-	r.Relay = relay.New(relay.Options{Store: r.Store, Registry: r.Registry, Box: r.Box, Logger: logger,
+	var relayStore botrelay.Store = r.Store
+	if o.WrapStore != nil {
+		relayStore = o.WrapStore(r.Store)
+	}
+	r.Relay = relay.New(relay.Options{Store: relayStore, Registry: r.Registry, Box: r.Box, Logger: logger,
 		ConnectTimeout: 10 * time.Second, Signer: r.newSigner(), Scripts: &function.Runner{Logger: logger},
 		NewPlatform: r.platform(o.WrapPlatform), Observer: o.Observer, Events: o.Events, HandBack: r.Hub, DrainTimeout: o.DrainTimeout})
 	relayDone := make(chan struct{})
