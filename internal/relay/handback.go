@@ -290,6 +290,19 @@ func (rn *runner) noteHeld(ev *botrelay.PlatformEvent) {
 	}
 }
 
+// stored drops the held record of a conversation that has a stored state:
+// withUnstored wants only those without one, and a stored state is never
+// deleted while its bot exists. A bot's idle conversations then cost no
+// record here once resumed.
+func (rn *runner) stored(id botrelay.ConversationID) {
+	rn.heldMu.Lock()
+	delete(rn.held, id)
+	if len(rn.held) == 0 {
+		rn.held = nil // its table goes with the last one
+	}
+	rn.heldMu.Unlock()
+}
+
 // heldRef is what a hand-back needs of a conversation the platform
 // assigned to the bot, besides its id: one per open conversation, so
 // small.

@@ -42,6 +42,7 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	}
 	if st != nil {
 		w.share(st)
+		w.rn.stored(w.ref.ID)
 	}
 	if st != nil && st.Open && !(ev.HandoffKnown && ev.Handoff > st.LastSequence) {
 		w.resume(ctx, ev, st)

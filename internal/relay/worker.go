@@ -483,5 +483,6 @@ func (w *worker) save(ctx context.Context) error {
 		return err
 	}
 	w.unsaved = 0
+	w.rn.stored(w.ref.ID)
 	return nil
 }
