@@ -53,7 +53,7 @@ type Adapter struct {
 	skillNames map[botrelay.SkillID]string
 	rings      map[string]bool
 	contexts   map[string]json.RawMessage // see sharedContext
-	gen        uint64 // bumped before each conversation subscription
+	gen        uint64                     // bumped before each conversation subscription
 }
 
 // New checks cfg and returns an adapter. It does no I/O. An invalid cfg

@@ -71,7 +71,6 @@ type convState struct {
 	ctx *ctxCache
 }
 
-
 // Notification and event names.
 const (
 	notifyConversations = ".ams.aam.ExConversationChangeNotification"
