@@ -61,13 +61,15 @@ type runner struct {
 	// handBack is set by the operator's stop (Relay.Stop): the bot hands
 	// its open conversations back (handback.go).
 	handBack atomic.Bool
-	// held maps the conversations the platform assigned to the bot to their
-	// refs, also those no worker took yet (handback.go).
 	// prefetched holds the open conversations' states read when the
-	// session started, until their workers take them (prefetch.go).
+	// session started, until their workers take them (prefetch.go);
+	// guarded by mu.
 	prefetched map[botrelay.ConversationID]*botrelay.BotConversation
-	heldMu     sync.Mutex
-	held       map[botrelay.ConversationID]heldRef
+	// held maps the conversations the platform assigned to the bot that
+	// have no stored state yet to what a hand-back needs of them, also
+	// those no worker took yet (handback.go).
+	heldMu sync.Mutex
+	held   map[botrelay.ConversationID]heldRef
 	// draining is set while the workers finish their turns before the
 	// platform session closes: no event is taken any more.
 	draining    bool
