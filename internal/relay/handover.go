@@ -35,14 +35,22 @@ import (
 func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	w.collectSDEs(ctx, ev)
 	w.sdesPending = true // commandedSDEs, before the first turn
-	st, err := w.loadState(ctx)
-	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
-		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
-		return
-	}
-	if st != nil {
-		w.share(st)
-		w.rn.stored(w.ref.ID)
+	st := w.st
+	if st == nil || !st.Open {
+		// A worker that holds the open conversation's state keeps it: only
+		// the worker writes it (reconcile and the hand-backs touch only
+		// conversations without a worker), so it is the stored one or
+		// newer. The platform lists every conversation again after a
+		// reconnect; read from the store, each would wait for it at once.
+		var err error
+		if st, err = w.loadState(ctx); err != nil && !errors.Is(err, botrelay.ErrNotFound) {
+			w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
+			return
+		}
+		if st != nil {
+			w.share(st)
+			w.rn.stored(w.ref.ID)
+		}
 	}
 	if st != nil && st.Open && !(ev.HandoffKnown && ev.Handoff > st.LastSequence) {
 		w.resume(ctx, ev, st)
