@@ -56,7 +56,8 @@ var cloneTables = []string{
 		CASE WHEN e.originator_id = c.consumer_id THEN {ID:e.originator_id} ELSE e.originator_id END,
 		CASE WHEN e.originator_pid = c.consumer_id THEN {ID:e.originator_pid} ELSE e.originator_pid END,
 		e.originator_role, e.originator_name, e.originator_type, e.audience, e.event, e.metadata, e.encoded_metadata, e.created_at
-	FROM bench_clone_src s JOIN conversations c ON c.id = s.id JOIN conversation_events e ON e.conversation_id = s.id`,
+	FROM bench_clone_src s JOIN conversations c ON c.id = s.id JOIN conversation_dialogs d ON d.conversation_id = s.id
+		JOIN conversation_events e ON e.dialog_id = d.id`,
 	`INSERT INTO bot_conversations (bot_id, conversation_id, dialog_id, consumer_id, skill_id, open, vendor_state, last_sequence,
 		outbox, welcomed, escalations, created_at, updated_at)
 	SELECT b.bot_id, {ID:b.conversation_id}, {ID:b.dialog_id}, CASE WHEN b.consumer_id = '' THEN '' ELSE {ID:b.consumer_id} END,
