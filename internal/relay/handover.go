@@ -36,7 +36,7 @@ func (w *worker) assigned(ctx context.Context, ev *botrelay.PlatformEvent) {
 	rn := w.rn
 	w.collectSDEs(ctx, ev)
 	w.sdesPending = true // commandedSDEs, before the first turn
-	st, err := w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
+	st, err := rn.loadState(ctx, w.store, w.ref.ID)
 	if err != nil && !errors.Is(err, botrelay.ErrNotFound) {
 		w.log.Error("load conversation state", "conversation_id", string(w.ref.ID), "err", err)
 		return

@@ -94,6 +94,9 @@ type Relay struct {
 	agents    sync.WaitGroup // the agent bots' runners
 	ready     chan struct{}
 	cmds      commandQueue // Public API commands handed to workers
+	// stateLoads bounds the conversation-state reads of all bots
+	// (maxStateLoads).
+	stateLoads chan struct{}
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -113,7 +116,8 @@ func New(o Options) *Relay {
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = defaultDrainTimeout
 	}
-	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{})}
+	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{}),
+		stateLoads: make(chan struct{}, maxStateLoads)}
 }
 
 // Ready is closed once Run has started, so Start may be called.

@@ -99,6 +99,18 @@ func (rn *runner) history(ctx context.Context, ref botrelay.ConversationRef, aft
 	return rn.platform.History(ctx, ref, after)
 }
 
+// loadState reads the bot's stored state of a conversation at its
+// assignment, at most maxStateLoads at a time on the node.
+func (rn *runner) loadState(ctx context.Context, store botrelay.Store, id botrelay.ConversationID) (*botrelay.BotConversation, error) {
+	select {
+	case rn.r.stateLoads <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-rn.r.stateLoads }()
+	return store.BotConversation(ctx, rn.bot.ID, id)
+}
+
 // waitStarted waits, at most d, until the bot is past STARTING (or ends).
 func (rn *runner) waitStarted(ctx context.Context, d time.Duration) {
 	deadline := time.NewTimer(d)
