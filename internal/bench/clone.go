@@ -65,7 +65,8 @@ var cloneTables = []string{
 	FROM bench_clone_src s JOIN bot_conversations b ON b.conversation_id = s.id`,
 	`INSERT INTO bot_outcomes (bot_id, conversation_id, skill_id, outcome, updated_at)
 	SELECT o.bot_id, {ID:o.conversation_id}, o.skill_id, o.outcome, o.updated_at
-	FROM bench_clone_src s JOIN bot_outcomes o ON o.conversation_id = s.id`,
+	FROM bench_clone_src s JOIN bot_conversations b ON b.conversation_id = s.id
+		JOIN bot_outcomes o ON o.bot_id = b.bot_id AND o.conversation_id = s.id`,
 }
 
 // cloneID is the dialect's expression for clone g of the UUID in col: its
