@@ -100,6 +100,10 @@ const maxHistoryReads = 16
 // handing their conversations back.
 const maxStateLoads = 8
 
+// maxStarting is how many bots of the node connect to their platform at
+// once; the others wait their turn in STARTING.
+const maxStarting = 8
+
 // saveTimeout bounds one store write that must happen even while stopping.
 const saveTimeout = 10 * time.Second
 

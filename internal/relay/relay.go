@@ -97,6 +97,8 @@ type Relay struct {
 	// stateLoads bounds the conversation-state reads of all bots
 	// (maxStateLoads).
 	stateLoads chan struct{}
+	// starting bounds the bots connecting at once (maxStarting).
+	starting chan struct{}
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -117,7 +119,7 @@ func New(o Options) *Relay {
 		o.DrainTimeout = defaultDrainTimeout
 	}
 	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{}),
-		stateLoads: make(chan struct{}, maxStateLoads)}
+		stateLoads: make(chan struct{}, maxStateLoads), starting: make(chan struct{}, maxStarting)}
 }
 
 // Ready is closed once Run has started, so Start may be called.

@@ -238,6 +238,23 @@ func (rn *runner) session(ctx context.Context) error {
 	// a failing vendor makes the bot start in Vendor Interruption (F4).
 	rn.healthResult(rn.checkVendor(sctx))
 
+	// The bots of a node take turns to connect (maxStarting at once): a
+	// node restarted with hundreds of bots and a million conversations
+	// had every bot log in and receive its listing at the same time, none
+	// within its timeouts.
+	select {
+	case rn.r.starting <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
+	started := false
+	release := func() {
+		if !started {
+			started = true
+			<-rn.r.starting
+		}
+	}
+	defer release()
 	platformDone := make(chan error, 1)
 	go func() { platformDone <- rn.platform.Run(sctx, (*inbound)(rn)) }()
 
@@ -260,6 +277,7 @@ func (rn *runner) session(ctx context.Context) error {
 		<-platformDone
 		return nil
 	}
+	release()
 	skills, err := rn.platform.Skills(sctx)
 	if err != nil {
 		cancel()
