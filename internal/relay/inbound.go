@@ -133,10 +133,10 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 		w.platform = rn.platform
 		rn.workers.Add(1)
 		ctx := rn.runCtx
-		go func() {
+		workerPool.run(func() { // gopool.go
 			defer rn.workers.Done()
 			w.run(ctx)
-		}()
+		})
 	}
 	w.push(ev)
 }
