@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/jsonvalid"
 )
 
 var _ botrelay.ConversationStore = (*Store)(nil)
@@ -226,10 +227,10 @@ func (s *Store) loadConversationParts(ctx context.Context, c conn, cvs []*botrel
 
 // AppendEvent implements botrelay.ConversationStore.
 func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error {
-	if len(e.Event) == 0 || !json.Valid(e.Event) {
+	if len(e.Event) == 0 || !jsonvalid.Valid(e.Event) {
 		return botrelay.Errorf(botrelay.EINVALID, "event must be JSON")
 	}
-	if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+	if len(e.Metadata) > 0 && !jsonvalid.Valid(e.Metadata) {
 		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
 	}
 	now := s.nowTime()
