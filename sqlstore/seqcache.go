@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/botrelay/botrelay"
 )
@@ -25,7 +26,8 @@ import (
 // silently: an INSERT whose sequence is taken fails the primary key, and
 // the append then runs the full statement.
 
-// maxSeqCache bounds the cached dialogs (about 100 bytes each).
+// maxSeqCache bounds the cached dialogs (about 150 bytes each with their
+// ids).
 var maxSeqCache = 32768
 
 type seqEntry struct {
@@ -34,15 +36,15 @@ type seqEntry struct {
 }
 
 type seqCache struct {
-	next map[botrelay.DialogID]seqEntry
+	next map[botrelay.DialogID]*seqEntry
 	// touched lists the dialogs whose entries the open transaction set.
 	touched []botrelay.DialogID
 }
 
 // lookup returns the next sequence of dialog d of conversation cv, if known.
 func (c *seqCache) lookup(d botrelay.DialogID, cv botrelay.ConversationID) (int64, bool) {
-	e, ok := c.next[d]
-	if !ok || e.conv != cv {
+	e := c.next[d]
+	if e == nil || e.conv != cv {
 		return 0, false
 	}
 	return e.next, true
@@ -51,16 +53,30 @@ func (c *seqCache) lookup(d botrelay.DialogID, cv botrelay.ConversationID) (int6
 // set records next as dialog d's next sequence, inside the open transaction.
 func (c *seqCache) set(d botrelay.DialogID, cv botrelay.ConversationID, next int64) {
 	if c.next == nil {
-		c.next = map[botrelay.DialogID]seqEntry{}
+		c.next = map[botrelay.DialogID]*seqEntry{}
 	}
-	if _, ok := c.next[d]; !ok && len(c.next) >= maxSeqCache {
+	c.touched = append(c.touched, d)
+	// Changed in place: assigning to the map would also replace its key
+	// with d.
+	if e := c.next[d]; e != nil && e.conv == cv {
+		e.next = next
+		return
+	}
+	if len(c.next) >= maxSeqCache {
 		for k := range c.next {
 			delete(c.next, k)
 			break
 		}
 	}
-	c.next[d] = seqEntry{conv: cv, next: next}
-	c.touched = append(c.touched, d)
+	// Copies of the ids: the caller's may point into a larger buffer
+	// (a decoded frame), which the cache would keep alive. A main dialog's
+	// id is its conversation's: one copy.
+	key := botrelay.DialogID(strings.Clone(string(d)))
+	conv := botrelay.ConversationID(key)
+	if string(cv) != string(d) {
+		conv = botrelay.ConversationID(strings.Clone(string(cv)))
+	}
+	c.next[key] = &seqEntry{conv: conv, next: next}
 }
 
 // drop forgets dialog d.
