@@ -133,10 +133,10 @@ func (rn *runner) dispatch(ev *botrelay.PlatformEvent, create bool) {
 		w.platform = rn.platform
 		rn.workers.Add(1)
 		ctx := rn.runCtx
-		workerPool.run(func() { // gopool.go
+		go func() {
 			defer rn.workers.Done()
 			w.run(ctx)
-		})
+		}()
 	}
 	w.push(ev)
 }
