@@ -20,8 +20,8 @@ import (
 // websocket is closed with CloseTooSlow.
 const outboundQueue = 512
 
-// writeTimeout bounds one frame write.
-const writeTimeout = 15 * time.Second
+// writeTimeout bounds one batch of frame writes (a variable for tests).
+var writeTimeout = 15 * time.Second
 
 // conn is one websocket: an agent's (sess set) or a consumer's (consumer
 // set). One goroutine reads requests and handles them in order, except the
@@ -37,6 +37,7 @@ type conn struct {
 	out      chan []byte
 	done     chan struct{}
 	doneOnce sync.Once
+	wtimer   *time.Timer // bounds a batch of writes (writeLoop)
 
 	// Agent side.
 	sess       *session
@@ -99,8 +100,15 @@ func (c *conn) serve(ctx context.Context, handle func(ctx context.Context, req *
 	ln := newLanes()
 	defer ln.wait()
 	defer cancel() // before waiting for the lanes
+	// Frames are read without a context: coder/websocket registers a
+	// read's context with its parent for every frame (context.AfterFunc:
+	// a lock and a map entry on the parent each time). ctx ending
+	// closes the socket instead, which ends the read as the context did;
+	// once the loop is over that is left to close (stop runs first).
+	stop := context.AfterFunc(ctx, func() { _ = c.ws.CloseNow() })
+	defer stop()
 	for {
-		typ, data, err := c.ws.Read(ctx)
+		typ, data, err := c.ws.Read(noDeadline)
 		if err != nil {
 			return
 		}
@@ -159,6 +167,15 @@ type sequenceAnswer struct {
 func (c *conn) writeLoop(ctx context.Context) {
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
+	// The writes are bounded by one timer, armed for each batch, rather
+	// than by a context per batch, which coder/websocket registered with
+	// the connection's context again for every frame (context.AfterFunc).
+	// A batch that outlasts writeTimeout closes the socket, which ends the
+	// write as the context did; ctx ending while the reader runs closes it
+	// too (serve).
+	c.wtimer = time.AfterFunc(time.Hour, func() { _ = c.ws.CloseNow() })
+	c.wtimer.Stop()
+	defer c.wtimer.Stop()
 	for {
 		select {
 		case <-c.done:
@@ -166,7 +183,7 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case b := <-c.out:
-			if err := c.write(ctx, b); err != nil {
+			if err := c.write(b); err != nil {
 				c.close(websocket.StatusGoingAway, "write failed")
 				return
 			}
@@ -184,14 +201,14 @@ func (c *conn) writeLoop(ctx context.Context) {
 
 // write sends b and every frame queued behind it; with a corkable
 // connection they leave in one system call.
-func (c *conn) write(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
+func (c *conn) write(b []byte) error {
+	c.wtimer.Reset(writeTimeout)
+	defer c.wtimer.Stop()
 	if c.cork != nil {
 		c.cork.Cork()
 	}
 	for {
-		if err := c.ws.Write(wctx, websocket.MessageText, b); err != nil {
+		if err := c.ws.Write(noDeadline, websocket.MessageText, b); err != nil {
 			if c.cork != nil {
 				_ = c.cork.Uncork(time.Now())
 			}
@@ -205,9 +222,14 @@ func (c *conn) write(ctx context.Context, b []byte) error {
 			continue
 		default:
 		}
-		return c.cork.Uncork(time.Now().Add(writeTimeout))
+		return c.cork.Uncork(time.Time{})
 	}
 }
+
+// noDeadline is the context of the websocket's reads and writes: their
+// bounds are the connection's timer and its context's end, which close
+// the socket (writeLoop, serve).
+var noDeadline = context.Background()
 
 // sendError answers with an error response built from err.
 func (c *conn) sendError(err error) { c.sendErrorFor(nil, err) }

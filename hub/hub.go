@@ -124,6 +124,7 @@ type Hub struct {
 	// delivering a message does not walk every connection.
 	consumerConns map[botrelay.ConsumerID]map[*conn]struct{}
 	load          map[botrelay.UserID]int // open conversations assigned to a user
+	ringsOf       map[botrelay.UserID]int // rings a user has (len of its part of rings)
 	users         map[botrelay.UserID]*botrelay.User
 	nextID        uint64
 	closing       bool
@@ -261,6 +262,7 @@ func New(o Options) (*Hub, error) {
 		conns:         map[*conn]struct{}{},
 		consumerConns: map[botrelay.ConsumerID]map[*conn]struct{}{},
 		load:          map[botrelay.UserID]int{},
+		ringsOf:       map[botrelay.UserID]int{},
 		users:         map[botrelay.UserID]*botrelay.User{},
 	}, nil
 }

@@ -29,7 +29,11 @@ func (h *Hub) dispatch() {
 	if h.closing {
 		return
 	}
+	free := h.anyFree()
 	for _, id := range h.waiting {
+		if !free {
+			return // nobody can take more: no need to look at the rest
+		}
 		cs := h.convs[id]
 		if cs == nil || cs.ring != nil {
 			continue
@@ -64,18 +68,43 @@ func (h *Hub) dispatch() {
 			pick = cands[0]
 		}
 		h.startRing(cs, pick)
+		free = h.anyFree()
 	}
 }
 
-// busy is a user's assigned open conversations plus the rings it has.
-func (h *Hub) busy(u botrelay.UserID) int {
-	n := h.load[u]
-	for _, r := range h.rings {
-		if r.user == u {
-			n++
+// anyFree reports whether some agent could be rung: online, subscribed to
+// routing tasks, and below its slots. The caller holds h.mu.
+func (h *Hub) anyFree() bool {
+	for _, s := range h.userSession {
+		if c := s.conn; c != nil && c.routingSub != "" && s.state == StateOnline && h.busy(s.user.ID) < s.user.MessagingSlots {
+			return true
 		}
 	}
-	return n
+	return false
+}
+
+// busy is a user's assigned open conversations plus the rings it has.
+// Both are counted as they change: dispatch asks for every candidate of
+// every waiting conversation, and counting the rings here made a dispatch
+// with thousands of rings (a node restarted with many conversations)
+// quadratic.
+func (h *Hub) busy(u botrelay.UserID) int { return h.load[u] + h.ringsOf[u] }
+
+// addRing and dropRing keep rings and ringsOf together; the caller holds
+// h.mu.
+func (h *Hub) addRing(r *ring) {
+	h.rings[r.id] = r
+	h.ringsOf[r.user]++
+}
+
+func (h *Hub) dropRing(r *ring) {
+	if h.rings[r.id] != r {
+		return
+	}
+	delete(h.rings, r.id)
+	if h.ringsOf[r.user]--; h.ringsOf[r.user] <= 0 {
+		delete(h.ringsOf, r.user)
+	}
 }
 
 func (h *Hub) candidates(cs *convState) []*session {
@@ -110,7 +139,7 @@ func (h *Hub) startRing(cs *convState, s *session) {
 	}
 	r.timer = time.AfterFunc(h.o.RingTimeout, func() { h.expireRing(r.id) })
 	cs.ring = r
-	h.rings[r.id] = r
+	h.addRing(r)
 	s.lastRing = h.now()
 	if s.user.Type == botrelay.UserHuman {
 		h.loadPreview(cs)
@@ -159,7 +188,7 @@ func (h *Hub) cancelRing(cs *convState, state string) {
 		return
 	}
 	r.timer.Stop()
-	delete(h.rings, r.id)
+	h.dropRing(r)
 	cs.ring = nil
 	if s := h.userSession[r.user]; s != nil {
 		h.sendRing(s.conn, cs.c, r, "DELETE", state)
@@ -176,7 +205,7 @@ func (h *Hub) expireRing(id string) {
 	}
 	cs := h.convs[r.conv]
 	if cs == nil || cs.ring != r {
-		delete(h.rings, id)
+		h.dropRing(r)
 		return
 	}
 	h.log.Info("ring expired", "conversation_id", string(r.conv), "ring_id", id, "user_id", int64(r.user))
@@ -251,7 +280,7 @@ func (h *Hub) acceptRing(ctx context.Context, s *session, cs *convState, r *ring
 			// Detach the ring so it neither expires nor is reported as
 			// cancelled while the assignment is stored.
 			r.timer.Stop()
-			delete(h.rings, r.id)
+			h.dropRing(r)
 			cs.ring = nil
 		}
 		h.mu.Unlock()

@@ -63,6 +63,9 @@ type batcher struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
 	raw   map[string]rawStmt
+	// seqs is SQLite's next sequence of recently appended dialogs
+	// (seqcache.go), also used only by the holder of writer.
+	seqs seqCache
 }
 
 func newBatcher(ctx context.Context, s *Store) (*batcher, error) {
@@ -271,6 +274,9 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 	start := time.Now()
 	exec := func(q string) error {
 		_, err := b.ExecContext(ctx, q)
+		if q == "ROLLBACK" {
+			b.seqs.rolledBack()
+		}
 		return err
 	}
 	begin := "BEGIN IMMEDIATE"
@@ -296,6 +302,7 @@ func (b *batcher) attempt(batch []*batchReq) (int, error) {
 		_ = exec("ROLLBACK")
 		return -1, &commitError{err}
 	}
+	b.seqs.committed()
 	b.s.observeCommit(len(batch), time.Since(start))
 	return -1, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/botrelay/botrelay"
+	"github.com/botrelay/botrelay/internal/jsonvalid"
 )
 
 var _ botrelay.ConversationStore = (*Store)(nil)
@@ -280,10 +281,10 @@ func loadParticipants(ctx context.Context, c conn, in *interner, byID map[botrel
 
 // AppendEvent implements botrelay.ConversationStore.
 func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error {
-	if len(e.Event) == 0 || !json.Valid(e.Event) {
+	if len(e.Event) == 0 || !jsonvalid.Valid(e.Event) {
 		return botrelay.Errorf(botrelay.EINVALID, "event must be JSON")
 	}
-	if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+	if len(e.Metadata) > 0 && !jsonvalid.Valid(e.Metadata) {
 		return botrelay.Errorf(botrelay.EINVALID, "metadata must be JSON")
 	}
 	now := s.nowTime()
@@ -297,13 +298,14 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 		e.Sequence, e.CreatedAt = seq, now
 		return nil
 	}
-	args := []any{string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
+	// Room for one more: SQLite's sequence when the writer knows it (seqcache.go).
+	args := append(make([]any, 0, 14), string(e.DialogID), string(e.ConversationID), e.Type, e.OriginatorID, e.OriginatorPID,
 		string(e.OriginatorRole), e.OriginatorName, string(e.OriginatorType), e.Audience, string(e.Event), string(e.Metadata), e.EncodedMetadata,
-		millis(now)}
+		millis(now))
 	if s.dialect == SQLite {
 		return s.batched(ctx, func(ctx context.Context, c conn) error {
 			var err error
-			seq, err = c.queryInt64(ctx, appendSQLite, args...)
+			seq, err = c.appendSQLiteEvent(ctx, e.DialogID, e.ConversationID, args)
 			return outcome(err)
 		})
 	}
@@ -315,7 +317,9 @@ func (s *Store) AppendEvent(ctx context.Context, e *botrelay.MessageEvent) error
 
 // appendSQLite is one statement that changes two pages (migration 005):
 // the batcher runs SQLite's writes one at a time, so MAX + 1 is the
-// dialog's next sequence.
+// dialog's next sequence. The writer then remembers the dialog's next
+// sequence, and the following appends to it are plain INSERTs
+// (seqcache.go).
 const appendSQLite = `INSERT INTO conversation_events (dialog_id, sequence, conversation_id, type, originator_id,
 		originator_pid, originator_role, originator_name, originator_type, audience, event, metadata, encoded_metadata, created_at)
 	SELECT d.id, COALESCE((SELECT MAX(sequence) FROM conversation_events WHERE dialog_id = d.id), 0) + 1, d.conversation_id,

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/botrelay/botrelay/internal/jsonvalid"
 )
 
 // Frame kinds.
@@ -166,7 +168,7 @@ func Decode(data []byte) (*Request, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, bad("", "frame must be a JSON object")
 	}
-	if json.Valid(trimmed) {
+	if jsonvalid.Valid(trimmed) {
 		if req, ok := decodePlain(trimmed); ok {
 			return req, nil
 		}

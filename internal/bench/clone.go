@@ -56,7 +56,8 @@ var cloneTables = []string{
 		CASE WHEN e.originator_id = c.consumer_id THEN {ID:e.originator_id} ELSE e.originator_id END,
 		CASE WHEN e.originator_pid = c.consumer_id THEN {ID:e.originator_pid} ELSE e.originator_pid END,
 		e.originator_role, e.originator_name, e.originator_type, e.audience, e.event, e.metadata, e.encoded_metadata, e.created_at
-	FROM bench_clone_src s JOIN conversations c ON c.id = s.id JOIN conversation_events e ON e.conversation_id = s.id`,
+	FROM bench_clone_src s JOIN conversations c ON c.id = s.id JOIN conversation_dialogs d ON d.conversation_id = s.id
+		JOIN conversation_events e ON e.dialog_id = d.id`,
 	`INSERT INTO bot_conversations (bot_id, conversation_id, dialog_id, consumer_id, skill_id, open, vendor_state, last_sequence,
 		outbox, welcomed, escalations, created_at, updated_at)
 	SELECT b.bot_id, {ID:b.conversation_id}, {ID:b.dialog_id}, CASE WHEN b.consumer_id = '' THEN '' ELSE {ID:b.consumer_id} END,
@@ -64,7 +65,8 @@ var cloneTables = []string{
 	FROM bench_clone_src s JOIN bot_conversations b ON b.conversation_id = s.id`,
 	`INSERT INTO bot_outcomes (bot_id, conversation_id, skill_id, outcome, updated_at)
 	SELECT o.bot_id, {ID:o.conversation_id}, o.skill_id, o.outcome, o.updated_at
-	FROM bench_clone_src s JOIN bot_outcomes o ON o.conversation_id = s.id`,
+	FROM bench_clone_src s JOIN bot_conversations b ON b.conversation_id = s.id
+		JOIN bot_outcomes o ON o.bot_id = b.bot_id AND o.conversation_id = s.id`,
 }
 
 // cloneID is the dialect's expression for clone g of the UUID in col: its
@@ -108,7 +110,11 @@ func (s *server) openStore() (*sql.DB, bool, error) {
 		db, err := sql.Open("pgx", s.pg.dsn)
 		return db, true, err
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.data, "botrelay.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)")
+	// A large page cache: every chunk inserts next to each of the
+	// templates' rows in every index, far more pages than the default
+	// 2 MB holds.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.data, "botrelay.db")+
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=cache_size(-524288)")
 	if err == nil {
 		db.SetMaxOpenConns(1)
 	}

@@ -91,6 +91,19 @@ const catchUpRetry = 5 * time.Second
 // maxHistoryReads is how many history reads one bot has in flight.
 const maxHistoryReads = 16
 
+// maxStateLoads is how many conversation states the whole node reads at
+// once when assignments arrive. A node restarted with a million open
+// conversations gets them all within seconds of its bots' logins; read
+// all at once they queued thousands deep in front of the store, the
+// logins of the bots still starting waited behind them past their
+// timeout, and those bots went into Service Interruption and began
+// handing their conversations back.
+const maxStateLoads = 8
+
+// maxStarting is how many bots of the node connect to their platform at
+// once; the others wait their turn in STARTING.
+const maxStarting = 8
+
 // saveTimeout bounds one store write that must happen even while stopping.
 const saveTimeout = 10 * time.Second
 

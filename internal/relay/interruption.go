@@ -63,7 +63,16 @@ func (rn *runner) handBackAround(ctx context.Context, b *botrelay.Bot, why strin
 	convs = rn.withUnstored(ctx, b.ID, convs)
 	targets := map[botrelay.SkillID]botrelay.SkillID{}
 	handed := 0
-	for _, st := range convs {
+	for i, st := range convs {
+		if ctx.Err() != nil {
+			// Out of time (a node overloaded by its own restart is the
+			// usual reason): the rest stay with the bot, which goes on
+			// with them once it is back. One line rather than one per
+			// conversation, which at a million filled the log.
+			rn.log.Warn("hand back stopped: out of time; the rest stay with the bot", "handed", handed,
+				"left", len(convs)-i, "why", why, "err", context.Cause(ctx))
+			break
+		}
 		target, ok := targets[st.SkillID]
 		if !ok {
 			target = rn.aroundTarget(ctx, b, st.SkillID)

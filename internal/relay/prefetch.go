@@ -50,8 +50,8 @@ func (rn *runner) unprefetch(id botrelay.ConversationID) {
 }
 
 // loadState returns the conversation's stored state: the one read when the
-// session started, the first time, else the store's (ENOTFOUND when there
-// is none).
+// session started, the first time, else the store's (runner.loadState;
+// ENOTFOUND when there is none).
 func (w *worker) loadState(ctx context.Context) (*botrelay.BotConversation, error) {
 	rn := w.rn
 	rn.mu.Lock()
@@ -63,5 +63,5 @@ func (w *worker) loadState(ctx context.Context) (*botrelay.BotConversation, erro
 	if st != nil {
 		return st, nil
 	}
-	return w.store.BotConversation(ctx, rn.bot.ID, w.ref.ID)
+	return rn.loadState(ctx, w.store, w.ref.ID)
 }

@@ -94,6 +94,11 @@ type Relay struct {
 	agents    sync.WaitGroup // the agent bots' runners
 	ready     chan struct{}
 	cmds      commandQueue // Public API commands handed to workers
+	// stateLoads bounds the conversation-state reads of all bots
+	// (maxStateLoads).
+	stateLoads chan struct{}
+	// starting bounds the bots connecting at once (maxStarting).
+	starting chan struct{}
 }
 
 // New returns a relay; it starts nothing until Run.
@@ -113,7 +118,8 @@ func New(o Options) *Relay {
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = defaultDrainTimeout
 	}
-	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{})}
+	return &Relay{o: o, runners: map[botrelay.BotID]*runner{}, ready: make(chan struct{}),
+		stateLoads: make(chan struct{}, maxStateLoads), starting: make(chan struct{}, maxStarting)}
 }
 
 // Ready is closed once Run has started, so Start may be called.

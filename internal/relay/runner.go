@@ -105,6 +105,18 @@ func (rn *runner) history(ctx context.Context, ref botrelay.ConversationRef, aft
 	return rn.platform.History(ctx, ref, after)
 }
 
+// loadState reads the bot's stored state of a conversation at its
+// assignment, at most maxStateLoads at a time on the node.
+func (rn *runner) loadState(ctx context.Context, store botrelay.Store, id botrelay.ConversationID) (*botrelay.BotConversation, error) {
+	select {
+	case rn.r.stateLoads <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-rn.r.stateLoads }()
+	return store.BotConversation(ctx, rn.bot.ID, id)
+}
+
 // waitStarted waits, at most d, until the bot is past STARTING (or ends).
 func (rn *runner) waitStarted(ctx context.Context, d time.Duration) {
 	deadline := time.NewTimer(d)
@@ -232,6 +244,23 @@ func (rn *runner) session(ctx context.Context) error {
 	// a failing vendor makes the bot start in Vendor Interruption (F4).
 	rn.healthResult(rn.checkVendor(sctx))
 
+	// The bots of a node take turns to connect (maxStarting at once): a
+	// node restarted with hundreds of bots and a million conversations
+	// had every bot log in and receive its listing at the same time, none
+	// within its timeouts.
+	select {
+	case rn.r.starting <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
+	started := false
+	release := func() {
+		if !started {
+			started = true
+			<-rn.r.starting
+		}
+	}
+	defer release()
 	rn.prefetch(sctx) // before the platform lists the conversations
 	platformDone := make(chan error, 1)
 	go func() { platformDone <- rn.platform.Run(sctx, (*inbound)(rn)) }()
@@ -255,6 +284,7 @@ func (rn *runner) session(ctx context.Context) error {
 		<-platformDone
 		return nil
 	}
+	release()
 	skills, err := rn.platform.Skills(sctx)
 	if err != nil {
 		cancel()

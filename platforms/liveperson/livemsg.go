@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/botrelay/botrelay/internal/jsonvalid"
 )
 
 // A message notification from the hub is read member by member
@@ -51,7 +53,7 @@ func (wc *wsConn) liveMessage(data []byte) bool {
 	if !ok || body == nil {
 		return false
 	}
-	if !json.Valid(data) {
+	if !jsonvalid.Valid(data) {
 		return false // the general path says what is wrong with it
 	}
 	var f liveFrame
