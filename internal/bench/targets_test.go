@@ -55,6 +55,29 @@ func TestTargetsJudgeWhatTheRunMeasured(t *testing.T) {
 		}
 	}
 
+	// A node restarted with a million replicated conversations is judged
+	// on its own figures, not on the ones opened before the copy.
+	cloned := &Report{Config: Config{Store: "sqlite (WAL, synchronous=FULL)"}, Botrelay: &Phase{MessagesPerSecond: 3000},
+		Idle:   &Idle{Conversations: 1000, RSSBeforeBytes: 100 << 20, RSSAfterBytes: 120 << 20, RSSPerConversationBytes: 8000},
+		Cloned: &Cloned{Conversations: 1_000_000, RSSBytes: 2271 << 20, RawRSSBytes: 5086 << 20, ReadyMs: 59, OnlineMs: 97447, RSSPerConversationByte: 2263}}
+	ts = cloned.judge()
+	for name, want := range map[string]string{"1,000,000 idle conversations": "met", "ready with 1,000,000 open": "met"} {
+		if got := met(ts, name); got != want {
+			t.Errorf("cloned run, %s: %s, want %s", name, got, want)
+		}
+	}
+	b.Reset()
+	writeTargets(&b, ts)
+	for _, want := range []string{"2271.0 MiB after GC (5086.0 MiB before) with 1000000 restarted", "59 ms", "every bot ONLINE after 97.4 s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("cloned summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	cloned.Cloned.RSSBytes = 4300 << 20
+	if got := met(cloned.judge(), "1,000,000 idle conversations"); got != "missed" {
+		t.Errorf("4,300 MiB restarted: %s, want missed", got)
+	}
+
 	pg := &Report{Config: Config{Store: "postgresql 15 (synchronous_commit=on, fsync=on)"}, Botrelay: &Phase{MessagesPerSecond: 1300},
 		Compare: &Comparison{SQLite: &Phase{MessagesPerSecond: 2000}}}
 	pg.Compare.compare(pg.Botrelay)
