@@ -244,16 +244,20 @@ func (rn *runner) session(ctx context.Context) error {
 	// a failing vendor makes the bot start in Vendor Interruption (F4).
 	rn.healthResult(rn.checkVendor(sctx))
 
-	// The bots of a node take turns to connect (maxStarting at once): a
-	// node restarted with hundreds of bots and a million conversations
-	// had every bot log in and receive its listing at the same time, none
-	// within its timeouts.
-	select {
-	case rn.r.starting <- struct{}{}:
-	case <-ctx.Done():
-		return nil
+	// The bots of the embedded hub take turns to connect (maxStarting at
+	// once): a node restarted with hundreds of bots and a million
+	// conversations had every bot log in and receive its listing at the
+	// same time, none within its timeouts. Bots on a LivePerson account
+	// load LivePerson, not this node, and one that cannot reach it must
+	// not hold up the others for its connect timeout.
+	started := rn.bot.Settings.Platform.Account != ""
+	if !started {
+		select {
+		case rn.r.starting <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
 	}
-	started := false
 	release := func() {
 		if !started {
 			started = true
