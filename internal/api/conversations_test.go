@@ -85,6 +85,7 @@ func newConvFixture(t *testing.T) *convFixture {
 
 	f.carla = testrig.NewConsumer(t, e.rig.URL, string(testrig.Account))
 	f.one = f.carla.OpenWith("bot", map[string]any{"personal": map[string]any{"firstname": "Carla", "lastname": "Rossi"}})
+	f.carla.WaitAssigned(10*time.Second, f.one)
 	f.carla.Say("hi")
 	f.carla.WaitTexts(10*time.Second, "Pick one")
 	f.carla.Say("agent")
@@ -108,6 +109,7 @@ func newConvFixture(t *testing.T) *convFixture {
 
 	f.other = testrig.NewConsumer(t, e.rig.URL, string(testrig.Account))
 	f.two = f.other.Open("bot")
+	f.other.WaitAssigned(10*time.Second, f.two)
 	f.other.Say("boom")
 	e.rig.WaitSkill(f.two, "human", 10*time.Second)
 	third := testrig.NewConsumer(t, e.rig.URL, string(testrig.Account))

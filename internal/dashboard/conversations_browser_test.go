@@ -62,6 +62,9 @@ func TestDashboardConversationTranscript(t *testing.T) {
 
 	carla := testrig.NewConsumer(t, base, "1000")
 	conv := carla.OpenWith("bot", map[string]any{"personal": map[string]any{"firstname": "Carla", "lastname": "Rossi"}})
+	// Carla speaks once the bot has joined, so the transcript's order is
+	// this test's and not the scheduler's (either order is a true record).
+	carla.WaitAssigned(15*time.Second, conv)
 	carla.Say("hi")
 	carla.WaitTexts(15*time.Second, "Pick one")
 	carla.Say("agent")

@@ -320,6 +320,26 @@ func (c *Consumer) WaitFor(d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// WaitAssigned waits until the consumer is told that conv has an
+// assigned agent (a bot or a human). A test that asserts a transcript's
+// order waits for it before the first message: a message sent sooner may
+// be recorded before or after the join, and either is a true record.
+func (c *Consumer) WaitAssigned(d time.Duration, conv string) {
+	c.t.Helper()
+	c.WaitFor(d, "an assigned agent on "+conv, func() bool {
+		for _, raw := range c.Conversations() {
+			var det struct {
+				ConvID       string              `json:"convId"`
+				Participants map[string][]string `json:"participants"`
+			}
+			if json.Unmarshal(raw, &det) == nil && det.ConvID == conv && len(det.Participants["ASSIGNED_AGENT"]) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // WaitTexts waits until the agents' texts include each of want, in order.
 func (c *Consumer) WaitTexts(d time.Duration, want ...string) {
 	c.t.Helper()
