@@ -271,23 +271,36 @@ func TestWebhooksAcrossRestartAndDowntime(t *testing.T) {
 // log does not hold, is an error.
 func settled(t *testing.T, api *testrig.API, rcv *testrig.WebhookReceiver, path string) ([]*testrig.Hook, map[string]int) {
 	t.Helper()
-	var all []deliveryJSON
+	var all []json.RawMessage
 	var accepted []*testrig.Hook
 	seen := map[string]int{}
-	testrig.Eventually(t, 15*time.Second, "every logged delivery DELIVERED and received", func() bool {
+	var waiting []string // what the last look found not settled
+	deadline := time.Now().Add(15 * time.Second)
+	for {
 		api.Do(http.MethodGet, path+"?limit=500", nil, http.StatusOK, &all)
 		accepted = rcv.Accepted()
 		clear(seen)
 		for _, h := range accepted {
 			seen[h.ID]++
 		}
-		for _, d := range all {
+		waiting = waiting[:0]
+		for _, raw := range all {
+			var d deliveryJSON
+			if err := json.Unmarshal(raw, &d); err != nil {
+				t.Fatalf("delivery %s: %v", raw, err)
+			}
 			if d.State != "DELIVERED" || seen[d.EventID] == 0 {
-				return false
+				waiting = append(waiting, fmt.Sprintf("%s (received %d times)", raw, seen[d.EventID]))
 			}
 		}
-		return len(all) == len(seen)
-	})
+		if len(waiting) == 0 && len(all) == len(seen) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15 s, %d deliveries logged and %d events received; not settled:\n%s", len(all), len(seen), strings.Join(waiting, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for id, n := range seen {
 		if n != 1 {
 			t.Errorf("event %s delivered %d times", id, n)

@@ -112,6 +112,15 @@ func TestResumeWithManyConversations(t *testing.T) {
 		}
 	}
 	waitAssigned(1)
+	// The chunks assign the conversations while the subscription runs; the
+	// adapter is online once it has subscribed to everything. The hub
+	// restarts after that (restarted sooner, the first session never goes
+	// online and the count below would be one short).
+	eventually(t, "the adapter online", func() bool {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.online >= 1
+	})
 
 	e.restart()
 	waitAssigned(2)
