@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -278,6 +279,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	h.ensureUsers(ctx, list...)
 	h.mu.Lock()
+	// Made to size once: grown one entry at a time, the two maps of a
+	// million conversations were rehashed some twenty times while every
+	// request waited for the load.
+	h.convs = grownMap(h.convs, len(list))
+	h.consumerOpen = grownMap(h.consumerOpen, len(list))
 	for _, c := range list {
 		h.install(nil, c)
 	}
@@ -356,6 +362,13 @@ func ms(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// grownMap returns m with room for n more entries.
+func grownMap[K comparable, V any](m map[K]V, n int) map[K]V {
+	grown := make(map[K]V, len(m)+n)
+	maps.Copy(grown, m)
+	return grown
 }
 
 // install makes c the current state of its conversation; old is the state

@@ -161,10 +161,35 @@ func (s *Store) Conversations(ctx context.Context, account botrelay.AccountID, f
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
 	slices.Reverse(out)
-	if err := s.loadConversationParts(ctx, c, out); err != nil {
+	if err := s.loadPartsConcurrently(ctx, out); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// loadPartsConcurrently is loadConversationParts on the pool, for a long
+// listing in two halves read on two connections at once. The hub lists
+// every open conversation at start and serves nobody until it has them;
+// reading their dialogs and participants was most of that wait, and one
+// reader used one core. A short listing is read as before.
+func (s *Store) loadPartsConcurrently(ctx context.Context, cvs []*botrelay.Conversation) error {
+	const minSplit = 2000
+	if len(cvs) < minSplit {
+		return s.loadConversationParts(ctx, s.pool(), cvs)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	half := len(cvs) / 2
+	second := make(chan error, 1)
+	go func() { second <- s.loadConversationParts(ctx, s.pool(), cvs[half:]) }()
+	err := s.loadConversationParts(ctx, s.pool(), cvs[:half])
+	if err != nil {
+		cancel() // the other half stops at its next query
+	}
+	if err2 := <-second; err == nil {
+		err = err2
+	}
+	return err
 }
 
 // loadConversationParts fills the dialogs and participants of cvs, in
