@@ -21,7 +21,24 @@ import (
 // copies. The values themselves are those stored.
 func TestConversationListingSharesRepeatedValues(t *testing.T) {
 	ctx := context.Background()
-	s, acct, skill := listingStore(t)
+	s, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(t.TempDir(), "botrelay.db"), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const acct = botrelay.AccountID("1000")
+	if _, err := s.Bootstrap(ctx, &botrelay.Bootstrap{
+		Account: &botrelay.Account{ID: acct, Name: "Test account"}, Profiles: botrelay.BuiltInProfiles(),
+		Skills:      []*botrelay.Skill{{Name: botrelay.SkillNameBot}, {Name: botrelay.SkillNameHuman}},
+		Admin:       &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", Enabled: true, ChatSlots: 1, MessagingSlots: 1},
+		AdminSkills: []string{botrelay.SkillNameHuman}, AdminPasswordHash: "hash-of-admin",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	skill, err := s.SkillByName(ctx, acct, botrelay.SkillNameBot)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	const context = `{"type":"SharkContext","lang":"en-US"}`
 	for i := range 3 {
@@ -58,99 +75,6 @@ func TestConversationListingSharesRepeatedValues(t *testing.T) {
 		}
 		if data(string(cv.Dialogs[0].ID)) != data(string(cv.ID)) || data(string(cv.Participants[0].ConsumerID)) != data(string(cv.ConsumerID)) {
 			t.Errorf("conversation %d: its main dialog's or consumer participant's id is a copy of its own", i)
-		}
-	}
-}
-
-// listingStore is a SQLite store with account 1000 bootstrapped, and its
-// bot skill.
-func listingStore(t *testing.T) (*sqlstore.Store, botrelay.AccountID, *botrelay.Skill) {
-	t.Helper()
-	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, sqlstore.Options{Dialect: sqlstore.SQLite, DSN: filepath.Join(t.TempDir(), "botrelay.db"), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	const acct = botrelay.AccountID("1000")
-	if _, err := s.Bootstrap(ctx, &botrelay.Bootstrap{
-		Account: &botrelay.Account{ID: acct, Name: "Test account"}, Profiles: botrelay.BuiltInProfiles(),
-		Skills:      []*botrelay.Skill{{Name: botrelay.SkillNameBot}, {Name: botrelay.SkillNameHuman}},
-		Admin:       &botrelay.User{Type: botrelay.UserHuman, LoginName: "admin", Enabled: true, ChatSlots: 1, MessagingSlots: 1},
-		AdminSkills: []string{botrelay.SkillNameHuman}, AdminPasswordHash: "hash-of-admin",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	skill, err := s.SkillByName(ctx, acct, botrelay.SkillNameBot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, acct, skill
-}
-
-// TestLongListingHasEveryConversationsParts: a listing long enough to be
-// read in two halves at once (the hub's at start) gives every open
-// conversation, oldest first, with exactly its own dialogs and
-// participants — the same as reading the conversation alone — and leaves
-// out the closed ones.
-func TestLongListingHasEveryConversationsParts(t *testing.T) {
-	ctx := context.Background()
-	s, acct, skill := listingStore(t)
-	const n = 2101
-	start := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
-	var open []botrelay.ConversationID
-	for i := range n {
-		id := botrelay.ConversationID(fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1))
-		consumer := botrelay.ConsumerID(fmt.Sprintf("c0ffee00-0000-4000-8000-%012d", i+1))
-		at := start.Add(time.Duration(i) * time.Millisecond)
-		cv := &botrelay.Conversation{ID: id, AccountID: acct, ConsumerID: consumer, SkillID: skill.ID,
-			State: botrelay.ConversationOpen, TTR: botrelay.TTRNormal, CreatedAt: at,
-			Participants: []botrelay.Participant{{ConsumerID: consumer, Role: botrelay.ParticipantConsumer,
-				State: botrelay.ParticipantStateActive, JoinedAt: at}},
-			Dialogs: []botrelay.Dialog{{ID: botrelay.DialogID(id), Type: botrelay.DialogMain, State: botrelay.DialogOpen, CreatedAt: at}}}
-		switch i % 4 {
-		case 1: // an agent of its own
-			cv.Participants = append(cv.Participants, botrelay.Participant{UserID: botrelay.UserID(1000 + i),
-				Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateActive, JoinedAt: at})
-		case 2: // in its survey: the main dialog closed, a survey dialog open
-			cv.Dialogs[0].State, cv.Dialogs[0].ClosedAt, cv.Dialogs[0].ClosedBy = botrelay.DialogClose, at, "AGENT"
-			cv.Dialogs = append(cv.Dialogs, botrelay.Dialog{ID: botrelay.DialogID(fmt.Sprintf("5e000000-0000-4000-8000-%012d", i)),
-				Type: botrelay.DialogPostSurvey, State: botrelay.DialogOpen, CreatedAt: at})
-			cv.Participants = append(cv.Participants,
-				botrelay.Participant{UserID: botrelay.UserID(1000 + i), Role: botrelay.ParticipantReader, State: botrelay.ParticipantStateActive, JoinedAt: at},
-				botrelay.Participant{UserID: 7, Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateSuggested, JoinedAt: at})
-		}
-		if err := s.CreateConversation(ctx, cv); err != nil {
-			t.Fatal(err)
-		}
-		if i%97 == 5 {
-			cv.State, cv.CloseReason, cv.ClosedAt = botrelay.ConversationClose, botrelay.CloseByConsumer, at
-			cv.Dialogs[len(cv.Dialogs)-1].State, cv.Dialogs[len(cv.Dialogs)-1].ClosedAt = botrelay.DialogClose, at
-			if err := s.UpdateConversation(ctx, cv); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		open = append(open, id)
-	}
-	list, err := s.Conversations(ctx, acct, botrelay.ConversationFilter{State: botrelay.ConversationOpen})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != len(open) {
-		t.Fatalf("%d conversations listed; want the %d open", len(list), len(open))
-	}
-	for i, got := range list {
-		if got.ID != open[i] {
-			t.Fatalf("listed %d: %s; want %s (oldest first)", i, got.ID, open[i])
-		}
-		alone, err := s.Conversation(ctx, got.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprintf("%+v %+v", got.Dialogs, got.Participants) != fmt.Sprintf("%+v %+v", alone.Dialogs, alone.Participants) {
-			t.Fatalf("conversation %s listed with dialogs %+v participants %+v; read alone: %+v %+v",
-				got.ID, got.Dialogs, got.Participants, alone.Dialogs, alone.Participants)
 		}
 	}
 }

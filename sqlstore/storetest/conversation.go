@@ -264,3 +264,57 @@ func testConversationRestart(t *testing.T, newDB NewDB) {
 		t.Fatalf("sequence after restart = %d, want 2", e.Sequence)
 	}
 }
+
+// testLongListing: a listing long enough for the store to read it in
+// parts at once (the hub's at start) gives every open conversation,
+// oldest first, with exactly its own dialogs and participants — the same
+// as reading the conversation alone — and leaves out the closed ones.
+func testLongListing(t *testing.T, newDB NewDB) {
+	ctx := context.Background()
+	s, b := seeded(t, newDB)
+	skill := b.Skills[0].ID
+	agents := []*botrelay.User{newUser(t, s, "agent-1", botrelay.UserHuman), newUser(t, s, "agent-2", botrelay.UserBot)}
+	const n = 2101
+	var open []botrelay.ConversationID
+	for i := range n {
+		cv := newConversation(skill, botrelay.ConsumerID(fmt.Sprintf("c0ffee00-0000-4000-8000-%012d", i+1)))
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		switch i % 4 {
+		case 1: // an agent of its own
+			cv.Participants = append(cv.Participants, botrelay.Participant{UserID: agents[i%2].ID,
+				Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateActive, JoinedAt: at})
+		case 2: // in its survey: the main dialog closed, a survey dialog open, a suggested agent
+			cv.Dialogs[0].State, cv.Dialogs[0].ClosedAt, cv.Dialogs[0].ClosedBy = botrelay.DialogClose, at, "AGENT"
+			cv.Dialogs = append(cv.Dialogs, botrelay.Dialog{ID: botrelay.DialogID(fmt.Sprintf("5e000000-0000-4000-8000-%012d", i)),
+				Type: botrelay.DialogPostSurvey, State: botrelay.DialogOpen, CreatedAt: at})
+			cv.Participants = append(cv.Participants,
+				botrelay.Participant{UserID: agents[0].ID, Role: botrelay.ParticipantReader, State: botrelay.ParticipantStateActive, JoinedAt: at},
+				botrelay.Participant{UserID: agents[1].ID, Role: botrelay.ParticipantAssignedAgent, State: botrelay.ParticipantStateSuggested, JoinedAt: at})
+		}
+		must(t, s.CreateConversation(ctx, cv))
+		if i%97 == 5 {
+			last := &cv.Dialogs[len(cv.Dialogs)-1]
+			cv.State, cv.CloseReason, cv.ClosedAt = botrelay.ConversationClose, botrelay.CloseByConsumer, at
+			last.State, last.ClosedAt = botrelay.DialogClose, at
+			must(t, s.UpdateConversation(ctx, cv))
+			continue
+		}
+		open = append(open, cv.ID)
+	}
+	list, err := s.Conversations(ctx, acct, botrelay.ConversationFilter{State: botrelay.ConversationOpen})
+	must(t, err)
+	if len(list) != len(open) {
+		t.Fatalf("%d conversations listed; want the %d open", len(list), len(open))
+	}
+	parts := func(c *botrelay.Conversation) string { return fmt.Sprintf("%+v %+v", c.Dialogs, c.Participants) }
+	for i, got := range list {
+		if got.ID != open[i] {
+			t.Fatalf("listed %d: %s; want %s (oldest first)", i, got.ID, open[i])
+		}
+		alone, err := s.Conversation(ctx, got.ID)
+		must(t, err)
+		if parts(got) != parts(alone) {
+			t.Fatalf("conversation %s listed with %s; read alone: %s", got.ID, parts(got), parts(alone))
+		}
+	}
+}

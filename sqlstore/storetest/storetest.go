@@ -47,6 +47,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Surveys", testSurveys},
 		{"Conversations", testConversations},
+		{"LongListing", testLongListing},
 		{"ConversationEvents", testConversationEvents},
 		{"ConversationEventsConcurrent", testConversationEventsConcurrent},
 		{"ConversationEventsMixed", testConversationEventsMixed},
