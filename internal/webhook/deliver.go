@@ -78,14 +78,22 @@ func (s *Service) lease() time.Duration { return 2*s.o.Timeout + 10*time.Second 
 func (s *Service) deliverDue(ctx context.Context, p *pool) {
 	for ctx.Err() == nil && s.o.Active() && p.free() > 0 {
 		now := s.o.Now()
-		batch, err := s.o.Store.ClaimDeliveries(ctx, s.owner, now, now.Add(s.lease()), p.free())
+		// The claim runs to its end even if ctx ends meanwhile: a claim
+		// cut short may still commit (PostgreSQL carries on with a
+		// statement whose client gave up), after the release at shutdown,
+		// and its leases would then keep the deliveries from every node
+		// for a whole lease. Claimed while stopping, they are released
+		// with the rest when Run returns.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emitTimeout)
+		batch, err := s.o.Store.ClaimDeliveries(cctx, s.owner, now, now.Add(s.lease()), p.free())
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("claim webhook deliveries", "err", err)
 			}
 			return
 		}
-		if len(batch) == 0 {
+		if len(batch) == 0 || ctx.Err() != nil {
 			return
 		}
 		hooks := map[botrelay.WebhookID]*botrelay.Webhook{}
