@@ -39,7 +39,7 @@ func Percent(live uint64) int {
 
 // Start tunes the collector until ctx ends, unless getenv has GOGC or
 // GOMEMLIMIT set. It reads the live heap after every collection (and every
-// interval) and changes the percentage only when it moved by a quarter
+// interval) and changes the percentage only when it moved by a quarter (or returns to the default)
 // (each change briefly stops the world). Tuning after every collection
 // matters: when the live heap jumps (a flood of password checks holds
 // tens of MiB each), the next goal is set from the new live heap at the
@@ -48,7 +48,7 @@ func Start(ctx context.Context, getenv func(string) string, interval time.Durati
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	t := &tuner{current: 100, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t := &tuner{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}}
 	t.apply()
 	t.armAfterGC()
 	go func() {
@@ -72,10 +72,12 @@ func Start(ctx context.Context, getenv func(string) string, interval time.Durati
 type tuner struct {
 	mu      sync.Mutex
 	stopped bool
-	current int
-	sample  []metrics.Sample
+	sample  []metrics.Sample // the live heap and the percentage in force
 }
 
+// apply compares the percentage the live heap needs with the one in force
+// (not the one the tuner last set: a tuner stopping elsewhere in the
+// process, as tests start and stop them, resets it to the default).
 func (t *tuner) apply() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -83,13 +85,12 @@ func (t *tuner) apply() {
 		return
 	}
 	metrics.Read(t.sample)
-	if t.sample[0].Value.Kind() != metrics.KindUint64 {
+	if t.sample[0].Value.Kind() != metrics.KindUint64 || t.sample[1].Value.Kind() != metrics.KindUint64 {
 		return
 	}
-	p := Percent(t.sample[0].Value.Uint64())
-	if p*4 < t.current*3 || p*4 > t.current*5 {
-		debug.SetGCPercent(p)
-		t.current = p
+	p, current := Percent(t.sample[0].Value.Uint64()), int(t.sample[1].Value.Uint64())
+	if p != current && (p == 100 || p*4 < current*3 || p*4 > current*5) {
+		debug.SetGCPercent(p) // the default exactly; others once they moved by a quarter
 	}
 }
 
